@@ -1,0 +1,16 @@
+#pragma once
+/// \file nabla.hpp  Umbrella header: fast CPU training of MLPs and CNNs.
+///
+///     #include <nabla/nabla.hpp>
+///     // y = relu(x · wᵀ + b) for a batch of 64 rows of 784 features, 256 outputs
+///     nabla::kernels::gemm(nabla::kernels::Trans::No, nabla::kernels::Trans::Yes,
+///                          64, 256, 784, 1.f, x, 784, w, 784, 0.f, y, 256,
+///                          nabla::kernels::Epilogue::bias_act(
+///                              nabla::kernels::BiasKind::PerCol, b,
+///                              nabla::kernels::Activation::ReLU));
+#include "nabla/error.hpp"
+#include "nabla/kernels/gemm.hpp"
+#include "nabla/runtime/config.hpp"
+#include "nabla/runtime/cpu.hpp"
+#include "nabla/runtime/threads.hpp"
+#include "nabla/version.hpp"

@@ -1,0 +1,41 @@
+#pragma once
+/// \file config.hpp  The GEMM configuration: micro-tile and cache blocking.
+///
+/// Defaults are derived from the cache sizes hwloc reports (see
+/// default_gemm_config() in src/runtime/config.cpp for the rationale); a
+/// tuning profile may override them with set_gemm_config().
+#include <cstdint>
+#include <string>
+
+#include "nabla/runtime/cpu.hpp"
+
+namespace nabla {
+
+struct GemmConfig {
+  int mr = 0, nr = 0;   ///< micro-tile; must be a compiled variant of the ISA
+  int64_t mc = 0;       ///< rows of A packed per block (multiple of mr)
+  int64_t kc = 0;       ///< depth of a packed panel
+  int64_t nc = 0;       ///< columns of B packed per block (multiple of nr)
+  /// Below this many flops (2·m·n·k) A is not packed: the micro-kernel reads
+  /// it in place (packing would cost more than it saves).
+  double small_flops = 0;
+  /// Below this many flops the GEMM stays on the calling thread.
+  double parallel_flops = 0;
+  /// Minimum flops per parallel task.
+  double task_flops = 0;
+};
+
+/// The defaults for an ISA on this CPU.
+GemmConfig default_gemm_config(Isa isa);
+/// The configuration in use for an ISA (default unless overridden).
+GemmConfig gemm_config(Isa isa);
+/// Overrides the configuration for an ISA; throws nabla::Error if invalid
+/// (non-positive block, mc not a multiple of mr, tile not compiled, ...).
+void set_gemm_config(Isa isa, const GemmConfig& cfg);
+/// Back to the defaults for every ISA.
+void reset_gemm_config();
+
+/// Human-readable one-line summary ("avx512 14x32 mc=... kc=... nc=...").
+std::string to_string(const GemmConfig& cfg);
+
+}  // namespace nabla

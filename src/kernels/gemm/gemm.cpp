@@ -1,0 +1,204 @@
+// The GEMM driver: validates arguments, picks the variant and blocking for
+// the active ISA, splits C into chunks over oneTBB threads and hands each
+// chunk to the per-ISA loop nest (gemm_ukernel.hpp). Compiled with generic
+// flags: nothing here touches SIMD.
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/partitioner.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "kernels/gemm/gemm_internal.hpp"
+#include "nabla/error.hpp"
+#include "nabla/runtime/config.hpp"
+#include "nabla/runtime/threads.hpp"
+
+namespace nabla::kernels {
+namespace detail {
+namespace {
+
+// Per-thread packing buffers, grown on demand and reused across calls, so a
+// steady-state GEMM allocates nothing.
+class Scratch {
+ public:
+  ~Scratch() {
+    std::free(a_);
+    std::free(b_);
+  }
+  float* a(size_t n) { return grow(a_, a_cap_, n); }
+  float* b(size_t n) { return grow(b_, b_cap_, n); }
+
+ private:
+  static float* grow(float*& p, size_t& cap, size_t n) {
+    if (n > cap) {
+      std::free(p);
+      const size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+      p = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!p) throw std::bad_alloc();
+      cap = bytes / sizeof(float);
+    }
+    return p;
+  }
+  float* a_ = nullptr;
+  float* b_ = nullptr;
+  size_t a_cap_ = 0, b_cap_ = 0;
+};
+
+thread_local Scratch tl_scratch;
+
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Splits `tasks` into a tm × tn grid over the MR/NR tiles of C, choosing the
+// factorisation that packs the least (each task packs its own rows of A and
+// columns of B: cost ∝ m/tm + n/tn).
+void choose_grid(int64_t m_tiles, int64_t n_tiles, int64_t mr, int64_t nr, int tasks, int& tm, int& tn) {
+  tm = 1;
+  tn = 1;
+  double best = -1;
+  for (int a = 1; a <= tasks; ++a) {
+    if (tasks % a) continue;
+    const int b = tasks / a;
+    if (a > m_tiles || b > n_tiles) continue;
+    const double cost = static_cast<double>(m_tiles * mr) / a + static_cast<double>(n_tiles * nr) / b;
+    if (best < 0 || cost < best) {
+      best = cost;
+      tm = a;
+      tn = b;
+    }
+  }
+}
+
+}  // namespace
+
+std::span<const GemmVariant> gemm_variants(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return gemm_variants_avx512();
+    case Isa::Avx2: return gemm_variants_avx2();
+    case Isa::Generic: return gemm_variants_sse2();
+  }
+  return gemm_variants_sse2();
+}
+
+void gemm_run(const GemmVariant& v, const GemmConfig& cfg, const GemmArgs& g) {
+  if (g.m == 0 || g.n == 0) return;
+  const double flops = 2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
+
+  GemmBlocking blk;
+  blk.kc = cfg.kc;
+  blk.mc = std::max<int64_t>(v.mr, cfg.mc / v.mr * v.mr);
+  blk.nc = std::max<int64_t>(v.nr, cfg.nc / v.nr * v.nr);
+  // Packing A pays off only when each packed panel is reused across several
+  // NR-column panels of B; small or thin problems read A in place.
+  blk.pack_a = !(flops < cfg.small_flops || g.n <= 2 * v.nr);
+
+  const int64_t k_eff = (g.alpha == 0.f || g.k == 0) ? 0 : g.k;
+  const int64_t nk = k_eff == 0 ? 1 : (k_eff + blk.kc - 1) / blk.kc;
+  const int64_t kstep = k_eff == 0 ? 1 : (k_eff + nk - 1) / nk;
+  const size_t a_need = static_cast<size_t>(std::min(blk.mc, round_up(g.m, v.mr)) * kstep);
+  const size_t b_need = static_cast<size_t>(std::min(blk.nc, round_up(g.n, v.nr)) * kstep);
+
+  const int64_t m_tiles = (g.m + v.mr - 1) / v.mr;
+  const int64_t n_tiles = (g.n + v.nr - 1) / v.nr;
+  int tasks = 1;
+  if (flops >= cfg.parallel_flops) {
+    const int threads = num_threads();
+    const int64_t by_work = static_cast<int64_t>(flops / std::max(1.0, cfg.task_flops));
+    tasks = static_cast<int>(std::clamp<int64_t>(by_work, 1, threads));
+  }
+  int tm = 1, tn = 1;
+  if (tasks > 1) choose_grid(m_tiles, n_tiles, v.mr, v.nr, tasks, tm, tn);
+
+  auto run_task = [&](int t) {
+    const int ti = t / tn, tj = t % tn;
+    const int64_t m0 = m_tiles * ti / tm * v.mr, m1 = std::min(g.m, m_tiles * (ti + 1) / tm * v.mr);
+    const int64_t n0 = n_tiles * tj / tn * v.nr, n1 = std::min(g.n, n_tiles * (tj + 1) / tn * v.nr);
+    if (m0 >= m1 || n0 >= n1) return;
+    Scratch& s = tl_scratch;
+    float* a_buf = s.a(a_need);
+    float* b_buf = s.b(b_need);
+    v.chunk(g, blk, m0, m1, n0, n1, a_buf, b_buf);
+  };
+  if (tm * tn == 1) {
+    run_task(0);
+  } else {
+    tbb::parallel_for(
+        tbb::blocked_range<int>(0, tm * tn, 1),
+        [&](const tbb::blocked_range<int>& r) {
+          for (int t = r.begin(); t < r.end(); ++t) run_task(t);
+        },
+        tbb::simple_partitioner());
+  }
+}
+
+}  // namespace detail
+
+namespace {
+
+const char* tname(Trans t) { return t == Trans::No ? "No" : "Yes"; }
+
+void validate(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+              const float* b, int64_t ldb, const float* c, int64_t ldc, const Epilogue& ep) {
+  auto dims = [&] {
+    return " (m=" + std::to_string(m) + ", n=" + std::to_string(n) + ", k=" + std::to_string(k) +
+           ", ta=" + tname(ta) + ", tb=" + tname(tb) + ")";
+  };
+  if (m < 0 || n < 0 || k < 0) throw Error("gemm: negative size" + dims());
+  // Row-major: op(A) is m×k; A itself is m×k (No) or k×m (Yes).
+  const int64_t a_cols = ta == Trans::No ? k : m, a_rows = ta == Trans::No ? m : k;
+  const int64_t b_cols = tb == Trans::No ? n : k, b_rows = tb == Trans::No ? k : n;
+  if (lda < std::max<int64_t>(1, a_cols))
+    throw Error("gemm: lda=" + std::to_string(lda) + " is less than the " + std::to_string(a_cols) +
+                " columns of A" + dims());
+  if (ldb < std::max<int64_t>(1, b_cols))
+    throw Error("gemm: ldb=" + std::to_string(ldb) + " is less than the " + std::to_string(b_cols) +
+                " columns of B" + dims());
+  if (ldc < std::max<int64_t>(1, n))
+    throw Error("gemm: ldc=" + std::to_string(ldc) + " is less than the " + std::to_string(n) +
+                " columns of C" + dims());
+  if (a_rows > 0 && a_cols > 0 && !a) throw Error("gemm: A is null" + dims());
+  if (b_rows > 0 && b_cols > 0 && !b) throw Error("gemm: B is null" + dims());
+  if (m > 0 && n > 0 && !c) throw Error("gemm: C is null" + dims());
+  if (ep.bias_kind != BiasKind::None && !ep.bias && m > 0 && n > 0)
+    throw Error("gemm: the epilogue has a bias kind but a null bias pointer" + dims());
+  if (ep.act != Activation::None && ep.deriv != Activation::None)
+    throw Error(std::string("gemm: the epilogue asks for both an activation (") + activation_name(ep.act) +
+                ") and a derivative (" + activation_name(ep.deriv) + "); choose one" + dims());
+  if (ep.deriv != Activation::None && m > 0 && n > 0) {
+    if (!ep.d) throw Error("gemm: the derivative epilogue has a null D matrix" + dims());
+    if (ep.ldd < n)
+      throw Error("gemm: ldd=" + std::to_string(ep.ldd) + " is less than the " + std::to_string(n) +
+                  " columns of D" + dims());
+  }
+}
+
+}  // namespace
+
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::None: return "none";
+    case Activation::ReLU: return "relu";
+    case Activation::Sigmoid: return "sigmoid";
+    case Activation::Tanh: return "tanh";
+  }
+  return "?";
+}
+
+void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const Epilogue& ep) {
+  validate(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, ep);
+  if (m == 0 || n == 0) return;
+  const Isa isa = active_isa();
+  const GemmConfig cfg = gemm_config(isa);
+  const auto variants = detail::gemm_variants(isa);
+  const detail::GemmVariant* v = &variants[0];
+  for (const auto& cand : variants)
+    if (cand.mr == cfg.mr && cand.nr == cfg.nr) v = &cand;
+  detail::GemmArgs g{ta == Trans::Yes, tb == Trans::Yes, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep};
+  detail::gemm_run(*v, cfg, g);
+}
+
+}  // namespace nabla::kernels

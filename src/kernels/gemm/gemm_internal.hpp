@@ -1,0 +1,63 @@
+#pragma once
+// Internal interface between the GEMM driver (gemm.cpp, generic flags) and the
+// per-ISA translation units (gemm_<isa>.cpp, each compiled with only its own
+// ISA flags). Nothing here includes xsimd, so the driver stays portable.
+#include <cstdint>
+#include <span>
+
+#include "nabla/kernels/gemm.hpp"
+#include "nabla/runtime/config.hpp"
+#include "nabla/runtime/cpu.hpp"
+
+namespace nabla::kernels::detail {
+
+/// One validated GEMM call.
+struct GemmArgs {
+  bool ta = false, tb = false;
+  int64_t m = 0, n = 0, k = 0;
+  float alpha = 1.f;
+  const float* a = nullptr;
+  int64_t lda = 0;
+  const float* b = nullptr;
+  int64_t ldb = 0;
+  float beta = 0.f;
+  float* c = nullptr;
+  int64_t ldc = 0;
+  Epilogue ep;
+};
+
+/// Cache blocking of one call (derived from the GemmConfig and the shape).
+struct GemmBlocking {
+  int64_t mc = 0;      ///< rows of A per packed block, multiple of MR
+  int64_t kc = 0;      ///< depth per block: k is cut into equal blocks of at most kc
+  int64_t nc = 0;      ///< columns of B per packed block, multiple of NR
+  bool pack_a = true;  ///< false: full MR-row tiles read A in place
+};
+
+/// Computes C[m0:m1, n0:n1] completely (all of k, epilogue included).
+/// a_buf holds mc·kc floats and b_buf kc·nc floats, both 64-byte aligned and
+/// owned by the calling thread. m0 is a multiple of MR and n0 of NR.
+using GemmChunkFn = void (*)(const GemmArgs&, const GemmBlocking&, int64_t m0, int64_t m1,
+                             int64_t n0, int64_t n1, float* a_buf, float* b_buf);
+
+/// One compiled micro-kernel variant (an MR×NR tile for one ISA).
+struct GemmVariant {
+  const char* name;  ///< e.g. "f32_gemm_14x32_avx512"
+  Isa isa;
+  int mr, nr;
+  GemmChunkFn chunk;
+};
+
+// Per-ISA variant lists, default first. Defined in gemm_<isa>.cpp.
+std::span<const GemmVariant> gemm_variants_avx512();
+std::span<const GemmVariant> gemm_variants_avx2();
+std::span<const GemmVariant> gemm_variants_sse2();
+
+/// The variants compiled for an ISA (default first).
+std::span<const GemmVariant> gemm_variants(Isa isa);
+
+/// Runs a validated call with a given variant and configuration (tests and
+/// the profiler use it to reach every variant; gemm() uses the default).
+void gemm_run(const GemmVariant& v, const GemmConfig& cfg, const GemmArgs& args);
+
+}  // namespace nabla::kernels::detail

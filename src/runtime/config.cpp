@@ -1,0 +1,86 @@
+// The GEMM configuration: defaults derived from the cache sizes, overridable.
+#include "nabla/runtime/config.hpp"
+
+#include <algorithm>
+#include <array>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "kernels/gemm/gemm_internal.hpp"
+#include "nabla/error.hpp"
+
+namespace nabla {
+namespace {
+
+std::mutex g_mutex;
+std::array<std::optional<GemmConfig>, 3> g_config;
+
+int64_t clamp_round_down(int64_t x, int64_t lo, int64_t hi, int64_t mult) {
+  x = std::clamp(x, lo, hi);
+  return std::max(mult, x / mult * mult);
+}
+
+}  // namespace
+
+GemmConfig default_gemm_config(Isa isa) {
+  const CpuInfo& cpu = cpu_info();
+  const auto& v = kernels::detail::gemm_variants(isa).front();
+  GemmConfig cfg;
+  cfg.mr = v.mr;
+  cfg.nr = v.nr;
+  // KC: the B micro-panel (KC×NR floats) is reused by every MR-row tile of
+  // the A block, so it must stay in L1; it gets half of L1d, the other half
+  // is for the A micro-panel (MR×KC) streaming through and for C.
+  cfg.kc = clamp_round_down(cpu.l1d_bytes / 2 / (4 * cfg.nr), 64, 1024, 8);
+  // MC: the packed A block (MC×KC) is reused by every NR-column panel of the
+  // B block, so it lives in L2; half of L2, leaving room for B panels and C.
+  cfg.mc = clamp_round_down(cpu.l2_bytes / 2 / (4 * cfg.kc), cfg.mr, 4096, cfg.mr);
+  // NC: the packed B block (KC×NC) lives in this core's share of L3 (half
+  // of it); without an L3, in the rest of L2.
+  const int64_t l3_share = cpu.l3_bytes > 0 ? cpu.l3_bytes / std::max(1, cpu.physical_cores) / 2
+                                            : cpu.l2_bytes / 2;
+  cfg.nc = clamp_round_down(l3_share / (4 * cfg.kc), cfg.nr, 16384, cfg.nr);
+  // Thresholds (see bench/RESULTS.md): a 1 MFLOP GEMM takes ~4 µs on one
+  // AVX-512 core; waking an idle worker costs 60-76 µs on a VM, so a call
+  // goes parallel only when each thread gets well over that much work.
+  cfg.small_flops = 2.0e6;
+  cfg.parallel_flops = 8.0e6;
+  cfg.task_flops = 4.0e6;
+  return cfg;
+}
+
+GemmConfig gemm_config(Isa isa) {
+  std::lock_guard lock(g_mutex);
+  auto& slot = g_config[static_cast<int>(isa)];
+  if (!slot) slot = default_gemm_config(isa);
+  return *slot;
+}
+
+void set_gemm_config(Isa isa, const GemmConfig& cfg) {
+  bool compiled = false;
+  for (const auto& v : kernels::detail::gemm_variants(isa))
+    compiled = compiled || (v.mr == cfg.mr && v.nr == cfg.nr);
+  if (!compiled)
+    throw Error("set_gemm_config: no " + std::to_string(cfg.mr) + "x" + std::to_string(cfg.nr) +
+                " micro-kernel is compiled for " + isa_name(isa));
+  if (cfg.kc < 1 || cfg.mc < cfg.mr || cfg.nc < cfg.nr || cfg.mc % cfg.mr || cfg.nc % cfg.nr)
+    throw Error("set_gemm_config: invalid blocking " + to_string(cfg) +
+                " (need kc >= 1, mc a positive multiple of mr, nc of nr)");
+  if (cfg.small_flops < 0 || cfg.parallel_flops < 0 || cfg.task_flops < 0)
+    throw Error("set_gemm_config: thresholds must not be negative");
+  std::lock_guard lock(g_mutex);
+  g_config[static_cast<int>(isa)] = cfg;
+}
+
+void reset_gemm_config() {
+  std::lock_guard lock(g_mutex);
+  for (auto& slot : g_config) slot.reset();
+}
+
+std::string to_string(const GemmConfig& c) {
+  return std::to_string(c.mr) + "x" + std::to_string(c.nr) + " mc=" + std::to_string(c.mc) +
+         " kc=" + std::to_string(c.kc) + " nc=" + std::to_string(c.nc);
+}
+
+}  // namespace nabla
