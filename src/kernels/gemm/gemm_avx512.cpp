@@ -9,6 +9,10 @@ namespace nabla::kernels::detail {
 static const GemmVariant kVariants[] = {
     NABLA_GEMM_VARIANT(xsimd::avx512f, ::nabla::Isa::Avx512, "avx512", 14, 32),
     NABLA_GEMM_VARIANT(xsimd::avx512f, ::nabla::Isa::Avx512, "avx512", 6, 64),
+    NABLA_GEMM_VARIANT(xsimd::avx512f, ::nabla::Isa::Avx512, "avx512", 8, 32),
+    NABLA_GEMM_VARIANT(xsimd::avx512f, ::nabla::Isa::Avx512, "avx512", 8, 48),
+    NABLA_GEMM_VARIANT(xsimd::avx512f, ::nabla::Isa::Avx512, "avx512", 12, 32),
+    NABLA_GEMM_VARIANT(xsimd::avx512f, ::nabla::Isa::Avx512, "avx512", 16, 16),
 };
 
 std::span<const GemmVariant> gemm_variants_avx512() { return kVariants; }

@@ -31,11 +31,9 @@
 namespace nabla::kernels::detail {
 namespace {
 
-template <int N, class F>
-inline __attribute__((always_inline)) void static_for(F&& f) {
-  [&]<int... I>(std::integer_sequence<int, I...>) { (f(std::integral_constant<int, I>{}), ...); }(
-      std::make_integer_sequence<int, N>{});
-}
+// Every loop over the tile (i < MR, v < NV) has a constant trip count and is
+// fully unrolled, so the accumulators live in registers.
+#define NABLA_UNROLL _Pragma("GCC unroll 64")
 
 /// Where a finished tile goes and what happens to it on the way.
 struct TileOut {
@@ -60,46 +58,46 @@ inline __attribute__((always_inline)) void store_tile(
   constexpr int NV = NR / W;
   const B alpha(out.alpha), beta(out.beta);
   const bool read_c = out.beta != 0.f;
-  static_for<MR>([&](auto i) {
+  NABLA_UNROLL for (int i = 0; i < MR; ++i) {
     float* crow = out.c + i * out.ldc;
-    static_for<NV>([&](auto v) {
+    NABLA_UNROLL for (int v = 0; v < NV; ++v) {
       B x = acc[i][v] * alpha;
       if (read_c) x = xsimd::fma(beta, B::load_unaligned(crow + v * W), x);
       acc[i][v] = x;
-    });
-  });
+    }
+  }
   if (out.epilogue) {
     if (out.bias_kind == BiasKind::PerRow) {
-      static_for<MR>([&](auto i) {
+      NABLA_UNROLL for (int i = 0; i < MR; ++i) {
         const B bi(out.bias[i]);
-        static_for<NV>([&](auto v) { acc[i][v] += bi; });
-      });
+        NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] += bi; }
+      }
     } else if (out.bias_kind == BiasKind::PerCol) {
-      static_for<NV>([&](auto v) {
+      NABLA_UNROLL for (int v = 0; v < NV; ++v) {
         const B bv = B::load_unaligned(out.bias + v * W);
-        static_for<MR>([&](auto i) { acc[i][v] += bv; });
-      });
+        NABLA_UNROLL for (int i = 0; i < MR; ++i) { acc[i][v] += bv; }
+      }
     }
     if (out.act != Activation::None) {
       const Activation f = out.act;
-      static_for<MR>([&](auto i) {
-        static_for<NV>([&](auto v) { acc[i][v] = activation_fwd(f, acc[i][v]); });
-      });
+      NABLA_UNROLL for (int i = 0; i < MR; ++i) {
+        NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = activation_fwd(f, acc[i][v]); }
+      }
     }
     if (out.deriv != Activation::None) {
       const Activation f = out.deriv;
-      static_for<MR>([&](auto i) {
+      NABLA_UNROLL for (int i = 0; i < MR; ++i) {
         const float* drow = out.d + i * out.ldd;
-        static_for<NV>([&](auto v) {
+        NABLA_UNROLL for (int v = 0; v < NV; ++v) {
           acc[i][v] = activation_bwd_use_dst(f, acc[i][v], B::load_unaligned(drow + v * W));
-        });
-      });
+        }
+      }
     }
   }
-  static_for<MR>([&](auto i) {
+  NABLA_UNROLL for (int i = 0; i < MR; ++i) {
     float* crow = out.c + i * out.ldc;
-    static_for<NV>([&](auto v) { acc[i][v].store_unaligned(crow + v * W); });
-  });
+    NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v].store_unaligned(crow + v * W); }
+  }
 }
 
 // The micro-kernel: acc[MR][NR] = Σ_p A[i, p] · B[p, j] over kc, then stored
@@ -115,26 +113,26 @@ void micro_kernel(int64_t kc, const float* __restrict a, int64_t rs_a, int64_t c
   static_assert(NR % W == 0, "NR must be a multiple of the vector width");
   constexpr int NV = NR / W;
   B acc[MR][NV];
-  static_for<MR>([&](auto i) { static_for<NV>([&](auto v) { acc[i][v] = B(0.f); }); });
+  NABLA_UNROLL for (int i = 0; i < MR; ++i) { NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = B(0.f); } }
 
   if constexpr (kPackedA) {
     for (int64_t p = 0; p < kc; ++p) {
       B bv[NV];
-      static_for<NV>([&](auto v) { bv[v] = B::load_aligned(b + p * NR + v * W); });
-      static_for<MR>([&](auto i) {
+      NABLA_UNROLL for (int v = 0; v < NV; ++v) { bv[v] = B::load_aligned(b + p * NR + v * W); }
+      NABLA_UNROLL for (int i = 0; i < MR; ++i) {
         const B ai(a[p * MR + i]);
-        static_for<NV>([&](auto v) { acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]); });
-      });
+        NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]); }
+      }
     }
   } else {
     for (int64_t p = 0; p < kc; ++p) {
       B bv[NV];
-      static_for<NV>([&](auto v) { bv[v] = B::load_aligned(b + p * NR + v * W); });
+      NABLA_UNROLL for (int v = 0; v < NV; ++v) { bv[v] = B::load_aligned(b + p * NR + v * W); }
       const float* ap = a + p * cs_a;
-      static_for<MR>([&](auto i) {
+      NABLA_UNROLL for (int i = 0; i < MR; ++i) {
         const B ai(ap[i * rs_a]);
-        static_for<NV>([&](auto v) { acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]); });
-      });
+        NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]); }
+      }
     }
   }
 
@@ -210,7 +208,7 @@ void pack_b(const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int64_t nb, f
       if (cols == NR) {
         for (int64_t p = 0; p < kc; ++p) {
           const float* s = src + p * g.ldb;
-          static_for<NR / W>([&](auto v) { B::load_unaligned(s + v * W).store_aligned(panel + p * NR + v * W); });
+          NABLA_UNROLL for (int v = 0; v < NR / W; ++v) { B::load_unaligned(s + v * W).store_aligned(panel + p * NR + v * W); }
         }
       } else {
         for (int64_t p = 0; p < kc; ++p) {

@@ -1,0 +1,78 @@
+#pragma once
+// The machine's FP32 FMA peak, measured in the same run as the kernels it is
+// compared with: 12 independent accumulator chains (≥ FMA latency × ports on
+// current x86 cores) of vfmadd on the widest vectors the CPU runs, one chain
+// set per thread, threads started together.
+#include <immintrin.h>
+
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "nabla/runtime/cpu.hpp"
+
+namespace nabla_bench {
+
+// Named accumulators (not an array: GCC keeps arrays touched by inline asm
+// in memory, which measures store forwarding instead of the FMA units).
+#define NABLA_FMA_CHAINS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
+__attribute__((target("avx512f"))) inline float fma_loop_avx512(int64_t iters) {
+#define NABLA_DECL(i) __m512 c##i = _mm512_set1_ps(1.0f + (i) * 1e-3f);
+#define NABLA_STEP(i) c##i = _mm512_fmadd_ps(c##i, a, b);
+#define NABLA_SUM(i) s = _mm512_add_ps(s, c##i);
+  NABLA_FMA_CHAINS(NABLA_DECL)
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it) {
+    NABLA_FMA_CHAINS(NABLA_STEP)
+  }
+  __m512 s = _mm512_setzero_ps();
+  NABLA_FMA_CHAINS(NABLA_SUM)
+#undef NABLA_DECL
+#undef NABLA_STEP
+#undef NABLA_SUM
+  return _mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx2,fma"))) inline float fma_loop_avx2(int64_t iters) {
+#define NABLA_DECL(i) __m256 c##i = _mm256_set1_ps(1.0f + (i) * 1e-3f);
+#define NABLA_STEP(i) c##i = _mm256_fmadd_ps(c##i, a, b);
+#define NABLA_SUM(i) s = _mm256_add_ps(s, c##i);
+  NABLA_FMA_CHAINS(NABLA_DECL)
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it) {
+    NABLA_FMA_CHAINS(NABLA_STEP)
+  }
+  __m256 s = _mm256_setzero_ps();
+  NABLA_FMA_CHAINS(NABLA_SUM)
+#undef NABLA_DECL
+#undef NABLA_STEP
+#undef NABLA_SUM
+  float out[8];
+  _mm256_storeu_ps(out, s);
+  return out[0] + out[7];
+}
+#undef NABLA_FMA_CHAINS
+
+/// Flops per iteration of the loop for an ISA.
+inline double fma_flops_per_iter(nabla::Isa isa) {
+  return isa == nabla::Isa::Avx512 ? 12.0 * 16 * 2 : 12.0 * 8 * 2;
+}
+
+/// Runs the FMA loop on `threads` threads at once; returns GFLOP/s.
+inline double measure_fma_peak(nabla::Isa isa, int threads, int64_t iters = 20'000'000) {
+  auto body = [isa, iters] {
+    volatile float sink = isa == nabla::Isa::Avx512 ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
+    (void)sink;
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(body);
+  body();
+  for (auto& th : pool) th.join();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return fma_flops_per_iter(isa) * static_cast<double>(iters) * threads / s * 1e-9;
+}
+
+}  // namespace nabla_bench
