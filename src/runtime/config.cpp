@@ -41,10 +41,13 @@ GemmConfig default_gemm_config(Isa isa) {
   const int64_t l3_share = cpu.l3_bytes > 0 ? cpu.l3_bytes / std::max(1, cpu.physical_cores) / 2
                                             : cpu.l2_bytes / 2;
   cfg.nc = clamp_round_down(l3_share / (4 * cfg.kc), cfg.nr, 16384, cfg.nr);
-  // Thresholds (see bench/RESULTS.md): a 1 MFLOP GEMM takes ~4 µs on one
+  // small_flops: below it A is read in place. Measured (bench/RESULTS.md):
+  // in place wins on the batch-64 training shapes up to 64×256×784 (26
+  // MFLOP); packing wins on large squares, where each panel is reused often.
+  // Parallel thresholds: a 1 MFLOP GEMM takes ~4 µs on one
   // AVX-512 core; waking an idle worker costs 60-76 µs on a VM, so a call
   // goes parallel only when each thread gets well over that much work.
-  cfg.small_flops = 2.0e6;
+  cfg.small_flops = 64.0e6;
   cfg.parallel_flops = 8.0e6;
   cfg.task_flops = 4.0e6;
   return cfg;

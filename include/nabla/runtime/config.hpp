@@ -12,6 +12,9 @@
 namespace nabla {
 
 struct GemmConfig {
+  /// true: the driver picks the micro-tile per call from the shape (the least
+  /// padded work); false: always mr×nr.
+  bool auto_tile = true;
   int mr = 0, nr = 0;   ///< micro-tile; must be a compiled variant of the ISA
   int64_t mc = 0;       ///< rows of A packed per block (multiple of mr)
   int64_t kc = 0;       ///< depth of a packed panel

@@ -83,6 +83,33 @@ std::span<const GemmVariant> gemm_variants(Isa isa) {
   return gemm_variants_sse2();
 }
 
+bool gemm_packs_a(const GemmConfig& cfg, const GemmArgs& g) {
+  // Packing A pays off when each packed panel is reused across many
+  // NR-column panels of B, or when the rows of A are a multiple of 4 KiB
+  // apart: read in place, they would all fall in the same L1 sets.
+  const double flops = 2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
+  return flops >= cfg.small_flops || (g.lda % 1024 == 0 && g.m > 1 && g.k > 1);
+}
+
+const GemmVariant& select_variant(std::span<const GemmVariant> variants, int64_t m, int64_t n, int64_t k,
+                                  bool a_in_place) {
+  // Modelled cycles: every tile runs the full MR×NR FMAs over k (2 vector
+  // FMAs per cycle), plus a fixed cost per tile for C, the epilogue and the
+  // loop. Padding waste dominates; the overhead term prefers larger tiles.
+  const GemmVariant* best = &variants.front();
+  double best_cost = -1;
+  for (const GemmVariant& v : variants) {
+    const double tiles = static_cast<double>((m + v.mr - 1) / v.mr) * static_cast<double>((n + v.nr - 1) / v.nr);
+    double cost = tiles * (v.mr * v.nr / 16.0 * (static_cast<double>(k) / 2 + 2) + 40);
+    if (a_in_place && v.mr > 8) cost *= 1.15;  // row pointers spill
+    if (best_cost < 0 || cost < best_cost * 0.98) {
+      best = &v;
+      best_cost = cost;
+    }
+  }
+  return *best;
+}
+
 void gemm_run(const GemmVariant& v, const GemmConfig& cfg, const GemmArgs& g) {
   if (g.m == 0 || g.n == 0) return;
   const double flops = 2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
@@ -93,7 +120,9 @@ void gemm_run(const GemmVariant& v, const GemmConfig& cfg, const GemmArgs& g) {
   blk.nc = std::max<int64_t>(v.nr, cfg.nc / v.nr * v.nr);
   // Packing A pays off only when each packed panel is reused across several
   // NR-column panels of B; small or thin problems read A in place.
-  blk.pack_a = !(flops < cfg.small_flops || g.n <= 2 * v.nr);
+  blk.pack_a = gemm_packs_a(cfg, g);
+  // Likewise B: a packed micro-panel is reused by every MR-row tile below it.
+  blk.pack_b = g.tb || g.m > 2 * v.mr;
 
   const int64_t k_eff = (g.alpha == 0.f || g.k == 0) ? 0 : g.k;
   const int64_t nk = k_eff == 0 ? 1 : (k_eff + blk.kc - 1) / blk.kc;
@@ -195,9 +224,13 @@ void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha, cons
   const GemmConfig cfg = gemm_config(isa);
   const auto variants = detail::gemm_variants(isa);
   const detail::GemmVariant* v = &variants[0];
-  for (const auto& cand : variants)
-    if (cand.mr == cfg.mr && cand.nr == cfg.nr) v = &cand;
   detail::GemmArgs g{ta == Trans::Yes, tb == Trans::Yes, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep};
+  if (cfg.auto_tile) {
+    v = &detail::select_variant(variants, m, n, k, !detail::gemm_packs_a(cfg, g));
+  } else {
+    for (const auto& cand : variants)
+      if (cand.mr == cfg.mr && cand.nr == cfg.nr) v = &cand;
+  }
   detail::gemm_run(*v, cfg, g);
 }
 

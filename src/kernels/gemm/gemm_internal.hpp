@@ -32,6 +32,7 @@ struct GemmBlocking {
   int64_t kc = 0;      ///< depth per block: k is cut into equal blocks of at most kc
   int64_t nc = 0;      ///< columns of B per packed block, multiple of NR
   bool pack_a = true;  ///< false: full MR-row tiles read A in place
+  bool pack_b = true;  ///< false: full NR-column panels of an untransposed B are read in place
 };
 
 /// Computes C[m0:m1, n0:n1] completely (all of k, epilogue included).
@@ -55,6 +56,16 @@ std::span<const GemmVariant> gemm_variants_sse2();
 
 /// The variants compiled for an ISA (default first).
 std::span<const GemmVariant> gemm_variants(Isa isa);
+
+/// The variant the driver uses for a shape when the configuration leaves the
+/// tile to it: the one with the least modelled time (padding waste plus a
+/// per-tile overhead), earlier variants winning ties. a_in_place: A is read
+/// without packing, where tiles of more than 8 rows run short of registers.
+const GemmVariant& select_variant(std::span<const GemmVariant> variants, int64_t m, int64_t n, int64_t k,
+                                  bool a_in_place);
+
+/// Whether a call packs A (false: full row tiles read it in place).
+bool gemm_packs_a(const GemmConfig& cfg, const GemmArgs& g);
 
 /// Runs a validated call with a given variant and configuration (tests and
 /// the profiler use it to reach every variant; gemm() uses the default).

@@ -10,20 +10,27 @@
 //                    rows past the edge are zero
 //   packed B block:  ceil(nb/NR) micro-panels, each kc×NR:  bp[p*NR + j]
 //                    columns past the edge are zero
+//   in place:        A read as a[i*rs_a + p*cs_a] (either transpose), B as
+//                    b[p*ldb + j] (not transposed only), for full tiles
 //
 // Loop levels of one chunk C[m0:m1, n0:n1] (threads split chunks in the
 // driver; nothing inside a chunk is parallel, and K is never split across
 // threads, so results do not depend on the thread count):
-//   jc: NC columns of B           pack B (kc × nc)  -> L3/L2
+//   jc: NC columns of B
 //    pc: k in equal blocks ≤ KC
 //     ic: MC rows of A            pack A (mc × kc)  -> L2
-//      jr: NR columns             B micro-panel kc×NR stays in L1
+//      jr: NR columns             pack B micro-panel (kc × NR) on first use -> L1
 //       ir: MR rows               micro-kernel: MR×NR accumulators in registers
+// B is packed one micro-panel at a time, the first time the ic loop reaches
+// it, so packing interleaves with the compute that uses it instead of
+// streaming a whole block through the caches first.
 #include <xsimd/xsimd.hpp>
+
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
-#include <utility>
+#include <type_traits>
 
 #include "kernels/activation/activation_math.hpp"
 #include "kernels/gemm/gemm_internal.hpp"
@@ -34,6 +41,44 @@ namespace {
 // Every loop over the tile (i < MR, v < NV) has a constant trip count and is
 // fully unrolled, so the accumulators live in registers.
 #define NABLA_UNROLL _Pragma("GCC unroll 64")
+
+// Loads/stores of the first n lanes of a vector (0 < n < W): masked on
+// AVX-512 and AVX2, through a small buffer on SSE2. Edge tiles use them, so
+// they run the same vector code as full tiles, with no temporary tile.
+template <class Arch>
+struct Partial {
+  using B = xsimd::batch<float, Arch>;
+  static B load(const float* p, int n) {
+    alignas(64) float t[B::size] = {};
+    for (int l = 0; l < n; ++l) t[l] = p[l];
+    return B::load_aligned(t);
+  }
+  static void store(float* p, int n, B x) {
+    alignas(64) float t[B::size];
+    x.store_aligned(t);
+    for (int l = 0; l < n; ++l) p[l] = t[l];
+  }
+};
+#ifdef __AVX512F__
+template <>
+struct Partial<xsimd::avx512f> {
+  using B = xsimd::batch<float, xsimd::avx512f>;
+  static __mmask16 mask(int n) { return static_cast<__mmask16>((1u << n) - 1); }
+  static B load(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
+  static void store(float* p, int n, B x) { _mm512_mask_storeu_ps(p, mask(n), x); }
+};
+#endif
+#ifdef __AVX2__
+template <>
+struct Partial<xsimd::fma3<xsimd::avx2>> {
+  using B = xsimd::batch<float, xsimd::fma3<xsimd::avx2>>;
+  static __m256i mask(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static B load(const float* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
+  static void store(float* p, int n, B x) { _mm256_maskstore_ps(p, mask(n), x); }
+};
+#endif
 
 /// Where a finished tile goes and what happens to it on the way.
 struct TileOut {
@@ -48,123 +93,197 @@ struct TileOut {
   int64_t ldd;
 };
 
-// Applies alpha/beta and the epilogue to the accumulators, storing to out.c.
-// Requires a full MR×NR tile in memory at out.c/out.d/out.bias.
-template <class Arch, int MR, int NR>
+// Lanes of vector v that lie inside a tile nv columns wide (0..W).
+template <int W>
+inline int lanes(int nv, int v) {
+  return std::clamp(nv - v * W, 0, W);
+}
+
+// Applies alpha/beta and the epilogue to the accumulators and stores the
+// mv×nv corner of the tile to out.c. kFull: the whole MR×NR tile is inside C.
+template <class Arch, int MR, int NR, bool kFull>
 inline __attribute__((always_inline)) void store_tile(
-    xsimd::batch<float, Arch> (&acc)[MR][NR / xsimd::batch<float, Arch>::size], const TileOut& out) {
+    xsimd::batch<float, Arch> (&acc)[MR][NR / xsimd::batch<float, Arch>::size], int mv, int nv,
+    const TileOut& out) {
   using B = xsimd::batch<float, Arch>;
+  using P = Partial<Arch>;
   constexpr int W = B::size;
   constexpr int NV = NR / W;
+  // Loads the first lanes of row data, or nothing past the tile's edge.
+  auto load = [&](const float* p, int v) -> B {
+    if constexpr (kFull) return B::load_unaligned(p + v * W);
+    const int n = lanes<W>(nv, v);
+    return n == W ? B::load_unaligned(p + v * W) : n > 0 ? P::load(p + v * W, n) : B(0.f);
+  };
   const B alpha(out.alpha), beta(out.beta);
   const bool read_c = out.beta != 0.f;
   NABLA_UNROLL for (int i = 0; i < MR; ++i) {
-    float* crow = out.c + i * out.ldc;
+    if (!kFull && i >= mv) break;
+    const float* crow = out.c + i * out.ldc;
     NABLA_UNROLL for (int v = 0; v < NV; ++v) {
       B x = acc[i][v] * alpha;
-      if (read_c) x = xsimd::fma(beta, B::load_unaligned(crow + v * W), x);
+      if (read_c) x = xsimd::fma(beta, load(crow, v), x);
       acc[i][v] = x;
     }
   }
   if (out.epilogue) {
     if (out.bias_kind == BiasKind::PerRow) {
       NABLA_UNROLL for (int i = 0; i < MR; ++i) {
+        if (!kFull && i >= mv) break;
         const B bi(out.bias[i]);
         NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] += bi; }
       }
     } else if (out.bias_kind == BiasKind::PerCol) {
       NABLA_UNROLL for (int v = 0; v < NV; ++v) {
-        const B bv = B::load_unaligned(out.bias + v * W);
+        const B bv = load(out.bias, v);
         NABLA_UNROLL for (int i = 0; i < MR; ++i) { acc[i][v] += bv; }
       }
     }
-    if (out.act != Activation::None) {
-      const Activation f = out.act;
-      NABLA_UNROLL for (int i = 0; i < MR; ++i) {
-        NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = activation_fwd(f, acc[i][v]); }
-      }
+    switch (out.act) {
+      case Activation::None: break;
+#define NABLA_ACT_CASE(ENUM, FN)                                                              \
+  case Activation::ENUM:                                                                      \
+    NABLA_UNROLL for (int i = 0; i < MR; ++i) {                                               \
+      if (!kFull && i >= mv) break;                                                           \
+      NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = FN(acc[i][v]); }                \
+    }                                                                                         \
+    break;
+      NABLA_ACT_CASE(ReLU, relu_fwd)
+      NABLA_ACT_CASE(Sigmoid, sigmoid_fwd)
+      NABLA_ACT_CASE(Tanh, tanh_fwd)
+#undef NABLA_ACT_CASE
     }
-    if (out.deriv != Activation::None) {
-      const Activation f = out.deriv;
-      NABLA_UNROLL for (int i = 0; i < MR; ++i) {
-        const float* drow = out.d + i * out.ldd;
-        NABLA_UNROLL for (int v = 0; v < NV; ++v) {
-          acc[i][v] = activation_bwd_use_dst(f, acc[i][v], B::load_unaligned(drow + v * W));
-        }
-      }
+    switch (out.deriv) {
+      case Activation::None: break;
+#define NABLA_DERIV_CASE(ENUM, FN)                                                            \
+  case Activation::ENUM:                                                                      \
+    NABLA_UNROLL for (int i = 0; i < MR; ++i) {                                               \
+      if (!kFull && i >= mv) break;                                                           \
+      const float* drow = out.d + i * out.ldd;                                                \
+      NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = FN(acc[i][v], load(drow, v)); } \
+    }                                                                                         \
+    break;
+      NABLA_DERIV_CASE(ReLU, relu_bwd_use_dst)
+      NABLA_DERIV_CASE(Sigmoid, sigmoid_bwd_use_dst)
+      NABLA_DERIV_CASE(Tanh, tanh_bwd_use_dst)
+#undef NABLA_DERIV_CASE
     }
   }
   NABLA_UNROLL for (int i = 0; i < MR; ++i) {
+    if (!kFull && i >= mv) break;
     float* crow = out.c + i * out.ldc;
-    NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v].store_unaligned(crow + v * W); }
+    NABLA_UNROLL for (int v = 0; v < NV; ++v) {
+      if constexpr (kFull) {
+        acc[i][v].store_unaligned(crow + v * W);
+      } else {
+        const int n = lanes<W>(nv, v);
+        if (n == W) acc[i][v].store_unaligned(crow + v * W);
+        else if (n > 0) P::store(crow + v * W, n, acc[i][v]);
+      }
+    }
   }
 }
 
 // The micro-kernel: acc[MR][NR] = Σ_p A[i, p] · B[p, j] over kc, then stored
-// through the epilogue. A is either packed (a[p*MR + i]) or read in place
-// (a[i*rs_a + p*cs_a]); B is always a packed panel (b[p*NR + j], aligned).
-// Edge tiles (mv < MR or nv < NR) go through a small temporary tile, so the
-// hot loop is the same for every tile (BLIS's GEMM_UKR_SETUP_CT_ANY idea).
-template <class Arch, int MR, int NR, bool kPackedA>
+// through the epilogue. A is packed (a[p*MR + i]) or read in place
+// (a[i*rs_a + p*cs_a]); B is a packed, aligned panel (b[p*NR + j]) or read in
+// place (b[p*rs_b + j]). In-place operands need a full tile (mv == MR for A,
+// nv == NR for B); edge tiles come packed (zero-padded), so the hot loop is
+// the same for every tile and only the stores are masked.
+template <class Arch, int MR, int NR, bool kPackedA, bool kPackedB>
 void micro_kernel(int64_t kc, const float* __restrict a, int64_t rs_a, int64_t cs_a,
-                  const float* __restrict b, int mv, int nv, const TileOut& out) {
+                  const float* __restrict b, int64_t rs_b, int mv, int nv, const TileOut& out) {
   using B = xsimd::batch<float, Arch>;
   constexpr int W = B::size;
   static_assert(NR % W == 0, "NR must be a multiple of the vector width");
   constexpr int NV = NR / W;
+  if constexpr (kPackedA) {
+    rs_a = 1;
+    cs_a = MR;
+  }
+  if constexpr (kPackedB) rs_b = NR;
+  // Start fetching the C tile now: it is needed only after the k loop.
+  NABLA_UNROLL for (int i = 0; i < MR; ++i) {
+    if (i < mv) {
+      NABLA_UNROLL for (int l = 0; l < NR; l += 16) { __builtin_prefetch(out.c + i * out.ldc + l, 1); }
+    }
+  }
   B acc[MR][NV];
   NABLA_UNROLL for (int i = 0; i < MR; ++i) { NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = B(0.f); } }
 
-  if constexpr (kPackedA) {
-    for (int64_t p = 0; p < kc; ++p) {
-      B bv[NV];
-      NABLA_UNROLL for (int v = 0; v < NV; ++v) { bv[v] = B::load_aligned(b + p * NR + v * W); }
-      NABLA_UNROLL for (int i = 0; i < MR; ++i) {
-        const B ai(a[p * MR + i]);
-        NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]); }
-      }
+  for (int64_t p = 0; p < kc; ++p) {
+    B bv[NV];
+    NABLA_UNROLL for (int v = 0; v < NV; ++v) {
+      bv[v] = kPackedB ? B::load_aligned(b + p * rs_b + v * W) : B::load_unaligned(b + p * rs_b + v * W);
     }
-  } else {
-    for (int64_t p = 0; p < kc; ++p) {
-      B bv[NV];
-      NABLA_UNROLL for (int v = 0; v < NV; ++v) { bv[v] = B::load_aligned(b + p * NR + v * W); }
-      const float* ap = a + p * cs_a;
-      NABLA_UNROLL for (int i = 0; i < MR; ++i) {
-        const B ai(ap[i * rs_a]);
-        NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]); }
-      }
+    const float* ap = a + p * cs_a;
+    NABLA_UNROLL for (int i = 0; i < MR; ++i) {
+      const B ai(ap[i * rs_a]);
+      NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]); }
     }
   }
 
-  if (mv == MR && nv == NR) {
-    store_tile<Arch, MR, NR>(acc, out);
-    return;
+  if (mv == MR && nv == NR) store_tile<Arch, MR, NR, true>(acc, mv, nv, out);
+  else store_tile<Arch, MR, NR, false>(acc, mv, nv, out);
+}
+
+// Copies a block of `rows` source rows (stride lds) × `cols` columns to dst
+// transposed: dst[c*ldd + r] = src[r*lds + c]; dst rows are `width` wide
+// (r ≥ rows is written as 0 up to width). The packing of a transposed
+// operand is this; on AVX2/AVX-512 it runs 8×8 blocks in registers.
+inline void transpose_scalar(const float* __restrict src, int64_t lds, int rows, int64_t cols,
+                             float* __restrict dst, int64_t ldd, int width) {
+  for (int r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
+  for (int r = rows; r < width; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = 0.f;
+}
+
+#ifdef __AVX2__
+// 8×8 in registers: rows ≥ rows are zero; each output row stores `width`
+// (≤ 8) floats.
+inline void transpose_8x8(const float* __restrict src, int64_t lds, int rows, float* __restrict dst,
+                          int64_t ldd, int width) {
+  __m256 r[8];
+  NABLA_UNROLL for (int i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_loadu_ps(src + i * lds) : _mm256_setzero_ps();
+  __m256 t[8], u[8];
+  NABLA_UNROLL for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
   }
-  // Edge tile: stage C (if read), D and the bias in full-size temporaries.
-  alignas(64) float ct[MR * NR];
-  alignas(64) float dt[MR * NR];
-  alignas(64) float bt[MR > NR ? MR : NR];
-  TileOut t = out;
-  t.c = ct;
-  t.ldc = NR;
-  if (out.beta != 0.f) {
-    for (int i = 0; i < MR; ++i)
-      for (int j = 0; j < NR; ++j) ct[i * NR + j] = (i < mv && j < nv) ? out.c[i * out.ldc + j] : 0.f;
+  NABLA_UNROLL for (int h = 0; h < 8; h += 4) {
+    u[h + 0] = _mm256_shuffle_ps(t[h + 0], t[h + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[h + 1] = _mm256_shuffle_ps(t[h + 0], t[h + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(3, 2, 3, 2));
   }
-  if (out.epilogue && out.deriv != Activation::None) {
-    for (int i = 0; i < MR; ++i)
-      for (int j = 0; j < NR; ++j) dt[i * NR + j] = (i < mv && j < nv) ? out.d[i * out.ldd + j] : 0.f;
-    t.d = dt;
-    t.ldd = NR;
+  __m256 o[8];
+  NABLA_UNROLL for (int c = 0; c < 4; ++c) {
+    o[c] = _mm256_permute2f128_ps(u[c], u[c + 4], 0x20);
+    o[c + 4] = _mm256_permute2f128_ps(u[c], u[c + 4], 0x31);
   }
-  if (out.epilogue && out.bias_kind != BiasKind::None) {
-    const int len = out.bias_kind == BiasKind::PerRow ? mv : nv;
-    for (int i = 0; i < (MR > NR ? MR : NR); ++i) bt[i] = i < len ? out.bias[i] : 0.f;
-    t.bias = bt;
+  if (width == 8) {
+    NABLA_UNROLL for (int c = 0; c < 8; ++c) _mm256_storeu_ps(dst + c * ldd, o[c]);
+  } else {
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    NABLA_UNROLL for (int c = 0; c < 8; ++c) _mm256_maskstore_ps(dst + c * ldd, m, o[c]);
   }
-  store_tile<Arch, MR, NR>(acc, t);
-  for (int i = 0; i < mv; ++i)
-    for (int j = 0; j < nv; ++j) out.c[i * out.ldc + j] = ct[i * NR + j];
+}
+#endif
+
+// dst[c*ldd + r] = src[r*lds + c] for r < rows, c < cols; 0 for rows ≤ r < width.
+inline void transpose_pack(const float* __restrict src, int64_t lds, int rows, int64_t cols,
+                           float* __restrict dst, int64_t ldd, int width) {
+#ifdef __AVX2__
+  for (int r0 = 0; r0 < width; r0 += 8) {
+    const int w = std::min(8, width - r0), nr = std::clamp(rows - r0, 0, w);
+    int64_t c0 = 0;
+    for (; c0 + 8 <= cols; c0 += 8) transpose_8x8(src + r0 * lds + c0, lds, nr, dst + c0 * ldd + r0, ldd, w);
+    if (c0 < cols) transpose_scalar(src + r0 * lds + c0, lds, nr, cols - c0, dst + c0 * ldd + r0, ldd, w);
+  }
+#else
+  transpose_scalar(src, lds, rows, cols, dst, ldd, width);
+#endif
 }
 
 // Packs op(A)[i0:i0+mb, p0:p0+kc] into MR-row micro-panels (zero-padded).
@@ -184,49 +303,41 @@ void pack_a(const GemmArgs& g, int64_t i0, int64_t mb, int64_t p0, int64_t kc, f
       }
     } else {
       // op(A)[i, p] = a[i*lda + p]: transpose MR rows into the panel.
-      for (int i = 0; i < rows; ++i) {
-        const float* s = g.a + (i0 + ir + i) * g.lda + p0;
-        for (int64_t p = 0; p < kc; ++p) panel[p * MR + i] = s[p];
-      }
-      for (int i = rows; i < MR; ++i)
-        for (int64_t p = 0; p < kc; ++p) panel[p * MR + i] = 0.f;
+      transpose_pack(g.a + (i0 + ir) * g.lda + p0, g.lda, rows, kc, panel, MR, MR);
     }
   }
 }
 
-// Packs op(B)[p0:p0+kc, j0:j0+nb] into NR-column micro-panels (zero-padded).
+// Packs one micro-panel op(B)[p0:p0+kc, j0:j0+cols] (cols ≤ NR) as kc×NR,
+// zero-padded past cols.
 template <class Arch, int NR>
-void pack_b(const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int64_t nb, float* __restrict dst) {
+void pack_b_panel(const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int cols, float* __restrict panel) {
   using B = xsimd::batch<float, Arch>;
   constexpr int W = B::size;
-  for (int64_t jr = 0; jr < nb; jr += NR) {
-    const int cols = static_cast<int>(std::min<int64_t>(NR, nb - jr));
-    float* panel = dst + jr * kc;
-    if (!g.tb) {
-      // op(B)[p, j] = b[p*ldb + j]: rows are contiguous.
-      const float* src = g.b + p0 * g.ldb + (j0 + jr);
-      if (cols == NR) {
-        for (int64_t p = 0; p < kc; ++p) {
-          const float* s = src + p * g.ldb;
-          NABLA_UNROLL for (int v = 0; v < NR / W; ++v) { B::load_unaligned(s + v * W).store_aligned(panel + p * NR + v * W); }
-        }
-      } else {
-        for (int64_t p = 0; p < kc; ++p) {
-          const float* s = src + p * g.ldb;
-          float* d = panel + p * NR;
-          for (int j = 0; j < cols; ++j) d[j] = s[j];
-          for (int j = cols; j < NR; ++j) d[j] = 0.f;
+  if (!g.tb) {
+    // op(B)[p, j] = b[p*ldb + j]: rows are contiguous.
+    const float* src = g.b + p0 * g.ldb + j0;
+    if (cols == NR) {
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* s = src + p * g.ldb;
+        NABLA_UNROLL for (int v = 0; v < NR / W; ++v) {
+          B::load_unaligned(s + v * W).store_aligned(panel + p * NR + v * W);
         }
       }
     } else {
-      // op(B)[p, j] = b[j*ldb + p]: transpose NR rows of b into the panel.
-      for (int j = 0; j < cols; ++j) {
-        const float* s = g.b + (j0 + jr + j) * g.ldb + p0;
-        for (int64_t p = 0; p < kc; ++p) panel[p * NR + j] = s[p];
+      // Edge panel: partial (masked) loads, zero-filled full stores.
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* s = src + p * g.ldb;
+        NABLA_UNROLL for (int v = 0; v < NR / W; ++v) {
+          const int n = lanes<W>(cols, v);
+          const B x = n == W ? B::load_unaligned(s + v * W) : n > 0 ? Partial<Arch>::load(s + v * W, n) : B(0.f);
+          x.store_aligned(panel + p * NR + v * W);
+        }
       }
-      for (int j = cols; j < NR; ++j)
-        for (int64_t p = 0; p < kc; ++p) panel[p * NR + j] = 0.f;
     }
+  } else {
+    // op(B)[p, j] = b[j*ldb + p]: transpose NR rows of b into the panel.
+    transpose_pack(g.b + j0 * g.ldb + p0, g.ldb, cols, kc, panel, NR, NR);
   }
 }
 
@@ -239,13 +350,13 @@ void gemm_chunk(const GemmArgs& g, const GemmBlocking& blk, int64_t m0, int64_t 
   const int64_t k = g.alpha == 0.f ? 0 : g.k;
   const int64_t nk = k == 0 ? 1 : (k + blk.kc - 1) / blk.kc;
   const int64_t kstep = k == 0 ? 0 : (k + nk - 1) / nk;
+  const int64_t rs_a = g.ta ? 1 : g.lda, cs_a = g.ta ? g.lda : 1;
 
   for (int64_t jc = n0; jc < n1; jc += blk.nc) {  // jc: may be split across threads (driver)
     const int64_t nb = std::min(blk.nc, n1 - jc);
     for (int64_t kb = 0; kb < nk; ++kb) {  // pc: never split
       const int64_t p0 = kb * kstep;
       const int64_t kc = std::min(kstep, k - p0);
-      if (kc > 0) pack_b<Arch, NR>(g, p0, kc, jc, nb, b_buf);
       TileOut out{};
       out.ldc = g.ldc;
       out.alpha = g.alpha;
@@ -261,26 +372,37 @@ void gemm_chunk(const GemmArgs& g, const GemmBlocking& blk, int64_t m0, int64_t 
         if (blk.pack_a && kc > 0) pack_a<MR>(g, ic, mb, p0, kc, a_buf);
         for (int64_t jr = 0; jr < nb; jr += NR) {  // jr
           const int nv = static_cast<int>(std::min<int64_t>(NR, nb - jr));
-          const float* bp = b_buf + jr * kc;
+          const int64_t j = jc + jr;
+          // B in place only for full panels of an untransposed B.
+          const bool b_in_place = !blk.pack_b && !g.tb && nv == NR && kc > 0;
+          float* bp = b_buf + jr * kc;
+          if (!b_in_place && ic == m0 && kc > 0) pack_b_panel<Arch, NR>(g, p0, kc, j, nv, bp);
+          const float* b_src = b_in_place ? g.b + p0 * g.ldb + j : bp;
           for (int64_t ir = 0; ir < mb; ir += MR) {  // ir
             const int mv = static_cast<int>(std::min<int64_t>(MR, mb - ir));
-            const int64_t i = ic + ir, j = jc + jr;
+            const int64_t i = ic + ir;
             out.c = g.c + i * g.ldc + j;
             if (g.ep.bias_kind == BiasKind::PerRow) out.bias = g.ep.bias + i;
             if (g.ep.bias_kind == BiasKind::PerCol) out.bias = g.ep.bias + j;
             if (g.ep.deriv != Activation::None) out.d = g.ep.d + i * g.ep.ldd + j;
-            if (blk.pack_a || kc == 0) {
-              micro_kernel<Arch, MR, NR, true>(kc, a_buf + ir * kc, MR, 1, bp, mv, nv, out);
-            } else if (mv == MR) {
-              // Small-problem path: full row tiles read A in place.
-              const float* ap = g.ta ? g.a + p0 * g.lda + i : g.a + i * g.lda + p0;
-              micro_kernel<Arch, MR, NR, false>(kc, ap, g.ta ? 1 : g.lda, g.ta ? g.lda : 1, bp, mv,
-                                                nv, out);
-            } else {
-              // The last partial row tile: pack just that sliver.
+            // A in place (small problems) only for full row tiles; the last
+            // partial tile is packed on its own.
+            const bool a_in_place = !blk.pack_a && mv == MR && kc > 0;
+            const float* a_src = a_buf + ir * kc;
+            if (a_in_place) {
+              a_src = g.ta ? g.a + p0 * g.lda + i : g.a + i * g.lda + p0;
+            } else if (!blk.pack_a && kc > 0) {
               pack_a<MR>(g, i, mv, p0, kc, a_buf);
-              micro_kernel<Arch, MR, NR, true>(kc, a_buf, MR, 1, bp, mv, nv, out);
+              a_src = a_buf;
             }
+            if (a_in_place && b_in_place)
+              micro_kernel<Arch, MR, NR, false, false>(kc, a_src, rs_a, cs_a, b_src, g.ldb, mv, nv, out);
+            else if (a_in_place)
+              micro_kernel<Arch, MR, NR, false, true>(kc, a_src, rs_a, cs_a, b_src, NR, mv, nv, out);
+            else if (b_in_place)
+              micro_kernel<Arch, MR, NR, true, false>(kc, a_src, 1, MR, b_src, g.ldb, mv, nv, out);
+            else
+              micro_kernel<Arch, MR, NR, true, true>(kc, a_src, 1, MR, b_src, NR, mv, nv, out);
           }
         }
       }
