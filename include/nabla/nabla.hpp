@@ -9,7 +9,12 @@
 ///                              nabla::kernels::BiasKind::PerCol, b,
 ///                              nabla::kernels::Activation::ReLU));
 #include "nabla/error.hpp"
+#include "nabla/kernels/activation.hpp"
 #include "nabla/kernels/gemm.hpp"
+#include "nabla/kernels/loss.hpp"
+#include "nabla/kernels/optim.hpp"
+#include "nabla/kernels/pool.hpp"
+#include "nabla/kernels/types.hpp"
 #include "nabla/runtime/config.hpp"
 #include "nabla/runtime/cpu.hpp"
 #include "nabla/runtime/threads.hpp"

@@ -18,17 +18,12 @@
 ///                          Epilogue::bias_act(BiasKind::PerCol, b, Activation::ReLU));
 #include <cstdint>
 
+#include "nabla/kernels/types.hpp"
+
 namespace nabla::kernels {
 
 /// op(X) = X or Xᵀ.
 enum class Trans { No, Yes };
-
-/// Element-wise activation functions nabla fuses.
-enum class Activation { None, ReLU, Sigmoid, Tanh };
-
-/// Where a bias vector goes: one value per row of C (length m) or per column
-/// of C (length n).
-enum class BiasKind { None, PerRow, PerCol };
 
 /// What happens to each element of C after alpha·AB + beta·C.
 struct Epilogue {
@@ -76,8 +71,5 @@ void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha, cons
 void gemm_reference(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha,
                     const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
                     float* c, int64_t ldc, const Epilogue& ep = {});
-
-/// Name of an activation: "none", "relu", "sigmoid", "tanh".
-const char* activation_name(Activation a);
 
 }  // namespace nabla::kernels

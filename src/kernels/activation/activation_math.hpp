@@ -9,13 +9,15 @@
 //   ReLU:    g · [A > 0]        (the derivative at exactly 0 is 0, as PyTorch)
 //   sigmoid: g · A(1 − A)
 //   tanh:    g · (1 − A²)
+// and exp_sub, the exponential of softmax (the activation kernels' softmax
+// and the fused softmax cross-entropy both use it).
 //
 // Included only by per-ISA translation units; everything is in an anonymous
 // namespace so that no copy compiled with one ISA's flags is shared with
 // another translation unit by the linker.
 #include <xsimd/xsimd.hpp>
 
-#include "nabla/kernels/gemm.hpp"
+#include "nabla/kernels/types.hpp"
 
 namespace nabla::kernels {
 namespace {
@@ -48,9 +50,28 @@ inline B sigmoid_bwd_use_dst(B g, B a) {
   return g * (a * (B(1.f) - a));
 }
 
+// 1 − a² as (1 − a)(1 + a): near |a| = 1, where 1 − a² cancels, 1 ∓ a is
+// exact (Sterbenz), so the result is accurate to 2 ulp with or without FMA
+// (a·a rounded before the subtraction loses up to 2^-24/(1 − a²) relative).
 template <class B>
 inline B tanh_bwd_use_dst(B g, B a) {
-  return g * xsimd::fnma(a, a, B(1.f));  // 1 − a²
+  return g * ((B(1.f) - a) * (B(1.f) + a));
+}
+
+// e^(z − m) for softmax (m = the row maximum, so z − m <= 0). z − m is not
+// exact in float, and e^x has relative condition |x|: for z − m = −60 the
+// rounding of the difference alone costs 2e-6. The difference is split into
+// its rounded value d and the exact rounding error r (Knuth's TwoSum), and
+// e^(d + r) = e^d (1 + r). When d is ±inf or NaN, r is NaN and e^d alone is
+// the answer (0 for z = −inf; NaN stays NaN through e^d).
+template <class B>
+inline B exp_sub(B z, B m) {
+  const B d = z - m;
+  const B zv = d + m;
+  const B mv = d - zv;
+  const B r = (z - zv) - (m + mv);
+  const B e = xsimd::exp(d);
+  return xsimd::select(xsimd::abs(r) < B(1.f), xsimd::fma(e, r, e), e);
 }
 
 template <class B>

@@ -1,0 +1,11 @@
+// Optimiser kernels for sse2. Compiled with only this ISA's flags (see
+// CMakeLists.txt); the dispatcher calls in through optim_kernels_sse2().
+#include "kernels/optim/optim_kernels.hpp"
+
+namespace nabla::kernels::detail {
+
+static const OptimKernels kKernels = NABLA_OPTIM_KERNELS(xsimd::sse2);
+
+const OptimKernels& optim_kernels_sse2() { return kKernels; }
+
+}  // namespace nabla::kernels::detail

@@ -1,0 +1,78 @@
+// The pooling dispatcher: validates the geometry, picks the kernels of the
+// active ISA and splits the N·C planes over oneTBB (common/parallel.hpp).
+// Compiled with generic flags: nothing here touches SIMD.
+#include <algorithm>
+#include <limits>
+#include <string>
+
+#include "kernels/common/parallel.hpp"
+#include "kernels/pool/pool_internal.hpp"
+#include "nabla/error.hpp"
+
+namespace nabla::kernels {
+namespace detail {
+
+const PoolKernels& pool_kernels(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return pool_kernels_avx512();
+    case Isa::Avx2: return pool_kernels_avx2();
+    case Isa::Generic: return pool_kernels_sse2();
+  }
+  return pool_kernels_sse2();
+}
+
+}  // namespace detail
+
+namespace {
+
+std::string describe(const MaxPool2d& p) {
+  return " (input " + std::to_string(p.n) + "x" + std::to_string(p.c) + "x" + std::to_string(p.h) + "x" +
+         std::to_string(p.w) + ", kernel " + std::to_string(p.kernel) + ", stride " + std::to_string(p.stride) +
+         ", padding " + std::to_string(p.padding) + ")";
+}
+
+// Throws on an invalid geometry; returns false when there is nothing to do.
+bool validate(const char* fn, const MaxPool2d& p) {
+  const std::string where = describe(p);
+  if (p.n < 0 || p.c < 0 || p.h < 0 || p.w < 0) throw Error(std::string(fn) + ": negative size" + where);
+  if (p.kernel < 1 || p.stride < 1) throw Error(std::string(fn) + ": kernel and stride must be at least 1" + where);
+  if (p.padding < 0 || 2 * p.padding > p.kernel)
+    throw Error(std::string(fn) + ": padding must be in [0, kernel/2]" + where);
+  if (p.n == 0 || p.c == 0) return false;
+  if (p.h + 2 * p.padding < p.kernel || p.w + 2 * p.padding < p.kernel)
+    throw Error(std::string(fn) + ": the window is larger than the padded input" + where);
+  if (p.h * p.w > std::numeric_limits<int32_t>::max())
+    throw Error(std::string(fn) + ": an H×W plane has 2^31 elements or more; indices are int32" + where);
+  return true;
+}
+
+template <class F>
+void over_planes(const MaxPool2d& p, F&& fn) {
+  const int64_t plane = std::max<int64_t>(1, p.h * p.w);
+  detail::parallel_ranges(p.n * p.c, std::max<int64_t>(2, detail::kParallelMinMemory / plane),
+                          std::max<int64_t>(1, (int64_t{1} << 16) / plane), fn);
+}
+
+}  // namespace
+
+void max_pool2d_forward(const MaxPool2d& p, const float* src, float* dst, int32_t* idx) {
+  const char* fn = "max_pool2d_forward";
+  if (!validate(fn, p)) return;
+  if (!src || !dst || !idx) throw Error(std::string(fn) + ": null src, dst or idx" + describe(p));
+  const auto& k = detail::pool_kernels(active_isa());
+  const int64_t in = p.h * p.w, out = p.out_h() * p.out_w();
+  over_planes(p, [&](int64_t q0, int64_t q1) { k.max_forward(p, q1 - q0, src + q0 * in, dst + q0 * out, idx + q0 * out); });
+}
+
+void max_pool2d_backward(const MaxPool2d& p, const float* diff_dst, const int32_t* idx, float* diff_src) {
+  const char* fn = "max_pool2d_backward";
+  if (!validate(fn, p)) return;
+  if (!diff_dst || !idx || !diff_src) throw Error(std::string(fn) + ": null diff_dst, idx or diff_src" + describe(p));
+  const auto& k = detail::pool_kernels(active_isa());
+  const int64_t in = p.h * p.w, out = p.out_h() * p.out_w();
+  over_planes(p, [&](int64_t q0, int64_t q1) {
+    k.max_backward(p, q1 - q0, diff_dst + q0 * out, idx + q0 * out, diff_src + q0 * in);
+  });
+}
+
+}  // namespace nabla::kernels

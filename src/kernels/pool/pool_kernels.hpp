@@ -1,0 +1,287 @@
+#pragma once
+// Max pooling kernels, written once as templates over an xsimd batch type
+// and compiled per ISA by pool_<isa>.cpp (anonymous namespace, as in
+// activation_math.hpp).
+//
+// Data layout, per plane (one (n, c) of NCHW):
+//   src, diff_src [H, W]  ->  dst, diff_dst, idx [OH, OW]
+//   idx = h·W + w of the chosen input in its plane
+//
+// 2×2 stride 2 without padding is vectorised along the output width (the
+// last vector of a row partial, with masked loads and stores): two input
+// rows are loaded as 2V columns each and split into even and odd
+// columns (deinterleave), giving the four window positions of V outputs as
+// four vectors, compared in row-major window order. The backward pass
+// builds the four positions' values the same way and interleaves them back,
+// writing every input element once (no zero pass, no scatter). Other
+// geometries take the scalar path: clipped windows forward, zero + scatter-
+// add backward (correct for overlapping windows).
+#include <xsimd/xsimd.hpp>
+
+#include <cstdint>
+
+#include "kernels/pool/pool_internal.hpp"
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+namespace nabla::kernels::detail {
+namespace {
+
+// Even/odd column split of 2V consecutive floats (a: first V, b: next V), its
+// inverse, and loads/stores of the first k lanes (masked where the ISA has
+// them) for the last, partial vector of a row. One specialisation per ISA,
+// for the TU compiled with it.
+template <class B>
+struct Pairs;
+
+#if defined(__AVX512F__)
+template <>
+struct Pairs<xsimd::batch<float, xsimd::avx512f>> {
+  using B = xsimd::batch<float, xsimd::avx512f>;
+  using I = xsimd::batch<int32_t, xsimd::avx512f>;
+  static void deinterleave(B a, B b, B& even, B& odd) {
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    even = _mm512_permutex2var_ps(a, ie, b);
+    odd = _mm512_permutex2var_ps(a, io, b);
+  }
+  static void interleave(B even, B odd, B& a, B& b) {
+    const __m512i il = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i ih = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    a = _mm512_permutex2var_ps(even, il, odd);
+    b = _mm512_permutex2var_ps(even, ih, odd);
+  }
+  // The first k lanes (0 <= k <= 16); the others read as 0 and are not stored.
+  static __mmask16 mask(int64_t k) { return static_cast<__mmask16>((1u << k) - 1u); }
+  static B load_n(const float* p, int64_t k) { return _mm512_maskz_loadu_ps(mask(k), p); }
+  static void store_n(float* p, B v, int64_t k) { _mm512_mask_storeu_ps(p, mask(k), v); }
+  static I load_n(const int32_t* p, int64_t k) { return _mm512_maskz_loadu_epi32(mask(k), p); }
+  static void store_n(int32_t* p, I v, int64_t k) { _mm512_mask_storeu_epi32(p, mask(k), v); }
+};
+#elif defined(__AVX2__)
+template <>
+struct Pairs<xsimd::batch<float, xsimd::fma3<xsimd::avx2>>> {
+  using B = xsimd::batch<float, xsimd::fma3<xsimd::avx2>>;
+  using I = xsimd::batch<int32_t, xsimd::fma3<xsimd::avx2>>;
+  static void deinterleave(B a, B b, B& even, B& odd) {
+    // shuffle gives [a0 a2 b0 b2 | a4 a6 b4 b6]; the 64-bit permute puts the a's first.
+    const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+    odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
+  }
+  static void interleave(B even, B odd, B& a, B& b) {
+    const __m256 lo = _mm256_unpacklo_ps(even, odd);  // e0 o0 e1 o1 | e4 o4 e5 o5
+    const __m256 hi = _mm256_unpackhi_ps(even, odd);  // e2 o2 e3 o3 | e6 o6 e7 o7
+    a = _mm256_permute2f128_ps(lo, hi, 0x20);
+    b = _mm256_permute2f128_ps(lo, hi, 0x31);
+  }
+  // The first k lanes (0 <= k <= 8); the others read as 0 and are not stored.
+  static __m256i mask(int64_t k) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(k)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static B load_n(const float* p, int64_t k) { return _mm256_maskload_ps(p, mask(k)); }
+  static void store_n(float* p, B v, int64_t k) { _mm256_maskstore_ps(p, mask(k), v); }
+  static I load_n(const int32_t* p, int64_t k) { return _mm256_maskload_epi32(p, mask(k)); }
+  static void store_n(int32_t* p, I v, int64_t k) { _mm256_maskstore_epi32(p, mask(k), v); }
+};
+#else
+template <>
+struct Pairs<xsimd::batch<float, xsimd::sse2>> {
+  using B = xsimd::batch<float, xsimd::sse2>;
+  using I = xsimd::batch<int32_t, xsimd::sse2>;
+  static void deinterleave(B a, B b, B& even, B& odd) {
+    even = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    odd = _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+  static void interleave(B even, B odd, B& a, B& b) {
+    a = _mm_unpacklo_ps(even, odd);
+    b = _mm_unpackhi_ps(even, odd);
+  }
+  // The first k lanes (0 <= k <= 4), staged (SSE2 has no masked moves).
+  template <class T, class V>
+  static V load_staged(const T* p, int64_t k) {
+    alignas(16) T t[4] = {};
+    for (int64_t l = 0; l < k; ++l) t[l] = p[l];
+    return V::load_aligned(t);
+  }
+  template <class T, class V>
+  static void store_staged(T* p, V v, int64_t k) {
+    alignas(16) T t[4];
+    v.store_aligned(t);
+    for (int64_t l = 0; l < k; ++l) p[l] = t[l];
+  }
+  static B load_n(const float* p, int64_t k) { return load_staged<float, B>(p, k); }
+  static void store_n(float* p, B v, int64_t k) { store_staged(p, v, k); }
+  static I load_n(const int32_t* p, int64_t k) { return load_staged<int32_t, I>(p, k); }
+  static void store_n(int32_t* p, I v, int64_t k) { store_staged(p, v, k); }
+};
+#endif
+
+// The window order rule: a candidate replaces the current maximum if it is
+// greater, or if it is the first NaN (ties keep the earlier position).
+inline bool takes_over(float v, float m) { return v > m || (v != v && m == m); }
+
+template <class B>
+inline typename B::batch_bool_type takes_over(B v, B m) {
+  return (v > m) || (xsimd::isnan(v) && !xsimd::isnan(m));
+}
+
+// The scalar window: rows [h0, h1), columns [w0, w1) of a plane of width w.
+inline void window_max(const float* plane, int64_t w, int64_t h0, int64_t h1, int64_t w0, int64_t w1,
+                       float* dst, int32_t* idx) {
+  float m = plane[h0 * w + w0];
+  int64_t id = h0 * w + w0;
+  for (int64_t y = h0; y < h1; ++y)
+    for (int64_t x = w0; x < w1; ++x)
+      if (takes_over(plane[y * w + x], m)) {
+        m = plane[y * w + x];
+        id = y * w + x;
+      }
+  *dst = m;
+  *idx = static_cast<int32_t>(id);
+}
+
+template <class B>
+void max2x2_forward_plane(int64_t w, int64_t oh, int64_t ow, const float* src, float* dst,
+                          int32_t* idx) {
+  using I = xsimd::batch<int32_t, typename B::arch_type>;
+  using P = Pairs<B>;
+  constexpr int64_t V = B::size;
+  alignas(64) int32_t lanes2[V];
+  for (int64_t l = 0; l < V; ++l) lanes2[l] = static_cast<int32_t>(2 * l);
+  const I lane2 = I::load_aligned(lanes2);
+  const I one(1), wv(static_cast<int32_t>(w)), w1(static_cast<int32_t>(w + 1));
+  for (int64_t y = 0; y < oh; ++y) {
+    const float* r0 = src + 2 * y * w;
+    const float* r1 = r0 + w;
+    float* d = dst + y * ow;
+    int32_t* id = idx + y * ow;
+    for (int64_t x = 0; x < ow; x += V) {
+      // k outputs (V but for the last vector of a row) from 2k input columns.
+      const int64_t k = ow - x < V ? ow - x : V;
+      const int64_t k0 = 2 * k < V ? 2 * k : V, k1 = 2 * k - k0;
+      B e0, o0, e1, o1;
+      if (k == V) {
+        P::deinterleave(B::load_unaligned(r0 + 2 * x), B::load_unaligned(r0 + 2 * x + V), e0, o0);
+        P::deinterleave(B::load_unaligned(r1 + 2 * x), B::load_unaligned(r1 + 2 * x + V), e1, o1);
+      } else {
+        P::deinterleave(P::load_n(r0 + 2 * x, k0), P::load_n(r0 + 2 * x + V, k1), e0, o0);
+        P::deinterleave(P::load_n(r1 + 2 * x, k0), P::load_n(r1 + 2 * x + V, k1), e1, o1);
+      }
+      const I base = lane2 + I(static_cast<int32_t>(2 * y * w + 2 * x));
+      B m = e0;
+      I mi = base;
+      auto update = [&](B v, I vi) {
+        const auto t = takes_over(v, m);
+        m = xsimd::select(t, v, m);
+        mi = xsimd::bitwise_cast<I>(xsimd::select(t, xsimd::bitwise_cast<B>(vi), xsimd::bitwise_cast<B>(mi)));
+      };
+      update(o0, base + one);
+      update(e1, base + wv);
+      update(o1, base + w1);
+      if (k == V) {
+        m.store_unaligned(d + x);
+        mi.store_unaligned(id + x);
+      } else {
+        P::store_n(d + x, m, k);
+        P::store_n(id + x, mi, k);
+      }
+    }
+  }
+}
+
+template <class B>
+void max2x2_backward_plane(int64_t h, int64_t w, int64_t oh, int64_t ow, const float* diff_dst,
+                           const int32_t* idx, float* diff_src) {
+  using I = xsimd::batch<int32_t, typename B::arch_type>;
+  using P = Pairs<B>;
+  constexpr int64_t V = B::size;
+  alignas(64) int32_t lanes2[V];
+  for (int64_t l = 0; l < V; ++l) lanes2[l] = static_cast<int32_t>(2 * l);
+  const I lane2 = I::load_aligned(lanes2);
+  const I zero(0), one(1), wv(static_cast<int32_t>(w)), w1(static_cast<int32_t>(w + 1));
+  for (int64_t y = 0; y < oh; ++y) {
+    float* r0 = diff_src + 2 * y * w;
+    float* r1 = r0 + w;
+    const float* g = diff_dst + y * ow;
+    const int32_t* id = idx + y * ow;
+    for (int64_t x = 0; x < ow; x += V) {
+      const int64_t k = ow - x < V ? ow - x : V;
+      const int64_t k0 = 2 * k < V ? 2 * k : V, k1 = 2 * k - k0;
+      const bool full = k == V;
+      const I gv = xsimd::bitwise_cast<I>(full ? B::load_unaligned(g + x) : P::load_n(g + x, k));
+      const I iv = full ? I::load_unaligned(id + x) : P::load_n(id + x, k);
+      const I base = lane2 + I(static_cast<int32_t>(2 * y * w + 2 * x));
+      auto at = [&](I pos) { return xsimd::bitwise_cast<B>(xsimd::select(iv == pos, gv, zero)); };
+      auto put = [&](float* row, B even, B odd) {
+        B a, b;
+        P::interleave(even, odd, a, b);
+        if (full) {
+          a.store_unaligned(row + 2 * x);
+          b.store_unaligned(row + 2 * x + V);
+        } else {
+          P::store_n(row + 2 * x, a, k0);
+          P::store_n(row + 2 * x + V, b, k1);
+        }
+      };
+      put(r0, at(base), at(base + one));
+      put(r1, at(base + wv), at(base + w1));
+    }
+    for (int64_t c = 2 * ow; c < w; ++c) r0[c] = r1[c] = 0.f;  // odd W: the column no window covers
+  }
+  for (int64_t i = 2 * oh * w; i < h * w; ++i) diff_src[i] = 0.f;  // odd H: the last row
+}
+
+template <class B>
+void max_forward(const MaxPool2d& p, int64_t planes, const float* src, float* dst, int32_t* idx) {
+  const int64_t oh = p.out_h(), ow = p.out_w(), in = p.h * p.w, out = oh * ow;
+  const bool fast = p.kernel == 2 && p.stride == 2 && p.padding == 0;
+  for (int64_t q = 0; q < planes; ++q) {
+    const float* s = src + q * in;
+    float* d = dst + q * out;
+    int32_t* id = idx + q * out;
+    if (fast) {
+      max2x2_forward_plane<B>(p.w, oh, ow, s, d, id);
+      continue;
+    }
+    for (int64_t y = 0; y < oh; ++y) {
+      const int64_t hs = y * p.stride - p.padding;
+      const int64_t h0 = hs < 0 ? 0 : hs, h1 = hs + p.kernel > p.h ? p.h : hs + p.kernel;
+      for (int64_t x = 0; x < ow; ++x) {
+        const int64_t ws = x * p.stride - p.padding;
+        const int64_t w0 = ws < 0 ? 0 : ws, w1 = ws + p.kernel > p.w ? p.w : ws + p.kernel;
+        window_max(s, p.w, h0, h1, w0, w1, d + y * ow + x, id + y * ow + x);
+      }
+    }
+  }
+}
+
+template <class B>
+void max_backward(const MaxPool2d& p, int64_t planes, const float* diff_dst, const int32_t* idx,
+                  float* diff_src) {
+  const int64_t oh = p.out_h(), ow = p.out_w(), in = p.h * p.w, out = oh * ow;
+  const bool fast = p.kernel == 2 && p.stride == 2 && p.padding == 0;
+  for (int64_t q = 0; q < planes; ++q) {
+    const float* g = diff_dst + q * out;
+    const int32_t* id = idx + q * out;
+    float* d = diff_src + q * in;
+    if (fast) {
+      max2x2_backward_plane<B>(p.h, p.w, oh, ow, g, id, d);
+      continue;
+    }
+    for (int64_t i = 0; i < in; ++i) d[i] = 0.f;
+    for (int64_t o = 0; o < out; ++o) d[id[o]] += g[o];
+  }
+}
+
+}  // namespace
+}  // namespace nabla::kernels::detail
+
+// The function table of one ISA; used by pool_<isa>.cpp.
+#define NABLA_POOL_KERNELS(ARCH)                                                                 \
+  ::nabla::kernels::detail::PoolKernels {                                                        \
+    &max_forward<xsimd::batch<float, ARCH>>, &max_backward<xsimd::batch<float, ARCH>>            \
+  }

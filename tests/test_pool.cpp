@@ -1,0 +1,173 @@
+// Max pooling: forward (values and arg-max indices) and backward against the
+// scalar reference bitwise, ties and NaN explicitly, backward against finite
+// differences away from ties, every ISA, thread counts.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "eltwise_test_util.hpp"
+#include "nabla/error.hpp"
+#include "nabla/kernels/pool.hpp"
+
+namespace nk = nabla::kernels;
+using nk::MaxPool2d;
+
+namespace {
+
+std::string str(const MaxPool2d& p) {
+  return std::to_string(p.n) + "x" + std::to_string(p.c) + "x" + std::to_string(p.h) + "x" + std::to_string(p.w) +
+         " k" + std::to_string(p.kernel) + " s" + std::to_string(p.stride) + " p" + std::to_string(p.padding);
+}
+
+// Values with ties: integers in [−4, 4], so windows often have equal maxima.
+std::vector<float> with_ties(int64_t n, uint32_t seed) {
+  auto v = nabla::test::uniform(n, -4.5f, 4.5f, seed);
+  for (auto& x : v) x = std::round(x);
+  return v;
+}
+
+void check_against_reference(const MaxPool2d& p, const std::vector<float>& x) {
+  const int64_t out = p.n * p.c * p.out_h() * p.out_w();
+  std::vector<float> y(out), yr(out), dy = nabla::test::uniform(out, -1, 1, 5);
+  std::vector<int32_t> id(out), idr(out);
+  nk::max_pool2d_forward(p, x.data(), y.data(), id.data());
+  nk::max_pool2d_forward_reference(p, x.data(), yr.data(), idr.data());
+  ASSERT_TRUE(nabla::test::bitwise_equal(y, yr)) << str(p);
+  ASSERT_EQ(id, idr) << str(p);
+  std::vector<float> dx(x.size(), 123.f), dxr(x.size());
+  nk::max_pool2d_backward(p, dy.data(), id.data(), dx.data());
+  nk::max_pool2d_backward_reference(p, dy.data(), idr.data(), dxr.data());
+  ASSERT_TRUE(nabla::test::bitwise_equal(dx, dxr)) << str(p);
+}
+
+}  // namespace
+
+TEST(MaxPool, Fast2x2MatchesReferenceEveryWidth) {
+  nabla::test::for_each_isa([](nabla::Isa) {
+    // Widths 2..99 cover every output-vector tail for 4/8/16 lanes, odd H/W.
+    for (int64_t w = 2; w <= 99; ++w)
+      for (int64_t h : {2, 3, 5}) {
+        const MaxPool2d p{2, 3, h, w, 2, 2, 0};
+        check_against_reference(p, with_ties(p.n * p.c * h * w, static_cast<uint32_t>(w * 7 + h)));
+      }
+  });
+}
+
+TEST(MaxPool, GeneralGeometriesMatchReference) {
+  nabla::test::for_each_isa([](nabla::Isa) {
+    for (int64_t k = 1; k <= 4; ++k)
+      for (int64_t s = 1; s <= 3; ++s)
+        for (int64_t pad = 0; 2 * pad <= k; ++pad)
+          for (int64_t hw : {4, 7, 12}) {
+            if (hw + 2 * pad < k) continue;
+            const MaxPool2d p{2, 2, hw, hw + 1, k, s, pad};
+            check_against_reference(p, with_ties(p.n * p.c * p.h * p.w, static_cast<uint32_t>(k * 100 + s * 10 + pad)));
+          }
+  });
+}
+
+TEST(MaxPool, TiesPickTheFirstAndNaNPropagates) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  nabla::test::for_each_isa([&](nabla::Isa) {
+    for (int64_t w : {8, 64}) {  // a scalar tail (AVX-512) and full vectors
+      const MaxPool2d p{1, 1, 2, w, 2, 2, 0};
+      std::vector<float> x(2 * w, 1.f);
+      // window 0: all equal -> index 0; window 1: max 5 at (0,3) and (1,2) -> 3;
+      x[3] = 5.f;
+      x[w + 2] = 5.f;
+      std::vector<float> y(w / 2);
+      std::vector<int32_t> id(w / 2);
+      nk::max_pool2d_forward(p, x.data(), y.data(), id.data());
+      EXPECT_EQ(id[0], 0);
+      EXPECT_EQ(id[1], 3);
+      EXPECT_EQ(y[1], 5.f);
+      // the gradient goes to the chosen position only
+      std::vector<float> dy(w / 2, 1.f), dx(2 * w);
+      nk::max_pool2d_backward(p, dy.data(), id.data(), dx.data());
+      EXPECT_EQ(dx[3], 1.f);
+      EXPECT_EQ(dx[w + 2], 0.f);
+      // NaN wins over numbers (the first NaN), and ±inf are ordinary values
+      x[4] = -std::numeric_limits<float>::infinity();
+      x[5] = nan;
+      x[w + 4] = nan;
+      x[6] = std::numeric_limits<float>::infinity();
+      nk::max_pool2d_forward(p, x.data(), y.data(), id.data());
+      EXPECT_TRUE(std::isnan(y[2]));
+      EXPECT_EQ(id[2], 5);
+      EXPECT_EQ(y[3], std::numeric_limits<float>::infinity());
+    }
+    // Padding is −inf: a window of negatives never picks the border.
+    const MaxPool2d p{1, 1, 2, 2, 3, 1, 1};
+    const float x[4] = {-5.f, -6.f, -7.f, -8.f};
+    float y[4];
+    int32_t id[4];
+    nk::max_pool2d_forward(p, x, y, id);
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ(y[i], -5.f);
+      EXPECT_EQ(id[i], 0);
+    }
+  });
+}
+
+TEST(MaxPool, BackwardIsFiniteDifferenceOfForward) {
+  // Distinct values (no ties) and overlapping windows (k 3, s 2).
+  for (const MaxPool2d p : {MaxPool2d{1, 2, 6, 7, 2, 2, 0}, MaxPool2d{1, 2, 7, 7, 3, 2, 1}}) {
+    const int64_t in = p.n * p.c * p.h * p.w, out = p.n * p.c * p.out_h() * p.out_w();
+    std::vector<float> x(in);
+    for (int64_t i = 0; i < in; ++i) x[i] = static_cast<float>((i * 37) % in) * 0.25f;  // distinct, spaced
+    const auto wgt = nabla::test::uniform(out, -1, 1, 9);
+    std::vector<float> y(out), dx(in);
+    std::vector<int32_t> id(out);
+    nk::max_pool2d_forward(p, x.data(), y.data(), id.data());
+    nk::max_pool2d_backward(p, wgt.data(), id.data(), dx.data());
+    for (int64_t i = 0; i < in; ++i) {
+      auto L = [&](float dv) {
+        auto xp = x;
+        xp[i] += dv;
+        std::vector<float> yp(out);
+        std::vector<int32_t> ip(out);
+        nk::max_pool2d_forward_reference(p, xp.data(), yp.data(), ip.data());
+        double l = 0;
+        for (int64_t o = 0; o < out; ++o) l += static_cast<double>(wgt[o]) * yp[o];
+        return l;
+      };
+      EXPECT_NEAR(dx[i], (L(0.01f) - L(-0.01f)) / 0.02, 1e-4) << str(p) << " i=" << i;
+    }
+  }
+}
+
+TEST(MaxPool, LargeShapeAnyThreadCount) {
+  const MaxPool2d p{64, 32, 28, 28, 2, 2, 0};
+  const auto x = with_ties(p.n * p.c * p.h * p.w, 3);
+  const int64_t out = p.n * p.c * 14 * 14;
+  std::vector<float> y0, dx0;
+  nabla::test::for_each_thread_count([&](int t) {
+    std::vector<float> y(out), dx(x.size());
+    std::vector<int32_t> id(out);
+    nk::max_pool2d_forward(p, x.data(), y.data(), id.data());
+    nk::max_pool2d_backward(p, y.data(), id.data(), dx.data());
+    if (t == 1) {
+      y0 = y;
+      dx0 = dx;
+    }
+    EXPECT_TRUE(nabla::test::bitwise_equal(y, y0));
+    EXPECT_TRUE(nabla::test::bitwise_equal(dx, dx0));
+  });
+}
+
+TEST(MaxPool, InvalidGeometryThrows) {
+  float x[16] = {}, y[16];
+  int32_t id[16];
+  EXPECT_THROW(nk::max_pool2d_forward(MaxPool2d{1, 1, 4, 4, 0, 1, 0}, x, y, id), nabla::Error);
+  EXPECT_THROW(nk::max_pool2d_forward(MaxPool2d{1, 1, 4, 4, 2, 2, 2}, x, y, id), nabla::Error);
+  EXPECT_THROW(nk::max_pool2d_forward(MaxPool2d{1, 1, 1, 4, 3, 1, 0}, x, y, id), nabla::Error);
+  EXPECT_THROW(nk::max_pool2d_forward(MaxPool2d{1, 1, 4, 4, 2, 2, 0}, x, nullptr, id), nabla::Error);
+  try {
+    nk::max_pool2d_backward(MaxPool2d{1, 1, 4, 4, 2, -1, 0}, x, id, y);
+    FAIL();
+  } catch (const nabla::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("stride -1"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(nk::max_pool2d_forward(MaxPool2d{0, 3, 4, 4, 2, 2, 0}, nullptr, nullptr, nullptr));
+}
