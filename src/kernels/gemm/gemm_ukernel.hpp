@@ -341,6 +341,20 @@ void pack_b_panel(const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int col
   }
 }
 
+// Prefetches (to L2) part of the source of micro-panel op(B)[p0:p0+kc,
+// j0:j0+cols]: rows p0+u0..p0+u1 of B, or, transposed, rows j0+u0..j0+u1.
+inline void prefetch_b_panel(const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int64_t cols, int64_t u0,
+                             int64_t u1) {
+  constexpr int kLine = 16;  // floats per 64-byte line
+  if (!g.tb) {
+    for (int64_t p = u0; p < u1; ++p)
+      for (int64_t jj = 0; jj < cols; jj += kLine) __builtin_prefetch(g.b + (p0 + p) * g.ldb + j0 + jj, 0, 2);
+  } else {
+    for (int64_t jj = u0; jj < u1; ++jj)
+      for (int64_t p = 0; p < kc; p += kLine) __builtin_prefetch(g.b + (j0 + jj) * g.ldb + p0 + p, 0, 2);
+  }
+}
+
 // The loop nest over one chunk of C (see the top of this file).
 template <class Arch, int MR, int NR>
 void gemm_chunk(const GemmArgs& g, const GemmBlocking& blk, int64_t m0, int64_t m1, int64_t n0,
@@ -378,9 +392,19 @@ void gemm_chunk(const GemmArgs& g, const GemmBlocking& blk, int64_t m0, int64_t 
           float* bp = b_buf + jr * kc;
           if (!b_in_place && ic == m0 && kc > 0) pack_b_panel<Arch, NR>(g, p0, kc, j, nv, bp);
           const float* b_src = b_in_place ? g.b + p0 * g.ldb + j : bp;
+          // While this panel's tiles compute, fetch the next panel's source
+          // (it comes from memory, strided: the prefetchers alone leave the
+          // packing waiting on misses), a slice before each tile.
+          const bool fetch_next = (ic == m0 || b_in_place) && jr + NR < nb && kc > 0;
+          const int64_t next_cols = std::min<int64_t>(NR, nb - jr - NR);
+          const int64_t units = g.tb ? next_cols : kc, tiles = (mb + MR - 1) / MR;
           for (int64_t ir = 0; ir < mb; ir += MR) {  // ir
             const int mv = static_cast<int>(std::min<int64_t>(MR, mb - ir));
             const int64_t i = ic + ir;
+            if (fetch_next) {
+              const int64_t t = ir / MR;
+              prefetch_b_panel(g, p0, kc, j + NR, next_cols, units * t / tiles, units * (t + 1) / tiles);
+            }
             out.c = g.c + i * g.ldc + j;
             if (g.ep.bias_kind == BiasKind::PerRow) out.bias = g.ep.bias + i;
             if (g.ep.bias_kind == BiasKind::PerCol) out.bias = g.ep.bias + j;
