@@ -343,15 +343,19 @@ void pack_b_panel(const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int col
 
 // Prefetches (to L2) part of the source of micro-panel op(B)[p0:p0+kc,
 // j0:j0+cols]: rows p0+u0..p0+u1 of B, or, transposed, rows j0+u0..j0+u1.
+// Inline asm, not __builtin_prefetch: GCC 12 deletes loops whose only
+// effect is a builtin prefetch (they have "no side effects").
+inline void prefetch_l2(const float* p) { __asm__ volatile("prefetcht1 %0" : : "m"(*p)); }
+
 inline void prefetch_b_panel(const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int64_t cols, int64_t u0,
                              int64_t u1) {
   constexpr int kLine = 16;  // floats per 64-byte line
   if (!g.tb) {
     for (int64_t p = u0; p < u1; ++p)
-      for (int64_t jj = 0; jj < cols; jj += kLine) __builtin_prefetch(g.b + (p0 + p) * g.ldb + j0 + jj, 0, 2);
+      for (int64_t jj = 0; jj < cols; jj += kLine) prefetch_l2(g.b + (p0 + p) * g.ldb + j0 + jj);
   } else {
     for (int64_t jj = u0; jj < u1; ++jj)
-      for (int64_t p = 0; p < kc; p += kLine) __builtin_prefetch(g.b + (j0 + jj) * g.ldb + p0 + p, 0, 2);
+      for (int64_t p = 0; p < kc; p += kLine) prefetch_l2(g.b + (j0 + jj) * g.ldb + p0 + p);
   }
 }
 
@@ -381,6 +385,7 @@ void gemm_chunk(const GemmArgs& g, const GemmBlocking& blk, int64_t m0, int64_t 
       out.deriv = g.ep.deriv;
       out.ldd = g.ep.ldd;
 
+      const bool single_ic = m1 - m0 <= blk.mc;
       for (int64_t ic = m0; ic < m1; ic += blk.mc) {  // ic: may be split across threads (driver)
         const int64_t mb = std::min(blk.mc, m1 - ic);
         if (blk.pack_a && kc > 0) pack_a<MR>(g, ic, mb, p0, kc, a_buf);
@@ -389,7 +394,10 @@ void gemm_chunk(const GemmArgs& g, const GemmBlocking& blk, int64_t m0, int64_t 
           const int64_t j = jc + jr;
           // B in place only for full panels of an untransposed B.
           const bool b_in_place = !blk.pack_b && !g.tb && nv == NR && kc > 0;
-          float* bp = b_buf + jr * kc;
+          // With a single ic block each packed panel is used right away and
+          // never again: reuse one L1-hot panel instead of filling (and
+          // missing on) a block-sized buffer.
+          float* bp = single_ic ? b_buf : b_buf + jr * kc;
           if (!b_in_place && ic == m0 && kc > 0) pack_b_panel<Arch, NR>(g, p0, kc, j, nv, bp);
           const float* b_src = b_in_place ? g.b + p0 * g.ldb + j : bp;
           // While this panel's tiles compute, fetch the next panel's source
