@@ -40,6 +40,7 @@ Sequential& Sequential::operator=(Sequential&&) noexcept = default;
 
 Sequential& Sequential::add(std::unique_ptr<Layer> layer) & {
   if (!layer) throw Error("Sequential::add: null layer");
+  for (auto& np : layer->named_parameters()) params_.push_back(np.second);
   layers_.push_back(std::move(layer));
   planned_ = false;
   forward_done_ = false;
@@ -160,11 +161,7 @@ std::vector<std::pair<std::string, Parameter*>> Sequential::named_parameters() {
   return out;
 }
 
-std::vector<Parameter*> Sequential::parameters() {
-  std::vector<Parameter*> out;
-  for (auto& np : named_parameters()) out.push_back(np.second);
-  return out;
-}
+std::vector<Parameter*> Sequential::parameters() { return params_; }
 
 int64_t Sequential::num_parameters() const {
   int64_t n = 0;
@@ -173,8 +170,7 @@ int64_t Sequential::num_parameters() const {
 }
 
 void Sequential::zero_grad() {
-  for (auto& l : layers_)
-    for (auto& np : l->named_parameters()) np.second->grad.fill(0.f);
+  for (Parameter* p : params_) p->grad.fill(0.f);
 }
 
 void Sequential::init(Init scheme, uint64_t seed) {

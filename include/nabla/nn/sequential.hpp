@@ -119,6 +119,7 @@ class Sequential {
   struct Step;
   void plan(const std::vector<int64_t>& input);
   std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<Parameter*> params_;  // every layer's, in order (zero_grad must not allocate)
   std::vector<Step> steps_;
   std::vector<int64_t> planned_input_;
   bool planned_ = false;
