@@ -26,6 +26,19 @@ int main() {
       std::printf("consumer: z[%d] = %g, want %g\n", i, z[i], want_z[i]);
       return 1;
     }
+  // The layer API: one SGD step of a tiny model through the installed headers.
+  namespace nn = nabla::nn;
+  auto model = nn::Sequential().add(nn::Dense(3, 4)).add(nn::ReLU()).add(nn::Dense(4, 1)).add(nn::Sigmoid());
+  nabla::Tensor xs = nabla::Tensor::uniform({8, 3}, -1.f, 1.f, 1), ys({8, 1});
+  nn::BinaryCrossEntropy bce;
+  nn::SGD opt(model.parameters(), 0.1f);
+  const float l0 = bce.forward(model.forward(xs), ys);
+  model.backward(bce.backward());
+  opt.step();
+  if (!(bce.forward(model.forward(xs), ys) < l0)) {
+    std::printf("consumer: the loss did not fall after one SGD step\n");
+    return 1;
+  }
   std::printf("consumer: nabla %s, ISA %s, %d threads: ok\n", nabla::kVersion,
               nabla::isa_name(nabla::active_isa()), nabla::num_threads());
   return 0;

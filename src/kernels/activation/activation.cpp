@@ -48,8 +48,10 @@ void check_sizes(const char* fn, int64_t batch, int64_t rows, int64_t cols) {
     throw Error(std::string(fn) + ": negative size" + dims(batch, rows, cols));
 }
 
-void check_ptr(const char* fn, const void* p, const char* what, const std::string& where) {
-  if (!p) throw Error(std::string(fn) + ": " + what + " is null" + where);
+// `where` builds the message context only on failure (no allocation on the hot path).
+template <class Where>
+void check_ptr(const char* fn, const void* p, const char* what, const Where& where) {
+  if (!p) throw Error(std::string(fn) + ": " + what + " is null" + where());
 }
 
 int64_t min_parallel(Activation f) {
@@ -64,7 +66,7 @@ void activation_forward(Activation f, int64_t batch, int64_t rows, int64_t cols,
   check_sizes(fn, batch, rows, cols);
   const int64_t total = batch * rows * cols;
   if (total == 0) return;
-  const std::string where = dims(batch, rows, cols) + " " + activation_name(f) + ", bias " + bias_name(bias_kind);
+  const auto where = [&] { return dims(batch, rows, cols) + " " + activation_name(f) + ", bias " + bias_name(bias_kind); };
   check_ptr(fn, src, "src", where);
   check_ptr(fn, dst, "dst", where);
   if (bias_kind != BiasKind::None) check_ptr(fn, bias, "bias", where);
@@ -100,7 +102,7 @@ void activation_backward(Activation f, int64_t n, const float* dst, const float*
   const char* fn = "activation_backward";
   if (n < 0) throw Error(std::string(fn) + ": negative size n=" + std::to_string(n));
   if (n == 0) return;
-  const std::string where = std::string(" (n=") + std::to_string(n) + ", " + activation_name(f) + ")";
+  const auto where = [&] { return std::string(" (n=") + std::to_string(n) + ", " + activation_name(f) + ")"; };
   if (f != Activation::None) check_ptr(fn, dst, "dst", where);
   check_ptr(fn, diff_dst, "diff_dst", where);
   check_ptr(fn, diff_src, "diff_src", where);
@@ -115,7 +117,7 @@ void softmax_forward(int64_t rows, int64_t cols, const float* src, BiasKind bias
   const char* fn = "softmax_forward";
   check_sizes(fn, 1, rows, cols);
   if (rows * cols == 0) return;
-  const std::string where = dims(1, rows, cols) + ", bias " + bias_name(bias_kind);
+  const auto where = [&] { return dims(1, rows, cols) + ", bias " + bias_name(bias_kind); };
   check_ptr(fn, src, "src", where);
   check_ptr(fn, dst, "dst", where);
   if (bias_kind != BiasKind::None) check_ptr(fn, bias, "bias", where);
@@ -133,7 +135,7 @@ void softmax_backward(int64_t rows, int64_t cols, const float* dst, const float*
   const char* fn = "softmax_backward";
   check_sizes(fn, 1, rows, cols);
   if (rows * cols == 0) return;
-  const std::string where = dims(1, rows, cols);
+  const auto where = [&] { return dims(1, rows, cols); };
   check_ptr(fn, dst, "dst", where);
   check_ptr(fn, diff_dst, "diff_dst", where);
   check_ptr(fn, diff_src, "diff_src", where);
@@ -150,8 +152,8 @@ void bias_grad(int64_t batch, int64_t rows, int64_t cols, const float* diff, Bia
                float* db, bool accumulate) {
   const char* fn = "bias_grad";
   check_sizes(fn, batch, rows, cols);
-  const std::string where = dims(batch, rows, cols) + ", bias " + bias_name(bias_kind);
-  if (bias_kind == BiasKind::None) throw Error(std::string(fn) + ": bias kind none has no gradient" + where);
+  const auto where = [&] { return dims(batch, rows, cols) + ", bias " + bias_name(bias_kind); };
+  if (bias_kind == BiasKind::None) throw Error(std::string(fn) + ": bias kind none has no gradient" + where());
   const int64_t len = bias_kind == BiasKind::PerRow ? rows : cols;
   if (len == 0) return;
   check_ptr(fn, db, "db", where);

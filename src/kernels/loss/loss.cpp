@@ -32,18 +32,20 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 // Fixed blocks of at least this many elements (a multiple of block_sum's 256).
 constexpr int64_t kLossBlock = int64_t{1} << 14;
 
-void check_ptrs(const char* fn, const std::string& where, const void* a, const char* an, const void* b,
+// `where` builds the message context only on failure (no allocation on the hot path).
+template <class Where>
+void check_ptrs(const char* fn, const Where& where, const void* a, const char* an, const void* b,
                 const char* bn, const void* c, const char* cn) {
   for (auto [p, name] : {std::pair{a, an}, std::pair{b, bn}, std::pair{c, cn}})
-    if (!p) throw Error(std::string(fn) + ": " + name + " is null" + where);
+    if (!p) throw Error(std::string(fn) + ": " + name + " is null" + where());
 }
 
 float softmax_ce_common(const char* fn, int64_t n, int64_t c, const float* logits, const float* labels,
                         const float* targets, float* dlogits) {
-  const std::string where = " (n=" + std::to_string(n) + ", c=" + std::to_string(c) + ")";
-  if (n < 0 || c < 0) throw Error(std::string(fn) + ": negative size" + where);
+  const auto where = [&] { return std::string(" (n=") + std::to_string(n) + ", c=" + std::to_string(c) + ")"; };
+  if (n < 0 || c < 0) throw Error(std::string(fn) + ": negative size" + where());
   if (n == 0) return kNaN;
-  if (c == 0) throw Error(std::string(fn) + ": no classes" + where);
+  if (c == 0) throw Error(std::string(fn) + ": no classes" + where());
   check_ptrs(fn, where, logits, "logits", labels ? static_cast<const void*>(labels) : targets,
              labels ? "labels" : "targets", dlogits, "dlogits");
   if (labels) {
@@ -51,7 +53,7 @@ float softmax_ce_common(const char* fn, int64_t n, int64_t c, const float* logit
       const float l = labels[r];
       if (!(l >= 0 && l < static_cast<float>(c) && l == std::floor(l)))
         throw Error(std::string(fn) + ": labels[" + std::to_string(r) + "]=" + std::to_string(l) +
-                    " is not a class index in [0, " + std::to_string(c) + ")" + where);
+                    " is not a class index in [0, " + std::to_string(c) + ")" + where());
     }
   }
   const auto& k = detail::loss_kernels(active_isa());
@@ -69,8 +71,8 @@ float softmax_ce_common(const char* fn, int64_t n, int64_t c, const float* logit
 template <class Kernel>
 float eltwise_loss(const char* fn, int64_t n, const float* pred, const float* targets, float* grad,
                    double mult, Kernel kernel) {
-  const std::string where = " (n=" + std::to_string(n) + ")";
-  if (n < 0) throw Error(std::string(fn) + ": negative size" + where);
+  const auto where = [&] { return std::string(" (n=") + std::to_string(n) + ")"; };
+  if (n < 0) throw Error(std::string(fn) + ": negative size" + where());
   if (n == 0) return kNaN;
   check_ptrs(fn, where, pred, "prediction", targets, "targets", grad, "gradient");
   const auto& k = detail::loss_kernels(active_isa());

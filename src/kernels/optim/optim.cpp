@@ -25,8 +25,10 @@ const OptimKernels& optim_kernels(Isa isa) {
 
 namespace {
 
-void require(bool ok, const char* fn, const std::string& what) {
-  if (!ok) throw Error(std::string(fn) + ": " + what);
+// `what` builds the message only on failure (no allocation on the hot path).
+template <class What>
+void require(bool ok, const char* fn, const What& what) {
+  if (!ok) throw Error(std::string(fn) + ": " + what());
 }
 
 }  // namespace
@@ -34,14 +36,14 @@ void require(bool ok, const char* fn, const std::string& what) {
 void sgd_update(int64_t n, float* param, const float* grad, float* momentum_buf, const SgdParams& hp,
                 bool first_step) {
   const char* fn = "sgd_update";
-  require(n >= 0, fn, "negative size n=" + std::to_string(n));
-  require(hp.lr >= 0, fn, "invalid learning rate " + std::to_string(hp.lr));
-  require(hp.momentum >= 0, fn, "invalid momentum " + std::to_string(hp.momentum));
-  require(hp.weight_decay >= 0, fn, "invalid weight_decay " + std::to_string(hp.weight_decay));
+  require(n >= 0, fn, [&] { return std::string("negative size n=") + std::to_string(n); });
+  require(hp.lr >= 0, fn, [&] { return std::string("invalid learning rate ") + std::to_string(hp.lr); });
+  require(hp.momentum >= 0, fn, [&] { return std::string("invalid momentum ") + std::to_string(hp.momentum); });
+  require(hp.weight_decay >= 0, fn, [&] { return std::string("invalid weight_decay ") + std::to_string(hp.weight_decay); });
   if (n == 0) return;
-  require(param && grad, fn, "null param or grad (n=" + std::to_string(n) + ")");
+  require(param && grad, fn, [&] { return std::string("null param or grad (n=") + std::to_string(n) + ")"; });
   require(momentum_buf || hp.momentum == 0, fn,
-          "momentum " + std::to_string(hp.momentum) + " needs a momentum buffer (n=" + std::to_string(n) + ")");
+          [&] { return std::string("momentum ") + std::to_string(hp.momentum) + " needs a momentum buffer (n=" + std::to_string(n) + ")"; });
   const auto& k = detail::optim_kernels(active_isa());
   detail::parallel_ranges(n, detail::kParallelMinMemory, int64_t{1} << 16, [&](int64_t i0, int64_t i1) {
     k.sgd(i1 - i0, param + i0, grad + i0, momentum_buf ? momentum_buf + i0 : nullptr, hp, first_step);
@@ -51,15 +53,15 @@ void sgd_update(int64_t n, float* param, const float* grad, float* momentum_buf,
 void adam_update(int64_t n, float* param, const float* grad, float* m, float* v, const AdamParams& hp,
                  int64_t step) {
   const char* fn = "adam_update";
-  require(n >= 0, fn, "negative size n=" + std::to_string(n));
-  require(hp.lr >= 0, fn, "invalid learning rate " + std::to_string(hp.lr));
-  require(hp.beta1 >= 0 && hp.beta1 < 1, fn, "invalid beta1 " + std::to_string(hp.beta1) + " (need [0, 1))");
-  require(hp.beta2 >= 0 && hp.beta2 < 1, fn, "invalid beta2 " + std::to_string(hp.beta2) + " (need [0, 1))");
-  require(hp.eps >= 0, fn, "invalid eps " + std::to_string(hp.eps));
-  require(hp.weight_decay >= 0, fn, "invalid weight_decay " + std::to_string(hp.weight_decay));
-  require(step >= 1, fn, "step " + std::to_string(step) + " (the first step is 1)");
+  require(n >= 0, fn, [&] { return std::string("negative size n=") + std::to_string(n); });
+  require(hp.lr >= 0, fn, [&] { return std::string("invalid learning rate ") + std::to_string(hp.lr); });
+  require(hp.beta1 >= 0 && hp.beta1 < 1, fn, [&] { return std::string("invalid beta1 ") + std::to_string(hp.beta1) + " (need [0, 1))"; });
+  require(hp.beta2 >= 0 && hp.beta2 < 1, fn, [&] { return std::string("invalid beta2 ") + std::to_string(hp.beta2) + " (need [0, 1))"; });
+  require(hp.eps >= 0, fn, [&] { return std::string("invalid eps ") + std::to_string(hp.eps); });
+  require(hp.weight_decay >= 0, fn, [&] { return std::string("invalid weight_decay ") + std::to_string(hp.weight_decay); });
+  require(step >= 1, fn, [&] { return std::string("step ") + std::to_string(step) + " (the first step is 1)"; });
   if (n == 0) return;
-  require(param && grad && m && v, fn, "null param, grad, m or v (n=" + std::to_string(n) + ")");
+  require(param && grad && m && v, fn, [&] { return std::string("null param, grad, m or v (n=") + std::to_string(n) + ")"; });
   // As torch.optim.Adam: bias corrections in double, from the float β's.
   const double bc1 = 1 - std::pow(static_cast<double>(hp.beta1), static_cast<double>(step));
   const double bc2 = 1 - std::pow(static_cast<double>(hp.beta2), static_cast<double>(step));

@@ -33,16 +33,16 @@ std::string describe(const MaxPool2d& p) {
 
 // Throws on an invalid geometry; returns false when there is nothing to do.
 bool validate(const char* fn, const MaxPool2d& p) {
-  const std::string where = describe(p);
-  if (p.n < 0 || p.c < 0 || p.h < 0 || p.w < 0) throw Error(std::string(fn) + ": negative size" + where);
-  if (p.kernel < 1 || p.stride < 1) throw Error(std::string(fn) + ": kernel and stride must be at least 1" + where);
+  const auto where = [&] { return describe(p); };
+  if (p.n < 0 || p.c < 0 || p.h < 0 || p.w < 0) throw Error(std::string(fn) + ": negative size" + where());
+  if (p.kernel < 1 || p.stride < 1) throw Error(std::string(fn) + ": kernel and stride must be at least 1" + where());
   if (p.padding < 0 || 2 * p.padding > p.kernel)
-    throw Error(std::string(fn) + ": padding must be in [0, kernel/2]" + where);
+    throw Error(std::string(fn) + ": padding must be in [0, kernel/2]" + where());
   if (p.n == 0 || p.c == 0) return false;
   if (p.h + 2 * p.padding < p.kernel || p.w + 2 * p.padding < p.kernel)
-    throw Error(std::string(fn) + ": the window is larger than the padded input" + where);
+    throw Error(std::string(fn) + ": the window is larger than the padded input" + where());
   if (p.h * p.w > std::numeric_limits<int32_t>::max())
-    throw Error(std::string(fn) + ": an H×W plane has 2^31 elements or more; indices are int32" + where);
+    throw Error(std::string(fn) + ": an H×W plane has 2^31 elements or more; indices are int32" + where());
   return true;
 }
 

@@ -1,0 +1,180 @@
+#pragma once
+/// \file layers.hpp  The layers a Sequential chains: Dense, MaxPool2D,
+/// Flatten, the activations ReLU, Sigmoid, Tanh, and Softmax.
+///
+/// Layouts are PyTorch's: activations row-major, images NCHW, Dense weight
+/// [out, in] with Z = X·Wᵀ + b. A layer owns its parameters and the scratch
+/// its kernels need (sized by Sequential once per input shape); Sequential
+/// decides what runs fused (see sequential.hpp).
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nabla/kernels/pool.hpp"
+#include "nabla/kernels/types.hpp"
+#include "nabla/nn/init.hpp"
+#include "nabla/nn/parameter.hpp"
+#include "nabla/tensor.hpp"
+
+namespace nabla::nn {
+
+class Sequential;
+
+/// Base of every layer. The public part describes the layer; the private
+/// virtuals are how Sequential runs it.
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  /// Type and configuration, as errors and summary() print it:
+  /// "Dense 120→84", "MaxPool2D 2×2/2", "ReLU".
+  virtual std::string name() const = 0;
+  /// The output shape for an input shape (batch first). Throws nabla::Error
+  /// describing the mismatch ("input has 100 features, expected 120");
+  /// Sequential prefixes the layer index and name.
+  virtual std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const = 0;
+  /// The parameters, named as in PyTorch's state_dict ("weight", "bias");
+  /// empty for layers without any.
+  virtual std::vector<std::pair<std::string, Parameter*>> named_parameters() { return {}; }
+  /// Number of trainable values.
+  virtual int64_t num_parameters() const { return 0; }
+  /// Redraws the parameters with a scheme from a seed (no-op without
+  /// parameters); gradients are left as they are.
+  virtual void reset_parameters(Init /*init*/, uint64_t /*seed*/) {}
+
+ private:
+  friend class Sequential;
+  /// The element-wise activation this layer is (None for other layers).
+  virtual kernels::Activation activation() const { return kernels::Activation::None; }
+  /// True if a following element-wise activation can run in this layer's
+  /// forward epilogue (Dense, Conv2D).
+  virtual bool fuses_activation() const { return false; }
+  /// True if backward can multiply dX by the previous layer's activation
+  /// derivative in the epilogue of the GEMM that produces it (Dense).
+  virtual bool fuses_input_derivative() const { return false; }
+  /// Sizes scratch for this input shape (called when it changes).
+  virtual void prepare(const std::vector<int64_t>& /*input*/) {}
+  /// y = act(layer(x)); act is None unless fuses_activation().
+  virtual void forward(const Tensor& x, Tensor& y, kernels::Activation act) = 0;
+  /// Given dz = dLoss/d(output before any fused activation), adds the
+  /// parameter gradients and, if dx is not null, writes dLoss/dx, times
+  /// input_deriv'(x) when input_deriv is not None (only if
+  /// fuses_input_derivative()).
+  virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
+                        kernels::Activation input_deriv) = 0;
+};
+
+/// Fully connected layer: Z = X·Wᵀ + b for X [N, in], W [out, in], b [out].
+/// Initialised with PyTorch's default from next_seed().
+class Dense : public Layer {
+ public:
+  /// in, out >= 1; throws nabla::Error otherwise.
+  Dense(int64_t in, int64_t out);
+  std::string name() const override;
+  std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const override;
+  std::vector<std::pair<std::string, Parameter*>> named_parameters() override;
+  int64_t num_parameters() const override;
+  void reset_parameters(Init init, uint64_t seed) override;
+  /// Input features.
+  int64_t in_features() const { return in_; }
+  /// Output features.
+  int64_t out_features() const { return out_; }
+  Parameter weight;  ///< [out, in]
+  Parameter bias;    ///< [out]
+
+ private:
+  bool fuses_activation() const override { return true; }
+  bool fuses_input_derivative() const override { return true; }
+  void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
+                kernels::Activation input_deriv) override;
+  int64_t in_, out_;
+};
+
+/// 2-D max pooling over NCHW input, square window, no padding, floor mode
+/// (PyTorch's MaxPool2d(kernel, stride)). Backward routes each gradient to
+/// the window's first maximum.
+class MaxPool2D : public Layer {
+ public:
+  /// kernel >= 1; stride >= 1, 0 meaning "= kernel" (PyTorch's default).
+  explicit MaxPool2D(int64_t kernel, int64_t stride = 0);
+  std::string name() const override;
+  /// Window side.
+  int64_t kernel() const { return geom_.kernel; }
+  /// Step between windows.
+  int64_t stride() const { return geom_.stride; }
+  std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const override;
+
+ private:
+  void prepare(const std::vector<int64_t>& input) override;
+  void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
+                kernels::Activation input_deriv) override;
+  kernels::MaxPool2d geom_;
+  std::vector<int32_t> argmax_;
+};
+
+/// [N, d1, ..., dk] → [N, d1·…·dk] (C, H, W order, PyTorch's Flatten()).
+class Flatten : public Layer {
+ public:
+  std::string name() const override { return "Flatten"; }
+  std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const override;
+
+ private:
+  void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
+                kernels::Activation input_deriv) override;
+};
+
+/// Common part of the element-wise activations: any input shape, output
+/// the same shape.
+class ElementwiseActivation : public Layer {
+ public:
+  std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const override;
+
+ protected:
+  explicit ElementwiseActivation(kernels::Activation f) : f_(f) {}
+
+ private:
+  kernels::Activation activation() const override { return f_; }
+  void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
+                kernels::Activation input_deriv) override;
+  kernels::Activation f_;
+};
+
+/// max(x, 0); derivative 1 where the output is > 0, else 0.
+class ReLU : public ElementwiseActivation {
+ public:
+  ReLU() : ElementwiseActivation(kernels::Activation::ReLU) {}
+  std::string name() const override { return "ReLU"; }
+};
+
+/// 1/(1 + e^−x).
+class Sigmoid : public ElementwiseActivation {
+ public:
+  Sigmoid() : ElementwiseActivation(kernels::Activation::Sigmoid) {}
+  std::string name() const override { return "Sigmoid"; }
+};
+
+/// tanh(x).
+class Tanh : public ElementwiseActivation {
+ public:
+  Tanh() : ElementwiseActivation(kernels::Activation::Tanh) {}
+  std::string name() const override { return "Tanh"; }
+};
+
+/// Softmax over the last dimension (max-subtracted). A model trained with
+/// SoftmaxCrossEntropy ends in logits; add Softmax for inference.
+class Softmax : public Layer {
+ public:
+  std::string name() const override { return "Softmax"; }
+  std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const override;
+
+ private:
+  void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
+                kernels::Activation input_deriv) override;
+};
+
+}  // namespace nabla::nn

@@ -1,0 +1,204 @@
+#include "nabla/nn/layers.hpp"
+
+#include <cmath>
+#include <cstring>
+
+#include "nabla/error.hpp"
+#include "nabla/kernels/activation.hpp"
+#include "nabla/kernels/gemm.hpp"
+#include "nabla/kernels/pool.hpp"
+#include "nn/layers_internal.hpp"
+
+namespace nabla::nn {
+
+namespace nk = nabla::kernels;
+
+namespace detail {
+
+void init_weight_bias(Parameter& weight, Parameter& bias, int64_t fan_in, int64_t fan_out,
+                      Init init, uint64_t seed) {
+  const auto& ws = weight.value.shape();
+  const auto& bs = bias.value.shape();
+  const double fi = static_cast<double>(fan_in), fo = static_cast<double>(fan_out);
+  const uint64_t bias_seed = seed ^ 0xD1B54A32D192ED03ull;
+  switch (init) {
+    case Init::PyTorchDefault: {
+      // kaiming_uniform_(a = √5): gain √(2/(1+5)), bound gain·√(3/fan_in) = 1/√fan_in.
+      const float bound = static_cast<float>(1.0 / std::sqrt(fi));
+      weight.value.copy_from(Tensor::uniform(ws, -bound, bound, seed));
+      bias.value.copy_from(Tensor::uniform(bs, -bound, bound, bias_seed));
+      return;
+    }
+    case Init::HeUniform: {
+      const float bound = static_cast<float>(std::sqrt(6.0 / fi));
+      weight.value.copy_from(Tensor::uniform(ws, -bound, bound, seed));
+      break;
+    }
+    case Init::HeNormal:
+      weight.value.copy_from(Tensor::normal(ws, 0.f, static_cast<float>(std::sqrt(2.0 / fi)), seed));
+      break;
+    case Init::XavierUniform: {
+      const float bound = static_cast<float>(std::sqrt(6.0 / (fi + fo)));
+      weight.value.copy_from(Tensor::uniform(ws, -bound, bound, seed));
+      break;
+    }
+    case Init::XavierNormal:
+      weight.value.copy_from(
+          Tensor::normal(ws, 0.f, static_cast<float>(std::sqrt(2.0 / (fi + fo))), seed));
+      break;
+  }
+  bias.value.fill(0.f);
+}
+
+}  // namespace detail
+
+// ---- Dense ------------------------------------------------------------------
+
+Dense::Dense(int64_t in, int64_t out) : in_(in), out_(out) {
+  if (in < 1 || out < 1)
+    throw Error("Dense(" + std::to_string(in) + ", " + std::to_string(out) +
+                "): features must be >= 1");
+  weight = {Tensor({out, in}), Tensor({out, in})};
+  bias = {Tensor({out}), Tensor({out})};
+  reset_parameters(Init::PyTorchDefault, next_seed());
+}
+
+std::string Dense::name() const {
+  return "Dense " + std::to_string(in_) + "→" + std::to_string(out_);
+}
+
+std::vector<int64_t> Dense::output_shape(const std::vector<int64_t>& input) const {
+  if (input.size() != 2)
+    throw Error("input " + shape_string(input) + " is not [N, " + std::to_string(in_) +
+                "] (add a Flatten before a Dense layer)");
+  if (input[1] != in_)
+    throw Error("input " + shape_string(input) + " has " + std::to_string(input[1]) +
+                " features, expected " + std::to_string(in_));
+  return {input[0], out_};
+}
+
+std::vector<std::pair<std::string, Parameter*>> Dense::named_parameters() {
+  return {{"weight", &weight}, {"bias", &bias}};
+}
+
+int64_t Dense::num_parameters() const { return out_ * in_ + out_; }
+
+void Dense::reset_parameters(Init init, uint64_t seed) {
+  detail::init_weight_bias(weight, bias, in_, out_, init, seed);
+}
+
+void Dense::forward(const Tensor& x, Tensor& y, nk::Activation act) {
+  const int64_t n = x.size(0);
+  nk::gemm(nk::Trans::No, nk::Trans::Yes, n, out_, in_, 1.f, x.data(), in_, weight.value.data(),
+           in_, 0.f, y.data(), out_,
+           nk::Epilogue::bias_act(nk::BiasKind::PerCol, bias.value.data(), act));
+}
+
+void Dense::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
+                     nk::Activation input_deriv) {
+  const int64_t n = x.size(0);
+  // dW += dZᵀ·X  [out, in];  db += Σ_n dZ;  dX = dZ·W [n, in] (⊙ f'(X) fused).
+  nk::gemm(nk::Trans::Yes, nk::Trans::No, out_, in_, n, 1.f, dz.data(), out_, x.data(), in_, 1.f,
+           weight.grad.data(), in_);
+  nk::bias_grad(1, n, out_, dz.data(), nk::BiasKind::PerCol, bias.grad.data(), true);
+  if (dx != nullptr) {
+    const nk::Epilogue ep = input_deriv == nk::Activation::None
+                                ? nk::Epilogue{}
+                                : nk::Epilogue::derivative(input_deriv, x.data(), in_);
+    nk::gemm(nk::Trans::No, nk::Trans::No, n, in_, out_, 1.f, dz.data(), out_,
+             weight.value.data(), in_, 0.f, dx->data(), in_, ep);
+  }
+}
+
+// ---- MaxPool2D --------------------------------------------------------------
+
+MaxPool2D::MaxPool2D(int64_t kernel, int64_t stride) {
+  if (kernel < 1 || stride < 0)
+    throw Error("MaxPool2D(" + std::to_string(kernel) + ", " + std::to_string(stride) +
+                "): kernel must be >= 1 and stride >= 1 (0: the kernel)");
+  geom_.kernel = kernel;
+  geom_.stride = stride == 0 ? kernel : stride;
+  geom_.padding = 0;
+}
+
+std::string MaxPool2D::name() const {
+  const std::string k = std::to_string(geom_.kernel);
+  return "MaxPool2D " + k + "×" + k + "/" + std::to_string(geom_.stride);
+}
+
+std::vector<int64_t> MaxPool2D::output_shape(const std::vector<int64_t>& input) const {
+  if (input.size() != 4) throw Error("input " + shape_string(input) + " is not [N, C, H, W]");
+  if (input[2] < geom_.kernel || input[3] < geom_.kernel)
+    throw Error("input " + shape_string(input) + " is smaller than the " +
+                std::to_string(geom_.kernel) + "×" + std::to_string(geom_.kernel) + " window");
+  kernels::MaxPool2d g = geom_;
+  g.n = input[0], g.c = input[1], g.h = input[2], g.w = input[3];
+  return {input[0], input[1], g.out_h(), g.out_w()};
+}
+
+void MaxPool2D::prepare(const std::vector<int64_t>& input) {
+  geom_.n = input[0], geom_.c = input[1], geom_.h = input[2], geom_.w = input[3];
+  argmax_.assign(static_cast<size_t>(geom_.n * geom_.c * geom_.out_h() * geom_.out_w()), 0);
+}
+
+void MaxPool2D::forward(const Tensor& x, Tensor& y, nk::Activation /*act*/) {
+  nk::max_pool2d_forward(geom_, x.data(), y.data(), argmax_.data());
+}
+
+void MaxPool2D::backward(const Tensor& /*x*/, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
+                         nk::Activation /*input_deriv*/) {
+  if (dx != nullptr) nk::max_pool2d_backward(geom_, dz.data(), argmax_.data(), dx->data());
+}
+
+// ---- Flatten ----------------------------------------------------------------
+
+std::vector<int64_t> Flatten::output_shape(const std::vector<int64_t>& input) const {
+  if (input.empty()) throw Error("input has no batch dimension");
+  int64_t f = 1;
+  for (size_t i = 1; i < input.size(); ++i) f *= input[i];
+  return {input[0], f};
+}
+
+void Flatten::forward(const Tensor& x, Tensor& y, nk::Activation /*act*/) {
+  std::memcpy(y.data(), x.data(), static_cast<size_t>(x.numel()) * sizeof(float));
+}
+
+void Flatten::backward(const Tensor& /*x*/, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
+                       nk::Activation /*input_deriv*/) {
+  if (dx != nullptr)
+    std::memcpy(dx->data(), dz.data(), static_cast<size_t>(dz.numel()) * sizeof(float));
+}
+
+// ---- activations ------------------------------------------------------------
+
+std::vector<int64_t> ElementwiseActivation::output_shape(const std::vector<int64_t>& input) const {
+  if (input.empty()) throw Error("input has no batch dimension");
+  return input;
+}
+
+void ElementwiseActivation::forward(const Tensor& x, Tensor& y, nk::Activation /*act*/) {
+  nk::activation_forward(f_, 1, 1, x.numel(), x.data(), nk::BiasKind::None, nullptr, y.data());
+}
+
+void ElementwiseActivation::backward(const Tensor& /*x*/, const Tensor& y, const Tensor& dz,
+                                     Tensor* dx, nk::Activation /*input_deriv*/) {
+  if (dx != nullptr) nk::activation_backward(f_, y.numel(), y.data(), dz.data(), dx->data());
+}
+
+std::vector<int64_t> Softmax::output_shape(const std::vector<int64_t>& input) const {
+  if (input.size() < 2) throw Error("input " + shape_string(input) + " is not [N, C, ...]");
+  return input;
+}
+
+void Softmax::forward(const Tensor& x, Tensor& y, nk::Activation /*act*/) {
+  const int64_t cols = x.size(-1);
+  nk::softmax_forward(x.numel() / cols, cols, x.data(), nk::BiasKind::None, nullptr, y.data());
+}
+
+void Softmax::backward(const Tensor& /*x*/, const Tensor& y, const Tensor& dz, Tensor* dx,
+                       nk::Activation /*input_deriv*/) {
+  const int64_t cols = y.size(-1);
+  if (dx != nullptr) nk::softmax_backward(y.numel() / cols, cols, y.data(), dz.data(), dx->data());
+}
+
+}  // namespace nabla::nn

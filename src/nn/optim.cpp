@@ -1,0 +1,99 @@
+#include "nabla/nn/optim.hpp"
+
+#include <string>
+
+#include "nabla/error.hpp"
+#include "nabla/kernels/optim.hpp"
+
+namespace nabla::nn {
+
+namespace nk = nabla::kernels;
+
+namespace {
+
+void check_params(const char* opt, const std::vector<Parameter*>& params) {
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (params[i] == nullptr) throw Error(std::string(opt) + ": parameter " + std::to_string(i) + " is null");
+    if (params[i]->grad.shape() != params[i]->value.shape())
+      throw Error(std::string(opt) + ": parameter " + std::to_string(i) + " has value " +
+                  shape_string(params[i]->value.shape()) + " but grad " +
+                  shape_string(params[i]->grad.shape()));
+  }
+}
+
+void check_lr(const char* opt, float lr) {
+  if (!(lr >= 0.f)) throw Error(std::string(opt) + ": learning rate " + std::to_string(lr) + " < 0");
+}
+
+}  // namespace
+
+SGD::SGD(std::vector<Parameter*> params, float lr, float momentum, float weight_decay)
+    : params_(std::move(params)), lr_(lr), momentum_coef_(momentum), weight_decay_(weight_decay) {
+  check_params("SGD", params_);
+  check_lr("SGD", lr);
+  if (!(momentum >= 0.f)) throw Error("SGD: momentum " + std::to_string(momentum) + " < 0");
+  if (!(weight_decay >= 0.f))
+    throw Error("SGD: weight_decay " + std::to_string(weight_decay) + " < 0");
+  if (momentum != 0.f)
+    for (Parameter* p : params_) momentum_.emplace_back(p->value.shape());
+}
+
+void SGD::step() {
+  const nk::SgdParams hp{lr_, momentum_coef_, weight_decay_};
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Parameter& p = *params_[i];
+    nk::sgd_update(p.value.numel(), p.value.data(), p.grad.data(),
+                   momentum_.empty() ? nullptr : momentum_[i].data(), hp, first_);
+  }
+  first_ = false;
+}
+
+void SGD::zero_grad() {
+  for (Parameter* p : params_) p->grad.fill(0.f);
+}
+
+void SGD::set_lr(float lr) {
+  check_lr("SGD", lr);
+  lr_ = lr;
+}
+
+Adam::Adam(std::vector<Parameter*> params, float lr, float beta1, float beta2, float eps,
+           float weight_decay)
+    : params_(std::move(params)),
+      lr_(lr),
+      beta1_(beta1),
+      beta2_(beta2),
+      eps_(eps),
+      weight_decay_(weight_decay) {
+  check_params("Adam", params_);
+  check_lr("Adam", lr);
+  if (!(beta1 >= 0.f && beta1 < 1.f)) throw Error("Adam: beta1 " + std::to_string(beta1) + " not in [0, 1)");
+  if (!(beta2 >= 0.f && beta2 < 1.f)) throw Error("Adam: beta2 " + std::to_string(beta2) + " not in [0, 1)");
+  if (!(eps >= 0.f)) throw Error("Adam: eps " + std::to_string(eps) + " < 0");
+  if (!(weight_decay >= 0.f))
+    throw Error("Adam: weight_decay " + std::to_string(weight_decay) + " < 0");
+  for (Parameter* p : params_) {
+    m_.emplace_back(p->value.shape());
+    v_.emplace_back(p->value.shape());
+  }
+}
+
+void Adam::step() {
+  ++t_;
+  const nk::AdamParams hp{lr_, beta1_, beta2_, eps_, weight_decay_};
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Parameter& p = *params_[i];
+    nk::adam_update(p.value.numel(), p.value.data(), p.grad.data(), m_[i].data(), v_[i].data(), hp, t_);
+  }
+}
+
+void Adam::zero_grad() {
+  for (Parameter* p : params_) p->grad.fill(0.f);
+}
+
+void Adam::set_lr(float lr) {
+  check_lr("Adam", lr);
+  lr_ = lr;
+}
+
+}  // namespace nabla::nn

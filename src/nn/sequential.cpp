@@ -1,0 +1,230 @@
+#include "nabla/nn/sequential.hpp"
+
+#include <cstring>
+#include <sstream>
+
+#include "nabla/error.hpp"
+#include "nabla/kernels/activation.hpp"
+#include "nn/buffer.hpp"
+#include "tensor/tensor_internal.hpp"
+
+namespace nabla::nn {
+
+namespace nk = nabla::kernels;
+
+// The model runs as a list of steps. A step is one layer, or (with fusion) a
+// Dense/Conv2D together with the ReLU/Sigmoid/Tanh that follows it, which
+// then runs in the layer's GEMM epilogue (act != None).
+//
+// Backward keeps, per step s, dz = dLoss/d(the step's output before its
+// fused activation). Whoever produces dz_s applies act_s' (the derivative of
+// the fused activation, from the stored output y_s): a following Dense does
+// it in the epilogue of its dX GEMM; any other layer writes dLoss/dy_s and a
+// separate activation_backward pass follows; for the last step it is the
+// loss gradient, or, for a sigmoid followed by BinaryCrossEntropy, the
+// loss's own (A − Y)/N (carried on the gradient tensor, see
+// tensor_internal.hpp).
+struct Sequential::Step {
+  Layer* layer = nullptr;
+  int64_t first = 0, last = 0;  // layer indices covered
+  nk::Activation act = nk::Activation::None;
+  bool has_params = false;
+  bool need_dx = false;  // does anything before this step need dLoss/dx?
+  Tensor y, dz;
+};
+
+Sequential::Sequential() = default;
+Sequential::~Sequential() = default;
+Sequential::Sequential(Sequential&&) noexcept = default;
+Sequential& Sequential::operator=(Sequential&&) noexcept = default;
+
+Sequential& Sequential::add(std::unique_ptr<Layer> layer) & {
+  if (!layer) throw Error("Sequential::add: null layer");
+  for (auto& np : layer->named_parameters()) params_.push_back(np.second);
+  layers_.push_back(std::move(layer));
+  planned_ = false;
+  forward_done_ = false;
+  return *this;
+}
+
+Layer& Sequential::layer(int64_t i) {
+  if (i < 0 || i >= size())
+    throw Error("Sequential::layer: index " + std::to_string(i) + " out of range (" +
+                std::to_string(size()) + " layers)");
+  return *layers_[static_cast<size_t>(i)];
+}
+
+void Sequential::set_input_grad(bool on) {
+  if (on != input_grad_) planned_ = false;
+  input_grad_ = on;
+}
+
+void Sequential::set_fusion(bool on) {
+  if (on != fusion_) planned_ = false;
+  fusion_ = on;
+}
+
+std::vector<int64_t> Sequential::output_shape(const std::vector<int64_t>& input) const {
+  if (layers_.empty()) throw Error("Sequential: the model has no layers");
+  std::vector<int64_t> shape = input;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    try {
+      shape = layers_[i]->output_shape(shape);
+    } catch (const Error& e) {
+      throw Error("layer " + std::to_string(i) + " (" + layers_[i]->name() + "): " + e.what());
+    }
+  }
+  return shape;
+}
+
+void Sequential::plan(const std::vector<int64_t>& input) {
+  output_shape(input);  // validates every layer first: a failure leaves the old plan intact
+  steps_.clear();
+  forward_done_ = false;
+  std::vector<int64_t> shape = input;
+  bool params_before = input_grad_;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Step s;
+    s.layer = layers_[i].get();
+    s.first = s.last = static_cast<int64_t>(i);
+    s.has_params = s.layer->num_parameters() > 0;
+    s.need_dx = params_before;
+    s.layer->prepare(shape);
+    shape = s.layer->output_shape(shape);
+    if (fusion_ && s.layer->fuses_activation() && i + 1 < layers_.size() &&
+        layers_[i + 1]->activation() != nk::Activation::None) {
+      s.act = layers_[i + 1]->activation();
+      s.last = static_cast<int64_t>(++i);
+    }
+    s.y = Tensor(shape);
+    s.dz = Tensor(shape);
+    params_before = params_before || s.has_params;
+    steps_.push_back(std::move(s));
+  }
+  x_ = Tensor(input);
+  out_spare_ = Tensor();
+  planned_input_ = input;
+  planned_ = true;
+}
+
+Tensor Sequential::forward(const Tensor& x) {
+  if (!planned_ || x.shape() != planned_input_) plan(x.shape());
+  x_.copy_from(x);
+  // The output buffer goes to the caller: if the previous one is still held
+  // outside, write into the spare (or a new one) instead.
+  Step& last = steps_.back();
+  detail::acquire(last.y, out_spare_, last.y.shape());
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    const Tensor& in = s == 0 ? x_ : steps_[s - 1].y;
+    steps_[s].layer->forward(in, steps_[s].y, steps_[s].act);
+  }
+  forward_done_ = true;
+  return last.y;
+}
+
+Tensor Sequential::backward(const Tensor& dloss) {
+  if (!forward_done_) throw Error("Sequential::backward: called before forward");
+  Step& last = steps_.back();
+  if (dloss.shape() != last.y.shape())
+    throw Error("Sequential::backward: gradient " + shape_string(dloss.shape()) +
+                " does not match the output " + shape_string(last.y.shape()));
+  const int64_t n_out = last.y.numel();
+  const nabla::detail::TensorAccess::Impl* hint = nabla::detail::TensorAccess::impl(dloss);
+  if (fusion_ && last.act == nk::Activation::Sigmoid && hint && hint->fused_dz &&
+      hint->fused_of == last.y.data()) {
+    std::memcpy(last.dz.data(), hint->fused_dz->data, static_cast<size_t>(n_out) * sizeof(float));
+  } else {
+    nk::activation_backward(last.act, n_out, last.y.data(), dloss.data(), last.dz.data());
+  }
+
+  if (input_grad_) detail::acquire(dx_, dx_spare_, planned_input_);
+  for (size_t s = steps_.size(); s-- > 0;) {
+    Step& st = steps_[s];
+    Step* prev = s > 0 ? &steps_[s - 1] : nullptr;
+    Tensor* dx = !st.need_dx ? nullptr : prev ? &prev->dz : &dx_;
+    const nk::Activation in_act = prev ? prev->act : nk::Activation::None;
+    const bool fuse = fusion_ && st.layer->fuses_input_derivative();
+    st.layer->backward(prev ? prev->y : x_, st.y, st.dz, dx, fuse ? in_act : nk::Activation::None);
+    if (!st.need_dx) break;
+    if (prev && !fuse && in_act != nk::Activation::None)
+      nk::activation_backward(in_act, prev->dz.numel(), prev->y.data(), prev->dz.data(),
+                              prev->dz.data());
+  }
+  return input_grad_ ? dx_ : Tensor();
+}
+
+std::vector<std::pair<std::string, Parameter*>> Sequential::named_parameters() {
+  std::vector<std::pair<std::string, Parameter*>> out;
+  for (size_t i = 0; i < layers_.size(); ++i)
+    for (auto& [name, p] : layers_[i]->named_parameters())
+      out.emplace_back(std::to_string(i) + "." + name, p);
+  return out;
+}
+
+std::vector<Parameter*> Sequential::parameters() { return params_; }
+
+int64_t Sequential::num_parameters() const {
+  int64_t n = 0;
+  for (const auto& l : layers_) n += l->num_parameters();
+  return n;
+}
+
+void Sequential::zero_grad() {
+  for (Parameter* p : params_) p->grad.fill(0.f);
+}
+
+void Sequential::init(Init scheme, uint64_t seed) {
+  for (size_t i = 0; i < layers_.size(); ++i)
+    layers_[i]->reset_parameters(scheme, seed * 0x9E3779B97F4A7C15ull + i + 1);
+}
+
+namespace {
+
+std::string table(const std::vector<std::unique_ptr<Layer>>& layers,
+                  const std::vector<std::string>& shapes) {
+  std::vector<std::vector<std::string>> rows = {{"#", "layer", "output shape", "parameters"}};
+  int64_t total = 0;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    total += layers[i]->num_parameters();
+    rows.push_back({std::to_string(i), layers[i]->name(), shapes[i],
+                    std::to_string(layers[i]->num_parameters())});
+  }
+  rows.push_back({"", "total", "", std::to_string(total)});
+  // Column widths in characters (UTF-8 continuation bytes not counted).
+  auto width = [](const std::string& s) {
+    size_t w = 0;
+    for (unsigned char c : s) w += (c & 0xC0) != 0x80;
+    return w;
+  };
+  std::vector<size_t> w(4, 0);
+  for (const auto& r : rows)
+    for (size_t c = 0; c < 4; ++c) w[c] = std::max(w[c], width(r[c]));
+  std::ostringstream os;
+  for (const auto& r : rows) {
+    for (size_t c = 0; c < 4; ++c) {
+      const std::string pad(w[c] - width(r[c]), ' ');
+      os << (c == 3 ? pad + r[c] : r[c] + pad) << (c == 3 ? "\n" : "  ");
+    }
+  }
+  return os.str();
+}
+
+}  // namespace
+
+std::string Sequential::summary(const std::vector<int64_t>& input) const {
+  output_shape(input);  // throws on a mismatch
+  std::vector<std::string> shapes;
+  std::vector<int64_t> shape = input;
+  for (const auto& l : layers_) {
+    shape = l->output_shape(shape);
+    shapes.push_back(shape_string(shape));
+  }
+  return table(layers_, shapes);
+}
+
+std::string Sequential::summary() const {
+  if (planned_) return summary(planned_input_);
+  return table(layers_, std::vector<std::string>(layers_.size(), "?"));
+}
+
+}  // namespace nabla::nn

@@ -1,0 +1,166 @@
+#include "nabla/nn/serialize.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "nabla/error.hpp"
+
+namespace nabla::nn {
+
+static_assert(std::endian::native == std::endian::little,
+              "safetensors data is little-endian; a big-endian host needs byte swapping");
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw Error("'" + path + "': " + what);
+}
+
+std::string errno_text() { return std::strerror(errno); }
+
+struct Entry {
+  std::string name;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0;
+};
+
+// Reads one header entry, checking its form (not yet the model).
+Entry parse_entry(const std::string& path, const std::string& name, const Json& j) {
+  Entry e;
+  e.name = name;
+  const std::string where = "tensor '" + name + "'";
+  if (!j.is_object()) fail(path, where + " is not a JSON object");
+  if (!j.contains("dtype") || !j["dtype"].is_string()) fail(path, where + " has no dtype");
+  if (j["dtype"] != "F32")
+    fail(path, where + " has dtype " + j["dtype"].get<std::string>() + ", expected F32");
+  if (!j.contains("shape") || !j["shape"].is_array()) fail(path, where + " has no shape");
+  for (const auto& d : j["shape"]) {
+    if (!d.is_number_unsigned()) fail(path, where + " has an invalid shape " + j["shape"].dump());
+    e.shape.push_back(d.get<int64_t>());
+  }
+  const auto& off = j.contains("data_offsets") ? j["data_offsets"] : Json();
+  if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
+      !off[1].is_number_unsigned())
+    fail(path, where + " has invalid data_offsets " + off.dump());
+  e.begin = off[0].get<uint64_t>();
+  e.end = off[1].get<uint64_t>();
+  return e;
+}
+
+}  // namespace
+
+void save(Sequential& model, const std::string& path) {
+  const auto params = model.named_parameters();
+  Json header = Json::object();
+  uint64_t offset = 0;
+  for (const auto& [name, p] : params) {
+    const uint64_t bytes = static_cast<uint64_t>(p->value.numel()) * sizeof(float);
+    header[name] = {{"dtype", "F32"}, {"shape", p->value.shape()}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
+  uint64_t len = text.size();
+  unsigned char len_le[8];
+  for (int i = 0; i < 8; ++i) len_le[i] = static_cast<unsigned char>(len >> (8 * i));
+
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) fail(path, "cannot create temporary file '" + tmp + "': " + errno_text());
+  bool ok = std::fwrite(len_le, 1, 8, f) == 8 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  for (const auto& [name, p] : params) {
+    const size_t n = static_cast<size_t>(p->value.numel());
+    ok = ok && std::fwrite(p->value.data(), sizeof(float), n, f) == n;
+  }
+  ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
+  const std::string err = ok ? "" : errno_text();
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok) {
+    std::remove(tmp.c_str());
+    fail(path, "cannot write '" + tmp + "': " + (err.empty() ? errno_text() : err));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    fail(path, "cannot rename '" + tmp + "' to it: " + ec.message());
+  }
+}
+
+void load(Sequential& model, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, "cannot open: " + errno_text());
+  std::vector<char> file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) fail(path, "read error");
+  const uint64_t size = file.size();
+  if (size < 8)
+    fail(path, "file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
+  uint64_t hlen = 0;
+  for (int i = 0; i < 8; ++i) hlen |= static_cast<uint64_t>(static_cast<unsigned char>(file[static_cast<size_t>(i)])) << (8 * i);
+  if (hlen > size - 8)
+    fail(path, "header length " + std::to_string(hlen) + " exceeds the " + std::to_string(size - 8) +
+                   " bytes after it (truncated file or wrong header length)");
+  const Json header = Json::parse(file.begin() + 8, file.begin() + 8 + static_cast<std::ptrdiff_t>(hlen),
+                                  nullptr, false);
+  if (header.is_discarded()) fail(path, "header is not valid JSON");
+  if (!header.is_object()) fail(path, "header is not a JSON object");
+  const uint64_t data_size = size - 8 - hlen;
+  const char* data = file.data() + 8 + hlen;
+
+  std::vector<Entry> entries;
+  for (const auto& [name, j] : header.items()) {
+    if (name == "__metadata__") continue;
+    Entry e = parse_entry(path, name, j);
+    uint64_t numel = 1;
+    for (int64_t d : e.shape) numel *= static_cast<uint64_t>(d);
+    if (e.begin > e.end || e.end > data_size)
+      fail(path, "tensor '" + name + "' has data_offsets [" + std::to_string(e.begin) + ", " +
+                     std::to_string(e.end) + "] outside the " + std::to_string(data_size) +
+                     " data bytes");
+    if (e.end - e.begin != numel * sizeof(float))
+      fail(path, "tensor '" + name + "' has " + std::to_string(e.end - e.begin) +
+                     " data bytes, its shape " + shape_string(e.shape) + " needs " +
+                     std::to_string(numel * sizeof(float)));
+    entries.push_back(std::move(e));
+  }
+  std::vector<const Entry*> by_offset;
+  for (const auto& e : entries) by_offset.push_back(&e);
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const Entry* a, const Entry* b) { return a->begin < b->begin; });
+  for (size_t i = 1; i < by_offset.size(); ++i)
+    if (by_offset[i]->begin < by_offset[i - 1]->end)
+      fail(path, "tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name +
+                     "' overlap in the data");
+
+  const auto params = model.named_parameters();
+  std::vector<const Entry*> source;
+  for (const auto& [name, p] : params) {
+    auto it = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.name == name; });
+    if (it == entries.end()) fail(path, "missing tensor '" + name + "'");
+    if (it->shape != p->value.shape())
+      fail(path, "tensor '" + name + "' has shape " + shape_string(it->shape) +
+                     ", the model expects " + shape_string(p->value.shape()));
+    source.push_back(&*it);
+  }
+  for (const auto& e : entries) {
+    const bool known = std::any_of(params.begin(), params.end(), [&](const auto& np) { return np.first == e.name; });
+    if (!known) fail(path, "unexpected tensor '" + e.name + "' (not a parameter of the model)");
+  }
+
+  // Everything is valid: only now touch the model.
+  for (size_t i = 0; i < params.size(); ++i)
+    std::memcpy(params[i].second->value.data(), data + source[i]->begin, source[i]->end - source[i]->begin);
+}
+
+}  // namespace nabla::nn

@@ -1,0 +1,1 @@
+list(APPEND NABLA_SOURCES src/tensor/tensor.cpp)

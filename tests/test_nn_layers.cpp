@@ -1,0 +1,195 @@
+// Tensor, every layer's forward and backward against the float64 reference
+// (and the reference against finite differences), shape errors, naming,
+// summary.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+
+#include "nabla/error.hpp"
+#include "nabla/nn/layers.hpp"
+#include "nabla/nn/loss.hpp"
+#include "nabla/nn/sequential.hpp"
+#include "nn_test_util.hpp"
+
+namespace nn = nabla::nn;
+using nabla::Tensor;
+using nabla::test::LossCase;
+using nabla::test::RefLoss;
+
+namespace {
+
+LossCase mse_loss(std::shared_ptr<nn::MSE> l = std::make_shared<nn::MSE>()) {
+  return {RefLoss::Mse, 1, [l](const Tensor& p, const Tensor& t) { return l->forward(p, t); },
+          [l] { return l->backward(); }};
+}
+
+void check_layer_model(nn::Sequential& m, const std::vector<int64_t>& in, bool fusion = true) {
+  m.set_input_grad(true);
+  m.set_fusion(fusion);
+  auto loss = mse_loss();
+  const Tensor x = nabla::test::random_input(in, 11);
+  const Tensor t = nabla::test::random_target(RefLoss::Mse, m.output_shape(in), 12);
+  nabla::test::check_against_reference(m, loss, x, t, 2e-5);
+}
+
+}  // namespace
+
+TEST(Tensor, ShapeViewsAndCopies) {
+  Tensor e;
+  EXPECT_EQ(e.numel(), 0);
+  EXPECT_TRUE(e.shape().empty());
+  EXPECT_EQ(e.data(), nullptr);
+  Tensor t({2, 3, 4});
+  EXPECT_EQ(t.numel(), 24);
+  EXPECT_EQ(t.shape(), (std::vector<int64_t>{2, 3, 4}));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data()) % 64, 0u);
+  for (int64_t i = 0; i < 24; ++i) EXPECT_EQ(t.data()[i], 0.f);
+  Tensor v = t.reshape({-1, 4});
+  EXPECT_EQ(v.shape(), (std::vector<int64_t>{6, 4}));
+  v.data()[5] = 7.f;
+  EXPECT_EQ(t.data()[5], 7.f);  // a view shares storage
+  EXPECT_FALSE(t.unique());
+  Tensor c = t.clone();
+  c.data()[5] = 1.f;
+  EXPECT_EQ(t.data()[5], 7.f);
+  EXPECT_TRUE(c.unique());
+  c.fill(2.f);
+  t.copy_from(c);
+  EXPECT_EQ(v.data()[23], 2.f);
+  EXPECT_EQ(t.size(-1), 4);
+  EXPECT_THROW(t.reshape({5, -1}), nabla::Error);
+  EXPECT_THROW(t.reshape({-1, -1}), nabla::Error);
+  EXPECT_THROW(Tensor({1, 2, 3, 4, 5}), nabla::Error);
+  EXPECT_THROW(Tensor({2, -1}), nabla::Error);
+  EXPECT_THROW(t.copy_from(Tensor({5})), nabla::Error);
+  EXPECT_THROW(t.size(3), nabla::Error);
+}
+
+TEST(Tensor, SeededInitialisers) {
+  const Tensor a = Tensor::uniform({1000}, -2.f, 3.f, 5), b = Tensor::uniform({1000}, -2.f, 3.f, 5);
+  const Tensor c = Tensor::uniform({1000}, -2.f, 3.f, 6);
+  double mean = 0;
+  for (int64_t i = 0; i < 1000; ++i) {
+    EXPECT_EQ(a.data()[i], b.data()[i]);
+    EXPECT_GE(a.data()[i], -2.f);
+    EXPECT_LT(a.data()[i], 3.f);
+    mean += a.data()[i] / 1000.0;
+  }
+  EXPECT_NE(a.data()[0], c.data()[0]);
+  EXPECT_NEAR(mean, 0.5, 0.15);
+  const Tensor n = Tensor::normal({20001}, 1.f, 2.f, 9);
+  double m = 0, var = 0;
+  for (int64_t i = 0; i < n.numel(); ++i) m += n.data()[i] / n.numel();
+  for (int64_t i = 0; i < n.numel(); ++i) var += (n.data()[i] - m) * (n.data()[i] - m) / n.numel();
+  EXPECT_NEAR(m, 1.0, 0.05);
+  EXPECT_NEAR(std::sqrt(var), 2.0, 0.05);
+}
+
+TEST(Layers, DenseAgainstReference) {
+  for (bool fusion : {true, false}) {
+    nn::Sequential m;
+    m.add(nn::Dense(13, 7));
+    check_layer_model(m, {5, 13}, fusion);
+  }
+}
+
+TEST(Layers, ActivationsAgainstReference) {
+  for (bool fusion : {true, false}) {
+    SCOPED_TRACE(fusion ? "fused" : "unfused");
+    {
+      nn::Sequential m;  // Dense + activation: fused into the GEMM when fusion is on
+      m.add(nn::Dense(9, 11)).add(nn::ReLU()).add(nn::Dense(11, 6)).add(nn::Tanh()).add(nn::Dense(6, 3)).add(nn::Sigmoid());
+      check_layer_model(m, {4, 9}, fusion);
+    }
+    for (int kind = 0; kind < 4; ++kind) {  // each activation on its own
+      nn::Sequential m;
+      if (kind == 0) m.add(nn::ReLU());
+      if (kind == 1) m.add(nn::Sigmoid());
+      if (kind == 2) m.add(nn::Tanh());
+      if (kind == 3) m.add(nn::Softmax());
+      check_layer_model(m, {6, 10}, fusion);
+    }
+  }
+}
+
+TEST(Layers, PoolAndFlattenAgainstReference) {
+  nn::Sequential m;
+  m.add(nn::Tanh()).add(nn::MaxPool2D(2)).add(nn::ReLU()).add(nn::MaxPool2D(3, 1)).add(nn::Flatten()).add(nn::Dense(2 * 3 * 3, 4));
+  check_layer_model(m, {3, 2, 10, 11});
+}
+
+TEST(Layers, InputGradientOnlyWhenAsked) {
+  nn::Sequential m;
+  m.add(nn::Dense(4, 3));
+  const Tensor x = Tensor::uniform({2, 4}, -1, 1, 1);
+  m.forward(x);
+  EXPECT_EQ(m.backward(Tensor({2, 3})).numel(), 0);
+  m.set_input_grad(true);
+  m.forward(x);
+  EXPECT_EQ(m.backward(Tensor::uniform({2, 3}, -1, 1, 2)).shape(), x.shape());
+}
+
+TEST(Layers, ShapeErrorsNameLayerAndShapes) {
+  nn::Sequential m;
+  m.add(nn::Dense(30, 120)).add(nn::ReLU()).add(nn::Dense(100, 84));
+  try {
+    m.forward(Tensor({8, 30}));
+    FAIL() << "no error";
+  } catch (const nabla::Error& e) {
+    EXPECT_STREQ(e.what(), "layer 2 (Dense 100→84): input [8, 120] has 120 features, expected 100");
+  }
+  nn::Sequential p;
+  p.add(nn::MaxPool2D(2));
+  EXPECT_THROW(p.forward(Tensor({8, 30})), nabla::Error);
+  EXPECT_THROW(nn::Sequential().forward(Tensor({1, 2})), nabla::Error);
+  EXPECT_THROW(nn::Dense(0, 3), nabla::Error);
+  nn::Sequential ok;
+  ok.add(nn::Dense(3, 2));
+  EXPECT_THROW(ok.backward(Tensor({1, 2})), nabla::Error);  // before forward
+  ok.forward(Tensor({1, 3}));
+  EXPECT_THROW(ok.backward(Tensor({1, 3})), nabla::Error);  // wrong gradient shape
+}
+
+TEST(Sequential, NamedParametersAndSummary) {
+  auto m = nn::Sequential().add(nn::Dense(8, 6)).add(nn::ReLU()).add(nn::Flatten()).add(nn::Dense(6, 2));
+  const auto np = m.named_parameters();
+  ASSERT_EQ(np.size(), 4u);
+  EXPECT_EQ(np[0].first, "0.weight");
+  EXPECT_EQ(np[1].first, "0.bias");
+  EXPECT_EQ(np[2].first, "3.weight");
+  EXPECT_EQ(np[3].first, "3.bias");
+  EXPECT_EQ(np[0].second->value.shape(), (std::vector<int64_t>{6, 8}));
+  EXPECT_EQ(np[3].second->value.shape(), (std::vector<int64_t>{2}));
+  EXPECT_EQ(m.num_parameters(), 6 * 8 + 6 + 2 * 6 + 2);
+  const std::string s = m.summary({32, 8});
+  EXPECT_NE(s.find("Dense 8→6"), std::string::npos) << s;
+  EXPECT_NE(s.find("[32, 2]"), std::string::npos) << s;
+  EXPECT_NE(s.find("68"), std::string::npos) << s;
+  EXPECT_NE(m.summary().find("?"), std::string::npos);
+}
+
+TEST(Init, PyTorchDefaultHeXavier) {
+  nn::manual_seed(3);
+  nn::Dense a(100, 50);
+  nn::manual_seed(3);
+  nn::Dense b(100, 50);
+  nn::Dense c(100, 50);
+  EXPECT_EQ(a.weight.value.data()[17], b.weight.value.data()[17]);
+  EXPECT_NE(b.weight.value.data()[17], c.weight.value.data()[17]);
+  auto max_abs = [](const Tensor& t) {
+    float m = 0;
+    for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::fabs(t.data()[i]));
+    return m;
+  };
+  EXPECT_LE(max_abs(a.weight.value), 0.1f);  // 1/√100
+  EXPECT_GT(max_abs(a.weight.value), 0.09f);
+  EXPECT_LE(max_abs(a.bias.value), 0.1f);
+  a.reset_parameters(nn::parse_init("he"), 1);
+  EXPECT_LE(max_abs(a.weight.value), std::sqrt(6.f / 100));
+  EXPECT_GT(max_abs(a.weight.value), 0.9f * std::sqrt(6.f / 100));
+  EXPECT_EQ(max_abs(a.bias.value), 0.f);
+  a.reset_parameters(nn::parse_init("xavier"), 1);
+  EXPECT_LE(max_abs(a.weight.value), std::sqrt(6.f / 150));
+  EXPECT_GT(max_abs(a.weight.value), 0.9f * std::sqrt(6.f / 150));
+  EXPECT_THROW(nn::parse_init("lecun"), nabla::Error);
+}

@@ -1,0 +1,265 @@
+// The architectures of DESIGN.md's table, built with the API on small
+// shapes: gradients against the float64 reference (itself checked against
+// finite differences), fused vs unfused, a real learning test each, thread
+// count independence, and no allocation per training step.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "nabla/nn/loss.hpp"
+#include "nabla/nn/optim.hpp"
+#include "nabla/nn/sequential.hpp"
+#include "nabla/runtime/threads.hpp"
+#include "nn_test_util.hpp"
+
+// ---- allocation counting: global operator new replaced in this binary ------
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<int64_t> g_allocs{0};
+void* counted(std::size_t n, std::size_t align) {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocs.fetch_add(1, std::memory_order_relaxed);
+  void* p = align > alignof(std::max_align_t) ? std::aligned_alloc(align, (n + align - 1) / align * align)
+                                              : std::malloc(n ? n : 1);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+}  // namespace
+void* operator new(std::size_t n) { return counted(n, 0); }
+void* operator new[](std::size_t n) { return counted(n, 0); }
+void* operator new(std::size_t n, std::align_val_t a) { return counted(n, static_cast<std::size_t>(a)); }
+void* operator new[](std::size_t n, std::align_val_t a) { return counted(n, static_cast<std::size_t>(a)); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+namespace nn = nabla::nn;
+using nabla::Tensor;
+using nabla::test::LossCase;
+using nabla::test::RefLoss;
+
+namespace {
+
+/// An architecture of the table, at test size.
+struct Arch {
+  std::string name;
+  std::function<nn::Sequential()> build;
+  std::vector<int64_t> input;  // one batch
+  RefLoss loss;
+  int64_t classes = 1;
+};
+
+std::vector<Arch> architectures() {
+  return {
+      {"logreg", [] { return nn::Sequential().add(nn::Dense(12, 1)).add(nn::Sigmoid()); }, {16, 12}, RefLoss::Bce},
+      {"mlp-tanh",
+       [] { return nn::Sequential().add(nn::Dense(12, 10)).add(nn::Tanh()).add(nn::Dense(10, 1)).add(nn::Sigmoid()); },
+       {16, 12}, RefLoss::Bce},
+      {"mlp-relu",
+       [] { return nn::Sequential().add(nn::Dense(12, 10)).add(nn::ReLU()).add(nn::Dense(10, 1)).add(nn::Sigmoid()); },
+       {16, 12}, RefLoss::Bce},
+      {"deep-sigmoid",
+       [] {
+         return nn::Sequential().add(nn::Dense(12, 10)).add(nn::ReLU()).add(nn::Dense(10, 8)).add(nn::ReLU())
+             .add(nn::Dense(8, 6)).add(nn::ReLU()).add(nn::Dense(6, 1)).add(nn::Sigmoid());
+       },
+       {16, 12}, RefLoss::Bce},
+      {"deep-softmax",
+       [] {
+         return nn::Sequential().add(nn::Dense(12, 10)).add(nn::ReLU()).add(nn::Dense(10, 8)).add(nn::ReLU())
+             .add(nn::Dense(8, 4));
+       },
+       {16, 12}, RefLoss::SceIndex, 4},
+  };
+}
+
+LossCase make_loss(RefLoss kind, int64_t classes) {
+  if (kind == RefLoss::Bce || kind == RefLoss::BceLogits) {
+    auto l = std::make_shared<nn::BinaryCrossEntropy>(kind == RefLoss::BceLogits);
+    return {kind, classes, [l](const Tensor& p, const Tensor& t) { return l->forward(p, t); }, [l] { return l->backward(); }};
+  }
+  auto l = std::make_shared<nn::SoftmaxCrossEntropy>();
+  return {kind, classes, [l](const Tensor& p, const Tensor& t) { return l->forward(p, t); }, [l] { return l->backward(); }};
+}
+
+/// A separable problem: the label is decided by a fixed random linear
+/// function (binary: its sign; C classes: its arg-max) of the input.
+std::pair<Tensor, Tensor> separable_data(const Arch& a, uint64_t seed) {
+  Tensor x = Tensor::uniform(a.input, -1.f, 1.f, seed);
+  const int64_t n = a.input[0], f = x.numel() / n;
+  const int64_t c = a.loss == RefLoss::Bce ? 1 : a.classes;
+  const Tensor w = Tensor::uniform({c, f}, -1.f, 1.f, 99);
+  Tensor t(a.loss == RefLoss::Bce ? std::vector<int64_t>{n, 1} : std::vector<int64_t>{n});
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t best = 0;
+    double best_v = -1e300;
+    for (int64_t k = 0; k < c; ++k) {
+      double v = 0;
+      for (int64_t j = 0; j < f; ++j) v += x.data()[i * f + j] * w.data()[k * f + j];
+      if (v > best_v) best_v = v, best = k;
+    }
+    t.data()[i] = a.loss == RefLoss::Bce ? (best_v > 0 ? 1.f : 0.f) : static_cast<float>(best);
+  }
+  return {x, t};
+}
+
+}  // namespace
+
+TEST(Architectures, GradientsAgainstReference) {
+  for (const Arch& a : architectures()) {
+    for (bool fusion : {true, false}) {
+      SCOPED_TRACE(a.name + (fusion ? " fused" : " unfused"));
+      nn::manual_seed(1);
+      nn::Sequential m = a.build();
+      m.set_fusion(fusion);
+      LossCase loss = make_loss(a.loss, a.classes);
+      const Tensor x = nabla::test::random_input(a.input, 3);
+      const Tensor t = nabla::test::random_target(a.loss, m.output_shape(a.input), 4);
+      nabla::test::check_against_reference(m, loss, x, t, 3e-5);
+    }
+  }
+}
+
+TEST(Architectures, FusedEqualsUnfused) {
+  for (const Arch& a : architectures()) {
+    SCOPED_TRACE(a.name);
+    std::vector<std::vector<float>> results[2];
+    for (int fusion = 0; fusion < 2; ++fusion) {
+      nn::manual_seed(5);
+      nn::Sequential m = a.build();
+      m.set_fusion(fusion == 1);
+      m.set_input_grad(true);
+      LossCase loss = make_loss(a.loss, a.classes);
+      const Tensor x = nabla::test::random_input(a.input, 6);
+      const Tensor t = nabla::test::random_target(a.loss, m.output_shape(a.input), 7);
+      Tensor y = m.forward(x);
+      results[fusion].emplace_back(y.data(), y.data() + y.numel());
+      results[fusion].push_back({loss.forward(y, t)});
+      Tensor dx = m.backward(loss.backward());
+      results[fusion].emplace_back(dx.data(), dx.data() + dx.numel());
+      for (auto* p : m.parameters()) results[fusion].emplace_back(p->grad.data(), p->grad.data() + p->grad.numel());
+    }
+    ASSERT_EQ(results[0].size(), results[1].size());
+    for (size_t i = 0; i < results[0].size(); ++i)
+      for (size_t j = 0; j < results[0][i].size(); ++j)
+        EXPECT_NEAR(results[0][i][j], results[1][i][j], 1e-6f * (1 + std::fabs(results[0][i][j])))
+            << "result " << i << " element " << j;
+  }
+}
+
+TEST(Architectures, LossFallsTenfold) {
+  for (Arch a : architectures()) {
+    SCOPED_TRACE(a.name);
+    a.input[0] = 64;
+    nn::manual_seed(7);
+    nn::Sequential m = a.build();
+    LossCase loss = make_loss(a.loss, a.classes);
+    const auto [x, t] = separable_data(a, 8);
+    nn::Adam opt(m.parameters(), 0.05f);
+    float first = 0, last = 0;
+    for (int step = 0; step < 600; ++step) {
+      opt.zero_grad();
+      last = loss.forward(m.forward(x), t);
+      if (step == 0) first = last;
+      m.backward(loss.backward());
+      opt.step();
+    }
+    EXPECT_LT(last, first / 10) << "first " << first << " last " << last;
+  }
+}
+
+namespace {
+
+// Three SGD-with-momentum steps of the 784-256-128-10 MLP at batch 64 (big
+// enough for the kernels to split work) from a fixed start; returns every
+// parameter, the last output and loss.
+std::vector<float> train_three_steps(bool fusion) {
+  nn::manual_seed(11);
+  nn::Sequential m = nn::Sequential().add(nn::Dense(784, 256)).add(nn::ReLU()).add(nn::Dense(256, 128))
+      .add(nn::ReLU()).add(nn::Dense(128, 10));
+  m.set_fusion(fusion);
+  nn::SoftmaxCrossEntropy loss;
+  nn::SGD opt(m.parameters(), 0.05f, 0.9f, 1e-4f);
+  std::vector<float> out;
+  for (int step = 0; step < 3; ++step) {
+    const Tensor x = Tensor::uniform({64, 784}, 0.f, 1.f, 20 + step);
+    Tensor t = Tensor::uniform({64}, 0.f, 10.f, 30 + step);
+    for (int64_t i = 0; i < 64; ++i) t.data()[i] = std::floor(t.data()[i]);
+    opt.zero_grad();
+    Tensor y = m.forward(x);
+    out.push_back(loss.forward(y, t));
+    m.backward(loss.backward());
+    opt.step();
+    if (step == 2) out.insert(out.end(), y.data(), y.data() + y.numel());
+  }
+  for (auto* p : m.parameters()) out.insert(out.end(), p->value.data(), p->value.data() + p->value.numel());
+  return out;
+}
+
+}  // namespace
+
+TEST(Training, BitwiseIdenticalAtOneTwoThreeThreads) {
+  const int saved = nabla::num_threads();
+  for (bool fusion : {true, false}) {
+    std::vector<float> ref;
+    for (int threads : {1, 2, 3}) {
+      nabla::set_num_threads(threads);
+      const auto r = train_three_steps(fusion);
+      if (threads == 1) {
+        ref = r;
+        continue;
+      }
+      ASSERT_EQ(r.size(), ref.size());
+      EXPECT_EQ(std::memcmp(r.data(), ref.data(), r.size() * sizeof(float)), 0)
+          << threads << " threads differ from 1 (fusion " << fusion << ")";
+    }
+  }
+  nabla::set_num_threads(saved);
+}
+
+TEST(Training, NoAllocationAfterTheFirstStep) {
+  for (const Arch& a : architectures()) {
+    for (bool sgd : {true, false}) {
+      SCOPED_TRACE(a.name + (sgd ? " sgd" : " adam"));
+      nn::Sequential m = a.build();
+      const auto [x, t] = separable_data(a, 1);
+      nn::BinaryCrossEntropy bce;
+      nn::SoftmaxCrossEntropy sce;
+      nn::SGD opt_sgd(m.parameters(), 0.1f, 0.9f);
+      nn::Adam opt_adam(m.parameters());
+      for (int step = 1; step <= 10; ++step) {
+        if (step == 2) g_allocs = 0, g_counting = true;
+        m.zero_grad();
+        Tensor y = m.forward(x);
+        if (a.loss == RefLoss::Bce) {
+          bce.forward(y, t);
+          m.backward(bce.backward());
+        } else {
+          sce.forward(y, t);
+          m.backward(sce.backward());
+        }
+        if (sgd) opt_sgd.step(); else opt_adam.step();
+      }
+      g_counting = false;
+      EXPECT_EQ(g_allocs.load(), 0);
+    }
+  }
+}
+
+TEST(Training, ReturnedTensorsStayValid) {
+  // A caller holding an output or gradient across steps keeps its values.
+  nn::Sequential m = nn::Sequential().add(nn::Dense(3, 2)).add(nn::Sigmoid());
+  const Tensor x1 = Tensor::uniform({4, 3}, -1, 1, 1), x2 = Tensor::uniform({4, 3}, -1, 1, 2);
+  Tensor y1 = m.forward(x1);
+  const std::vector<float> keep(y1.data(), y1.data() + y1.numel());
+  Tensor y2 = m.forward(x2);
+  EXPECT_NE(y1.data(), y2.data());
+  EXPECT_EQ(std::memcmp(keep.data(), y1.data(), keep.size() * sizeof(float)), 0);
+}
