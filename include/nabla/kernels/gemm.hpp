@@ -4,9 +4,10 @@
 ///     C = epilogue(alpha * op(A) * op(B) + beta * C)
 ///
 /// Row-major, op = identity or transpose, any leading dimensions. The epilogue
-/// runs on each finished micro-tile while it is still in registers:
-///   1. add a bias (one value per row of C, or one per column);
-///   2. apply an activation (ReLU, sigmoid, tanh)      -- the forward pass, or
+/// runs on each finished micro-tile, never as a separate pass over C:
+///   1. add a bias (one value per row of C, or one per column), in registers;
+///   2. then, on the tile just stored (still in L1), apply an activation
+///      (ReLU, sigmoid, tanh)                         -- the forward pass, or
 ///      multiply by an activation's derivative computed from a matrix D of
 ///      that activation's outputs (ReLU: D > 0; sigmoid: D(1-D); tanh: 1-D²)
 ///                                                    -- the backward pass.
@@ -66,7 +67,7 @@ void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha, cons
           const Epilogue& ep = {});
 
 /// The scalar reference: the same contract, obviously correct and slow
-/// (float accumulation in k order). The tests compare the fast path to it
+/// (accumulates in double, activations from <cmath>). The tests compare the fast path to it
 /// and to a float64 model.
 void gemm_reference(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha,
                     const float* a, int64_t lda, const float* b, int64_t ldb, float beta,

@@ -99,8 +99,67 @@ inline int lanes(int nv, int v) {
   return std::clamp(nv - v * W, 0, W);
 }
 
-// Applies alpha/beta and the epilogue to the accumulators and stores the
-// mv×nv corner of the tile to out.c. kFull: the whole MR×NR tile is inside C.
+// Runs f over the mv×nv tile at c (in L1: it was just stored), one vector
+// at a time; the last vector of a row is partial when nv is not a multiple
+// of W. Not inlined: one copy of each activation per ISA, instead of
+// MR×NR/W inlined copies of exp/tanh in every micro-kernel.
+template <class Arch, class F>
+__attribute__((noinline)) void map_tile(float* c, int64_t ldc, int mv, int nv, F f) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int W = B::size;
+  for (int i = 0; i < mv; ++i) {
+    float* row = c + i * ldc;
+    int j = 0;
+    for (; j + W <= nv; j += W) f(B::load_unaligned(row + j)).store_unaligned(row + j);
+    if (j < nv) Partial<Arch>::store(row + j, nv - j, f(Partial<Arch>::load(row + j, nv - j)));
+  }
+}
+
+// C ⊙ f'(D) over the mv×nv tile at c, D at d; see map_tile.
+template <class Arch, class F>
+__attribute__((noinline)) void map_tile_with(float* c, int64_t ldc, const float* d, int64_t ldd, int mv, int nv,
+                                             F f) {
+  using B = xsimd::batch<float, Arch>;
+  using P = Partial<Arch>;
+  constexpr int W = B::size;
+  for (int i = 0; i < mv; ++i) {
+    float* row = c + i * ldc;
+    const float* drow = d + i * ldd;
+    int j = 0;
+    for (; j + W <= nv; j += W) f(B::load_unaligned(row + j), B::load_unaligned(drow + j)).store_unaligned(row + j);
+    if (j < nv) P::store(row + j, nv - j, f(P::load(row + j, nv - j), P::load(drow + j, nv - j)));
+  }
+}
+
+// The epilogue's activation or derivative on a stored tile (see map_tile).
+template <class Arch>
+void activate_tile(const TileOut& out, int mv, int nv) {
+  using B = xsimd::batch<float, Arch>;
+  switch (out.act) {
+    case Activation::None: break;
+    case Activation::ReLU: map_tile<Arch>(out.c, out.ldc, mv, nv, [](B x) { return relu_fwd(x); }); break;
+    case Activation::Sigmoid: map_tile<Arch>(out.c, out.ldc, mv, nv, [](B x) { return sigmoid_fwd(x); }); break;
+    case Activation::Tanh: map_tile<Arch>(out.c, out.ldc, mv, nv, [](B x) { return tanh_fwd(x); }); break;
+  }
+  switch (out.deriv) {
+    case Activation::None: break;
+    case Activation::ReLU:
+      map_tile_with<Arch>(out.c, out.ldc, out.d, out.ldd, mv, nv, [](B g, B a) { return relu_bwd_use_dst(g, a); });
+      break;
+    case Activation::Sigmoid:
+      map_tile_with<Arch>(out.c, out.ldc, out.d, out.ldd, mv, nv,
+                          [](B g, B a) { return sigmoid_bwd_use_dst(g, a); });
+      break;
+    case Activation::Tanh:
+      map_tile_with<Arch>(out.c, out.ldc, out.d, out.ldd, mv, nv, [](B g, B a) { return tanh_bwd_use_dst(g, a); });
+      break;
+  }
+}
+
+// Applies alpha/beta and the bias to the accumulators in registers and
+// stores the mv×nv corner of the tile to out.c; on the last k block the
+// activation (or derivative) then runs over the stored tile while it is in
+// L1 (activate_tile). kFull: the whole MR×NR tile is inside C.
 template <class Arch, int MR, int NR, bool kFull>
 inline __attribute__((always_inline)) void store_tile(
     xsimd::batch<float, Arch> (&acc)[MR][NR / xsimd::batch<float, Arch>::size], int mv, int nv,
@@ -139,35 +198,6 @@ inline __attribute__((always_inline)) void store_tile(
         NABLA_UNROLL for (int i = 0; i < MR; ++i) { acc[i][v] += bv; }
       }
     }
-    switch (out.act) {
-      case Activation::None: break;
-#define NABLA_ACT_CASE(ENUM, FN)                                                              \
-  case Activation::ENUM:                                                                      \
-    NABLA_UNROLL for (int i = 0; i < MR; ++i) {                                               \
-      if (!kFull && i >= mv) break;                                                           \
-      NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = FN(acc[i][v]); }                \
-    }                                                                                         \
-    break;
-      NABLA_ACT_CASE(ReLU, relu_fwd)
-      NABLA_ACT_CASE(Sigmoid, sigmoid_fwd)
-      NABLA_ACT_CASE(Tanh, tanh_fwd)
-#undef NABLA_ACT_CASE
-    }
-    switch (out.deriv) {
-      case Activation::None: break;
-#define NABLA_DERIV_CASE(ENUM, FN)                                                            \
-  case Activation::ENUM:                                                                      \
-    NABLA_UNROLL for (int i = 0; i < MR; ++i) {                                               \
-      if (!kFull && i >= mv) break;                                                           \
-      const float* drow = out.d + i * out.ldd;                                                \
-      NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = FN(acc[i][v], load(drow, v)); } \
-    }                                                                                         \
-    break;
-      NABLA_DERIV_CASE(ReLU, relu_bwd_use_dst)
-      NABLA_DERIV_CASE(Sigmoid, sigmoid_bwd_use_dst)
-      NABLA_DERIV_CASE(Tanh, tanh_bwd_use_dst)
-#undef NABLA_DERIV_CASE
-    }
   }
   NABLA_UNROLL for (int i = 0; i < MR; ++i) {
     if (!kFull && i >= mv) break;
@@ -182,6 +212,8 @@ inline __attribute__((always_inline)) void store_tile(
       }
     }
   }
+  if (out.epilogue && (out.act != Activation::None || out.deriv != Activation::None))
+    activate_tile<Arch>(out, mv, nv);
 }
 
 // The micro-kernel: acc[MR][NR] = Σ_p A[i, p] · B[p, j] over kc, then stored
