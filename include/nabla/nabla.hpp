@@ -10,6 +10,7 @@
 ///                              nabla::kernels::Activation::ReLU));
 #include "nabla/error.hpp"
 #include "nabla/kernels/activation.hpp"
+#include "nabla/kernels/conv.hpp"
 #include "nabla/kernels/gemm.hpp"
 #include "nabla/kernels/loss.hpp"
 #include "nabla/kernels/optim.hpp"

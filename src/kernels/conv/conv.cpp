@@ -1,0 +1,266 @@
+// The convolution dispatcher: validates shapes and pointers, picks the
+// per-ISA im2col/col2im of the active ISA, and runs each pass as one GEMM
+// per image (the public gemm(), with its epilogues) split over images with
+// oneTBB. Compiled with generic flags: nothing here touches SIMD.
+//
+// Threads and scratch: each image's column matrix lives in a per-thread
+// buffer grown on demand and reused, so a steady-state call allocates
+// nothing. The GEMM inside an image task may itself run in parallel; the
+// task is isolated (tbb::this_task_arena::isolate) so that a thread waiting
+// for that GEMM never starts another image on the same column buffer.
+// Results are bitwise the same for any thread count: the forward and
+// backward-data passes write disjoint images with a deterministic GEMM, and
+// backward-weights sums its images in groups fixed by the batch size alone
+// (conv2d_backward_weights below).
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <initializer_list>
+#include <new>
+#include <string>
+
+#include "kernels/conv/conv_internal.hpp"
+#include "nabla/error.hpp"
+#include "nabla/kernels/activation.hpp"
+#include "nabla/kernels/gemm.hpp"
+#include "nabla/runtime/config.hpp"
+#include "nabla/runtime/threads.hpp"
+
+namespace nabla::kernels {
+namespace detail {
+
+const ConvKernels& conv_kernels(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return conv_kernels_avx512();
+    case Isa::Avx2: return conv_kernels_avx2();
+    case Isa::Generic: return conv_kernels_sse2();
+  }
+  return conv_kernels_sse2();
+}
+
+}  // namespace detail
+
+namespace {
+
+// A 64-byte aligned float buffer that only grows.
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { std::free(p_); }
+  float* get(int64_t n) {
+    const auto need = static_cast<size_t>(n);
+    if (need > cap_) {
+      std::free(p_);
+      p_ = nullptr;
+      const size_t bytes = (need * sizeof(float) + 63) / 64 * 64;
+      p_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!p_) throw std::bad_alloc();
+      cap_ = bytes / sizeof(float);
+    }
+    return p_;
+  }
+
+ private:
+  float* p_ = nullptr;
+  size_t cap_ = 0;
+};
+
+// Per-thread scratch: the column matrix of the image a thread works on, and
+// (on the calling thread) the per-group partial weight gradients.
+struct Scratch {
+  Buffer col;
+  Buffer partial;
+};
+thread_local Scratch tl_scratch;
+
+// Backward-weights sums the batch in at most this many groups of
+// consecutive images, each into its own buffer, then adds the groups in
+// index order. The grouping depends on the batch size only, never on the
+// thread count; 16 groups keep a few threads busy while the final sum
+// stays small against the GEMMs (16 × C_out·C_in·kh·kw adds).
+constexpr int64_t kMaxWeightGroups = 16;
+
+std::string describe(const ConvParams& p) {
+  auto s = [](int64_t v) { return std::to_string(v); };
+  return " (N=" + s(p.n) + ", C_in=" + s(p.c_in) + ", H=" + s(p.h) + ", W=" + s(p.w) + ", C_out=" + s(p.c_out) +
+         ", kernel=" + s(p.kh) + "x" + s(p.kw) + ", stride=" + s(p.stride_h) + "x" + s(p.stride_w) +
+         ", padding=" + s(p.pad_h) + "x" + s(p.pad_w) + ", dilation=" + s(p.dil_h) + "x" + s(p.dil_w) + ")";
+}
+
+// Throws an Error naming `what` if the product of the factors overflows int64.
+void check_count(std::initializer_list<int64_t> factors, const char* what, const ConvParams& p) {
+  int64_t r = 1;
+  for (int64_t f : factors)
+    if (__builtin_mul_overflow(r, f, &r))
+      throw Error(std::string("conv2d: the ") + what + " element count overflows 64 bits" + describe(p));
+}
+
+void check_ptr(const char* fn, const void* ptr, const char* what, const ConvShape& s) {
+  if (!ptr) throw Error(std::string(fn) + ": " + what + " is null" + describe(s.params()));
+}
+
+// fn(i) for i < n, over oneTBB when the work is worth waking threads for
+// (the GEMM's own threshold), each call isolated (see the file comment).
+template <class F>
+void for_each_task(int64_t n, double flops, F&& fn) {
+  if (n == 1 || num_threads() == 1 || flops < gemm_config(active_isa()).parallel_flops) {
+    for (int64_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, 1), [&](const tbb::blocked_range<int64_t>& r) {
+    for (int64_t i = r.begin(); i < r.end(); ++i) tbb::this_task_arena::isolate([&] { fn(i); });
+  });
+}
+
+double gemm_flops(const ConvShape& s) {
+  return 2.0 * static_cast<double>(s.params().n) * static_cast<double>(s.params().c_out) *
+         static_cast<double>(s.col_rows()) * static_cast<double>(s.col_cols());
+}
+
+}  // namespace
+
+ConvShape::ConvShape(const ConvParams& p) : p_(p) {
+  auto fail = [&](const std::string& why) { throw Error("conv2d: " + why + describe(p)); };
+  if (p.n < 1 || p.c_in < 1 || p.h < 1 || p.w < 1 || p.c_out < 1)
+    fail("the batch, channel counts and image size must be positive");
+  if (p.kh < 1 || p.kw < 1) fail("the kernel size must be positive");
+  if (p.stride_h < 1 || p.stride_w < 1) fail("the stride must be positive");
+  if (p.dil_h < 1 || p.dil_w < 1) fail("the dilation must be positive");
+  if (p.pad_h < 0 || p.pad_w < 0) fail("the padding must not be negative");
+  int64_t padded_h = 0, padded_w = 0, span_h = 0, span_w = 0;
+  if (__builtin_mul_overflow(p.pad_h, 2, &padded_h) || __builtin_add_overflow(padded_h, p.h, &padded_h) ||
+      __builtin_mul_overflow(p.pad_w, 2, &padded_w) || __builtin_add_overflow(padded_w, p.w, &padded_w) ||
+      __builtin_mul_overflow(p.kh - 1, p.dil_h, &span_h) || __builtin_mul_overflow(p.kw - 1, p.dil_w, &span_w))
+    fail("the padded input or the dilated kernel overflows 64 bits");
+  span_h += 1;
+  span_w += 1;
+  if (span_h > padded_h || span_w > padded_w)
+    fail("the dilated kernel (" + std::to_string(span_h) + "x" + std::to_string(span_w) +
+         ") is larger than the padded input (" + std::to_string(padded_h) + "x" + std::to_string(padded_w) + ")");
+  oh_ = (padded_h - span_h) / p.stride_h + 1;
+  ow_ = (padded_w - span_w) / p.stride_w + 1;
+  check_count({p.n, p.c_in, p.h, p.w}, "input", p);
+  check_count({p.n, p.c_out, oh_, ow_}, "output", p);
+  check_count({p.c_out, p.c_in, p.kh, p.kw}, "weights", p);
+  check_count({p.c_in, p.kh, p.kw, oh_, ow_}, "column matrix", p);
+}
+
+bool ConvShape::is_pointwise() const {
+  return p_.kh == 1 && p_.kw == 1 && p_.stride_h == 1 && p_.stride_w == 1 && p_.pad_h == 0 && p_.pad_w == 0;
+}
+
+void im2col(const ConvShape& s, const float* src, float* col) {
+  check_ptr("im2col", src, "src", s);
+  check_ptr("im2col", col, "col", s);
+  detail::conv_kernels(active_isa()).im2col(s.params(), s.oh(), s.ow(), src, col);
+}
+
+void col2im(const ConvShape& s, const float* col, float* dst) {
+  check_ptr("col2im", col, "col", s);
+  check_ptr("col2im", dst, "dst", s);
+  detail::conv_kernels(active_isa()).col2im(s.params(), s.oh(), s.ow(), col, dst, Activation::None, nullptr);
+}
+
+// Per image n: dst_n [C_out, OH·OW] = act(W [C_out, K] · col_n [K, OH·OW] + bias)
+void conv2d_forward(const ConvShape& s, const float* src, const float* weights, const float* bias,
+                    Activation act, float* dst) {
+  check_ptr("conv2d_forward", src, "src", s);
+  check_ptr("conv2d_forward", weights, "weights", s);
+  check_ptr("conv2d_forward", dst, "dst", s);
+  const ConvParams& p = s.params();
+  const int64_t k = s.col_rows(), cols = s.col_cols();
+  const auto& kern = detail::conv_kernels(active_isa());
+  const Epilogue ep = Epilogue::bias_act(bias ? BiasKind::PerRow : BiasKind::None, bias, act);
+  for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
+    const float* src_n = src + n * s.src_image();
+    const float* b = src_n;
+    if (!s.is_pointwise()) {
+      float* col = tl_scratch.col.get(k * cols);
+      kern.im2col(p, s.oh(), s.ow(), src_n, col);
+      b = col;
+    }
+    gemm(Trans::No, Trans::No, p.c_out, cols, k, 1.f, weights, k, b, cols, 0.f, dst + n * s.dst_image(), cols, ep);
+  });
+}
+
+// Per image n: col [K, OH·OW] = Wᵀ [K, C_out] · dZ_n [C_out, OH·OW], then
+// diff_src_n [C_in, H, W] = col2im(col) ⊙ f'(src_n)
+void conv2d_backward_data(const ConvShape& s, const float* diff_dst, const float* weights, float* diff_src,
+                          Activation src_act, const float* src) {
+  check_ptr("conv2d_backward_data", diff_dst, "diff_dst", s);
+  check_ptr("conv2d_backward_data", weights, "weights", s);
+  check_ptr("conv2d_backward_data", diff_src, "diff_src", s);
+  if (src_act != Activation::None) check_ptr("conv2d_backward_data", src, "src (for the derivative)", s);
+  const ConvParams& p = s.params();
+  const int64_t k = s.col_rows(), cols = s.col_cols();
+  const auto& kern = detail::conv_kernels(active_isa());
+  for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
+    const float* dz_n = diff_dst + n * s.dst_image();
+    float* dx_n = diff_src + n * s.src_image();
+    const float* act_n = src_act == Activation::None ? nullptr : src + n * s.src_image();
+    if (s.is_pointwise()) {  // the column matrix is dx_n itself: fuse f' in the epilogue
+      const Epilogue ep = act_n ? Epilogue::derivative(src_act, act_n, cols) : Epilogue{};
+      gemm(Trans::Yes, Trans::No, k, cols, p.c_out, 1.f, weights, k, dz_n, cols, 0.f, dx_n, cols, ep);
+      return;
+    }
+    float* col = tl_scratch.col.get(k * cols);
+    gemm(Trans::Yes, Trans::No, k, cols, p.c_out, 1.f, weights, k, dz_n, cols, 0.f, col, cols);
+    kern.col2im(p, s.oh(), s.ow(), col, dx_n, src_act, act_n);
+  });
+}
+
+// Per group g of consecutive images: partial_g = Σ_{n in g} dZ_n · col_nᵀ
+// (in image order), then diff_weights (+)= Σ_g partial_g in group order.
+// The GEMM is dZ_n [C_out, OH·OW] · col_nᵀ [OH·OW, K], or, when C_out fills
+// a vector (measured faster from 16 output channels on: the long K side
+// then runs along the micro-tile's rows), its transpose
+// col_n [K, OH·OW] · dZ_nᵀ [OH·OW, C_out], the partials then being dWᵀ.
+void conv2d_backward_weights(const ConvShape& s, const float* src, const float* diff_dst, float* diff_weights,
+                             float* diff_bias, bool accumulate) {
+  check_ptr("conv2d_backward_weights", src, "src", s);
+  check_ptr("conv2d_backward_weights", diff_dst, "diff_dst", s);
+  check_ptr("conv2d_backward_weights", diff_weights, "diff_weights", s);
+  const ConvParams& p = s.params();
+  const int64_t k = s.col_rows(), cols = s.col_cols(), wsize = s.weights_size();
+  const bool transposed = p.c_out >= 16;
+  const int64_t groups = std::min(p.n, kMaxWeightGroups);
+  const auto& kern = detail::conv_kernels(active_isa());
+  float* partial = tl_scratch.partial.get(groups * wsize);
+  for_each_task(groups, gemm_flops(s), [&](int64_t g) {
+    const int64_t n0 = p.n * g / groups, n1 = p.n * (g + 1) / groups;
+    for (int64_t n = n0; n < n1; ++n) {
+      const float* src_n = src + n * s.src_image();
+      const float* col = src_n;
+      if (!s.is_pointwise()) {
+        float* buf = tl_scratch.col.get(k * cols);
+        kern.im2col(p, s.oh(), s.ow(), src_n, buf);
+        col = buf;
+      }
+      const float* dz_n = diff_dst + n * s.dst_image();
+      const float beta = n == n0 ? 0.f : 1.f;
+      if (transposed) {
+        gemm(Trans::No, Trans::Yes, k, p.c_out, cols, 1.f, col, cols, dz_n, cols, beta, partial + g * wsize, p.c_out);
+      } else {
+        gemm(Trans::No, Trans::Yes, p.c_out, k, cols, 1.f, dz_n, cols, col, cols, beta, partial + g * wsize, k);
+      }
+    }
+  });
+  if (!accumulate) std::fill_n(diff_weights, wsize, 0.f);
+  for (int64_t g = 0; g < groups; ++g) {
+    const float* part = partial + g * wsize;
+    if (transposed) {
+      for (int64_t o = 0; o < p.c_out; ++o)
+        for (int64_t r = 0; r < k; ++r) diff_weights[o * k + r] += part[r * p.c_out + o];
+    } else {
+      for (int64_t e = 0; e < wsize; ++e) diff_weights[e] += part[e];
+    }
+  }
+  if (diff_bias) bias_grad(p.n, p.c_out, cols, diff_dst, BiasKind::PerRow, diff_bias, accumulate);
+}
+
+}  // namespace nabla::kernels

@@ -1,0 +1,11 @@
+// Convolution kernels (im2col, col2im) for avx2. Compiled with only this ISA's
+// flags (see CMakeLists.txt); the dispatcher calls in through conv_kernels_avx2().
+#include "kernels/conv/conv_kernels.hpp"
+
+namespace nabla::kernels::detail {
+
+static const ConvKernels kKernels = NABLA_CONV_KERNELS(xsimd::fma3<xsimd::avx2>);
+
+const ConvKernels& conv_kernels_avx2() { return kKernels; }
+
+}  // namespace nabla::kernels::detail
