@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "median_reporter.hpp"
 #include "nabla/kernels/conv.hpp"
 #include "nabla/runtime/threads.hpp"
 
@@ -237,19 +238,8 @@ std::string case_name(const Layer& l, Pass pass, int threads) {
 // Console output as usual, then a summary: per layer, pass and thread
 // count, milliseconds per call of nabla and of oneDNN, and the ratio
 // onednn / nabla (> 1: nabla is faster).
-class SummaryReporter : public benchmark::ConsoleReporter {
+class SummaryReporter : public nabla_bench::MedianReporter {
  public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& r : runs) {
-      const bool agg = r.run_type == Run::RT_Aggregate;
-      if (agg && r.aggregate_name != "median") continue;
-      const std::string name = r.run_name.function_name;
-      if (!agg && medians_.count(name)) continue;  // a median already came
-      if (agg) medians_.insert(name);
-      ms_[name] = r.GetAdjustedRealTime();  // every case reports milliseconds
-    }
-  }
   void Finalize() override {
     ConsoleReporter::Finalize();
     std::printf("\nSummary (ms per call; ratio = oneDNN / nabla, > 1 means nabla is faster; onednn: primitives "
@@ -260,10 +250,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
       for (Pass pass : kPasses)
         for (int t : {1, 2}) {
           const std::string base = case_name(l, pass, t);
-          auto get = [&](const std::string& lib) {
-            auto it = ms_.find(base + lib);
-            return it == ms_.end() ? std::nan("") : it->second;
-          };
+          auto get = [&](const std::string& lib) { return real_time(base + lib); };
           const double nb = get("nabla"), dn = get("onednn"), dr = get("onednn_nchw");
           if (std::isnan(nb)) continue;
           std::printf("%-26s %-12s %3d %9.3f %9.3f %6.2f %12.3f %6.2f\n", l.name, pass_name(pass), t, nb, dn,
@@ -271,9 +258,6 @@ class SummaryReporter : public benchmark::ConsoleReporter {
         }
   }
 
- private:
-  std::map<std::string, double> ms_;
-  std::set<std::string> medians_;
 };
 
 }  // namespace

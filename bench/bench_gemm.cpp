@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "nabla/nabla.hpp"
+#include "median_reporter.hpp"
 #include "peak.hpp"
 
 #ifdef NABLA_HAVE_OPENBLAS
@@ -154,21 +155,8 @@ void BM_peak(benchmark::State& state, int threads) {
 // Console output as usual, then a summary table: per shape and thread
 // count, nabla's GFLOP/s, its share of the same-run FMA peak, and each
 // peer's GFLOP/s with the ratio nabla / peer (> 1: nabla is faster).
-class SummaryReporter : public benchmark::ConsoleReporter {
+class SummaryReporter : public nabla_bench::MedianReporter {
  public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& r : runs) {
-      const bool agg = r.run_type == Run::RT_Aggregate;
-      if (agg && r.aggregate_name != "median") continue;
-      auto it = r.counters.find("GFLOPS");
-      if (it == r.counters.end()) continue;
-      std::string name = r.run_name.str();
-      if (!agg && medians_.count(name)) continue;  // a median already came
-      if (agg) medians_.insert(name);
-      gflops_[name] = it->second.value;
-    }
-  }
   void Finalize() override {
     ConsoleReporter::Finalize();
     std::printf("\nSummary (GFLOP/s; ratio = nabla / peer, > 1 means nabla is faster; %%peak of the same-run FMA peak)\n");
@@ -177,11 +165,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     for (const Shape& s : kShapes) {
       for (int t : {1, 2}) {
         const std::string base = "gemm/" + shape_name(s) + "/threads:" + std::to_string(t) + "/";
-        auto get = [&](const std::string& lib) {
-          for (auto& [k, v] : gflops_)
-            if (k.rfind(base + lib, 0) == 0) return v;
-          return std::nan("");
-        };
+        auto get = [&](const std::string& lib) { return counter(base + lib, "GFLOPS"); };
         const double nb = get("nabla");
         if (std::isnan(nb)) continue;
         const double ob = get("openblas"), dn = get("onednn"), pk = peak(t);
@@ -192,13 +176,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   }
 
  private:
-  double peak(int t) {
-    for (auto& [k, v] : gflops_)
-      if (k.rfind("peak/fma/threads:" + std::to_string(t), 0) == 0) return v;
-    return std::nan("");
-  }
-  std::map<std::string, double> gflops_;
-  std::set<std::string> medians_;
+  double peak(int t) const { return counter("peak/fma/threads:" + std::to_string(t), "GFLOPS"); }
 };
 
 }  // namespace

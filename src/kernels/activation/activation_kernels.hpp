@@ -86,15 +86,6 @@ void backward(Activation f, int64_t n, const float* dst, const float* diff_dst, 
   });
 }
 
-template <class B>
-float hmax(B v) {
-  alignas(64) float t[B::size];
-  v.store_aligned(t);
-  float m = t[0];
-  for (int l = 1; l < static_cast<int>(B::size); ++l) m = t[l] > m ? t[l] : m;
-  return m;
-}
-
 // Per row: z = src + bias; m = max z; e = exp_sub(z, m) = e^(z − m) (stored in dst);
 // dst = e / Σe. A NaN anywhere in the row makes Σe, hence the row, NaN.
 template <class B>

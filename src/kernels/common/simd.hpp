@@ -66,6 +66,17 @@ inline __attribute__((always_inline)) void vec_loop(int64_t n, F&& body) {
   if (i < n) body(i, n - i);
 }
 
+// The largest lane (NaN-blind: lanes compare with >, as the row-max of a
+// softmax needs; a NaN row is caught by the sums that follow).
+template <class B>
+inline float hmax(B v) {
+  alignas(64) float t[B::size];
+  v.store_aligned(t);
+  float m = t[0];
+  for (int l = 1; l < static_cast<int>(B::size); ++l) m = t[l] > m ? t[l] : m;
+  return m;
+}
+
 // Σ of term(i, lanes) (vectors whose masked lanes are already zero) over
 // [0, n): float lanes within fixed blocks of kSumBlock elements, each block
 // reduced horizontally and added to a double. The order depends on n only.

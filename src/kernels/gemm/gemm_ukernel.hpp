@@ -33,6 +33,7 @@
 #include <type_traits>
 
 #include "kernels/activation/activation_math.hpp"
+#include "kernels/common/tail.hpp"
 #include "kernels/gemm/gemm_internal.hpp"
 
 namespace nabla::kernels::detail {
@@ -41,44 +42,6 @@ namespace {
 // Every loop over the tile (i < MR, v < NV) has a constant trip count and is
 // fully unrolled, so the accumulators live in registers.
 #define NABLA_UNROLL _Pragma("GCC unroll 64")
-
-// Loads/stores of the first n lanes of a vector (0 < n < W): masked on
-// AVX-512 and AVX2, through a small buffer on SSE2. Edge tiles use them, so
-// they run the same vector code as full tiles, with no temporary tile.
-template <class Arch>
-struct Partial {
-  using B = xsimd::batch<float, Arch>;
-  static B load(const float* p, int n) {
-    alignas(64) float t[B::size] = {};
-    for (int l = 0; l < n; ++l) t[l] = p[l];
-    return B::load_aligned(t);
-  }
-  static void store(float* p, int n, B x) {
-    alignas(64) float t[B::size];
-    x.store_aligned(t);
-    for (int l = 0; l < n; ++l) p[l] = t[l];
-  }
-};
-#ifdef __AVX512F__
-template <>
-struct Partial<xsimd::avx512f> {
-  using B = xsimd::batch<float, xsimd::avx512f>;
-  static __mmask16 mask(int n) { return static_cast<__mmask16>((1u << n) - 1); }
-  static B load(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
-  static void store(float* p, int n, B x) { _mm512_mask_storeu_ps(p, mask(n), x); }
-};
-#endif
-#ifdef __AVX2__
-template <>
-struct Partial<xsimd::fma3<xsimd::avx2>> {
-  using B = xsimd::batch<float, xsimd::fma3<xsimd::avx2>>;
-  static __m256i mask(int n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  }
-  static B load(const float* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
-  static void store(float* p, int n, B x) { _mm256_maskstore_ps(p, mask(n), x); }
-};
-#endif
 
 /// Where a finished tile goes and what happens to it on the way.
 struct TileOut {
@@ -111,7 +74,7 @@ __attribute__((noinline)) void map_tile(float* c, int64_t ldc, int mv, int nv, F
     float* row = c + i * ldc;
     int j = 0;
     for (; j + W <= nv; j += W) f(B::load_unaligned(row + j)).store_unaligned(row + j);
-    if (j < nv) Partial<Arch>::store(row + j, nv - j, f(Partial<Arch>::load(row + j, nv - j)));
+    if (j < nv) Tail<Arch>::store(row + j, nv - j, f(Tail<Arch>::load(row + j, nv - j)));
   }
 }
 
@@ -120,7 +83,7 @@ template <class Arch, class F>
 __attribute__((noinline)) void map_tile_with(float* c, int64_t ldc, const float* d, int64_t ldd, int mv, int nv,
                                              F f) {
   using B = xsimd::batch<float, Arch>;
-  using P = Partial<Arch>;
+  using P = Tail<Arch>;
   constexpr int W = B::size;
   for (int i = 0; i < mv; ++i) {
     float* row = c + i * ldc;
@@ -165,7 +128,7 @@ inline __attribute__((always_inline)) void store_tile(
     xsimd::batch<float, Arch> (&acc)[MR][NR / xsimd::batch<float, Arch>::size], int mv, int nv,
     const TileOut& out) {
   using B = xsimd::batch<float, Arch>;
-  using P = Partial<Arch>;
+  using P = Tail<Arch>;
   constexpr int W = B::size;
   constexpr int NV = NR / W;
   // Loads the first lanes of row data, or nothing past the tile's edge.
@@ -362,7 +325,7 @@ void pack_b_panel(const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int col
         const float* s = src + p * g.ldb;
         NABLA_UNROLL for (int v = 0; v < NR / W; ++v) {
           const int n = lanes<W>(cols, v);
-          const B x = n == W ? B::load_unaligned(s + v * W) : n > 0 ? Partial<Arch>::load(s + v * W, n) : B(0.f);
+          const B x = n == W ? B::load_unaligned(s + v * W) : n > 0 ? Tail<Arch>::load(s + v * W, n) : B(0.f);
           x.store_aligned(panel + p * NR + v * W);
         }
       }

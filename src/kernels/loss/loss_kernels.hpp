@@ -21,15 +21,6 @@
 namespace nabla::kernels::detail {
 namespace {
 
-template <class B>
-float hmax_lanes(B v) {
-  alignas(64) float t[B::size];
-  v.store_aligned(t);
-  float m = t[0];
-  for (int l = 1; l < static_cast<int>(B::size); ++l) m = t[l] > m ? t[l] : m;
-  return m;
-}
-
 // Per row, three passes over the row (it stays in L1):
 //   1. m = max z (and Σy for probability targets);
 //   2. e = e^(z − m) (exp_sub) into dlogits, s = Σe, lse = m + log s;
@@ -52,7 +43,7 @@ double softmax_ce(int64_t rows, int64_t cols, const float* logits, const float* 
       vmax = xsimd::max(vmax, load<B>(z + j, lanes, kNegInf));
       if (y) vsumy += load<B>(y + j, lanes);
     });
-    const float m = hmax_lanes(vmax);
+    const float m = hmax(vmax);
     const B vm(m);
     B vs(0.f);
     vec_loop<B>(cols, [&](int64_t j, auto lanes) {
