@@ -213,8 +213,9 @@ int main(int argc, char** argv) {
     if (*eval) return run_eval(eval_model, eval_data, eval_label);
     if (*info) return run_info();
   } catch (const std::exception& e) {
+    if (::isatty(::fileno(stdout))) std::printf("\n");  // end a progress bar's line
     std::fflush(stdout);
-    std::fprintf(stderr, "\nnabla: error: %s\n", e.what());
+    std::fprintf(stderr, "nabla: error: %s\n", e.what());
     return 1;
   }
   return 0;
