@@ -202,7 +202,9 @@ void load(Sequential& model, const std::string& path) {
   const char* data = parsed.data;
   const auto params = model.named_parameters();
   std::vector<const Entry*> source;
-  for (const auto& [name, p] : params) {
+  for (const auto& np : params) {
+    const std::string& name = np.first;
+    const Parameter* p = np.second;
     auto it = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.name == name; });
     if (it == entries.end()) fail(path, "missing tensor '" + name + "'");
     if (it->shape != p->value.shape())
