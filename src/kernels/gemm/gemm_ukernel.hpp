@@ -103,7 +103,7 @@ inline int lanes(int nv, int v) {
 // mv×nv corner of the tile to out.c. kFull: the whole MR×NR tile is inside C.
 template <class Arch, int MR, int NR, bool kFull>
 inline __attribute__((always_inline)) void store_tile(
-    xsimd::batch<float, Arch> (&acc)[MR][NR / xsimd::batch<float, Arch>::size], int mv, int nv,
+    xsimd::batch<float, Arch> (&acc)[MR][NR / (xsimd::batch<float, Arch>::size)], int mv, int nv,
     const TileOut& out) {
   using B = xsimd::batch<float, Arch>;
   using P = Partial<Arch>;
