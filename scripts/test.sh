@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs what is
 # missing, builds once (Release, with benchmarks so they cannot rot), runs
-# every test with ctest, then the same tests under ASan+UBSan, then checks
-# that an installed nabla works from an outside CMake project.
+# every test with ctest, checks that an installed nabla works from an outside
+# CMake project, runs the same tests under ASan+UBSan, then (when clang is
+# there) builds the libFuzzer targets and runs each for 30 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -21,10 +22,29 @@ cmake --build build/consumer
 
 echo "== ASan + UBSan build and tests"
 # -O1: at -O2, GCC 12 takes minutes per AVX-512 kernel file with the
-# sanitizers on (the unrolled micro-kernels); -O1 builds in seconds.
+# sanitizers on (the unrolled micro-kernels); -O1 builds in seconds. The
+# tools are built too, so the CLI tests run under the sanitizers.
 cmake -S . -B build/sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
-  -DNABLA_SANITIZE=address,undefined \
-  -DNABLA_BUILD_BENCH=OFF -DNABLA_BUILD_TOOLS=OFF
+  -DNABLA_SANITIZE=address,undefined -DNABLA_BUILD_BENCH=OFF
 cmake --build build/sanitize -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/sanitize -j"$jobs" --output-on-failure
+
+if command -v clang++ >/dev/null; then
+  echo "== libFuzzer targets (IDX, CSV, model spec, safetensors), 30 s each"
+  # -O1 with line tables only: the fuzzers parse, they need no fast kernels,
+  # and this keeps the clang + ASan build of the library short.
+  CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -gline-tables-only" \
+    -DNABLA_SANITIZE=address \
+    -DNABLA_BUILD_FUZZERS=ON -DNABLA_BUILD_TESTS=OFF -DNABLA_BUILD_BENCH=OFF
+  cmake --build build/fuzz -j"$jobs"
+  for f in build/fuzz/fuzz/fuzz_*; do
+    [ -x "$f" ] || continue
+    corpus="build/fuzz/corpus/$(basename "$f")"
+    mkdir -p "$corpus"
+    echo "-- $(basename "$f")"
+    "$f" -max_total_time=30 -print_final_stats=0 "$corpus" 2>&1 | tail -n 2
+  done
+else
+  echo "== libFuzzer targets skipped: clang++ not found (bash scripts/deps.sh installs it)"
+fi

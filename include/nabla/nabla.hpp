@@ -8,6 +8,9 @@
 ///                          nabla::kernels::Epilogue::bias_act(
 ///                              nabla::kernels::BiasKind::PerCol, b,
 ///                              nabla::kernels::Activation::ReLU));
+#include "nabla/data/csv.hpp"
+#include "nabla/data/dataset.hpp"
+#include "nabla/data/idx.hpp"
 #include "nabla/error.hpp"
 #include "nabla/kernels/activation.hpp"
 #include "nabla/kernels/conv.hpp"

@@ -43,9 +43,9 @@ void SGD::step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     Parameter& p = *params_[i];
     nk::sgd_update(p.value.numel(), p.value.data(), p.grad.data(),
-                   momentum_.empty() ? nullptr : momentum_[i].data(), hp, first_);
+                   momentum_.empty() ? nullptr : momentum_[i].data(), hp, t_ == 0);
   }
-  first_ = false;
+  ++t_;
 }
 
 void SGD::zero_grad() {
@@ -55,6 +55,11 @@ void SGD::zero_grad() {
 void SGD::set_lr(float lr) {
   check_lr("SGD", lr);
   lr_ = lr;
+}
+
+void SGD::set_steps(int64_t t) {
+  if (t < 0) throw Error("SGD: step count " + std::to_string(t) + " < 0");
+  t_ = t;
 }
 
 Adam::Adam(std::vector<Parameter*> params, float lr, float beta1, float beta2, float eps,
@@ -94,6 +99,17 @@ void Adam::zero_grad() {
 void Adam::set_lr(float lr) {
   check_lr("Adam", lr);
   lr_ = lr;
+}
+
+std::vector<Tensor> Adam::state() const {
+  std::vector<Tensor> s = m_;
+  s.insert(s.end(), v_.begin(), v_.end());
+  return s;
+}
+
+void Adam::set_steps(int64_t t) {
+  if (t < 0) throw Error("Adam: step count " + std::to_string(t) + " < 0");
+  t_ = t;
 }
 
 }  // namespace nabla::nn

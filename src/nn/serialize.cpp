@@ -58,15 +58,83 @@ Entry parse_entry(const std::string& path, const std::string& name, const Json& 
   return e;
 }
 
-}  // namespace
+// The whole file, checked: entries (in file order) with offsets in range,
+// exactly sized and not overlapping, and the metadata.
+struct Parsed {
+  std::vector<char> file;
+  const char* data = nullptr;
+  std::vector<Entry> entries;
+  Metadata metadata;
+};
 
-void save(Sequential& model, const std::string& path) {
-  const auto params = model.named_parameters();
+Parsed parse_file(const std::string& path) {
+  Parsed p;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, "cannot open: " + errno_text());
+  p.file.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (in.bad()) fail(path, "read error");
+  const uint64_t size = p.file.size();
+  if (size < 8)
+    fail(path, "file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
+  uint64_t hlen = 0;
+  for (int i = 0; i < 8; ++i) hlen |= static_cast<uint64_t>(static_cast<unsigned char>(p.file[static_cast<size_t>(i)])) << (8 * i);
+  if (hlen > size - 8)
+    fail(path, "header length " + std::to_string(hlen) + " exceeds the " + std::to_string(size - 8) +
+                   " bytes after it (truncated file or wrong header length)");
+  const Json header = Json::parse(p.file.begin() + 8, p.file.begin() + 8 + static_cast<std::ptrdiff_t>(hlen),
+                                  nullptr, false);
+  if (header.is_discarded()) fail(path, "header is not valid JSON");
+  if (!header.is_object()) fail(path, "header is not a JSON object");
+  const uint64_t data_size = size - 8 - hlen;
+  p.data = p.file.data() + 8 + hlen;
+
+  for (const auto& [name, j] : header.items()) {
+    if (name == "__metadata__") {
+      if (!j.is_object()) fail(path, "__metadata__ is not a JSON object");
+      for (const auto& [key, value] : j.items()) {
+        if (!value.is_string()) fail(path, "__metadata__ value of '" + key + "' is not a string");
+        p.metadata[key] = value.get<std::string>();
+      }
+      continue;
+    }
+    Entry e = parse_entry(path, name, j);
+    uint64_t numel = 1;
+    for (int64_t d : e.shape) {
+      if (d != 0 && numel > (uint64_t{1} << 62) / static_cast<uint64_t>(d))
+        fail(path, "tensor '" + name + "' has an impossibly large shape " + shape_string(e.shape));
+      numel *= static_cast<uint64_t>(d);
+    }
+    if (e.begin > e.end || e.end > data_size)
+      fail(path, "tensor '" + name + "' has data_offsets [" + std::to_string(e.begin) + ", " +
+                     std::to_string(e.end) + "] outside the " + std::to_string(data_size) +
+                     " data bytes");
+    if (e.end - e.begin != numel * sizeof(float))
+      fail(path, "tensor '" + name + "' has " + std::to_string(e.end - e.begin) +
+                     " data bytes, its shape " + shape_string(e.shape) + " needs " +
+                     std::to_string(numel * sizeof(float)));
+    p.entries.push_back(std::move(e));
+  }
+  std::vector<const Entry*> by_offset;
+  for (const auto& e : p.entries) by_offset.push_back(&e);
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const Entry* a, const Entry* b) { return a->begin < b->begin; });
+  for (size_t i = 1; i < by_offset.size(); ++i)
+    if (by_offset[i]->begin < by_offset[i - 1]->end)
+      fail(path, "tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name +
+                     "' overlap in the data");
+  return p;
+}
+
+void write_file(const std::string& path, const std::vector<std::pair<std::string, const Tensor*>>& tensors,
+                const Metadata& metadata) {
   Json header = Json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
-  for (const auto& [name, p] : params) {
-    const uint64_t bytes = static_cast<uint64_t>(p->value.numel()) * sizeof(float);
-    header[name] = {{"dtype", "F32"}, {"shape", p->value.shape()}, {"data_offsets", {offset, offset + bytes}}};
+  for (const auto& [name, t] : tensors) {
+    if (name == "__metadata__" || header.contains(name))
+      fail(path, "tensor name '" + name + "' is reserved or used twice");
+    const uint64_t bytes = static_cast<uint64_t>(t->numel()) * sizeof(float);
+    header[name] = {{"dtype", "F32"}, {"shape", t->shape()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string text = header.dump();
@@ -79,9 +147,9 @@ void save(Sequential& model, const std::string& path) {
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) fail(path, "cannot create temporary file '" + tmp + "': " + errno_text());
   bool ok = std::fwrite(len_le, 1, 8, f) == 8 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  for (const auto& [name, p] : params) {
-    const size_t n = static_cast<size_t>(p->value.numel());
-    ok = ok && std::fwrite(p->value.data(), sizeof(float), n, f) == n;
+  for (const auto& [name, t] : tensors) {
+    const size_t n = static_cast<size_t>(t->numel());
+    ok = ok && std::fwrite(t->data(), sizeof(float), n, f) == n;
   }
   ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
   const std::string err = ok ? "" : errno_text();
@@ -98,54 +166,45 @@ void save(Sequential& model, const std::string& path) {
   }
 }
 
-void load(Sequential& model, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, "cannot open: " + errno_text());
-  std::vector<char> file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) fail(path, "read error");
-  const uint64_t size = file.size();
-  if (size < 8)
-    fail(path, "file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
-  uint64_t hlen = 0;
-  for (int i = 0; i < 8; ++i) hlen |= static_cast<uint64_t>(static_cast<unsigned char>(file[static_cast<size_t>(i)])) << (8 * i);
-  if (hlen > size - 8)
-    fail(path, "header length " + std::to_string(hlen) + " exceeds the " + std::to_string(size - 8) +
-                   " bytes after it (truncated file or wrong header length)");
-  const Json header = Json::parse(file.begin() + 8, file.begin() + 8 + static_cast<std::ptrdiff_t>(hlen),
-                                  nullptr, false);
-  if (header.is_discarded()) fail(path, "header is not valid JSON");
-  if (!header.is_object()) fail(path, "header is not a JSON object");
-  const uint64_t data_size = size - 8 - hlen;
-  const char* data = file.data() + 8 + hlen;
+}  // namespace
 
-  std::vector<Entry> entries;
-  for (const auto& [name, j] : header.items()) {
-    if (name == "__metadata__") continue;
-    Entry e = parse_entry(path, name, j);
-    uint64_t numel = 1;
-    for (int64_t d : e.shape) numel *= static_cast<uint64_t>(d);
-    if (e.begin > e.end || e.end > data_size)
-      fail(path, "tensor '" + name + "' has data_offsets [" + std::to_string(e.begin) + ", " +
-                     std::to_string(e.end) + "] outside the " + std::to_string(data_size) +
-                     " data bytes");
-    if (e.end - e.begin != numel * sizeof(float))
-      fail(path, "tensor '" + name + "' has " + std::to_string(e.end - e.begin) +
-                     " data bytes, its shape " + shape_string(e.shape) + " needs " +
-                     std::to_string(numel * sizeof(float)));
-    entries.push_back(std::move(e));
+void save(Sequential& model, const std::string& path, const Metadata& metadata) {
+  std::vector<std::pair<std::string, const Tensor*>> tensors;
+  for (const auto& [name, p] : model.named_parameters()) tensors.emplace_back(name, &p->value);
+  write_file(path, tensors, metadata);
+}
+
+void save_tensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                  const Metadata& metadata) {
+  std::vector<std::pair<std::string, const Tensor*>> refs;
+  for (const auto& [name, t] : tensors) refs.emplace_back(name, &t);
+  write_file(path, refs, metadata);
+}
+
+TensorFile load_tensors(const std::string& path) {
+  const Parsed p = parse_file(path);
+  TensorFile out;
+  out.metadata = p.metadata;
+  for (const Entry& e : p.entries) {
+    if (e.shape.empty() || e.shape.size() > 4)
+      fail(path, "tensor '" + e.name + "' has rank " + std::to_string(e.shape.size()) +
+                     ", nabla tensors have rank 1 to 4");
+    Tensor t(e.shape);
+    if (t.numel() > 0) std::memcpy(t.data(), p.data + e.begin, e.end - e.begin);
+    out.tensors.emplace_back(e.name, std::move(t));
   }
-  std::vector<const Entry*> by_offset;
-  for (const auto& e : entries) by_offset.push_back(&e);
-  std::sort(by_offset.begin(), by_offset.end(),
-            [](const Entry* a, const Entry* b) { return a->begin < b->begin; });
-  for (size_t i = 1; i < by_offset.size(); ++i)
-    if (by_offset[i]->begin < by_offset[i - 1]->end)
-      fail(path, "tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name +
-                     "' overlap in the data");
+  return out;
+}
 
+void load(Sequential& model, const std::string& path) {
+  const Parsed parsed = parse_file(path);
+  const auto& entries = parsed.entries;
+  const char* data = parsed.data;
   const auto params = model.named_parameters();
   std::vector<const Entry*> source;
-  for (const auto& [name, p] : params) {
+  for (const auto& np : params) {
+    const std::string& name = np.first;
+    const Parameter* p = np.second;
     auto it = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.name == name; });
     if (it == entries.end()) fail(path, "missing tensor '" + name + "'");
     if (it->shape != p->value.shape())

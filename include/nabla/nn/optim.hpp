@@ -29,12 +29,20 @@ class SGD {
   float lr() const { return lr_; }
   /// See lr(); throws nabla::Error for lr < 0.
   void set_lr(float lr);
+  /// Steps taken so far (the first step seeds the momentum buffers).
+  int64_t steps() const { return t_; }
+  /// The state a checkpoint must keep besides steps(): the momentum buffers,
+  /// one per parameter in order (empty without momentum). Writing into them
+  /// and calling set_steps() restores a saved optimiser.
+  std::vector<Tensor> state() const { return momentum_; }
+  /// Restores steps() from a checkpoint; throws nabla::Error for t < 0.
+  void set_steps(int64_t t);
 
  private:
   std::vector<Parameter*> params_;
   std::vector<Tensor> momentum_;
   float lr_, momentum_coef_, weight_decay_;
-  bool first_ = true;
+  int64_t t_ = 0;
 };
 
 /// torch.optim.Adam (not AMSGrad; L2 weight decay added to the gradient,
@@ -56,6 +64,12 @@ class Adam {
   void set_lr(float lr);
   /// Steps taken so far.
   int64_t steps() const { return t_; }
+  /// The state a checkpoint must keep besides steps(): the first moments of
+  /// every parameter in order, then the second moments. Writing into them
+  /// and calling set_steps() restores a saved optimiser.
+  std::vector<Tensor> state() const;
+  /// Restores steps() from a checkpoint; throws nabla::Error for t < 0.
+  void set_steps(int64_t t);
 
  private:
   std::vector<Parameter*> params_;

@@ -125,7 +125,7 @@ void activate_tile(const TileOut& out, int mv, int nv) {
 // L1 (activate_tile). kFull: the whole MR×NR tile is inside C.
 template <class Arch, int MR, int NR, bool kFull>
 inline __attribute__((always_inline)) void store_tile(
-    xsimd::batch<float, Arch> (&acc)[MR][NR / xsimd::batch<float, Arch>::size], int mv, int nv,
+    xsimd::batch<float, Arch> (&acc)[MR][NR / (xsimd::batch<float, Arch>::size)], int mv, int nv,
     const TileOut& out) {
   using B = xsimd::batch<float, Arch>;
   using P = Tail<Arch>;

@@ -1,0 +1,153 @@
+#include "nabla/data/dataset.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "nabla/error.hpp"
+
+namespace nabla::data {
+
+namespace {
+
+int64_t sample_numel(const Dataset& d) { return d.size() == 0 ? 0 : d.x.numel() / d.size(); }
+
+// A dataset holding the samples `index` of src, in that order.
+Dataset gather(const Dataset& src, const std::vector<int64_t>& index) {
+  Dataset out;
+  out.num_classes = src.num_classes;
+  if (index.empty()) return out;
+  std::vector<int64_t> shape = src.x.shape();
+  shape[0] = static_cast<int64_t>(index.size());
+  out.x = Tensor(shape);
+  const int64_t per = sample_numel(src);
+  out.labels.reserve(index.size());
+  for (size_t i = 0; i < index.size(); ++i) {
+    std::memcpy(out.x.data() + static_cast<int64_t>(i) * per, src.x.data() + index[i] * per,
+                static_cast<size_t>(per) * sizeof(float));
+    out.labels.push_back(src.labels[static_cast<size_t>(index[i])]);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<int64_t> Dataset::sample_shape() const {
+  const auto& s = x.shape();
+  return s.empty() ? s : std::vector<int64_t>(s.begin() + 1, s.end());
+}
+
+Dataset select_classes(const Dataset& data, const std::vector<int32_t>& classes) {
+  if (classes.empty()) throw Error("select_classes: the class list is empty");
+  std::vector<int32_t> remap(static_cast<size_t>(data.num_classes), -1);
+  for (size_t i = 0; i < classes.size(); ++i) {
+    const int32_t c = classes[i];
+    if (c < 0 || c >= data.num_classes)
+      throw Error("select_classes: class " + std::to_string(c) + " is outside [0, " +
+                  std::to_string(data.num_classes) + ")");
+    if (remap[static_cast<size_t>(c)] >= 0)
+      throw Error("select_classes: class " + std::to_string(c) + " is listed twice");
+    remap[static_cast<size_t>(c)] = static_cast<int32_t>(i);
+  }
+  std::vector<int64_t> index;
+  for (int64_t i = 0; i < data.size(); ++i)
+    if (remap[static_cast<size_t>(data.labels[static_cast<size_t>(i)])] >= 0) index.push_back(i);
+  Dataset out = gather(data, index);
+  for (int32_t& l : out.labels) l = remap[static_cast<size_t>(l)];
+  out.num_classes = static_cast<int64_t>(classes.size());
+  return out;
+}
+
+Dataset take(const Dataset& data, int64_t n) {
+  if (n < 1) throw Error("take: sample count " + std::to_string(n) + " < 1");
+  if (n >= data.size()) return data;
+  std::vector<int64_t> index(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) index[static_cast<size_t>(i)] = i;
+  return gather(data, index);
+}
+
+Moments moments(const Dataset& data) {
+  const int64_t n = data.x.numel();
+  if (n == 0) return {};
+  const float* x = data.x.data();
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += x[i];
+  const double mean = sum / static_cast<double>(n);
+  double sq = 0;
+  for (int64_t i = 0; i < n; ++i) sq += (x[i] - mean) * (x[i] - mean);
+  return {static_cast<float>(mean), static_cast<float>(std::sqrt(sq / static_cast<double>(n)))};
+}
+
+void normalize(Dataset& data, const Moments& m) {
+  if (!(m.stddev > 0.f)) throw Error("normalize: standard deviation " + std::to_string(m.stddev) + " <= 0");
+  float* x = data.x.data();
+  const float inv = 1.f / m.stddev;
+  for (int64_t i = 0, n = data.x.numel(); i < n; ++i) x[i] = (x[i] - m.mean) * inv;
+}
+
+uint64_t Rng::next() {
+  uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+uint64_t Rng::below(uint64_t n) {
+  // Reject the top partial copy of [0, n) so every value is equally likely.
+  const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+  uint64_t r;
+  do r = next();
+  while (r >= limit);
+  return r % n;
+}
+
+BatchIterator::BatchIterator(const Dataset& data, int64_t batch_size, bool column_targets)
+    : data_(data), batch_(batch_size) {
+  if (data.size() == 0) throw Error("BatchIterator: the dataset is empty");
+  if (batch_size < 1) throw Error("BatchIterator: batch size " + std::to_string(batch_size) + " < 1");
+  batch_ = std::min(batch_size, data.size());
+  order_.resize(static_cast<size_t>(data.size()));
+  labels_.resize(static_cast<size_t>(batch_));
+  auto shapes = [&](int64_t b, Tensor& x, Tensor& y) {
+    std::vector<int64_t> xs = data.x.shape();
+    xs[0] = b;
+    x = Tensor(xs);
+    y = column_targets ? Tensor({b, 1}) : Tensor({b});
+  };
+  shapes(batch_, x_full_, y_full_);
+  if (const int64_t rest = data.size() % batch_; rest != 0) shapes(rest, x_part_, y_part_);
+  start(nullptr);
+}
+
+int64_t BatchIterator::num_batches() const { return (data_.size() + batch_ - 1) / batch_; }
+
+void BatchIterator::start(Rng* rng) {
+  for (size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<int64_t>(i);
+  if (rng)
+    for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng->below(i)]);
+  pos_ = 0;
+  x_cur_ = &x_full_;
+  y_cur_ = &y_full_;
+}
+
+bool BatchIterator::next() {
+  const int64_t n = data_.size();
+  if (pos_ >= n) return false;
+  const int64_t b = std::min(batch_, n - pos_);
+  Tensor& x = b == batch_ ? x_full_ : x_part_;
+  Tensor& y = b == batch_ ? y_full_ : y_part_;
+  const int64_t per = sample_numel(data_);
+  for (int64_t i = 0; i < b; ++i) {
+    const int64_t src = order_[static_cast<size_t>(pos_ + i)];
+    std::memcpy(x.data() + i * per, data_.x.data() + src * per, static_cast<size_t>(per) * sizeof(float));
+    labels_[static_cast<size_t>(i)] = data_.labels[static_cast<size_t>(src)];
+    y.data()[i] = static_cast<float>(labels_[static_cast<size_t>(i)]);
+  }
+  pos_ += b;
+  x_cur_ = &x;
+  y_cur_ = &y;
+  return true;
+}
+
+}  // namespace nabla::data

@@ -1,0 +1,214 @@
+// The training loop behind `nabla train` / `nabla eval` on real data
+// (Fashion-MNIST, skipped when absent), resume-from-checkpoint, outputs,
+// and the `nabla` binary's error contract.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "nabla/data/dataset.hpp"
+#include "nabla/error.hpp"
+#include "nabla/nn/serialize.hpp"
+#include "trainer.hpp"
+
+namespace cli = nabla::cli;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool have_fashion_mnist() { return fs::exists(fs::path(cli::kFashionMnistDir) / "t10k-labels-idx1-ubyte.gz"); }
+
+#define SKIP_WITHOUT_DATA()                                                                                   \
+  if (!have_fashion_mnist())                                                                                  \
+  GTEST_SKIP() << "Fashion-MNIST is not installed at " << cli::kFashionMnistDir                               \
+               << " (apt-get install dataset-fashion-mnist, or bash scripts/deps.sh)"
+
+class TempDir {
+ public:
+  TempDir() : path_(fs::temp_directory_path() / ("nabla_test_cli_" + std::to_string(::getpid()))) {
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Runs the nabla binary; returns the exit status, stdout and stderr in out/err.
+int run_nabla(const std::string& args, std::string& out, std::string& err, const TempDir& dir) {
+  const std::string o = dir / "stdout", e = dir / "stderr";
+  const int rc = std::system((std::string(NABLA_CLI_PATH) + " " + args + " >" + o + " 2>" + e).c_str());
+  out = slurp(o);
+  err = slurp(e);
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+}  // namespace
+
+TEST(Train, MlpOn2000FashionMnistSamplesBeats70Percent) {
+  SKIP_WITHOUT_DATA();
+  TempDir dir;
+  cli::TrainOptions o;
+  o.model = "mlp";
+  o.epochs = 1;
+  o.limit = 2000;
+  o.batch = 32;
+  o.save = dir / "m.safetensors";
+  o.log = dir / "log.csv";
+  o.plot = dir / "plot.svg";
+  int64_t batches = 0;
+  cli::TrainObserver obs;
+  obs.on_batch = [&](int, int64_t done, int64_t total, double, double) {
+    EXPECT_EQ(total, 63);
+    batches = done;
+  };
+  const auto history = cli::train(o, obs);
+  EXPECT_EQ(batches, 63);
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_GT(history[0].test_accuracy, 0.70);
+  std::printf("mlp, 2000 samples, 1 epoch: test accuracy %.2f%%, %.2f s\n", 100 * history[0].test_accuracy,
+              history[0].seconds);
+
+  // eval reproduces the figure from the saved file alone.
+  const cli::Evaluation e = cli::evaluate_file(o.save, cli::kFashionMnistDir);
+  EXPECT_DOUBLE_EQ(e.accuracy, history[0].test_accuracy);
+  int64_t n = 0, diag = 0;
+  for (size_t r = 0; r < e.confusion.size(); ++r)
+    for (size_t c = 0; c < e.confusion.size(); ++c) {
+      n += e.confusion[r][c];
+      diag += r == c ? e.confusion[r][c] : 0;
+    }
+  EXPECT_EQ(n, 10000);
+  EXPECT_EQ(static_cast<double>(diag) / 10000.0, e.accuracy);
+
+  const std::string log = slurp(o.log);
+  EXPECT_EQ(log.rfind("epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,samples_per_second\n1,", 0), 0u);
+  const std::string svg = slurp(o.plot);
+  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  // The model file carries what eval needs, and no temporary file is left.
+  EXPECT_EQ(nabla::nn::load_tensors(o.save).metadata.at("nabla.spec"), "dense 256 relu | dense 128 relu | dense 10");
+  for (const auto& f : fs::directory_iterator(fs::path(o.save).parent_path()))
+    EXPECT_EQ(f.path().string().find(".tmp."), std::string::npos) << f.path();
+}
+
+TEST(Train, ResumeIsBitwiseIdenticalToAnUninterruptedRun) {
+  SKIP_WITHOUT_DATA();
+  TempDir dir;
+  for (const char* opt : {"sgd", "adam"}) {
+    SCOPED_TRACE(opt);
+    cli::TrainOptions o;
+    o.model = "dense 32 tanh | dense 1 sigmoid";
+    o.classes = {0, 6};
+    o.limit = 700;  // 11 batches of 64 and a partial one
+    o.optimizer = opt;
+    o.lr = 0.01f;
+    o.seed = 5;
+    o.epochs = 3;
+    o.save = dir / "full";
+    const auto full = cli::train(o);
+    o.epochs = 1;
+    o.save = dir / "part";
+    cli::train(o);
+    cli::TrainOptions r;  // only what a user types to continue
+    r.resume = dir / "part.ckpt";
+    r.epochs = 3;
+    r.save = dir / "part";
+    r.given = {};
+    const auto resumed = cli::train(r);
+    ASSERT_EQ(resumed.size(), 3u);
+    EXPECT_EQ(resumed[2].test_accuracy, full[2].test_accuracy);
+    EXPECT_EQ(resumed[2].train_loss, full[2].train_loss);
+    const auto a = nabla::nn::load_tensors(dir / "full"), b = nabla::nn::load_tensors(dir / "part");
+    ASSERT_EQ(a.tensors.size(), b.tensors.size());
+    for (size_t i = 0; i < a.tensors.size(); ++i) {
+      EXPECT_EQ(a.tensors[i].first, b.tensors[i].first);
+      const auto& x = a.tensors[i].second;
+      const auto& y = b.tensors[i].second;
+      ASSERT_EQ(x.shape(), y.shape());
+      EXPECT_EQ(std::memcmp(x.data(), y.data(), static_cast<size_t>(x.numel()) * sizeof(float)), 0)
+          << a.tensors[i].first << " differs";
+    }
+    // A conflicting option is refused rather than silently ignored.
+    r.lr = 0.5f;
+    r.given = {"lr"};
+    r.epochs = 4;
+    try {
+      cli::train(r);
+      ADD_FAILURE() << "resumed with a different --lr";
+    } catch (const nabla::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("--lr '0.5' does not match the checkpoint's '0.01'"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
+TEST(Train, CsvDataTrainsAndEvaluates) {
+  TempDir dir;
+  // Two separable classes: label = (x0 + x1 > 0).
+  std::string text = "x0,x1,y\n";
+  nabla::data::Rng rng(1);
+  for (int i = 0; i < 400; ++i) {
+    const double a = static_cast<double>(rng.below(2001)) / 1000 - 1, b = static_cast<double>(rng.below(2001)) / 1000 - 1;
+    text += std::to_string(a) + "," + std::to_string(b) + "," + (a + b > 0 ? "1" : "0") + "\n";
+  }
+  std::ofstream(dir / "d.csv") << text;
+  cli::TrainOptions o;
+  o.model = "logreg";
+  o.data = dir / "d.csv";
+  o.test_data = dir / "d.csv";
+  o.label = "y";
+  o.epochs = 20;
+  o.lr = 0.05f;
+  o.save = dir / "m";
+  const auto h = cli::train(o);
+  EXPECT_GT(h.back().test_accuracy, 0.95);
+  EXPECT_GT(cli::evaluate_file(dir / "m", dir / "d.csv", "y").accuracy, 0.95);
+}
+
+TEST(Binary, ErrorsAreOneLineOnStderrAndNoFileIsWritten) {
+  TempDir dir;
+  std::string out, err;
+  struct Case {
+    std::string args, message;
+  };
+  const std::string model = dir / "m.safetensors";
+  for (const Case& c : std::vector<Case>{
+           {"train --model 'dense 10 | maxpool 2' --save " + model, "needs image input"},
+           {"train --model 'dense x' --save " + model, "model spec, layer 0 'dense x'"},
+           {"train --data /nonexistent --save " + model, "'/nonexistent': no such directory"},
+           {"train --model mlp --save /nonexistent/dir/m.safetensors", "directory '/nonexistent/dir' does not exist"},
+           {"train --model mlp --log /nonexistent/x.csv", "--log '/nonexistent/x.csv'"},
+           {"train --model mlp --epochs 0 --save " + model, "--epochs 0"},
+           {"train --model mlp --resume " + dir / "missing.ckpt", "cannot open"},
+           {"eval --model " + dir / "missing", "cannot open"},
+       }) {
+    SCOPED_TRACE(c.args);
+    EXPECT_NE(run_nabla(c.args, out, err, dir), 0);
+    EXPECT_EQ(err.rfind("nabla: error: ", 0), 0u) << err;
+    EXPECT_NE(err.find(c.message), std::string::npos) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_FALSE(fs::exists(model));
+  }
+  EXPECT_NE(run_nabla("train --lr abc", out, err, dir), 0);  // CLI11's own parse errors
+  EXPECT_NE(run_nabla("frobnicate", out, err, dir), 0);
+  EXPECT_EQ(run_nabla("info", out, err, dir), 0);
+  EXPECT_NE(out.find("gemm:"), std::string::npos) << out;
+  EXPECT_EQ(run_nabla("train --help", out, err, dir), 0);
+  EXPECT_NE(out.find("conv CHANNELS KERNEL [stride S] [pad P]"), std::string::npos);
+  EXPECT_NE(out.find("lenet"), std::string::npos);
+}

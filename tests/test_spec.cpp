@@ -1,0 +1,133 @@
+// The model-spec language of `nabla train --model`: valid and invalid
+// strings, the presets, and building models (shapes, loss choice, errors).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "model_spec.hpp"
+#include "nabla/error.hpp"
+
+namespace cli = nabla::cli;
+using nabla::kernels::Activation;
+
+namespace {
+
+std::string error_of(const std::string& spec, std::vector<int64_t> sample = {1, 28, 28}, int64_t classes = 10) {
+  try {
+    cli::build_model(cli::parse_spec(spec), sample, classes);
+  } catch (const nabla::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Spec, ParsesEveryLayerKind) {
+  const cli::ModelSpec s = cli::parse_spec(
+      "  conv 6 5  stride 2 pad 1 relu|maxpool 2 stride 1 | flatten | tanh | softmax | sigmoid | relu | dense 10");
+  ASSERT_EQ(s.layers.size(), 8u);
+  EXPECT_EQ(s.layers[0].kind, cli::LayerKind::Conv);
+  EXPECT_EQ(s.layers[0].units, 6);
+  EXPECT_EQ(s.layers[0].kernel, 5);
+  EXPECT_EQ(s.layers[0].stride, 2);
+  EXPECT_EQ(s.layers[0].pad, 1);
+  EXPECT_EQ(s.layers[0].act, Activation::ReLU);
+  EXPECT_EQ(s.layers[1].kind, cli::LayerKind::MaxPool);
+  EXPECT_EQ(s.layers[1].stride, 1);
+  EXPECT_EQ(s.layers[2].kind, cli::LayerKind::Flatten);
+  EXPECT_EQ(s.layers[3].kind, cli::LayerKind::Tanh);
+  EXPECT_EQ(s.layers[4].kind, cli::LayerKind::Softmax);
+  EXPECT_EQ(s.layers[7].kind, cli::LayerKind::Dense);
+  EXPECT_EQ(s.layers[7].act, Activation::None);
+  EXPECT_EQ(s.to_string(),
+            "conv 6 5 stride 2 pad 1 relu | maxpool 2 stride 1 | flatten | tanh | softmax | sigmoid | relu | dense 10");
+  EXPECT_EQ(cli::parse_spec(s.to_string()).to_string(), s.to_string());
+  EXPECT_EQ(cli::parse_spec("conv 4 3 pad 0 stride 1 sigmoid").layers[0].act, Activation::Sigmoid);
+}
+
+TEST(Spec, InvalidStringsNameTheLayerAndToken) {
+  struct Case {
+    const char* spec;
+    const char* message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"", "layer 0 '': empty layer"},
+           {"dense 10 |", "layer 1"},
+           {"dense 10 || dense 2", "empty layer"},
+           {"dense", "expected the number of units after 'dense'"},
+           {"dense 0", "the number of units '0' is not a whole number in [1,"},
+           {"dense -3", "'-3'"},
+           {"dense 2x", "'2x'"},
+           {"dense 99999999999", "'99999999999'"},
+           {"dense 10 softmax", "unexpected 'softmax'"},
+           {"dense 10 relu relu", "unexpected 'relu'"},
+           {"conv 6", "expected the kernel size after '6'"},
+           {"conv 6 5 stride", "expected the stride after 'stride'"},
+           {"conv 6 5 pad -1", "the padding '-1'"},
+           {"conv 6 5 stride 0", "the stride '0'"},
+           {"maxpool", "expected the window size"},
+           {"maxpool 2 pad 1", "unexpected 'pad'"},
+           {"linear 10", "unknown layer 'linear'"},
+           {"Dense 10", "unknown layer 'Dense'"},
+       }) {
+    SCOPED_TRACE(c.spec);
+    try {
+      cli::parse_spec(c.spec);
+      ADD_FAILURE() << "parsed";
+    } catch (const nabla::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).rfind("model spec, layer ", 0), 0u) << e.what();
+    }
+  }
+}
+
+TEST(Spec, PresetsParseAndDenseOnesBuild) {
+  ASSERT_EQ(cli::presets().size(), 10u);
+  for (const auto& p : cli::presets()) {
+    SCOPED_TRACE(p.name);
+    const cli::ModelSpec s = cli::parse_spec(p.spec);
+    EXPECT_EQ(s.to_string(), p.spec);
+    EXPECT_EQ(cli::resolve_model(p.name), p.spec);
+    const bool binary = s.layers.back().units == 1;
+    const bool conv = s.layers.front().kind == cli::LayerKind::Conv;
+    if (conv) {
+      EXPECT_NE(error_of(p.spec, {1, 28, 28}, binary ? 2 : 10).find("nn::Conv2D"), std::string::npos);
+    } else {
+      EXPECT_EQ(error_of(p.spec, {1, 28, 28}, binary ? 2 : 10), "");
+    }
+  }
+  EXPECT_EQ(cli::resolve_model("dense 3"), "dense 3");
+}
+
+TEST(Spec, BuildsWithFlattenAndChoosesTheLoss) {
+  cli::BuiltModel m = cli::build_model(cli::parse_spec("maxpool 2 | dense 32 tanh | dense 10"), {1, 28, 28}, 10);
+  EXPECT_EQ(m.outputs, 10);
+  EXPECT_FALSE(m.ends_in_sigmoid);
+  EXPECT_EQ(m.model.size(), 5);  // pool, flatten (inserted), dense, tanh, dense
+  EXPECT_EQ(m.model.output_shape({4, 1, 28, 28}), (std::vector<int64_t>{4, 10}));
+  EXPECT_EQ(m.model.named_parameters()[0].first, "2.weight");
+  EXPECT_EQ(m.model.named_parameters()[0].second->value.shape(), (std::vector<int64_t>{32, 196}));
+  cli::BuiltModel b = cli::build_model(cli::parse_spec("dense 1 sigmoid"), {5}, 2);
+  EXPECT_TRUE(b.ends_in_sigmoid);
+  EXPECT_EQ(b.outputs, 1);
+  EXPECT_FALSE(cli::build_model(cli::parse_spec("dense 8 relu | dense 1"), {5}, 2).ends_in_sigmoid);
+  EXPECT_TRUE(cli::build_model(cli::parse_spec("dense 1 | sigmoid"), {5}, 2).ends_in_sigmoid);
+}
+
+TEST(Spec, ImpossibleModelsAreClearErrors) {
+  EXPECT_NE(error_of("maxpool 29 | dense 10").find("layer 0 'maxpool 29': window 29 is larger than the 28×28 input"),
+            std::string::npos);
+  EXPECT_NE(error_of("maxpool 2 | maxpool 2 | maxpool 2 | maxpool 2 | maxpool 2 | dense 10")
+                .find("layer 4 'maxpool 2': window 2 is larger than the 1×1 input"),
+            std::string::npos);
+  EXPECT_NE(error_of("dense 10 | maxpool 2").find("needs image input [C, H, W], it gets [10]"), std::string::npos);
+  EXPECT_NE(error_of("conv 4 3", {784}).find("needs image input"), std::string::npos);
+  EXPECT_NE(error_of("conv 4 30").find("kernel 30 is larger than the 28×28 input"), std::string::npos);
+  EXPECT_NE(error_of("dense 10 | softmax").find("drop the final softmax"), std::string::npos);
+  EXPECT_NE(error_of("maxpool 2").find("ends in [1, 14, 14] per sample"), std::string::npos);
+  EXPECT_NE(error_of("dense 7").find("7 outputs but the data has 10 classes"), std::string::npos);
+  EXPECT_NE(error_of("dense 1 sigmoid").find("1 output (binary) but the data has 10 classes"), std::string::npos);
+  EXPECT_NE(error_of("dense 10 sigmoid").find("a sigmoid on 10 outputs"), std::string::npos);
+}

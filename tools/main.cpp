@@ -1,0 +1,222 @@
+// `nabla`: train, eval, info. Only maps command-line options onto
+// tools/trainer.hpp and prints; the work is done there.
+#include <unistd.h>
+#include <zlib.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <oneapi/tbb/version.h>
+#include <string>
+#include <xsimd/config/xsimd_config.hpp>
+
+#include <hwloc.h>
+
+#include "model_spec.hpp"
+#include "nabla/error.hpp"
+#include "nabla/runtime/config.hpp"
+#include "nabla/runtime/cpu.hpp"
+#include "nabla/runtime/threads.hpp"
+#include "nabla/version.hpp"
+#include "trainer.hpp"
+
+namespace cli = nabla::cli;
+
+namespace {
+
+std::string grammar_help() {
+  std::string s =
+      "\nModel spec: layers separated by '|':\n"
+      "  dense UNITS [relu|sigmoid|tanh]\n"
+      "  conv CHANNELS KERNEL [stride S] [pad P] [relu|sigmoid|tanh]\n"
+      "  maxpool KERNEL [stride S]\n"
+      "  flatten | relu | sigmoid | tanh | softmax\n"
+      "A flatten is inserted before a dense layer that follows images. End with\n"
+      "'dense C' (C classes, softmax cross-entropy) or, for two classes,\n"
+      "'dense 1 sigmoid' (binary cross-entropy; pick them with --classes A,B).\n"
+      "\nPresets:\n";
+  for (const auto& p : cli::presets()) {
+    char line[512];
+    std::snprintf(line, sizeof line, "  %-13s %s\n  %-13s   %s\n", p.name, p.description, "", p.spec);
+    s += line;
+  }
+  return s +
+         "\nWith --save PATH, the model (PATH) and a checkpoint (PATH.ckpt: weights,\n"
+         "optimiser state, epoch, RNG state) are written after every epoch;\n"
+         "--resume PATH.ckpt continues bitwise identically to an uninterrupted run.\n";
+}
+
+std::string clock_text(double seconds) {
+  const auto s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  else std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
+// Progress of an epoch: a redrawn bar with ETA on a terminal (at most 10
+// times a second), nothing otherwise; the epoch line either way.
+class Progress {
+ public:
+  explicit Progress(int epochs) : epochs_(epochs), tty_(::isatty(::fileno(stdout)) != 0) {}
+
+  void batch(int epoch, int64_t done, int64_t total, double loss, double acc) {
+    if (!tty_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (done == 1) start_ = now;
+    if (done != total && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    const double eta = done > 1 ? elapsed / static_cast<double>(done - 1) * static_cast<double>(total - done) : 0;
+    constexpr int kWidth = 30;
+    char bar[kWidth + 1];
+    const auto filled = static_cast<int>(kWidth * done / total);
+    for (int i = 0; i < kWidth; ++i) bar[i] = i < filled ? '#' : '.';
+    bar[kWidth] = 0;
+    std::printf("\r\033[Kepoch %d/%d [%s] %lld/%lld  loss %.4f  acc %5.2f%%  ETA %s", epoch, epochs_, bar,
+                static_cast<long long>(done), static_cast<long long>(total), loss, 100 * acc, clock_text(eta).c_str());
+    std::fflush(stdout);
+  }
+
+  void epoch(const cli::EpochStats& s) {
+    if (tty_) std::printf("\r\033[K");
+    std::printf("epoch %d/%d  train loss %.4f  acc %6.2f%%", s.epoch, epochs_, s.train_loss, 100 * s.train_accuracy);
+    if (!std::isnan(s.test_accuracy)) std::printf("  test loss %.4f  acc %6.2f%%", s.test_loss, 100 * s.test_accuracy);
+    std::printf("  %.1f s  %.0f samples/s\n", s.seconds, s.samples_per_s);
+    std::fflush(stdout);
+  }
+
+ private:
+  int epochs_;
+  bool tty_;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+int run_train(const cli::TrainOptions& o) {
+  Progress progress(o.epochs);
+  cli::TrainObserver obs;
+  obs.on_start = [](const std::string& text) { std::fputs(text.c_str(), stdout); };
+  obs.on_batch = [&](int e, int64_t d, int64_t t, double l, double a) { progress.batch(e, d, t, l, a); };
+  obs.on_epoch = [&](const cli::EpochStats& s) { progress.epoch(s); };
+  const auto history = cli::train(o, obs);
+  double total = 0;
+  for (const auto& s : history) total += s.seconds;
+  std::printf("trained %zu epochs in %.1f s", history.size(), total);
+  if (!std::isnan(history.back().test_accuracy)) std::printf(", test accuracy %.2f%%", 100 * history.back().test_accuracy);
+  std::printf("\n");
+  if (!o.save.empty()) std::printf("model: %s (checkpoint %s.ckpt)\n", o.save.c_str(), o.save.c_str());
+  if (!o.log.empty()) std::printf("log: %s\n", o.log.c_str());
+  if (!o.plot.empty()) std::printf("plot: %s\n", o.plot.c_str());
+  return 0;
+}
+
+int run_eval(const std::string& model, const std::string& data, const std::string& label) {
+  const cli::Evaluation e = cli::evaluate_file(model, data, label);
+  int64_t n = 0;
+  for (const auto& row : e.confusion)
+    for (int64_t v : row) n += v;
+  std::printf("%s on %s: %lld samples, loss %.4f, accuracy %.2f%%\n\nper class:\n", model.c_str(), data.c_str(),
+              static_cast<long long>(n), e.loss, 100 * e.accuracy);
+  for (size_t c = 0; c < e.confusion.size(); ++c) {
+    int64_t total = 0;
+    for (int64_t v : e.confusion[c]) total += v;
+    if (total > 0)
+      std::printf("  class %2zu: %6.2f%% of %lld\n", c, 100.0 * static_cast<double>(e.confusion[c][c]) / static_cast<double>(total),
+                  static_cast<long long>(total));
+    else
+      std::printf("  class %2zu: no samples\n", c);
+  }
+  std::printf("\nconfusion matrix (rows: true class, columns: predicted):\n      ");
+  for (size_t c = 0; c < e.confusion.size(); ++c) std::printf("%6zu", c);
+  std::printf("\n");
+  for (size_t r = 0; r < e.confusion.size(); ++r) {
+    std::printf("%6zu", r);
+    for (int64_t v : e.confusion[r]) std::printf("%6lld", static_cast<long long>(v));
+    std::printf("\n");
+  }
+  return 0;
+}
+
+int run_info() {
+  const nabla::CpuInfo& c = nabla::cpu_info();
+  const nabla::Isa isa = nabla::active_isa();
+  std::printf("nabla %s\n", nabla::kVersion);
+  std::printf("cpu:      %s %s\n", c.vendor.c_str(), c.model.c_str());
+  std::printf("cores:    %d physical, %d logical\n", c.physical_cores, c.logical_cpus);
+  std::printf("caches:   L1d %lld KiB, L2 %lld KiB (per core), L3 %lld KiB\n", static_cast<long long>(c.l1d_bytes >> 10),
+              static_cast<long long>(c.l2_bytes >> 10), static_cast<long long>(c.l3_bytes >> 10));
+  std::printf("isa:      %s in use (best the CPU and OS support: %s)\n", nabla::isa_name(isa), nabla::isa_name(c.best_isa));
+  std::printf("threads:  %d\n", nabla::num_threads());
+  std::printf("gemm:     %s\n", nabla::to_string(nabla::gemm_config(isa)).c_str());
+  std::printf("built with: oneTBB %s (runtime %s), hwloc %u.%u.%u, xsimd %d.%d.%d, zlib %s, nlohmann-json %d.%d.%d, "
+              "CLI11 %s\n",
+              TBB_VERSION_STRING, TBB_runtime_version(), HWLOC_API_VERSION >> 16, (HWLOC_API_VERSION >> 8) & 0xff,
+              HWLOC_API_VERSION & 0xff, XSIMD_VERSION_MAJOR, XSIMD_VERSION_MINOR, XSIMD_VERSION_PATCH, ZLIB_VERSION,
+              NLOHMANN_JSON_VERSION_MAJOR, NLOHMANN_JSON_VERSION_MINOR, NLOHMANN_JSON_VERSION_PATCH, CLI11_VERSION);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"nabla: fast training of MLPs and CNNs on CPUs"};
+  app.require_subcommand(1);
+
+  cli::TrainOptions o;
+  CLI::App* train = app.add_subcommand("train", "Train a model (default: the CNN on Fashion-MNIST)");
+  train->footer(grammar_help());
+  std::vector<CLI::Option*> defining;
+  defining.push_back(train->add_option("--model", o.model, "preset name or model spec (see below)")->capture_default_str());
+  train->add_option("--data", o.data, "IDX directory (train-/t10k- files, .gz or not) or CSV file")->capture_default_str();
+  train->add_option("--test-data", o.test_data, "CSV test file (IDX directories bring their own)");
+  train->add_option("--label", o.label, "CSV label column: name or 0-based index (-1: last)")->capture_default_str();
+  train->add_option("--epochs", o.epochs, "total epochs (with --resume: including those done)")->capture_default_str();
+  defining.push_back(train->add_option("--batch", o.batch, "mini-batch size")->capture_default_str());
+  defining.push_back(train->add_option("--lr", o.lr, "learning rate")->capture_default_str());
+  defining.push_back(train->add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str());
+  defining.push_back(train->add_option("--optimizer", o.optimizer, "sgd or adam")->capture_default_str()
+                         ->check(CLI::IsMember({"sgd", "adam"})));
+  defining.push_back(train->add_option("--weight-decay", o.weight_decay, "L2 weight decay")->capture_default_str());
+  defining.push_back(train->add_option("--seed", o.seed, "seed of the weights and the shuffling")->capture_default_str());
+  train->add_option("--threads", o.threads, "threads (0: one per physical core)")->capture_default_str();
+  defining.push_back(train->add_option("--classes", o.classes, "train on these classes only, relabelled 0, 1, ... "
+                                                               "(e.g. 0,6 for the binary presets)")->delimiter(','));
+  defining.push_back(train->add_option("--limit", o.limit, "first N training samples only (0: all)")->capture_default_str());
+  defining.push_back(train->add_flag("--normalize,!--no-normalize", o.normalize,
+                                      "standardise inputs by the training set's mean/std (default on)"));
+  train->add_option("--save", o.save, "model file (safetensors), written every epoch with PATH.ckpt beside it");
+  train->add_option("--resume", o.resume, "continue from a checkpoint (PATH.ckpt)");
+  train->add_option("--log", o.log, "CSV of the per-epoch figures");
+  train->add_option("--plot", o.plot, "SVG of the training curves");
+
+  std::string eval_model, eval_data = cli::kFashionMnistDir, eval_label = "0";
+  CLI::App* eval = app.add_subcommand("eval", "Accuracy, per-class accuracy and confusion matrix of a saved model");
+  eval->add_option("--model", eval_model, "model file written by nabla train --save")->required();
+  eval->add_option("--data", eval_data, "IDX directory (its t10k- files are used) or CSV file")->capture_default_str();
+  eval->add_option("--label", eval_label, "CSV label column")->capture_default_str();
+
+  CLI::App* info = app.add_subcommand("info", "CPU, ISA, caches, threads, GEMM blocking, versions");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*train) {
+      for (CLI::Option* opt : defining)
+        if (opt->count() > 0) o.given.push_back(opt->get_name().substr(2));
+      return run_train(o);
+    }
+    if (*eval) return run_eval(eval_model, eval_data, eval_label);
+    if (*info) return run_info();
+  } catch (const std::exception& e) {
+    if (::isatty(::fileno(stdout))) std::printf("\n");  // end a progress bar's line
+    std::fflush(stdout);
+    std::fprintf(stderr, "nabla: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

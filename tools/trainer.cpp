@@ -1,0 +1,484 @@
+#include "trainer.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <utility>
+
+#include "model_spec.hpp"
+#include "nabla/data/csv.hpp"
+#include "nabla/data/idx.hpp"
+#include "nabla/error.hpp"
+#include "nabla/nn/init.hpp"
+#include "nabla/nn/loss.hpp"
+#include "nabla/nn/optim.hpp"
+#include "nabla/nn/serialize.hpp"
+#include "nabla/runtime/threads.hpp"
+
+namespace nabla::cli {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Shortest text that reads back to the same value (exact round trip).
+template <typename T>
+std::string exact(T v) {
+  char buf[64];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, p);
+}
+
+template <typename T>
+T parse_number(const std::string& s, const std::string& what) {
+  T v{};
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty())
+    throw Error(what + ": '" + s + "' is not a valid number");
+  return v;
+}
+
+std::string join(const std::vector<int64_t>& v) {
+  std::string s;
+  for (int64_t x : v) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(x);
+  }
+  return s;
+}
+
+std::vector<int64_t> split_ints(const std::string& s, const std::string& what) {
+  std::vector<int64_t> v;
+  std::stringstream in(s);
+  for (std::string t; std::getline(in, t, ',');) v.push_back(parse_number<int64_t>(t, what));
+  return v;
+}
+
+std::vector<int32_t> to_int32(const std::vector<int64_t>& v) { return {v.begin(), v.end()}; }
+
+// ---- data ------------------------------------------------------------------
+
+struct Data {
+  data::Dataset train, test;
+  bool has_test = false;
+  data::Moments norm;  // stddev 0: not normalised
+};
+
+bool is_csv(const std::string& path) {
+  return std::filesystem::is_regular_file(path) || path.ends_with(".csv");
+}
+
+Data load_data(const std::string& path, const std::string& test_path, const std::string& label,
+               const std::vector<int32_t>& classes, int64_t limit, bool normalize) {
+  Data d;
+  if (is_csv(path)) {
+    const data::CsvOptions csv{label};
+    d.train = data::read_csv(path, csv);
+    if (!test_path.empty()) {
+      d.test = data::read_csv(test_path, csv);
+      d.has_test = true;
+      if (d.test.sample_shape() != d.train.sample_shape())
+        throw Error("'" + test_path + "': " + std::to_string(d.test.sample_shape()[0]) + " features, '" + path +
+                    "' has " + std::to_string(d.train.sample_shape()[0]));
+    }
+  } else {
+    if (!std::filesystem::is_directory(path))
+      throw Error("'" + path + "': no such directory (--data wants an IDX directory or a CSV file)");
+    d.train = data::load_mnist_dir(path, data::Split::Train);
+    d.test = data::load_mnist_dir(path, data::Split::Test);
+    d.has_test = true;
+    if (d.test.sample_shape() != d.train.sample_shape())
+      throw Error("'" + path + "': test samples are " + shape_string(d.test.sample_shape()) + ", training samples " +
+                  shape_string(d.train.sample_shape()));
+  }
+  const int64_t k = std::max(d.train.num_classes, d.has_test ? d.test.num_classes : 0);
+  d.train.num_classes = d.test.num_classes = k;
+  if (!classes.empty()) {
+    d.train = data::select_classes(d.train, classes);
+    if (d.has_test) d.test = data::select_classes(d.test, classes);
+    if (d.train.size() == 0) throw Error("'" + path + "': no training sample of the classes asked for");
+  }
+  if (limit > 0) d.train = data::take(d.train, limit);
+  if (normalize) {
+    d.norm = data::moments(d.train);
+    data::normalize(d.train, d.norm);
+    if (d.has_test) data::normalize(d.test, d.norm);
+  }
+  return d;
+}
+
+// ---- loss and optimiser -----------------------------------------------------
+
+// The loss the model's output calls for, and how to read predictions.
+class Objective {
+ public:
+  Objective(bool binary, bool probabilities) : binary_(binary), probabilities_(probabilities), bce_(!probabilities) {}
+  float forward(const Tensor& pred, const Tensor& target) {
+    return binary_ ? bce_.forward(pred, target) : sce_.forward(pred, target);
+  }
+  Tensor backward() const { return binary_ ? bce_.backward() : sce_.backward(); }
+  int32_t predict(const float* row, int64_t outputs) const {
+    if (binary_) return row[0] > (probabilities_ ? 0.5f : 0.f) ? 1 : 0;
+    return static_cast<int32_t>(std::max_element(row, row + outputs) - row);
+  }
+  bool binary() const { return binary_; }
+
+ private:
+  bool binary_, probabilities_;
+  nn::SoftmaxCrossEntropy sce_;
+  nn::BinaryCrossEntropy bce_;
+};
+
+class Optimizer {
+ public:
+  Optimizer(const std::string& kind, std::vector<nn::Parameter*> params, float lr, float momentum, float wd) {
+    if (kind == "sgd") sgd_ = std::make_unique<nn::SGD>(std::move(params), lr, momentum, wd);
+    else if (kind == "adam") adam_ = std::make_unique<nn::Adam>(std::move(params), lr, 0.9f, 0.999f, 1e-8f, wd);
+    else throw Error("optimizer '" + kind + "': expected sgd or adam");
+  }
+  void zero_grad() { sgd_ ? sgd_->zero_grad() : adam_->zero_grad(); }
+  void step() { sgd_ ? sgd_->step() : adam_->step(); }
+  int64_t steps() const { return sgd_ ? sgd_->steps() : adam_->steps(); }
+  void set_steps(int64_t t) { sgd_ ? sgd_->set_steps(t) : adam_->set_steps(t); }
+  std::vector<Tensor> state() const { return sgd_ ? sgd_->state() : adam_->state(); }
+
+ private:
+  std::unique_ptr<nn::SGD> sgd_;
+  std::unique_ptr<nn::Adam> adam_;
+};
+
+Evaluation run_eval(nn::Sequential& model, const data::Dataset& d, Objective& obj, int64_t outputs, int64_t batch) {
+  Evaluation e;
+  const auto k = static_cast<size_t>(obj.binary() ? 2 : outputs);
+  e.confusion.assign(k, std::vector<int64_t>(k, 0));
+  data::BatchIterator it(d, batch, obj.binary());
+  double loss = 0;
+  int64_t right = 0;
+  while (it.next()) {
+    const Tensor out = model.forward(it.x());
+    loss += static_cast<double>(obj.forward(out, it.y())) * static_cast<double>(it.batch_size());
+    for (int64_t i = 0; i < it.batch_size(); ++i) {
+      const int32_t p = obj.predict(out.data() + i * outputs, outputs);
+      const int32_t t = it.labels()[i];
+      right += p == t;
+      ++e.confusion[static_cast<size_t>(t)][static_cast<size_t>(p)];
+    }
+  }
+  e.loss = loss / static_cast<double>(d.size());
+  e.accuracy = static_cast<double>(right) / static_cast<double>(d.size());
+  return e;
+}
+
+// ---- settings, checkpoints ----------------------------------------------------
+
+using Settings = std::map<std::string, std::string>;
+
+// The options that define a run: a resumed run takes them from the checkpoint.
+Settings run_settings(const TrainOptions& o, const std::string& spec) {
+  std::vector<int64_t> cls(o.classes.begin(), o.classes.end());
+  return {{"model", spec},
+          {"optimizer", o.optimizer},
+          {"lr", exact(o.lr)},
+          {"momentum", exact(o.momentum)},
+          {"weight-decay", exact(o.weight_decay)},
+          {"batch", std::to_string(o.batch)},
+          {"seed", std::to_string(o.seed)},
+          {"classes", join(cls)},
+          {"limit", std::to_string(o.limit)},
+          {"normalize", o.normalize ? "yes" : "no"}};
+}
+
+void apply_settings(TrainOptions& o, const Settings& s, const std::string& path) {
+  auto get = [&](const std::string& k) {
+    auto it = s.find(k);
+    if (it == s.end()) throw Error("'" + path + "': checkpoint has no setting '" + k + "'");
+    return it->second;
+  };
+  const std::string what = "'" + path + "': checkpoint setting";
+  o.model = get("model");
+  o.optimizer = get("optimizer");
+  o.lr = parse_number<float>(get("lr"), what + " lr");
+  o.momentum = parse_number<float>(get("momentum"), what + " momentum");
+  o.weight_decay = parse_number<float>(get("weight-decay"), what + " weight-decay");
+  o.batch = parse_number<int64_t>(get("batch"), what + " batch");
+  o.seed = parse_number<uint64_t>(get("seed"), what + " seed");
+  const std::string cls = get("classes");
+  o.classes = cls.empty() ? std::vector<int32_t>{} : to_int32(split_ints(cls, what + " classes"));
+  o.limit = parse_number<int64_t>(get("limit"), what + " limit");
+  o.normalize = get("normalize") == "yes";
+}
+
+std::string history_text(const std::vector<EpochStats>& h) {
+  std::string s;
+  for (const auto& e : h) {
+    if (!s.empty()) s += ';';
+    s += std::to_string(e.epoch) + "," + exact(e.train_loss) + "," + exact(e.train_accuracy) +
+         "," + exact(e.test_loss) + "," + exact(e.test_accuracy) + "," + exact(e.seconds) + "," + exact(e.samples_per_s);
+  }
+  return s;
+}
+
+std::vector<EpochStats> parse_history(const std::string& s, const std::string& path) {
+  std::vector<EpochStats> h;
+  std::stringstream in(s);
+  const std::string what = "'" + path + "': checkpoint history";
+  for (std::string line; std::getline(in, line, ';');) {
+    std::vector<std::string> f;
+    std::stringstream ls(line);
+    for (std::string t; std::getline(ls, t, ',');) f.push_back(t);
+    if (f.size() != 7) throw Error(what + " entry '" + line + "' has " + std::to_string(f.size()) + " fields, expected 7");
+    auto num = [&](size_t i) { return f[i] == "nan" ? kNaN : parse_number<double>(f[i], what); };
+    h.push_back({parse_number<int>(f[0], what), num(1), num(2), num(3), num(4), num(5), num(6)});
+  }
+  return h;
+}
+
+// Fails now, not after hours of training, when an output cannot be written.
+void check_writable(const std::string& path, const char* option) {
+  if (path.empty()) return;
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  if (!std::filesystem::is_directory(dir))
+    throw Error(std::string(option) + " '" + path + "': directory '" + dir.string() + "' does not exist");
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw Error(std::string(option) + " '" + path + "': directory '" + dir.string() + "' is not writable");
+  if (std::filesystem::is_directory(path)) throw Error(std::string(option) + " '" + path + "' is a directory");
+}
+
+std::string moments_text(const data::Moments& m) {
+  return m.stddev > 0 ? exact(m.mean) + "," + exact(m.stddev) : "";
+}
+
+}  // namespace
+
+// ---- training ------------------------------------------------------------------
+
+std::vector<EpochStats> train(const TrainOptions& options, const TrainObserver& observer) {
+  TrainOptions o = options;
+  if (o.epochs < 1) throw Error("--epochs " + std::to_string(o.epochs) + ": at least 1");
+  if (o.batch < 1) throw Error("--batch " + std::to_string(o.batch) + ": at least 1");
+  if (o.threads < 0) throw Error("--threads " + std::to_string(o.threads) + ": at least 1 (0: default)");
+  if (o.limit < 0) throw Error("--limit " + std::to_string(o.limit) + ": at least 1 (0: all)");
+  check_writable(o.save, "--save");
+  check_writable(o.save.empty() ? "" : o.save + ".ckpt", "--save");
+  check_writable(o.log, "--log");
+  check_writable(o.plot, "--plot");
+  if (o.threads > 0) set_num_threads(o.threads);
+
+  nn::TensorFile ckpt;
+  if (!o.resume.empty()) {
+    ckpt = nn::load_tensors(o.resume);
+    if (ckpt.metadata["nabla.format"] != "checkpoint-1")
+      throw Error("'" + o.resume + "': not a nabla checkpoint (pass the PATH.ckpt file --save wrote)");
+    Settings saved;
+    for (const auto& [k, v] : ckpt.metadata)
+      if (k.starts_with("run.")) saved[k.substr(4)] = v;
+    const Settings mine = run_settings(o, parse_spec(resolve_model(o.model)).to_string());
+    for (const std::string& g : o.given) {
+      const auto a = mine.find(g);
+      const auto b = std::as_const(saved).find(g);
+      if (a != mine.end() && b != saved.end() && a->second != b->second)
+        throw Error("--" + g + " '" + a->second + "' does not match the checkpoint's '" + b->second + "' ('" +
+                    o.resume + "'; leave the option out to continue with the checkpoint's)");
+    }
+    apply_settings(o, saved, o.resume);
+  }
+  const ModelSpec spec = parse_spec(resolve_model(o.model));
+  const Data data = load_data(o.data, o.test_data, o.label, o.classes, o.limit, o.normalize);
+  nn::manual_seed(o.seed);
+  BuiltModel built = build_model(spec, data.train.sample_shape(), data.train.num_classes);
+  nn::Sequential& model = built.model;
+  const bool binary = built.outputs == 1;
+  Objective objective(binary, built.ends_in_sigmoid), test_objective(binary, built.ends_in_sigmoid);
+  Optimizer opt(o.optimizer, model.parameters(), o.lr, o.momentum, o.weight_decay);
+  data::Rng rng(o.seed ^ 0x53485546464c45ull);  // "SHUFFLE": a stream apart from the weights'
+  std::vector<EpochStats> history;
+
+  const std::string input_text = join(data.train.sample_shape());
+  std::vector<int64_t> cls64(o.classes.begin(), o.classes.end());
+  const nn::Metadata model_meta = {{"nabla.spec", spec.to_string()},
+                                   {"nabla.input", input_text},
+                                   {"nabla.classes", join(cls64)},
+                                   {"nabla.normalize", moments_text(data.norm)}};
+  if (!o.resume.empty()) {
+    auto& meta = ckpt.metadata;
+    if (meta["nabla.input"] != input_text)
+      throw Error("'" + o.resume + "': checkpoint was trained on samples of shape [" + meta["nabla.input"] +
+                  "], the data has [" + input_text + "]");
+    std::map<std::string, Tensor> tensors(ckpt.tensors.begin(), ckpt.tensors.end());
+    auto restore = [&](const std::string& name, Tensor& dst) {
+      auto it = tensors.find(name);
+      if (it == tensors.end()) throw Error("'" + o.resume + "': checkpoint has no tensor '" + name + "'");
+      if (it->second.shape() != dst.shape())
+        throw Error("'" + o.resume + "': tensor '" + name + "' has shape " + shape_string(it->second.shape()) +
+                    ", the model expects " + shape_string(dst.shape()));
+      dst.copy_from(it->second);
+    };
+    for (auto& [name, p] : model.named_parameters()) restore("model." + name, p->value);
+    std::vector<Tensor> state = opt.state();
+    for (size_t i = 0; i < state.size(); ++i) restore("optim." + std::to_string(i), state[i]);
+    opt.set_steps(parse_number<int64_t>(meta["nabla.steps"], "'" + o.resume + "': nabla.steps"));
+    rng.set_state(parse_number<uint64_t>(meta["nabla.rng"], "'" + o.resume + "': nabla.rng"));
+    history = parse_history(meta["nabla.history"], o.resume);
+    if (static_cast<int>(history.size()) >= o.epochs)
+      throw Error("'" + o.resume + "' already holds " + std::to_string(history.size()) + " epochs; ask for more with --epochs");
+  }
+
+  if (observer.on_start) {
+    std::vector<int64_t> input = {o.batch};
+    const auto sample = data.train.sample_shape();
+    input.insert(input.end(), sample.begin(), sample.end());
+    std::string text = model.summary(input);
+    std::string loss = binary ? (built.ends_in_sigmoid ? "binary cross-entropy" : "binary cross-entropy from logits")
+                              : "softmax cross-entropy";
+    text += "spec: " + spec.to_string() + "\nloss: " + loss + "; optimizer: " + o.optimizer + " lr " + exact(o.lr) +
+            (o.optimizer == "sgd" ? " momentum " + exact(o.momentum) : "") + "; batch " + std::to_string(o.batch) +
+            "; threads " + std::to_string(num_threads()) + "\ndata: " + std::to_string(data.train.size()) +
+            " training samples" + (data.has_test ? ", " + std::to_string(data.test.size()) + " test samples" : "") +
+            ", " + std::to_string(binary ? 2 : built.outputs) + " classes\n";
+    if (!history.empty()) text += "resuming after epoch " + std::to_string(history.size()) + " from '" + o.resume + "'\n";
+    observer.on_start(text);
+  }
+
+  data::BatchIterator it(data.train, o.batch, binary);
+  const int64_t outputs = built.outputs;
+  for (int epoch = static_cast<int>(history.size()) + 1; epoch <= o.epochs; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    it.start(&rng);
+    double loss_sum = 0;
+    int64_t right = 0, seen = 0, done = 0;
+    while (it.next()) {
+      opt.zero_grad();
+      const Tensor out = model.forward(it.x());
+      const float loss = objective.forward(out, it.y());
+      model.backward(objective.backward());
+      opt.step();
+      const int64_t b = it.batch_size();
+      loss_sum += static_cast<double>(loss) * static_cast<double>(b);
+      for (int64_t i = 0; i < b; ++i) right += objective.predict(out.data() + i * outputs, outputs) == it.labels()[i];
+      seen += b;
+      if (!std::isfinite(loss))
+        throw Error("training diverged (loss " + exact(loss) + " in epoch " + std::to_string(epoch) +
+                    "); try a smaller --lr");
+      if (observer.on_batch)
+        observer.on_batch(epoch, ++done, it.num_batches(), loss_sum / static_cast<double>(seen),
+                          static_cast<double>(right) / static_cast<double>(seen));
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EpochStats s{epoch, loss_sum / static_cast<double>(seen), static_cast<double>(right) / static_cast<double>(seen),
+                 kNaN, kNaN, secs, static_cast<double>(seen) / secs};
+    if (data.has_test) {
+      const Evaluation e = run_eval(model, data.test, test_objective, outputs, o.batch);
+      s.test_loss = e.loss;
+      s.test_accuracy = e.accuracy;
+    }
+    history.push_back(s);
+
+    if (!o.save.empty()) {
+      nn::save(model, o.save, model_meta);
+      std::vector<std::pair<std::string, Tensor>> tensors;
+      for (auto& [name, p] : model.named_parameters()) tensors.emplace_back("model." + name, p->value);
+      const std::vector<Tensor> state = opt.state();
+      for (size_t i = 0; i < state.size(); ++i) tensors.emplace_back("optim." + std::to_string(i), state[i]);
+      nn::Metadata meta = model_meta;
+      meta["nabla.format"] = "checkpoint-1";
+      meta["nabla.steps"] = std::to_string(opt.steps());
+      meta["nabla.rng"] = std::to_string(rng.state());
+      meta["nabla.history"] = history_text(history);
+      for (const auto& [k, v] : run_settings(o, spec.to_string())) meta["run." + k] = v;
+      nn::save_tensors(o.save + ".ckpt", tensors, meta);
+    }
+    if (!o.log.empty()) write_file_atomic(o.log, log_csv(history));
+    if (!o.plot.empty()) write_file_atomic(o.plot, plot_svg(history, "nabla: " + spec.to_string()));
+    if (observer.on_epoch) observer.on_epoch(s);
+  }
+  return history;
+}
+
+// ---- evaluation ------------------------------------------------------------------
+
+Evaluation evaluate_file(const std::string& model_path, const std::string& data_path, const std::string& label) {
+  const nn::TensorFile file = nn::load_tensors(model_path);
+  auto meta = [&](const std::string& k) {
+    auto it = file.metadata.find(k);
+    if (it == file.metadata.end())
+      throw Error("'" + model_path + "': no metadata '" + k + "' (not a model saved by nabla train --save)");
+    return it->second;
+  };
+  const ModelSpec spec = parse_spec(meta("nabla.spec"));
+  const std::string cls = meta("nabla.classes");
+  const std::vector<int32_t> classes = cls.empty() ? std::vector<int32_t>{} : to_int32(split_ints(cls, "nabla.classes"));
+  Data d;
+  if (is_csv(data_path)) {
+    d.test = data::read_csv(data_path, data::CsvOptions{label});
+    if (!classes.empty()) d.test = data::select_classes(d.test, classes);
+  } else {
+    d = load_data(data_path, "", label, classes, 0, false);
+  }
+  if (join(d.test.sample_shape()) != meta("nabla.input"))
+    throw Error("'" + model_path + "': the model takes samples of shape [" + meta("nabla.input") + "], '" + data_path +
+                "' has " + shape_string(d.test.sample_shape()));
+  if (const std::string norm = meta("nabla.normalize"); !norm.empty()) {
+    const auto comma = norm.find(',');
+    data::normalize(d.test, {parse_number<float>(norm.substr(0, comma), "nabla.normalize"),
+                             parse_number<float>(comma == std::string::npos ? "" : norm.substr(comma + 1), "nabla.normalize")});
+  }
+  // The number of classes comes from the model's output layer.
+  const LayerSpec& last_dense = *std::find_if(spec.layers.rbegin(), spec.layers.rend(),
+                                              [](const LayerSpec& l) { return l.kind == LayerKind::Dense; });
+  const int64_t k = last_dense.units == 1 ? 2 : last_dense.units;
+  if (d.test.num_classes > k)
+    throw Error("'" + data_path + "' has " + std::to_string(d.test.num_classes) + " classes, the model predicts " +
+                std::to_string(k));
+  d.test.num_classes = k;
+  BuiltModel built = build_model(spec, d.test.sample_shape(), k);
+  nn::load(built.model, model_path);
+  Objective obj(built.outputs == 1, built.ends_in_sigmoid);
+  return run_eval(built.model, d.test, obj, built.outputs, 256);
+}
+
+// ---- outputs -------------------------------------------------------------------------
+
+void write_file_atomic(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw Error("'" + path + "': cannot create '" + tmp + "': " + std::strerror(errno));
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  ok = (std::fclose(f) == 0) && ok;
+  std::error_code ec;
+  if (ok) std::filesystem::rename(tmp, path, ec);
+  if (!ok || ec) {
+    std::remove(tmp.c_str());
+    throw Error("'" + path + "': cannot write" + (ec ? ": " + ec.message() : std::string()));
+  }
+}
+
+std::string log_csv(const std::vector<EpochStats>& history) {
+  std::string s = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,samples_per_second\n";
+  char line[256];
+  for (const auto& e : history) {
+    auto opt = [](double v, char* buf) {
+      if (std::isnan(v)) buf[0] = 0;
+      else std::snprintf(buf, 32, "%.6f", v);
+      return buf;
+    };
+    char tl[32], ta[32];
+    std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%s,%s,%.3f,%.1f\n", e.epoch, e.train_loss, e.train_accuracy,
+                  opt(e.test_loss, tl), opt(e.test_accuracy, ta), e.seconds, e.samples_per_s);
+    s += line;
+  }
+  return s;
+}
+
+}  // namespace nabla::cli
