@@ -8,14 +8,16 @@
 //   unpacked  small_flops = ∞: full row tiles read A in place (the
 //             small-problem path; partial ones are packed on their own;
 //             an lda that is a multiple of 1024 packs anyway)
-//   packed    small_flops = 0: A is packed
+//   packed    small_flops = 0, mc = MR: A is packed, and B too (B is
+//             packed when it is transposed or when several MC row blocks
+//             reuse a panel, m > mc; else full panels are read in place)
 //   small     mc = 2·MR, kc = 16, nc = 2·NR, packed: every block boundary is
 //             crossed by shapes of a few dozen
 //   parallel  parallel_flops = 0, task_flops = 1: split over every thread
 // Everything else is serial (parallel_flops = ∞) so that one test does not
-// depend on the machine's core count. B is read in place when it is not
-// transposed and m <= 2·MR (full NR-column panels), packed otherwise: the
-// sweeps take m on both sides of 2·MR.
+// depend on the machine's core count. Under "unpacked" an untransposed B is
+// read in place (m <= MC); under "packed" and "small" it is packed as soon
+// as m > MR.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -69,6 +71,7 @@ GemmConfig unpacked(GemmConfig c) {
 }
 GemmConfig packed(GemmConfig c) {
   c.small_flops = 0;
+  c.mc = c.mr;
   return c;
 }
 GemmConfig small_blocking(const GemmVariant& v) {
@@ -121,9 +124,8 @@ class GemmVariantTest : public ::testing::TestWithParam<Variant> {
   int64_t nr() const { return v().nr; }
 };
 
-// Every partial tile: m = 1..MR+1 × n = 1..NR+1 (B in place unless
-// transposed), then each m and each n again after two full tiles (B packed);
-// on both A paths, each with four flavours that read C, the bias and D
+// Every partial tile: m = 1..MR+1 × n = 1..NR+1, then each m and each n
+// again after two full tiles; on both A (and B) paths, each with four flavours that read C, the bias and D
 // through the partial (masked) loads of an edge tile.
 TEST_P(GemmVariantTest, SubTiles) {
   struct Case {

@@ -121,8 +121,11 @@ void gemm_run(const GemmVariant& v, const GemmConfig& cfg, const GemmArgs& g) {
   // Packing A pays off only when each packed panel is reused across several
   // NR-column panels of B; small or thin problems read A in place.
   blk.pack_a = gemm_packs_a(cfg, g);
-  // Likewise B: a packed micro-panel is reused by every MR-row tile below it.
-  blk.pack_b = g.tb || g.m > 2 * v.mr;
+  // B: a packed micro-panel pays off when several row blocks (ic) reuse it,
+  // or when B's rows are a multiple of 4 KiB apart (L1 set conflicts); a
+  // transposed B must be packed. Otherwise full panels are read in place:
+  // measured +11-14% on the batch-64 shapes (64×784×288: 206 -> 234 GF/s).
+  blk.pack_b = g.tb || g.m > blk.mc || (g.ldb % 1024 == 0 && g.k > 1);
 
   const int64_t k_eff = (g.alpha == 0.f || g.k == 0) ? 0 : g.k;
   const int64_t nk = k_eff == 0 ? 1 : (k_eff + blk.kc - 1) / blk.kc;
