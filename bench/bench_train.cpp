@@ -1,10 +1,12 @@
 // One full training step (zero_grad, forward, loss, backward, SGD step) of
-// the networks of issue 5, at batch 1, 64 and 256, 1 and 2 threads.
-// Counters: samples/s, and "floor" = the fraction of the FLOP floor
+// the networks of issue 5, at batch 1, 64 and 256, 1 and 2 threads
+// (BM_train_step), and inference alone (BM_infer: forward only) for the two
+// CNNs. Counters: samples/s, and "floor" = the fraction of the FLOP floor
 // (GEMM FLOPs of the step, without the first layer's input gradient, at the
 // FMA peak measured in this run for the same thread count).
 //
 //     ./build/bench/bench_train --benchmark_min_time=0.5
+//     ./build/bench/bench_train --benchmark_filter='lenet|cnn'   # net 3 and 4
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -26,19 +28,41 @@ using nabla::Tensor;
 
 namespace {
 
+/// FLOPs per sample of a network's GEMMs: forward, and training (forward +
+/// dW + dX, without dX for the first layer: nobody asks for it).
+struct Flops {
+  double forward = 0, train = 0;
+};
+
 struct Net {
   const char* name;
   std::vector<int64_t> sample;  // input shape of one sample
   int64_t classes;              // 1: sigmoid + BCE; else logits + cross-entropy
   std::function<nn::Sequential()> build;
-  double flops_per_sample;      // forward + backward GEMM FLOPs
+  Flops flops;
 };
 
-double dense_flops(const std::vector<std::pair<int64_t, int64_t>>& layers) {
-  double f = 0;
-  for (size_t i = 0; i < layers.size(); ++i)
-    f += 2.0 * layers[i].first * layers[i].second * (i == 0 ? 2 : 3);  // fwd, dW (, dX)
+/// One GEMM layer: `out` outputs, each a dot product of length k, at
+/// `positions` places per sample (Dense: out features, k = in, 1 position;
+/// Conv2D: out channels, k = in_ch·kh·kw, OH·OW positions).
+struct GemmLayer {
+  int64_t out, k, positions = 1;
+};
+
+Flops count_flops(const std::vector<GemmLayer>& layers) {
+  Flops f;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const double pass = 2.0 * static_cast<double>(layers[i].out * layers[i].k * layers[i].positions);
+    f.forward += pass;
+    f.train += pass * (i == 0 ? 2 : 3);  // fwd, dW (, dX)
+  }
   return f;
+}
+
+Flops dense_flops(const std::vector<std::pair<int64_t, int64_t>>& layers) {
+  std::vector<GemmLayer> g;
+  for (const auto& [in, out] : layers) g.push_back({out, in});
+  return count_flops(g);
 }
 
 const std::vector<Net>& nets() {
@@ -54,9 +78,26 @@ const std::vector<Net>& nets() {
              .add(nn::Dense(128, 10));
        },
        dense_flops({{784, 256}, {256, 128}, {128, 10}})},
+      {"lenet", {1, 28, 28}, 10,
+       [] {
+         return nn::Sequential().add(nn::Conv2D(1, 6, 5)).add(nn::ReLU()).add(nn::MaxPool2D(2))
+             .add(nn::Conv2D(6, 16, 5)).add(nn::ReLU()).add(nn::MaxPool2D(2)).add(nn::Flatten())
+             .add(nn::Dense(16 * 4 * 4, 120)).add(nn::ReLU()).add(nn::Dense(120, 84)).add(nn::ReLU())
+             .add(nn::Dense(84, 10));
+       },
+       count_flops({{6, 1 * 5 * 5, 24 * 24}, {16, 6 * 5 * 5, 8 * 8}, {120, 256}, {84, 120}, {10, 84}})},
+      {"cnn", {1, 28, 28}, 10,
+       [] {
+         return nn::Sequential().add(nn::Conv2D(1, 32, 3, 1, 1)).add(nn::ReLU()).add(nn::MaxPool2D(2))
+             .add(nn::Conv2D(32, 64, 3, 1, 1)).add(nn::ReLU()).add(nn::MaxPool2D(2)).add(nn::Flatten())
+             .add(nn::Dense(64 * 7 * 7, 128)).add(nn::ReLU()).add(nn::Dense(128, 10));
+       },
+       count_flops({{32, 1 * 3 * 3, 28 * 28}, {64, 32 * 3 * 3, 14 * 14}, {128, 64 * 7 * 7}, {10, 128}})},
   };
   return n;
 }
+
+constexpr int64_t kFirstCnn = 3;  // nets()[3], [4]: the CNNs
 
 double peak_gflops(int threads) {
   static std::map<int, double> cache;
@@ -98,20 +139,47 @@ void BM_train_step(benchmark::State& st) {
   const double iters = static_cast<double>(st.iterations());
   st.counters["samples/s"] = benchmark::Counter(iters * batch, benchmark::Counter::kIsRate);
   // floor seconds per step × iterations / elapsed = floor time / actual time
-  st.counters["floor"] = benchmark::Counter(iters * net.flops_per_sample * batch / (peak * 1e9), benchmark::Counter::kIsRate);
+  st.counters["floor"] = benchmark::Counter(iters * net.flops.train * batch / (peak * 1e9), benchmark::Counter::kIsRate);
   st.counters["peak_GF"] = peak;
   st.SetLabel(net.name);
 }
 
-void args(benchmark::internal::Benchmark* b) {
+// Inference: forward alone (no copy of the output, no loss).
+void BM_infer(benchmark::State& st) {
+  const Net& net = nets()[static_cast<size_t>(st.range(0))];
+  const int64_t batch = st.range(1);
+  const int threads = static_cast<int>(st.range(2));
+  const double peak = peak_gflops(threads);
+  nabla::set_num_threads(threads);
+  nn::manual_seed(1);
+  nn::Sequential model = net.build();
+  std::vector<int64_t> in = {batch};
+  in.insert(in.end(), net.sample.begin(), net.sample.end());
+  const Tensor x = Tensor::uniform(in, 0.f, 1.f, 2);
+  for (auto _ : st) {
+    Tensor y = model.forward(x);
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double iters = static_cast<double>(st.iterations());
+  st.counters["samples/s"] = benchmark::Counter(iters * batch, benchmark::Counter::kIsRate);
+  st.counters["floor"] = benchmark::Counter(iters * net.flops.forward * batch / (peak * 1e9), benchmark::Counter::kIsRate);
+  st.counters["peak_GF"] = peak;
+  st.SetLabel(net.name);
+}
+
+void args_for(benchmark::internal::Benchmark* b, int64_t first_net) {
   b->ArgNames({"net", "batch", "threads"});
-  for (int64_t n = 0; n < static_cast<int64_t>(nets().size()); ++n)
+  for (int64_t n = first_net; n < static_cast<int64_t>(nets().size()); ++n)
     for (int64_t batch : {1, 64, 256})
       for (int64_t threads : {1, 2}) b->Args({n, batch, threads});
   b->Unit(benchmark::kMicrosecond)->UseRealTime();
 }
 
+void args(benchmark::internal::Benchmark* b) { args_for(b, 0); }
+void cnn_args(benchmark::internal::Benchmark* b) { args_for(b, kFirstCnn); }
+
 }  // namespace
 
 BENCHMARK(BM_train_step)->Apply(args);
+BENCHMARK(BM_infer)->Apply(cnn_args);
 BENCHMARK_MAIN();

@@ -225,6 +225,15 @@ inline RefNet reference_of(nn::Sequential& m,
       rl.out = d->out_features();
       rl.w = to_vec(d->weight.value);
       rl.b = to_vec(d->bias.value);
+    } else if (auto* c = dynamic_cast<nn::Conv2D*>(&l)) {
+      rl.kind = RefLayer::Conv;
+      rl.in = c->in_channels();
+      rl.out = c->out_channels();
+      rl.k = c->kernel();
+      rl.stride = c->stride();
+      rl.pad = c->padding();
+      rl.w = to_vec(c->weight.value);
+      rl.b = to_vec(c->bias.value);
     } else if (dynamic_cast<nn::ReLU*>(&l)) {
       rl.kind = RefLayer::ReLU;
     } else if (dynamic_cast<nn::Sigmoid*>(&l)) {

@@ -1,9 +1,11 @@
 // Tensor, every layer's forward and backward against the float64 reference
 // (and the reference against finite differences), shape errors, naming,
-// summary.
+// summary, initialisation.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "nabla/error.hpp"
 #include "nabla/nn/layers.hpp"
@@ -118,6 +120,139 @@ TEST(Layers, PoolAndFlattenAgainstReference) {
   check_layer_model(m, {3, 2, 10, 11});
 }
 
+TEST(Layers, Conv2DAgainstReference) {
+  for (bool fusion : {true, false}) {
+    SCOPED_TRACE(fusion ? "fused" : "unfused");
+    {
+      nn::Sequential m;  // alone, with padding: input gradient without a derivative
+      m.add(nn::Conv2D(2, 3, 3, 1, 1));
+      check_layer_model(m, {3, 2, 7, 6}, fusion);
+    }
+    {
+      // Stride and padding; each activation fused into the conv forward and
+      // its derivative into the next conv's backward-data (col2im path for
+      // the 3×3, GEMM epilogue for the 1×1); a conv after a pooling layer.
+      nn::Sequential m;
+      m.add(nn::Conv2D(2, 4, 3, 2, 1)).add(nn::ReLU()).add(nn::Conv2D(4, 5, 3)).add(nn::Tanh())
+          .add(nn::Conv2D(5, 3, 1)).add(nn::Sigmoid()).add(nn::MaxPool2D(2)).add(nn::Conv2D(3, 2, 2, 1, 1))
+          .add(nn::Flatten()).add(nn::Dense(2 * 3 * 3, 3));
+      check_layer_model(m, {2, 2, 13, 12}, fusion);
+    }
+  }
+}
+
+TEST(Layers, Conv2DFusedEqualsUnfused) {
+  std::vector<float> results[2];
+  for (int fusion = 0; fusion < 2; ++fusion) {
+    nn::manual_seed(4);
+    nn::Sequential m;
+    m.add(nn::Conv2D(3, 8, 3, 1, 1)).add(nn::ReLU()).add(nn::Conv2D(8, 6, 5, 2)).add(nn::Tanh())
+        .add(nn::Conv2D(6, 4, 1)).add(nn::Sigmoid());
+    m.set_fusion(fusion == 1);
+    m.set_input_grad(true);
+    const Tensor x = Tensor::uniform({4, 3, 15, 15}, -1, 1, 5);
+    Tensor y = m.forward(x);
+    Tensor dx = m.backward(Tensor::uniform(y.shape(), -1, 1, 6));
+    results[fusion].insert(results[fusion].end(), y.data(), y.data() + y.numel());
+    results[fusion].insert(results[fusion].end(), dx.data(), dx.data() + dx.numel());
+    for (auto* p : m.parameters())
+      results[fusion].insert(results[fusion].end(), p->grad.data(), p->grad.data() + p->grad.numel());
+  }
+  ASSERT_EQ(results[0].size(), results[1].size());
+  for (size_t i = 0; i < results[0].size(); ++i)
+    ASSERT_NEAR(results[0][i], results[1][i], 1e-6f * (1 + std::fabs(results[0][i]))) << "element " << i;
+}
+
+TEST(Layers, Conv2DGradientsAccumulate) {
+  // backward adds into grad (PyTorch): two backward passes give twice the gradient.
+  nn::Sequential m;
+  m.add(nn::Conv2D(2, 3, 3)).add(nn::ReLU()).add(nn::Conv2D(3, 2, 3, 1, 1));
+  const Tensor x = Tensor::uniform({2, 2, 8, 8}, -1, 1, 1);
+  const Tensor g = Tensor::uniform({2, 2, 6, 6}, -1, 1, 2);
+  m.forward(x);
+  m.backward(g);
+  std::vector<float> once;
+  for (auto* p : m.parameters()) once.insert(once.end(), p->grad.data(), p->grad.data() + p->grad.numel());
+  m.forward(x);
+  m.backward(g);
+  size_t i = 0;
+  for (auto* p : m.parameters())
+    for (int64_t j = 0; j < p->grad.numel(); ++j, ++i)
+      EXPECT_NEAR(p->grad.data()[j], 2 * once[i], 1e-6f * (1 + std::fabs(once[i])));
+  m.zero_grad();
+  for (auto* p : m.parameters())
+    for (int64_t j = 0; j < p->grad.numel(); ++j) EXPECT_EQ(p->grad.data()[j], 0.f);
+}
+
+TEST(Layers, Conv2DNamesShapesAndErrors) {
+  EXPECT_EQ(nn::Conv2D(1, 6, 5).name(), "Conv2D 1→6 5×5");
+  EXPECT_EQ(nn::Conv2D(32, 64, 3, 1, 1).name(), "Conv2D 32→64 3×3 pad 1");
+  EXPECT_EQ(nn::Conv2D(3, 8, 3, 2).name(), "Conv2D 3→8 3×3 stride 2");
+  EXPECT_EQ(nn::Conv2D(3, 8, 3, 2, 1).name(), "Conv2D 3→8 3×3 stride 2 pad 1");
+  nn::Conv2D c(3, 8, 5, 2, 1);
+  EXPECT_EQ(c.weight.value.shape(), (std::vector<int64_t>{8, 3, 5, 5}));
+  EXPECT_EQ(c.weight.grad.shape(), (std::vector<int64_t>{8, 3, 5, 5}));
+  EXPECT_EQ(c.bias.value.shape(), (std::vector<int64_t>{8}));
+  EXPECT_EQ(c.num_parameters(), 8 * 3 * 25 + 8);
+  EXPECT_EQ(c.output_shape({4, 3, 28, 28}), (std::vector<int64_t>{4, 8, 13, 13}));  // (28 + 2 − 5)/2 + 1
+  EXPECT_EQ(nn::Conv2D(1, 6, 5).output_shape({2, 1, 28, 28}), (std::vector<int64_t>{2, 6, 24, 24}));
+  EXPECT_EQ(nn::Conv2D(1, 6, 3, 1, 1).output_shape({2, 1, 28, 28}), (std::vector<int64_t>{2, 6, 28, 28}));
+  for (auto bad : {std::vector<int64_t>{0, 1, 3, 3, 1, 0}, {1, 0, 3, 1, 0}, {1, 1, 0, 1, 0}, {1, 1, 3, 0, 0},
+                   {1, 1, 3, 1, -1}})
+    EXPECT_THROW(nn::Conv2D(bad[0], bad[1], bad[2], bad[3], bad[4]), nabla::Error);
+
+  auto message = [](nn::Sequential& m, const std::vector<int64_t>& in) {
+    try {
+      m.forward(Tensor(in));
+    } catch (const nabla::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  nn::Sequential m;
+  m.add(nn::Conv2D(1, 6, 5)).add(nn::ReLU()).add(nn::MaxPool2D(2)).add(nn::Conv2D(3, 16, 5));
+  EXPECT_EQ(message(m, {8, 1, 28, 28}),
+            "layer 3 (Conv2D 3→16 5×5): input [8, 6, 12, 12] has 6 channels, expected 3");
+  nn::Sequential r;
+  r.add(nn::Flatten()).add(nn::Conv2D(1, 6, 5));
+  EXPECT_EQ(message(r, {8, 1, 28, 28}), "layer 1 (Conv2D 1→6 5×5): input [8, 784] is not [N, 1, H, W]");
+  nn::Sequential small;
+  small.add(nn::Conv2D(1, 6, 5, 1, 1));
+  EXPECT_EQ(message(small, {8, 1, 2, 9}),
+            "layer 0 (Conv2D 1→6 5×5 pad 1): input [8, 1, 2, 9] (padded 4×11) is smaller than the 5×5 kernel");
+  // A failed forward leaves a planned model usable.
+  nn::Sequential ok;
+  ok.add(nn::Conv2D(1, 2, 3));
+  EXPECT_EQ(ok.forward(Tensor({1, 1, 5, 5})).shape(), (std::vector<int64_t>{1, 2, 3, 3}));
+  EXPECT_THROW(ok.forward(Tensor({1, 2, 5, 5})), nabla::Error);
+  EXPECT_EQ(ok.forward(Tensor({1, 1, 5, 5})).shape(), (std::vector<int64_t>{1, 2, 3, 3}));
+}
+
+TEST(Init, Conv2DPyTorchDefaultHeXavier) {
+  // fan_in = in_ch·k·k = 4·5·5 = 100, fan_out = out_ch·k·k = 2·25 = 50.
+  nn::manual_seed(3);
+  nn::Conv2D a(4, 2, 5);
+  nn::manual_seed(3);
+  nn::Conv2D b(4, 2, 5);
+  EXPECT_EQ(std::memcmp(a.weight.value.data(), b.weight.value.data(), 200 * sizeof(float)), 0);
+  auto max_abs = [](const Tensor& t) {
+    float m = 0;
+    for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::fabs(t.data()[i]));
+    return m;
+  };
+  EXPECT_LE(max_abs(a.weight.value), 0.1f);  // 1/√100
+  EXPECT_GT(max_abs(a.weight.value), 0.09f);
+  EXPECT_LE(max_abs(a.bias.value), 0.1f);
+  EXPECT_GT(max_abs(a.bias.value), 0.f);
+  a.reset_parameters(nn::Init::HeUniform, 1);
+  EXPECT_LE(max_abs(a.weight.value), std::sqrt(6.f / 100));
+  EXPECT_GT(max_abs(a.weight.value), 0.9f * std::sqrt(6.f / 100));
+  EXPECT_EQ(max_abs(a.bias.value), 0.f);
+  a.reset_parameters(nn::Init::XavierUniform, 1);
+  EXPECT_LE(max_abs(a.weight.value), std::sqrt(6.f / 150));
+  EXPECT_GT(max_abs(a.weight.value), 0.9f * std::sqrt(6.f / 150));
+}
+
 TEST(Layers, InputGradientOnlyWhenAsked) {
   nn::Sequential m;
   m.add(nn::Dense(4, 3));
@@ -127,6 +262,14 @@ TEST(Layers, InputGradientOnlyWhenAsked) {
   m.set_input_grad(true);
   m.forward(x);
   EXPECT_EQ(m.backward(Tensor::uniform({2, 3}, -1, 1, 2)).shape(), x.shape());
+  nn::Sequential c;  // a first convolution skips its backward-data unless asked
+  c.add(nn::Conv2D(1, 2, 3)).add(nn::ReLU());
+  const Tensor xi = Tensor::uniform({2, 1, 6, 6}, -1, 1, 3);
+  c.forward(xi);
+  EXPECT_EQ(c.backward(Tensor::uniform({2, 2, 4, 4}, -1, 1, 4)).numel(), 0);
+  c.set_input_grad(true);
+  c.forward(xi);
+  EXPECT_EQ(c.backward(Tensor::uniform({2, 2, 4, 4}, -1, 1, 4)).shape(), xi.shape());
 }
 
 TEST(Layers, ShapeErrorsNameLayerAndShapes) {
@@ -166,6 +309,19 @@ TEST(Sequential, NamedParametersAndSummary) {
   EXPECT_NE(s.find("[32, 2]"), std::string::npos) << s;
   EXPECT_NE(s.find("68"), std::string::npos) << s;
   EXPECT_NE(m.summary().find("?"), std::string::npos);
+
+  auto c = nn::Sequential().add(nn::Conv2D(1, 6, 5)).add(nn::ReLU()).add(nn::MaxPool2D(2)).add(nn::Flatten())
+      .add(nn::Dense(6 * 12 * 12, 10));
+  const auto cp = c.named_parameters();
+  ASSERT_EQ(cp.size(), 4u);
+  EXPECT_EQ(cp[0].first, "0.weight");
+  EXPECT_EQ(cp[0].second->value.shape(), (std::vector<int64_t>{6, 1, 5, 5}));
+  EXPECT_EQ(cp[1].first, "0.bias");
+  EXPECT_EQ(cp[2].first, "4.weight");
+  const std::string cs = c.summary({64, 1, 28, 28});
+  EXPECT_NE(cs.find("Conv2D 1→6 5×5"), std::string::npos) << cs;
+  EXPECT_NE(cs.find("[64, 6, 24, 24]"), std::string::npos) << cs;
+  EXPECT_NE(cs.find("156"), std::string::npos) << cs;  // 6·25 + 6
 }
 
 TEST(Init, PyTorchDefaultHeXavier) {

@@ -77,6 +77,19 @@ std::vector<Arch> architectures() {
              .add(nn::Dense(8, 4));
        },
        {16, 12}, RefLoss::SceIndex, 4},
+      {"cnn-sigmoid",
+       [] {
+         return nn::Sequential().add(nn::Conv2D(1, 4, 3)).add(nn::ReLU()).add(nn::MaxPool2D(2)).add(nn::Flatten())
+             .add(nn::Dense(4 * 3 * 3, 8)).add(nn::ReLU()).add(nn::Dense(8, 1)).add(nn::Sigmoid());
+       },
+       {16, 1, 8, 8}, RefLoss::Bce},
+      {"cnn-softmax",
+       [] {
+         return nn::Sequential().add(nn::Conv2D(2, 4, 3, 1, 1)).add(nn::ReLU()).add(nn::MaxPool2D(2))
+             .add(nn::Conv2D(4, 6, 3)).add(nn::ReLU()).add(nn::MaxPool2D(2)).add(nn::Flatten())
+             .add(nn::Dense(6 * 2 * 2, 10)).add(nn::ReLU()).add(nn::Dense(10, 3));
+       },
+       {16, 2, 12, 12}, RefLoss::SceIndex, 3},
   };
 }
 
@@ -177,21 +190,54 @@ TEST(Architectures, LossFallsTenfold) {
 
 namespace {
 
-// Three SGD-with-momentum steps of the 784-256-128-10 MLP at batch 64 (big
-// enough for the kernels to split work) from a fixed start; returns every
+// Networks big enough for the kernels to split work: the 784-256-128-10
+// MLP and LeNet at batch 64, and a padded CNN (the larger CNN's layer types
+// at smaller width) at batch 32.
+struct ThreadCase {
+  const char* name;
+  std::function<nn::Sequential()> build;
+  std::vector<int64_t> input;
+};
+
+std::vector<ThreadCase> thread_cases() {
+  return {
+      {"mlp",
+       [] {
+         return nn::Sequential().add(nn::Dense(784, 256)).add(nn::ReLU()).add(nn::Dense(256, 128)).add(nn::ReLU())
+             .add(nn::Dense(128, 10));
+       },
+       {64, 784}},
+      {"lenet",
+       [] {
+         return nn::Sequential().add(nn::Conv2D(1, 6, 5)).add(nn::ReLU()).add(nn::MaxPool2D(2))
+             .add(nn::Conv2D(6, 16, 5)).add(nn::ReLU()).add(nn::MaxPool2D(2)).add(nn::Flatten())
+             .add(nn::Dense(16 * 4 * 4, 120)).add(nn::ReLU()).add(nn::Dense(120, 84)).add(nn::ReLU())
+             .add(nn::Dense(84, 10));
+       },
+       {64, 1, 28, 28}},
+      {"cnn-pad",
+       [] {
+         return nn::Sequential().add(nn::Conv2D(1, 8, 3, 1, 1)).add(nn::ReLU()).add(nn::MaxPool2D(2))
+             .add(nn::Conv2D(8, 16, 3, 1, 1)).add(nn::ReLU()).add(nn::MaxPool2D(2)).add(nn::Flatten())
+             .add(nn::Dense(16 * 7 * 7, 32)).add(nn::ReLU()).add(nn::Dense(32, 10));
+       },
+       {32, 1, 28, 28}},
+  };
+}
+
+// Three SGD-with-momentum steps from a fixed start; returns every
 // parameter, the last output and loss.
-std::vector<float> train_three_steps(bool fusion) {
+std::vector<float> train_three_steps(const ThreadCase& c, bool fusion) {
   nn::manual_seed(11);
-  nn::Sequential m = nn::Sequential().add(nn::Dense(784, 256)).add(nn::ReLU()).add(nn::Dense(256, 128))
-      .add(nn::ReLU()).add(nn::Dense(128, 10));
+  nn::Sequential m = c.build();
   m.set_fusion(fusion);
   nn::SoftmaxCrossEntropy loss;
   nn::SGD opt(m.parameters(), 0.05f, 0.9f, 1e-4f);
   std::vector<float> out;
   for (int step = 0; step < 3; ++step) {
-    const Tensor x = Tensor::uniform({64, 784}, 0.f, 1.f, 20 + step);
-    Tensor t = Tensor::uniform({64}, 0.f, 10.f, 30 + step);
-    for (int64_t i = 0; i < 64; ++i) t.data()[i] = std::floor(t.data()[i]);
+    const Tensor x = Tensor::uniform(c.input, 0.f, 1.f, 20 + step);
+    Tensor t = Tensor::uniform({c.input[0]}, 0.f, 10.f, 30 + step);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = std::floor(t.data()[i]);
     opt.zero_grad();
     Tensor y = m.forward(x);
     out.push_back(loss.forward(y, t));
@@ -207,18 +253,20 @@ std::vector<float> train_three_steps(bool fusion) {
 
 TEST(Training, BitwiseIdenticalAtOneTwoThreeThreads) {
   const int saved = nabla::num_threads();
-  for (bool fusion : {true, false}) {
-    std::vector<float> ref;
-    for (int threads : {1, 2, 3}) {
-      nabla::set_num_threads(threads);
-      const auto r = train_three_steps(fusion);
-      if (threads == 1) {
-        ref = r;
-        continue;
+  for (const ThreadCase& c : thread_cases()) {
+    for (bool fusion : {true, false}) {
+      std::vector<float> ref;
+      for (int threads : {1, 2, 3}) {
+        nabla::set_num_threads(threads);
+        const auto r = train_three_steps(c, fusion);
+        if (threads == 1) {
+          ref = r;
+          continue;
+        }
+        ASSERT_EQ(r.size(), ref.size());
+        EXPECT_EQ(std::memcmp(r.data(), ref.data(), r.size() * sizeof(float)), 0)
+            << c.name << ": " << threads << " threads differ from 1 (fusion " << fusion << ")";
       }
-      ASSERT_EQ(r.size(), ref.size());
-      EXPECT_EQ(std::memcmp(r.data(), ref.data(), r.size() * sizeof(float)), 0)
-          << threads << " threads differ from 1 (fusion " << fusion << ")";
     }
   }
   nabla::set_num_threads(saved);

@@ -167,6 +167,46 @@ TEST(Serialize, RoundTripIsBitwise) {
   std::remove(path.c_str());
 }
 
+TEST(Serialize, ConvModelRoundTrip) {
+  // LeNet-like: the state_dict names and shapes torch.nn.Sequential has.
+  auto lenet = [](int64_t k1) {
+    return nn::Sequential().add(nn::Conv2D(1, 6, k1)).add(nn::ReLU()).add(nn::MaxPool2D(2))
+        .add(nn::Conv2D(6, 16, 5)).add(nn::ReLU()).add(nn::MaxPool2D(2)).add(nn::Flatten())
+        .add(nn::Dense(16 * 4 * 4, 10));
+  };
+  nn::manual_seed(4);
+  nn::Sequential a = lenet(5);
+  nn::Sequential b = lenet(5);
+  const std::string path = temp_path("conv.safetensors");
+  nn::save(a, path);
+  ASSERT_NE(snapshot(a), snapshot(b));
+  nabla::load(b, path);
+  EXPECT_EQ(snapshot(a), snapshot(b));
+  const Tensor x = Tensor::uniform({2, 1, 28, 28}, 0.f, 1.f, 5);
+  const Tensor ya = a.forward(x), yb = b.forward(x);
+  EXPECT_EQ(std::memcmp(ya.data(), yb.data(), static_cast<size_t>(ya.numel()) * sizeof(float)), 0);
+  const std::string bytes = read_file(path);
+  uint64_t len = 0;
+  for (int i = 0; i < 8; ++i) len |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[static_cast<size_t>(i)])) << (8 * i);
+  const std::string header = bytes.substr(8, len);
+  EXPECT_NE(header.find(R"("0.weight":{"dtype":"F32","shape":[6,1,5,5],"data_offsets":[0,600]})"), std::string::npos) << header;
+  EXPECT_NE(header.find(R"("0.bias":{"dtype":"F32","shape":[6],"data_offsets":[600,624]})"), std::string::npos) << header;
+  EXPECT_NE(header.find(R"("3.weight":{"dtype":"F32","shape":[16,6,5,5])"), std::string::npos) << header;
+  EXPECT_NE(header.find(R"("3.bias":{"dtype":"F32","shape":[16])"), std::string::npos) << header;
+  EXPECT_NE(header.find(R"("7.weight":{"dtype":"F32","shape":[10,256])"), std::string::npos) << header;
+  // A model whose first kernel differs rejects the file and keeps its weights.
+  nn::Sequential c = lenet(3);
+  const std::vector<float> before = snapshot(c);
+  try {
+    nabla::load(c, path);
+    ADD_FAILURE() << "no error";
+  } catch (const nabla::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("0.weight"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(snapshot(c), before);
+  std::remove(path.c_str());
+}
+
 TEST(Serialize, CorruptFilesThrowAndLeaveTheModelUnchanged) {
   nn::manual_seed(2);
   nn::Sequential m = small_model();

@@ -5,6 +5,7 @@
 
 #include "nabla/error.hpp"
 #include "nabla/kernels/activation.hpp"
+#include "nabla/kernels/conv.hpp"
 #include "nabla/kernels/gemm.hpp"
 #include "nabla/kernels/pool.hpp"
 #include "nn/layers_internal.hpp"
@@ -108,6 +109,83 @@ void Dense::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Ten
     nk::gemm(nk::Trans::No, nk::Trans::No, n, in_, out_, 1.f, dz.data(), out_,
              weight.value.data(), in_, 0.f, dx->data(), in_, ep);
   }
+}
+
+// ---- Conv2D -----------------------------------------------------------------
+
+Conv2D::Conv2D(int64_t in_ch, int64_t out_ch, int64_t kernel, int64_t stride, int64_t padding)
+    : in_ch_(in_ch), out_ch_(out_ch), k_(kernel), stride_(stride), pad_(padding) {
+  if (in_ch < 1 || out_ch < 1 || kernel < 1 || stride < 1 || padding < 0)
+    throw Error("Conv2D(" + std::to_string(in_ch) + ", " + std::to_string(out_ch) + ", " +
+                std::to_string(kernel) + ", " + std::to_string(stride) + ", " +
+                std::to_string(padding) +
+                "): channels, kernel and stride must be >= 1 and padding >= 0");
+  weight = {Tensor({out_ch, in_ch, kernel, kernel}), Tensor({out_ch, in_ch, kernel, kernel})};
+  bias = {Tensor({out_ch}), Tensor({out_ch})};
+  reset_parameters(Init::PyTorchDefault, next_seed());
+}
+
+std::string Conv2D::name() const {
+  const std::string k = std::to_string(k_);
+  std::string s = "Conv2D " + std::to_string(in_ch_) + "→" + std::to_string(out_ch_) + " " + k +
+                  "×" + k;
+  if (stride_ != 1) s += " stride " + std::to_string(stride_);
+  if (pad_ != 0) s += " pad " + std::to_string(pad_);
+  return s;
+}
+
+std::vector<int64_t> Conv2D::output_shape(const std::vector<int64_t>& input) const {
+  const std::string c = std::to_string(in_ch_);
+  if (input.size() != 4)
+    throw Error("input " + shape_string(input) + " is not [N, " + c + ", H, W]");
+  if (input[1] != in_ch_)
+    throw Error("input " + shape_string(input) + " has " + std::to_string(input[1]) +
+                " channels, expected " + c);
+  const int64_t ph = input[2] + 2 * pad_, pw = input[3] + 2 * pad_;
+  if (input[0] < 1 || ph < k_ || pw < k_)
+    throw Error("input " + shape_string(input) + " (padded " + std::to_string(ph) + "×" +
+                std::to_string(pw) + ") is smaller than the " + std::to_string(k_) + "×" +
+                std::to_string(k_) + " kernel");
+  // The kernels' own validation (element counts overflowing 64 bits), so
+  // that prepare() cannot fail after Sequential has checked every layer.
+  const nk::ConvShape s(conv_params(input));
+  return {input[0], out_ch_, s.oh(), s.ow()};
+}
+
+nk::ConvParams Conv2D::conv_params(const std::vector<int64_t>& input) const {
+  return {.n = input[0], .c_in = in_ch_, .h = input[2], .w = input[3], .c_out = out_ch_,
+          .kh = k_, .kw = k_, .stride_h = stride_, .stride_w = stride_, .pad_h = pad_,
+          .pad_w = pad_};
+}
+
+std::vector<std::pair<std::string, Parameter*>> Conv2D::named_parameters() {
+  return {{"weight", &weight}, {"bias", &bias}};
+}
+
+int64_t Conv2D::num_parameters() const { return out_ch_ * in_ch_ * k_ * k_ + out_ch_; }
+
+void Conv2D::reset_parameters(Init init, uint64_t seed) {
+  // PyTorch's _calculate_fan_in_and_fan_out: fan_in = in_ch·k·k, fan_out = out_ch·k·k.
+  detail::init_weight_bias(weight, bias, in_ch_ * k_ * k_, out_ch_ * k_ * k_, init, seed);
+}
+
+void Conv2D::prepare(const std::vector<int64_t>& input) {
+  shape_.emplace(conv_params(input));
+}
+
+void Conv2D::forward(const Tensor& x, Tensor& y, nk::Activation act) {
+  nk::conv2d_forward(*shape_, x.data(), weight.value.data(), bias.value.data(), act, y.data());
+}
+
+void Conv2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
+                      nk::Activation input_deriv) {
+  // dW += Σ_n dZ_n·col_nᵀ, db += Σ dZ (PyTorch's grad +=);
+  // dX = col2im(Wᵀ·dZ) (⊙ f'(X), X being the previous activation's output, fused).
+  nk::conv2d_backward_weights(*shape_, x.data(), dz.data(), weight.grad.data(), bias.grad.data(),
+                              /*accumulate=*/true);
+  if (dx != nullptr)
+    nk::conv2d_backward_data(*shape_, dz.data(), weight.value.data(), dx->data(), input_deriv,
+                             input_deriv == nk::Activation::None ? nullptr : x.data());
 }
 
 // ---- MaxPool2D --------------------------------------------------------------

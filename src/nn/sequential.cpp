@@ -19,7 +19,8 @@ namespace nk = nabla::kernels;
 // Backward keeps, per step s, dz = dLoss/d(the step's output before its
 // fused activation). Whoever produces dz_s applies act_s' (the derivative of
 // the fused activation, from the stored output y_s): a following Dense does
-// it in the epilogue of its dX GEMM; any other layer writes dLoss/dy_s and a
+// it in the epilogue of its dX GEMM, a following Conv2D right after the
+// col2im of its dX; any other layer writes dLoss/dy_s and a
 // separate activation_backward pass follows; for the last step it is the
 // loss gradient, or, for a sigmoid followed by BinaryCrossEntropy, the
 // loss's own (A − Y)/N (carried on the gradient tensor, see

@@ -1,16 +1,18 @@
 #pragma once
-/// \file layers.hpp  The layers a Sequential chains: Dense, MaxPool2D,
-/// Flatten, the activations ReLU, Sigmoid, Tanh, and Softmax.
+/// \file layers.hpp  The layers a Sequential chains: Dense, Conv2D,
+/// MaxPool2D, Flatten, the activations ReLU, Sigmoid, Tanh, and Softmax.
 ///
 /// Layouts are PyTorch's: activations row-major, images NCHW, Dense weight
-/// [out, in] with Z = X·Wᵀ + b. A layer owns its parameters and the scratch
+/// [out, in] with Z = X·Wᵀ + b, Conv2D weight [out_ch, in_ch, k, k]. A layer owns its parameters and the scratch
 /// its kernels need (sized by Sequential once per input shape); Sequential
 /// decides what runs fused (see sequential.hpp).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "nabla/kernels/conv.hpp"
 #include "nabla/kernels/pool.hpp"
 #include "nabla/kernels/types.hpp"
 #include "nabla/nn/init.hpp"
@@ -50,7 +52,8 @@ class Layer {
   /// forward epilogue (Dense, Conv2D).
   virtual bool fuses_activation() const { return false; }
   /// True if backward can multiply dX by the previous layer's activation
-  /// derivative in the epilogue of the GEMM that produces it (Dense).
+  /// derivative while producing it (Dense: in the GEMM epilogue; Conv2D:
+  /// right after col2im).
   virtual bool fuses_input_derivative() const { return false; }
   /// Sizes scratch for this input shape (called when it changes).
   virtual void prepare(const std::vector<int64_t>& /*input*/) {}
@@ -89,6 +92,49 @@ class Dense : public Layer {
   void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                 kernels::Activation input_deriv) override;
   int64_t in_, out_;
+};
+
+/// 2-D convolution over NCHW input, square kernel, zero padding (PyTorch's
+/// Conv2d(in_ch, out_ch, kernel, stride, padding)): Z[n, o] = b[o] +
+/// Σ_c W[o, c] ⋆ X[n, c], for X [N, in_ch, H, W], W [out_ch, in_ch, k, k],
+/// b [out_ch]; output [N, out_ch, OH, OW] with OH = (H + 2·padding − k) /
+/// stride + 1 (floor; OW alike). Runs on the im2col + GEMM kernels of
+/// <nabla/kernels/conv.hpp>. Initialised with PyTorch's default (fan_in =
+/// in_ch·k·k) from next_seed().
+class Conv2D : public Layer {
+ public:
+  /// in_ch, out_ch, kernel, stride >= 1 and padding >= 0; throws
+  /// nabla::Error otherwise.
+  Conv2D(int64_t in_ch, int64_t out_ch, int64_t kernel, int64_t stride = 1, int64_t padding = 0);
+  /// "Conv2D 1→6 5×5", with " stride s" / " pad p" when not 1 / 0.
+  std::string name() const override;
+  std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const override;
+  std::vector<std::pair<std::string, Parameter*>> named_parameters() override;
+  int64_t num_parameters() const override;
+  void reset_parameters(Init init, uint64_t seed) override;
+  /// Input channels.
+  int64_t in_channels() const { return in_ch_; }
+  /// Output channels (filters).
+  int64_t out_channels() const { return out_ch_; }
+  /// Kernel side.
+  int64_t kernel() const { return k_; }
+  /// Step between windows.
+  int64_t stride() const { return stride_; }
+  /// Zero padding on each side.
+  int64_t padding() const { return pad_; }
+  Parameter weight;  ///< [out_ch, in_ch, k, k]
+  Parameter bias;    ///< [out_ch]
+
+ private:
+  bool fuses_activation() const override { return true; }
+  bool fuses_input_derivative() const override { return true; }
+  void prepare(const std::vector<int64_t>& input) override;
+  void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
+                kernels::Activation input_deriv) override;
+  kernels::ConvParams conv_params(const std::vector<int64_t>& input) const;
+  int64_t in_ch_, out_ch_, k_, stride_, pad_;
+  std::optional<kernels::ConvShape> shape_;  // the geometry at the planned input shape
 };
 
 /// 2-D max pooling over NCHW input, square window, no padding, floor mode

@@ -16,8 +16,9 @@
 /// Fusion is internal: a Dense (or Conv2D) followed by ReLU, Sigmoid or Tanh
 /// runs as one GEMM with a bias+activation epilogue; in backward the
 /// activation's derivative is applied in the epilogue of the GEMM that
-/// produces the gradient of that activation (when the next layer is a Dense;
-/// after a pooling or convolution it is a separate pass); a model ending in
+/// produces the gradient of that activation (when the next layer is a Dense,
+/// or a Conv2D, which applies it right after col2im; after a pooling it is a
+/// separate pass); a model ending in
 /// Sigmoid trained with BinaryCrossEntropy uses dZ = (A − Y)/N directly.
 /// set_fusion(false) runs every layer on its own, for testing and
 /// profiling; results agree to float rounding.
