@@ -175,11 +175,8 @@ std::string resolve_model(const std::string& preset_or_spec) {
   return preset_or_spec;
 }
 
-std::unique_ptr<nn::Layer> make_conv2d(int64_t /*in_ch*/, int64_t /*out_ch*/, int64_t /*kernel*/, int64_t /*stride*/,
-                                       int64_t /*pad*/) {
-  // Becomes `return std::make_unique<nn::Conv2D>(in_ch, out_ch, kernel, stride, pad);`
-  // once the convolution layer lands.
-  throw Error("conv layers need nn::Conv2D, not built yet");
+std::unique_ptr<nn::Layer> make_conv2d(int64_t in_ch, int64_t out_ch, int64_t kernel, int64_t stride, int64_t pad) {
+  return std::make_unique<nn::Conv2D>(in_ch, out_ch, kernel, stride, pad);
 }
 
 BuiltModel build_model(const ModelSpec& spec, const std::vector<int64_t>& sample_shape, int64_t num_classes) {
