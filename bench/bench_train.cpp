@@ -107,17 +107,34 @@ double peak_gflops(int threads) {
   return cache[threads] = nabla_bench::measure_fma_peak(isa, threads);
 }
 
+// What both benchmarks set up from their arguments (net, batch, threads):
+// the thread count, the model from a fixed seed and a random input batch.
+struct Setup {
+  const Net& net;
+  int64_t batch;
+  double peak;
+  nn::Sequential model;
+  Tensor x;
+  explicit Setup(const benchmark::State& st)
+      : net(nets()[static_cast<size_t>(st.range(0))]), batch(st.range(1)) {
+    const int threads = static_cast<int>(st.range(2));
+    peak = peak_gflops(threads);
+    nabla::set_num_threads(threads);
+    nn::manual_seed(1);
+    model = net.build();
+    std::vector<int64_t> in = {batch};
+    in.insert(in.end(), net.sample.begin(), net.sample.end());
+    x = Tensor::uniform(in, 0.f, 1.f, 2);
+  }
+};
+
 void BM_train_step(benchmark::State& st) {
-  const Net& net = nets()[static_cast<size_t>(st.range(0))];
-  const int64_t batch = st.range(1);
-  const int threads = static_cast<int>(st.range(2));
-  const double peak = peak_gflops(threads);
-  nabla::set_num_threads(threads);
-  nn::manual_seed(1);
-  nn::Sequential model = net.build();
-  std::vector<int64_t> in = {batch};
-  in.insert(in.end(), net.sample.begin(), net.sample.end());
-  const Tensor x = Tensor::uniform(in, 0.f, 1.f, 2);
+  Setup su(st);
+  const Net& net = su.net;
+  const int64_t batch = su.batch;
+  const double peak = su.peak;
+  nn::Sequential& model = su.model;
+  const Tensor& x = su.x;
   Tensor t = Tensor::uniform(net.classes == 1 ? std::vector<int64_t>{batch, 1} : std::vector<int64_t>{batch}, 0.f,
                              static_cast<float>(net.classes == 1 ? 2 : net.classes), 3);
   for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = std::floor(t.data()[i]);
@@ -146,16 +163,12 @@ void BM_train_step(benchmark::State& st) {
 
 // Inference: forward alone (no copy of the output, no loss).
 void BM_infer(benchmark::State& st) {
-  const Net& net = nets()[static_cast<size_t>(st.range(0))];
-  const int64_t batch = st.range(1);
-  const int threads = static_cast<int>(st.range(2));
-  const double peak = peak_gflops(threads);
-  nabla::set_num_threads(threads);
-  nn::manual_seed(1);
-  nn::Sequential model = net.build();
-  std::vector<int64_t> in = {batch};
-  in.insert(in.end(), net.sample.begin(), net.sample.end());
-  const Tensor x = Tensor::uniform(in, 0.f, 1.f, 2);
+  Setup su(st);
+  const Net& net = su.net;
+  const int64_t batch = su.batch;
+  const double peak = su.peak;
+  nn::Sequential& model = su.model;
+  const Tensor& x = su.x;
   for (auto _ : st) {
     Tensor y = model.forward(x);
     benchmark::DoNotOptimize(y.data());

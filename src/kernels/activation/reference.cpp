@@ -7,20 +7,11 @@
 #include <vector>
 
 #include "nabla/error.hpp"
+#include "kernels/common/reference_math.hpp"
 #include "nabla/kernels/activation.hpp"
 
 namespace nabla::kernels {
 namespace {
-
-double apply(Activation f, double x) {
-  switch (f) {
-    case Activation::ReLU: return x < 0 ? 0 : x;
-    case Activation::Sigmoid: return 1 / (1 + std::exp(-x));
-    case Activation::Tanh: return std::tanh(x);
-    case Activation::None: break;
-  }
-  return x;
-}
 
 double bias_at(BiasKind kind, const float* bias, int64_t r, int64_t j) {
   if (kind == BiasKind::PerRow) return bias[r];
@@ -40,7 +31,7 @@ void activation_forward_reference(Activation f, int64_t batch, int64_t rows, int
         const int64_t i = (b * rows + r) * cols + j;
         // The bias is added in float, as the kernel does, then f in double.
         const float z = src[i] + static_cast<float>(bias_at(bias_kind, bias, r, j));
-        dst[i] = static_cast<float>(apply(f, z));
+        dst[i] = static_cast<float>(detail::activation_f64(f, z));
       }
 }
 
@@ -48,14 +39,7 @@ void activation_backward_reference(Activation f, int64_t n, const float* dst, co
                                    float* diff_src) {
   if (n < 0) throw Error("activation_backward_reference: negative size");
   for (int64_t i = 0; i < n; ++i) {
-    const double g = diff_dst[i];
-    double d = g;
-    switch (f) {
-      case Activation::ReLU: d = dst[i] > 0 ? g : 0; break;
-      case Activation::Sigmoid: d = g * (dst[i] * (1.0 - dst[i])); break;
-      case Activation::Tanh: d = g * (1.0 - static_cast<double>(dst[i]) * dst[i]); break;
-      case Activation::None: break;
-    }
+    const double d = detail::activation_backward_f64(f, diff_dst[i], dst[i]);
     diff_src[i] = static_cast<float>(d);
   }
 }

@@ -5,31 +5,11 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/common/reference_math.hpp"
 #include "nabla/kernels/conv.hpp"
 
 namespace nabla::kernels {
 namespace {
-
-double act_f64(Activation f, double z) {
-  switch (f) {
-    case Activation::ReLU: return z < 0 ? 0 : z;
-    case Activation::Sigmoid: return 1 / (1 + std::exp(-z));
-    case Activation::Tanh: return std::tanh(z);
-    case Activation::None: break;
-  }
-  return z;
-}
-
-// f'(z) from a = f(z).
-double deriv_f64(Activation f, double a) {
-  switch (f) {
-    case Activation::ReLU: return a > 0 ? 1 : 0;
-    case Activation::Sigmoid: return a * (1 - a);
-    case Activation::Tanh: return (1 - a) * (1 + a);
-    case Activation::None: break;
-  }
-  return 1;
-}
 
 // Calls fn(src index, dst index, weights index) for
 // every term of the convolution sum whose input position is inside the image.
@@ -60,7 +40,7 @@ void conv2d_forward_reference(const ConvShape& s, const float* src, const float*
   std::vector<double> z(static_cast<size_t>(p.n * s.dst_image()));
   for (size_t e = 0; e < z.size(); ++e) z[e] = bias ? bias[e / per_channel % p.c_out] : 0.0;
   for_each_term(s, [&](int64_t si, int64_t di, int64_t wi) { z[di] += double{src[si]} * weights[wi]; });
-  for (size_t e = 0; e < z.size(); ++e) dst[e] = static_cast<float>(act_f64(act, z[e]));
+  for (size_t e = 0; e < z.size(); ++e) dst[e] = static_cast<float>(detail::activation_f64(act, z[e]));
 }
 
 void conv2d_backward_data_reference(const ConvShape& s, const float* diff_dst, const float* weights,
@@ -68,7 +48,8 @@ void conv2d_backward_data_reference(const ConvShape& s, const float* diff_dst, c
   std::vector<double> dx(static_cast<size_t>(s.params().n * s.src_image()));
   for_each_term(s, [&](int64_t si, int64_t di, int64_t wi) { dx[si] += double{diff_dst[di]} * weights[wi]; });
   for (size_t e = 0; e < dx.size(); ++e)
-    diff_src[e] = static_cast<float>(dx[e] * (src_act == Activation::None ? 1 : deriv_f64(src_act, src[e])));
+    diff_src[e] = static_cast<float>(
+        src_act == Activation::None ? dx[e] : detail::activation_backward_f64(src_act, dx[e], src[e]));
 }
 
 void conv2d_backward_weights_reference(const ConvShape& s, const float* src, const float* diff_dst,

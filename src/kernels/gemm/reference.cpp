@@ -1,8 +1,8 @@
 // The scalar GEMM reference: the contract of gemm(), written for clarity.
 // Accumulates in double; activations via <cmath>.
-#include <cmath>
 #include <string>
 
+#include "kernels/common/reference_math.hpp"
 #include "nabla/error.hpp"
 #include "nabla/kernels/gemm.hpp"
 
@@ -26,21 +26,8 @@ void gemm_reference(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float a
       if (beta != 0.f) x += static_cast<double>(beta) * c[i * ldc + j];
       if (ep.bias_kind == BiasKind::PerRow) x += ep.bias[i];
       if (ep.bias_kind == BiasKind::PerCol) x += ep.bias[j];
-      switch (ep.act) {
-        case Activation::ReLU: x = x < 0 ? 0 : x; break;
-        case Activation::Sigmoid: x = 1 / (1 + std::exp(-x)); break;
-        case Activation::Tanh: x = std::tanh(x); break;
-        case Activation::None: break;
-      }
-      if (ep.deriv != Activation::None) {
-        const double d = ep.d[i * ep.ldd + j];
-        switch (ep.deriv) {
-          case Activation::ReLU: x = d > 0 ? x : 0; break;
-          case Activation::Sigmoid: x *= d * (1 - d); break;
-          case Activation::Tanh: x *= 1 - d * d; break;
-          case Activation::None: break;
-        }
-      }
+      x = detail::activation_f64(ep.act, x);
+      if (ep.deriv != Activation::None) x = detail::activation_backward_f64(ep.deriv, x, ep.d[i * ep.ldd + j]);
       c[i * ldc + j] = static_cast<float>(x);
     }
   }
