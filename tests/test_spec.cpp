@@ -120,6 +120,11 @@ TEST(Spec, ImpossibleModelsAreClearErrors) {
   EXPECT_NE(error_of("dense 10 | maxpool 2").find("needs image input [C, H, W], it gets [10]"), std::string::npos);
   EXPECT_NE(error_of("conv 4 3", {784}).find("needs image input"), std::string::npos);
   EXPECT_NE(error_of("conv 4 30").find("kernel 30 is larger than the 28×28 input"), std::string::npos);
+  // Sizes that would allocate gigabytes are errors, found by the fuzzer.
+  EXPECT_NE(error_of("conv 5 8958 pad 9059 | dense 10").find("parameters, more than the limit"), std::string::npos);
+  EXPECT_NE(error_of("conv 64 3 pad 600 | dense 10").find("values per sample, more than the limit"),
+            std::string::npos);
+  EXPECT_NE(error_of("dense 1048576 | dense 1048576").find("parameters, more than the limit"), std::string::npos);
   EXPECT_NE(error_of("dense 10 | softmax").find("drop the final softmax"), std::string::npos);
   EXPECT_NE(error_of("maxpool 2").find("ends in [1, 14, 14] per sample"), std::string::npos);
   EXPECT_NE(error_of("dense 7").find("7 outputs but the data has 10 classes"), std::string::npos);

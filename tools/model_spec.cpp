@@ -184,9 +184,30 @@ BuiltModel build_model(const ModelSpec& spec, const std::vector<int64_t>& sample
   nn::Sequential& m = out.model;
   std::vector<int64_t> shape = {1};  // batch of one, then the sample
   shape.insert(shape.end(), sample_shape.begin(), sample_shape.end());
+  // Limits that keep a typo ("conv 5 8958 pad 9059") a clear error instead
+  // of a multi-gigabyte allocation: parameters of the whole model, and the
+  // values one sample has after any layer.
+  constexpr double kMaxParameters = double(int64_t{1} << 28);      // 1 GiB of floats
+  constexpr double kMaxSampleValues = double(int64_t{1} << 24);    // 64 MiB per sample
+  double parameters = 0;
+  auto reserve = [&](double count, const std::string& what) {
+    parameters += count;
+    if (parameters > kMaxParameters)
+      throw Error(what + " would bring the model to " + std::to_string(static_cast<int64_t>(parameters)) +
+                  " parameters, more than the limit of " + std::to_string(static_cast<int64_t>(kMaxParameters)));
+  };
+  auto check_sample = [&] {
+    double values = 1;
+    for (size_t d = 1; d < shape.size(); ++d) values *= static_cast<double>(shape[d]);
+    if (values > kMaxSampleValues)
+      throw Error("its output " + shape_string({shape.begin() + 1, shape.end()}) + " has " +
+                  std::to_string(static_cast<int64_t>(values)) + " values per sample, more than the limit of " +
+                  std::to_string(static_cast<int64_t>(kMaxSampleValues)));
+  };
   auto add = [&](std::unique_ptr<nn::Layer> layer) {
     shape = layer->output_shape(shape);
     m.add(std::move(layer));
+    check_sample();
   };
   auto add_act = [&](nk::Activation a) {
     if (a == nk::Activation::ReLU) add(std::make_unique<nn::ReLU>());
@@ -202,6 +223,7 @@ BuiltModel build_model(const ModelSpec& spec, const std::vector<int64_t>& sample
       switch (l.kind) {
         case LayerKind::Dense:
           if (shape.size() > 2) add(std::make_unique<nn::Flatten>());
+          reserve((static_cast<double>(shape[1]) + 1) * static_cast<double>(l.units), "the dense layer");
           add(std::make_unique<nn::Dense>(shape[1], l.units));
           add_act(l.act);
           break;
@@ -214,9 +236,14 @@ BuiltModel build_model(const ModelSpec& spec, const std::vector<int64_t>& sample
               throw fail("kernel " + std::to_string(l.kernel) + " is larger than the " +
                          std::to_string(shape[2]) + "×" + std::to_string(shape[3]) + " input padded by " +
                          std::to_string(l.pad));
-          m.add(make_conv2d(shape[1], l.units, l.kernel, stride, l.pad));
+          const int64_t in_ch = shape[1];
+          reserve(static_cast<double>(l.units) *
+                      (static_cast<double>(in_ch) * static_cast<double>(l.kernel) * static_cast<double>(l.kernel) + 1),
+                  "the convolution");
           shape = {shape[0], l.units, (shape[2] + 2 * l.pad - l.kernel) / stride + 1,
                    (shape[3] + 2 * l.pad - l.kernel) / stride + 1};
+          check_sample();
+          m.add(make_conv2d(in_ch, l.units, l.kernel, stride, l.pad));
           add_act(l.act);
           break;
         }
