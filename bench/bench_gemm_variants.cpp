@@ -32,6 +32,7 @@ int64_t g_mc = 0, g_kc = 0, g_nc = 0;
 void BM_variant(benchmark::State& state, nabla::kernels::detail::GemmVariant v, Shape s) {
   nabla::set_num_threads(1);
   nabla::GemmConfig cfg = nabla::default_gemm_config(v.isa);
+  cfg.auto_tile = false;  // this variant, always
   cfg.mr = v.mr;
   cfg.nr = v.nr;
   if (g_kc) cfg.kc = g_kc;

@@ -90,7 +90,8 @@ void reset_gemm_config() {
 }
 
 std::string to_string(const GemmConfig& c) {
-  return std::to_string(c.mr) + "x" + std::to_string(c.nr) + " mc=" + std::to_string(c.mc) +
+  return std::string(c.auto_tile ? "tile per shape (default " : "tile ") + std::to_string(c.mr) + "x" +
+         std::to_string(c.nr) + (c.auto_tile ? ")" : "") + " mc=" + std::to_string(c.mc) +
          " kc=" + std::to_string(c.kc) + " nc=" + std::to_string(c.nc);
 }
 
