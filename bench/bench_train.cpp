@@ -130,11 +130,7 @@ struct Setup {
 
 void BM_train_step(benchmark::State& st) {
   Setup su(st);
-  const Net& net = su.net;
-  const int64_t batch = su.batch;
-  const double peak = su.peak;
-  nn::Sequential& model = su.model;
-  const Tensor& x = su.x;
+  auto& [net, batch, peak, model, x] = su;
   Tensor t = Tensor::uniform(net.classes == 1 ? std::vector<int64_t>{batch, 1} : std::vector<int64_t>{batch}, 0.f,
                              static_cast<float>(net.classes == 1 ? 2 : net.classes), 3);
   for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = std::floor(t.data()[i]);
@@ -164,11 +160,7 @@ void BM_train_step(benchmark::State& st) {
 // Inference: forward alone (no copy of the output, no loss).
 void BM_infer(benchmark::State& st) {
   Setup su(st);
-  const Net& net = su.net;
-  const int64_t batch = su.batch;
-  const double peak = su.peak;
-  nn::Sequential& model = su.model;
-  const Tensor& x = su.x;
+  auto& [net, batch, peak, model, x] = su;
   for (auto _ : st) {
     Tensor y = model.forward(x);
     benchmark::DoNotOptimize(y.data());

@@ -388,35 +388,24 @@ inline void check_against_reference(nn::Sequential& m, LossCase& loss, const Ten
   auto rparams = ref.params();
   Vec xv = to_vec(x);
   auto loss_at = [&] { return ref_loss(loss.kind, ref.forward(xv, x.shape()), tv, loss.classes, nullptr); };
-  const double h = 1e-6;
-  if (m.input_grad()) {
-    const size_t stride = std::max<size_t>(1, xv.size() / 40);
-    for (size_t j = 0; j < xv.size(); j += stride) {
-      const double keep = xv[j];
-      xv[j] = keep + h;
+  // Central differences of the loss against the analytical gradient g at
+  // (up to) 40 evenly spaced entries of v.
+  auto check_fd = [&](Vec& v, const Vec& g, const std::string& what) {
+    const double h = 1e-6;
+    const size_t stride = std::max<size_t>(1, v.size() / 40);
+    for (size_t j = 0; j < v.size(); j += stride) {
+      const double keep = v[j];
+      v[j] = keep + h;
       const double lp = loss_at();
-      xv[j] = keep - h;
+      v[j] = keep - h;
       const double lm = loss_at();
-      xv[j] = keep;
+      v[j] = keep;
       const double fd = (lp - lm) / (2 * h);
-      EXPECT_NEAR(dxr[j], fd, 1e-6 * std::max(1.0, std::fabs(fd))) << "x[" << j << "]: reference vs finite differences";
+      EXPECT_NEAR(g[j], fd, 1e-6 * std::max(1.0, std::fabs(fd))) << what << "[" << j << "]: reference vs finite differences";
     }
-  }
-  for (size_t i = 0; i < rparams.size(); ++i) {
-    Vec& p = *rparams[i];
-    const size_t stride = std::max<size_t>(1, p.size() / 40);
-    for (size_t j = 0; j < p.size(); j += stride) {
-      const double keep = p[j];
-      p[j] = keep + h;
-      const double lp = loss_at();
-      p[j] = keep - h;
-      const double lm = loss_at();
-      p[j] = keep;
-      const double fd = (lp - lm) / (2 * h);
-      EXPECT_NEAR((*rgrads[i])[j], fd, 1e-6 * std::max(1.0, std::fabs(fd)))
-          << params[i].first << "[" << j << "]: reference vs finite differences";
-    }
-  }
+  };
+  if (m.input_grad()) check_fd(xv, dxr, "x");
+  for (size_t i = 0; i < rparams.size(); ++i) check_fd(*rparams[i], *rgrads[i], params[i].first);
 }
 
 }  // namespace nabla::test

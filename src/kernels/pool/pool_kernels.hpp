@@ -144,15 +144,22 @@ inline void window_max(const float* plane, int64_t w, int64_t h0, int64_t h1, in
   *idx = static_cast<int32_t>(id);
 }
 
+// {0, 2, 4, …}: the column of each lane's first window input, relative to
+// the vector's first output.
+template <class I>
+inline I even_lanes() {
+  alignas(64) int32_t t[I::size];
+  for (int l = 0; l < static_cast<int>(I::size); ++l) t[l] = 2 * l;
+  return I::load_aligned(t);
+}
+
 template <class B>
 void max2x2_forward_plane(int64_t w, int64_t oh, int64_t ow, const float* src, float* dst,
                           int32_t* idx) {
   using I = xsimd::batch<int32_t, typename B::arch_type>;
   using P = Pairs<B>;
   constexpr int64_t V = B::size;
-  alignas(64) int32_t lanes2[V];
-  for (int64_t l = 0; l < V; ++l) lanes2[l] = static_cast<int32_t>(2 * l);
-  const I lane2 = I::load_aligned(lanes2);
+  const I lane2 = even_lanes<I>();
   const I one(1), wv(static_cast<int32_t>(w)), w1(static_cast<int32_t>(w + 1));
   for (int64_t y = 0; y < oh; ++y) {
     const float* r0 = src + 2 * y * w;
@@ -203,9 +210,7 @@ void max2x2_backward_plane(int64_t h, int64_t w, int64_t oh, int64_t ow, const f
   using I = xsimd::batch<int32_t, typename B::arch_type>;
   using P = Pairs<B>;
   constexpr int64_t V = B::size;
-  alignas(64) int32_t lanes2[V];
-  for (int64_t l = 0; l < V; ++l) lanes2[l] = static_cast<int32_t>(2 * l);
-  const I lane2 = I::load_aligned(lanes2);
+  const I lane2 = even_lanes<I>();
   const I zero(0), one(1), wv(static_cast<int32_t>(w)), w1(static_cast<int32_t>(w + 1));
   for (int64_t y = 0; y < oh; ++y) {
     float* r0 = diff_src + 2 * y * w;
