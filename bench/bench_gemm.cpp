@@ -146,8 +146,7 @@ void BM_peak(benchmark::State& state, int threads) {
   constexpr int64_t kIters = 2'000'000;
   double flops = 0;
   for (auto _ : state) {
-    nabla_bench::measure_fma_peak(isa, threads, kIters);
-    flops += nabla_bench::fma_flops_per_iter(isa) * kIters * threads;
+    flops += nabla::run_fma_loop(isa, threads, kIters).flops;
   }
   state.counters["GFLOPS"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsRate);
 }

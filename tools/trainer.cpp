@@ -20,6 +20,7 @@
 #include "nabla/data/csv.hpp"
 #include "nabla/data/idx.hpp"
 #include "nabla/error.hpp"
+#include "nabla/runtime/file.hpp"
 #include "nabla/nn/init.hpp"
 #include "nabla/nn/loss.hpp"
 #include "nabla/nn/optim.hpp"
@@ -399,8 +400,8 @@ std::vector<EpochStats> train(const TrainOptions& options, const TrainObserver& 
       for (const auto& [k, v] : run_settings(o, spec.to_string())) meta["run." + k] = v;
       nn::save_tensors(o.save + ".ckpt", tensors, meta);
     }
-    if (!o.log.empty()) write_file_atomic(o.log, log_csv(history));
-    if (!o.plot.empty()) write_file_atomic(o.plot, plot_svg(history, "nabla: " + spec.to_string()));
+    if (!o.log.empty()) nabla::write_file_atomic(o.log, log_csv(history));
+    if (!o.plot.empty()) nabla::write_file_atomic(o.plot, plot_svg(history, "nabla: " + spec.to_string()));
     if (observer.on_epoch) observer.on_epoch(s);
   }
   return history;
@@ -449,20 +450,6 @@ Evaluation evaluate_file(const std::string& model_path, const std::string& data_
 }
 
 // ---- outputs -------------------------------------------------------------------------
-
-void write_file_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw Error("'" + path + "': cannot create '" + tmp + "': " + std::strerror(errno));
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  ok = (std::fclose(f) == 0) && ok;
-  std::error_code ec;
-  if (ok) std::filesystem::rename(tmp, path, ec);
-  if (!ok || ec) {
-    std::remove(tmp.c_str());
-    throw Error("'" + path + "': cannot write" + (ec ? ": " + ec.message() : std::string()));
-  }
-}
 
 std::string log_csv(const std::vector<EpochStats>& history) {
   std::string s = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,samples_per_second\n";

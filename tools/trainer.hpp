@@ -97,8 +97,4 @@ std::string log_csv(const std::vector<EpochStats>& history);
 /// An SVG picture of a history: loss and accuracy per epoch, train and test.
 std::string plot_svg(const std::vector<EpochStats>& history, const std::string& title);
 
-/// Writes text to path through a temporary file renamed over it; throws
-/// nabla::Error naming the path on failure.
-void write_file_atomic(const std::string& path, const std::string& text);
-
 }  // namespace nabla::cli

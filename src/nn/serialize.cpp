@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "nabla/error.hpp"
+#include "nabla/runtime/file.hpp"
 
 namespace nabla::nn {
 
@@ -143,27 +144,14 @@ void write_file(const std::string& path, const std::vector<std::pair<std::string
   unsigned char len_le[8];
   for (int i = 0; i < 8; ++i) len_le[i] = static_cast<unsigned char>(len >> (8 * i));
 
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail(path, "cannot create temporary file '" + tmp + "': " + errno_text());
-  bool ok = std::fwrite(len_le, 1, 8, f) == 8 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  for (const auto& [name, t] : tensors) {
-    const size_t n = static_cast<size_t>(t->numel());
-    ok = ok && std::fwrite(t->data(), sizeof(float), n, f) == n;
-  }
-  ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
-  const std::string err = ok ? "" : errno_text();
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    fail(path, "cannot write '" + tmp + "': " + (err.empty() ? errno_text() : err));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    fail(path, "cannot rename '" + tmp + "' to it: " + ec.message());
-  }
+  write_file_atomic(path, [&](std::FILE* f) {
+    bool ok = std::fwrite(len_le, 1, 8, f) == 8 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    for (const auto& [name, t] : tensors) {
+      const size_t n = static_cast<size_t>(t->numel());
+      ok = ok && std::fwrite(t->data(), sizeof(float), n, f) == n;
+    }
+    return ok;
+  });
 }
 
 }  // namespace

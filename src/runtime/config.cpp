@@ -9,12 +9,24 @@
 
 #include "kernels/gemm/gemm_internal.hpp"
 #include "nabla/error.hpp"
+#include "nabla/runtime/profile.hpp"
 
 namespace nabla {
+namespace detail {
+ProfileStatus find_profile(Isa isa);  // profile.cpp
+}  // namespace detail
 namespace {
 
 std::mutex g_mutex;
-std::array<std::optional<GemmConfig>, 3> g_config;
+std::array<std::optional<GemmConfig>, 3> g_config;          // in use
+std::array<std::optional<ProfileStatus>, 3> g_profile;      // looked up once per ISA
+
+// Under g_mutex.
+const ProfileStatus& status_locked(Isa isa) {
+  auto& st = g_profile[static_cast<int>(isa)];
+  if (!st) st = detail::find_profile(isa);
+  return *st;
+}
 
 int64_t clamp_round_down(int64_t x, int64_t lo, int64_t hi, int64_t mult) {
   x = std::clamp(x, lo, hi);
@@ -64,22 +76,34 @@ GemmConfig default_gemm_config(Isa isa) {
 GemmConfig gemm_config(Isa isa) {
   std::lock_guard lock(g_mutex);
   auto& slot = g_config[static_cast<int>(isa)];
-  if (!slot) slot = default_gemm_config(isa);
+  if (!slot) {
+    const ProfileStatus& st = status_locked(isa);
+    slot = st.profile ? st.profile->gemm : default_gemm_config(isa);
+  }
   return *slot;
 }
 
-void set_gemm_config(Isa isa, const GemmConfig& cfg) {
+ProfileStatus profile_status(Isa isa) {
+  std::lock_guard lock(g_mutex);
+  return status_locked(isa);
+}
+
+void validate_gemm_config(Isa isa, const GemmConfig& cfg) {
   bool compiled = false;
   for (const auto& v : kernels::detail::gemm_variants(isa))
     compiled = compiled || (v.mr == cfg.mr && v.nr == cfg.nr);
   if (!compiled)
-    throw Error("set_gemm_config: no " + std::to_string(cfg.mr) + "x" + std::to_string(cfg.nr) +
+    throw Error("GEMM configuration: no " + std::to_string(cfg.mr) + "x" + std::to_string(cfg.nr) +
                 " micro-kernel is compiled for " + isa_name(isa));
   if (cfg.kc < 1 || cfg.mc < cfg.mr || cfg.nc < cfg.nr || cfg.mc % cfg.mr || cfg.nc % cfg.nr)
-    throw Error("set_gemm_config: invalid blocking " + to_string(cfg) +
+    throw Error("GEMM configuration: invalid blocking " + to_string(cfg) +
                 " (need kc >= 1, mc a positive multiple of mr, nc of nr)");
-  if (cfg.small_flops < 0 || cfg.parallel_flops < 0 || cfg.task_flops < 0)
-    throw Error("set_gemm_config: thresholds must not be negative");
+  if (!(cfg.small_flops >= 0) || !(cfg.parallel_flops >= 0) || !(cfg.task_flops > 0))
+    throw Error("GEMM configuration: thresholds must be numbers, small_flops and parallel_flops >= 0, task_flops > 0");
+}
+
+void set_gemm_config(Isa isa, const GemmConfig& cfg) {
+  validate_gemm_config(isa, cfg);
   std::lock_guard lock(g_mutex);
   g_config[static_cast<int>(isa)] = cfg;
 }
@@ -87,6 +111,7 @@ void set_gemm_config(Isa isa, const GemmConfig& cfg) {
 void reset_gemm_config() {
   std::lock_guard lock(g_mutex);
   for (auto& slot : g_config) slot.reset();
+  for (auto& st : g_profile) st.reset();
 }
 
 std::string to_string(const GemmConfig& c) {

@@ -30,12 +30,16 @@ struct GemmConfig {
 
 /// The defaults for an ISA on this CPU.
 GemmConfig default_gemm_config(Isa isa);
-/// The configuration in use for an ISA (default unless overridden).
+/// The configuration in use for an ISA: set_gemm_config()'s if called, else
+/// the tuning profile's for this CPU (runtime/profile.hpp), else the defaults.
 GemmConfig gemm_config(Isa isa);
-/// Overrides the configuration for an ISA; throws nabla::Error if invalid
-/// (non-positive block, mc not a multiple of mr, tile not compiled, ...).
+/// Throws nabla::Error if cfg is invalid for the ISA (non-positive block, mc
+/// not a multiple of mr, tile not compiled, negative threshold, ...).
+void validate_gemm_config(Isa isa, const GemmConfig& cfg);
+/// Overrides the configuration for an ISA; throws nabla::Error if invalid.
 void set_gemm_config(Isa isa, const GemmConfig& cfg);
-/// Back to the defaults for every ISA.
+/// Drops every override and forgets the loaded profiles: the next
+/// gemm_config() looks the profile up again (NABLA_PROFILE is re-read).
 void reset_gemm_config();
 
 /// Human-readable one-line summary ("tile per shape (default 6x64) mc=336 kc=384 nc=5440").
