@@ -26,6 +26,7 @@
 
 #include "nabla/nabla.hpp"
 #include "median_reporter.hpp"
+#include "kernels/gemm/gemm_shapes.hpp"
 #include "peak.hpp"
 
 #ifdef NABLA_HAVE_OPENBLAS
@@ -40,35 +41,9 @@ namespace {
 
 using nabla::kernels::Trans;
 
-struct Shape {
-  const char* what;
-  bool ta, tb;
-  int64_t m, n, k;
-};
-
-// The shapes of the GEMM issue (row-major M×N×K).
-const Shape kShapes[] = {
-    {"square", false, false, 256, 256, 256},
-    {"square", false, false, 512, 512, 512},
-    {"square", false, false, 1024, 1024, 1024},
-    {"square", false, false, 2048, 2048, 2048},
-    {"mlp_fwd", false, true, 64, 256, 784},
-    {"mlp_fwd", false, true, 64, 128, 256},
-    {"mlp_fwd", false, true, 64, 10, 128},
-    {"mlp_nn", false, false, 64, 256, 784},
-    {"mlp_nn", false, false, 64, 128, 256},
-    {"mlp_nn", false, false, 64, 10, 128},
-    {"mlp_wgrad", true, false, 256, 784, 64},
-    {"mlp_dgrad", false, false, 64, 784, 256},
-    {"conv1", false, false, 6, 36864, 25},
-    {"conv2", false, false, 16, 4096, 150},
-    {"conv3", false, false, 64, 50176, 288},
-};
-
-std::string shape_name(const Shape& s) {
-  return std::string(s.what) + "_" + (s.ta ? "T" : "N") + (s.tb ? "T" : "N") + "/" + std::to_string(s.m) +
-         "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
-}
+using Shape = nabla::kernels::detail::GemmShape;
+using nabla::kernels::detail::kTrainingGemmShapes;
+using nabla::kernels::detail::shape_name;
 
 struct Buffers {
   std::vector<float> a, b, c;
@@ -161,7 +136,7 @@ class SummaryReporter : public nabla_bench::MedianReporter {
     std::printf("\nSummary (GFLOP/s; ratio = nabla / peer, > 1 means nabla is faster; %%peak of the same-run FMA peak)\n");
     std::printf("%-34s %3s %8s %6s %9s %6s %9s %6s\n", "shape", "thr", "nabla", "%peak", "openblas", "ratio",
                 "onednn", "ratio");
-    for (const Shape& s : kShapes) {
+    for (const Shape& s : kTrainingGemmShapes) {
       for (int t : {1, 2}) {
         const std::string base = "gemm/" + shape_name(s) + "/threads:" + std::to_string(t) + "/";
         auto get = [&](const std::string& lib) { return counter(base + lib, "GFLOPS"); };
@@ -198,7 +173,7 @@ int main(int argc, char** argv) {
 #ifdef NABLA_HAVE_DNNL
   libs.push_back(Lib::Dnnl);
 #endif
-  for (const Shape& s : kShapes)
+  for (const Shape& s : kTrainingGemmShapes)
     for (int t : {1, 2})
       for (Lib lib : libs)
         benchmark::RegisterBenchmark(

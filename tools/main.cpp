@@ -20,7 +20,9 @@
 #include "nabla/runtime/cpu.hpp"
 #include "nabla/runtime/threads.hpp"
 #include "nabla/version.hpp"
+#include "nabla/runtime/profile.hpp"
 #include "trainer.hpp"
+#include "tune.hpp"
 
 namespace cli = nabla::cli;
 
@@ -139,6 +141,52 @@ int run_eval(const std::string& model, const std::string& data, const std::strin
   return 0;
 }
 
+struct TuneCli {
+  double budget = 60;
+  std::vector<int> threads;
+  std::string output;
+};
+
+int run_tune(const TuneCli& t) {
+  const nabla::Isa isa = nabla::active_isa();
+  const std::string path = t.output.empty() ? nabla::default_profile_path(isa) : t.output;
+  if (path.empty()) throw nabla::Error("tune: no cache directory (set XDG_CACHE_HOME or HOME, or pass --output)");
+  cli::TuneOptions o;
+  o.budget_s = t.budget;
+  o.threads = t.threads;
+  const bool tty = ::isatty(::fileno(stdout)) != 0;
+  std::printf("tuning %s on %s for about %.0f s\n", nabla::isa_name(isa), nabla::cpu_info().model.c_str(), t.budget);
+  std::string last_step;
+  auto progress = [&](double f, const std::string& step) {
+    if (tty) {
+      constexpr int kWidth = 30;
+      char bar[kWidth + 1];
+      for (int i = 0; i < kWidth; ++i) bar[i] = i < static_cast<int>(f * kWidth) ? '#' : '.';
+      bar[kWidth] = 0;
+      std::printf("\r\033[K[%s] %3.0f%%  %.60s", bar, 100 * f, step.c_str());
+      std::fflush(stdout);
+    } else if (step.find(':') == std::string::npos && step != last_step) {
+      std::printf("%s\n", step.c_str());  // the phases only, not every candidate
+      std::fflush(stdout);
+    }
+    last_step = step;
+  };
+  const nabla::Profile p = cli::tune(o, progress);
+  if (tty) std::printf("\r\033[K");
+  const nabla::MachineLimits& l = p.limits;
+  std::printf("FMA peak: %.0f GFLOP/s (1 thread), %.0f (%d threads)\n", l.peak_gflops_1, l.peak_gflops_all, l.threads);
+  std::printf("bandwidth, copy / triad GB/s:");
+  for (size_t i = 0; i < l.bandwidth_1.size(); ++i)
+    std::printf("  %s %.0f/%.0f (%d threads: %.0f/%.0f)", l.bandwidth_1[i].level.c_str(), l.bandwidth_1[i].copy_gbs,
+                l.bandwidth_1[i].triad_gbs, l.threads, l.bandwidth_all[i].copy_gbs, l.bandwidth_all[i].triad_gbs);
+  std::printf("\nnoise (median deviation of the default against itself): %.1f%%\n", 100 * p.noise);
+  std::printf("defaults: %s\ntuned:    %s\n\n%s", nabla::to_string(nabla::default_gemm_config(isa)).c_str(),
+              nabla::to_string(p.gemm).c_str(), cli::tune_report(p).c_str());
+  nabla::save_profile(p, path);
+  std::printf("\nprofile: %s\n", path.c_str());
+  return 0;
+}
+
 int run_info() {
   const nabla::CpuInfo& c = nabla::cpu_info();
   const nabla::Isa isa = nabla::active_isa();
@@ -150,6 +198,13 @@ int run_info() {
   std::printf("isa:      %s in use (best the CPU and OS support: %s)\n", nabla::isa_name(isa), nabla::isa_name(c.best_isa));
   std::printf("threads:  %d\n", nabla::num_threads());
   std::printf("gemm:     %s\n", nabla::to_string(nabla::gemm_config(isa)).c_str());
+  const nabla::ProfileStatus st = nabla::profile_status(isa);
+  if (st.profile)
+    std::printf("profile:  %s (tuned %s; FMA peak %.0f GFLOP/s, %.0f on %d threads)\n", st.path.c_str(),
+                st.profile->created.c_str(), st.profile->limits.peak_gflops_1, st.profile->limits.peak_gflops_all,
+                st.profile->limits.threads);
+  else
+    std::printf("profile:  none in use: %s%s\n", st.message.c_str(), st.path.empty() ? "" : (" (" + st.path + ")").c_str());
   std::printf("built with: oneTBB %s (runtime %s), hwloc %u.%u.%u, xsimd %d.%d.%d, zlib %s, nlohmann-json %d.%d.%d, "
               "CLI11 %s\n",
               TBB_VERSION_STRING, TBB_runtime_version(), HWLOC_API_VERSION >> 16, (HWLOC_API_VERSION >> 8) & 0xff,
@@ -197,7 +252,20 @@ int main(int argc, char** argv) {
   eval->add_option("--data", eval_data, "IDX directory (its t10k- files are used) or CSV file")->capture_default_str();
   eval->add_option("--label", eval_label, "CSV label column")->capture_default_str();
 
-  CLI::App* info = app.add_subcommand("info", "CPU, ISA, caches, threads, GEMM blocking, versions");
+  CLI::App* info = app.add_subcommand("info", "CPU, ISA, caches, threads, GEMM blocking, tuning profile, versions");
+
+  TuneCli tune_opts;
+  CLI::App* tune = app.add_subcommand("tune", "Measure this CPU and tune the GEMM blocking; writes the profile nabla loads");
+  tune->add_option("--budget", tune_opts.budget, "seconds the whole run may take (5..86400)")->capture_default_str();
+  tune->add_option("--threads", tune_opts.threads, "thread counts to tune for (default: 1 and all cores)")->delimiter(',');
+  tune->add_option("--output", tune_opts.output, "profile file (default: the cache file nabla looks up for this CPU)");
+  tune->footer(
+      "\nThe profile is JSON, keyed by CPU model, ISA, cores and caches, in\n"
+      "$XDG_CACHE_HOME/nabla/ (or ~/.cache/nabla/). nabla loads the one matching\n"
+      "the CPU at start-up; NABLA_PROFILE=FILE names another, NABLA_PROFILE=off\n"
+      "ignores it. A profile for another CPU, or a corrupt one, is ignored with a\n"
+      "warning. A change is kept only when faster, beyond the measured noise,\n"
+      "without slowing any shape.\n");
 
   try {
     app.parse(argc, argv);
@@ -212,6 +280,7 @@ int main(int argc, char** argv) {
     }
     if (*eval) return run_eval(eval_model, eval_data, eval_label);
     if (*info) return run_info();
+    if (*tune) return run_tune(tune_opts);
   } catch (const std::exception& e) {
     if (::isatty(::fileno(stdout))) std::printf("\n");  // end a progress bar's line
     std::fflush(stdout);

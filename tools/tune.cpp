@@ -1,0 +1,353 @@
+// `nabla tune`: machine limits, then a coordinate search over the GEMM
+// configuration. Every comparison is interleaved (current best, candidate,
+// best, candidate, ... on each shape, medians), because this kind of machine
+// drifts by more than the differences we look for; the same protocol run on
+// the default against itself gives the noise a change must beat.
+#include "tune.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <random>
+
+#include "kernels/gemm/gemm_internal.hpp"
+#include "kernels/gemm/gemm_shapes.hpp"
+#include "nabla/error.hpp"
+#include "nabla/kernels/gemm.hpp"
+#include "nabla/runtime/config.hpp"
+#include "nabla/runtime/measure.hpp"
+#include "nabla/runtime/threads.hpp"
+
+namespace nabla::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using kernels::Trans;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// One shape at one thread count, with its operands.
+struct Problem {
+  TuneShape s;
+  int threads = 1;
+  std::vector<float> a, b, c;
+  int calls = 1;   // GEMM calls per timing sample (about 2 ms)
+  int rounds = 5;  // samples per configuration in a comparison
+
+  double flops() const { return 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k); }
+
+  // Seconds per call, over `calls` calls.
+  double time(int n_calls) {
+    const int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
+    const auto t0 = Clock::now();
+    for (int i = 0; i < n_calls; ++i)
+      kernels::gemm(s.ta ? Trans::Yes : Trans::No, s.tb ? Trans::Yes : Trans::No, s.m, s.n, s.k, 1.f, a.data(), lda,
+                    b.data(), ldb, 0.f, c.data(), s.n);
+    return seconds_since(t0) / n_calls;
+  }
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+class Tuner {
+ public:
+  Tuner(const TuneOptions& o, const TuneProgress& progress)
+      : isa_(active_isa()), budget_(o.budget_s), progress_(progress), start_(Clock::now()) {
+    if (!(o.budget_s >= 5) || o.budget_s > 86400) throw Error("tune: --budget must be 5..86400 seconds");
+    std::vector<int> threads = o.threads;
+    if (threads.empty()) {
+      threads.push_back(1);
+      if (cpu_info().physical_cores > 1) threads.push_back(cpu_info().physical_cores);
+    }
+    for (int t : threads)
+      if (t < 1 || t > 1024) throw Error("tune: thread counts must be 1..1024 (got " + std::to_string(t) + ")");
+    threads_ = threads;
+    std::vector<TuneShape> shapes = o.training_shapes ? default_tune_shapes() : std::vector<TuneShape>{};
+    for (const TuneShape& s : o.extra_shapes) {
+      if (s.m < 1 || s.n < 1 || s.k < 1) throw Error("tune: shape '" + s.name + "' has a zero dimension");
+      const bool dup = std::any_of(shapes.begin(), shapes.end(), [&](const TuneShape& x) {
+        return x.ta == s.ta && x.tb == s.tb && x.m == s.m && x.n == s.n && x.k == s.k;
+      });
+      if (!dup) shapes.push_back(s);
+    }
+    if (shapes.empty()) throw Error("tune: no shapes to tune on");
+    std::mt19937 rng(1);
+    std::uniform_real_distribution<float> d(-1.f, 1.f);
+    for (int t : threads_)
+      for (const TuneShape& s : shapes) {
+        Problem p;
+        p.s = s;
+        p.threads = t;
+        p.a.resize(static_cast<size_t>(s.m * s.k));
+        p.b.resize(static_cast<size_t>(s.k * s.n));
+        p.c.resize(static_cast<size_t>(s.m * s.n));
+        for (float& x : p.a) x = d(rng);
+        for (float& x : p.b) x = d(rng);
+        problems_.push_back(std::move(p));
+      }
+  }
+
+  Profile run() {
+    Profile prof;
+    prof.isa = isa_;
+    prof.key = profile_key(isa_);
+    const int max_threads = *std::max_element(threads_.begin(), threads_.end());
+    report("measuring FMA peak and bandwidth");
+    prof.limits = measure_limits(isa_, max_threads, std::clamp(budget_ * 0.08, 1.0, 8.0));
+
+    const GemmConfig def = default_gemm_config(isa_);
+    report("calibrating");
+    calibrate(def);
+    report("measuring noise");
+    noise_ = measure_noise(def);
+    prof.noise = noise_.median;
+
+    GemmConfig best = def;
+    for (const auto& [what, candidates] : candidate_sets(def)) {
+      for (GemmConfig c : candidates(best)) {
+        if (out_of_time(0.8)) break;
+        try {
+          validate_gemm_config(isa_, c);
+        } catch (const Error&) {
+          continue;
+        }
+        if (same(c, best)) continue;
+        report(what + ": " + to_string(c));
+        const std::vector<double> r = compare(best, c);
+        if (accept(r)) best = c;
+      }
+    }
+    report("final comparison with the defaults");
+    prof.gemm = best;
+    prof.shapes = final_table(def, best);
+    reset_gemm_config();
+    prof.created = utc_now();
+    report("done");
+    return prof;
+  }
+
+ private:
+  struct Noise {
+    double median = 0, max = 0;
+  };
+
+  void report(const std::string& step) {
+    if (progress_) progress_(std::min(1.0, seconds_since(start_) / budget_), step);
+  }
+  bool out_of_time(double share) const { return seconds_since(start_) > share * budget_; }
+
+  static bool same(const GemmConfig& a, const GemmConfig& b) {
+    return a.auto_tile == b.auto_tile && a.mr == b.mr && a.nr == b.nr && a.mc == b.mc && a.kc == b.kc &&
+           a.nc == b.nc && a.small_flops == b.small_flops && a.parallel_flops == b.parallel_flops &&
+           a.task_flops == b.task_flops;
+  }
+
+  void use(const GemmConfig& c, int threads) {
+    set_gemm_config(isa_, c);
+    set_num_threads(threads);
+  }
+
+  // Calls per sample: about 2 ms of work; fewer rounds for the big shapes.
+  void calibrate(const GemmConfig& def) {
+    for (Problem& p : problems_) {
+      use(def, p.threads);
+      p.time(1);  // warm-up: packing buffers, threads
+      const double t = std::min(p.time(1), p.time(1));
+      p.calls = static_cast<int>(std::clamp(2e-3 / std::max(t, 1e-8), 1.0, 10000.0));
+      p.rounds = t > 10e-3 ? 3 : 5;
+    }
+  }
+
+  // Per problem: median time of b ÷ median time of a, samples interleaved.
+  std::vector<double> compare(const GemmConfig& a, const GemmConfig& b, int extra_rounds = 0) {
+    std::vector<double> ratios;
+    for (Problem& p : problems_) {
+      std::vector<double> ta, tb;
+      for (int r = 0; r < p.rounds + extra_rounds; ++r) {
+        use(a, p.threads);
+        ta.push_back(p.time(p.calls));
+        use(b, p.threads);
+        tb.push_back(p.time(p.calls));
+      }
+      ratios.push_back(median(tb) / median(ta));
+    }
+    return ratios;
+  }
+
+  Noise measure_noise(const GemmConfig& def) {
+    const std::vector<double> r = compare(def, def);
+    std::vector<double> dev;
+    for (double x : r) dev.push_back(std::abs(x - 1));
+    Noise n;
+    n.median = std::clamp(median(dev), 0.002, 0.2);
+    n.max = std::clamp(*std::max_element(dev.begin(), dev.end()), 0.01, 0.5);
+    return n;
+  }
+
+  // Faster overall beyond twice the median noise, and no problem slower
+  // beyond the largest deviation the default showed against itself.
+  bool accept(const std::vector<double>& ratios) const {
+    double log_sum = 0, worst = 0;
+    for (double r : ratios) {
+      log_sum += std::log(r);
+      worst = std::max(worst, r);
+    }
+    const double geo = std::exp(log_sum / static_cast<double>(ratios.size()));
+    return geo < 1 - std::max(0.01, 2 * noise_.median) && worst < 1 + std::max(0.02, noise_.max);
+  }
+
+  using Generator = std::function<std::vector<GemmConfig>(const GemmConfig&)>;
+  std::vector<std::pair<std::string, Generator>> candidate_sets(const GemmConfig& def) const {
+    auto round_to = [](int64_t x, int64_t m) { return std::max(m, (x + m / 2) / m * m); };
+    std::vector<std::pair<std::string, Generator>> sets;
+    sets.emplace_back("kc", [=](const GemmConfig& b) {
+      std::vector<GemmConfig> v;
+      for (int64_t kc : {256, 320, 448, 512, 192}) {
+        GemmConfig c = b;
+        c.kc = kc;
+        v.push_back(c);
+      }
+      return v;
+    });
+    sets.emplace_back("mc", [=](const GemmConfig& b) {
+      std::vector<GemmConfig> v;
+      for (double f : {0.5, 0.75, 1.5, 2.0}) {
+        GemmConfig c = b;
+        c.mc = round_to(static_cast<int64_t>(static_cast<double>(def.mc) * f), c.mr);
+        v.push_back(c);
+      }
+      return v;
+    });
+    sets.emplace_back("nc", [=](const GemmConfig& b) {
+      std::vector<GemmConfig> v;
+      for (double f : {0.25, 0.5, 2.0}) {
+        GemmConfig c = b;
+        c.nc = round_to(static_cast<int64_t>(static_cast<double>(def.nc) * f), c.nr);
+        v.push_back(c);
+      }
+      return v;
+    });
+    sets.emplace_back("small_flops", [](const GemmConfig& b) {
+      std::vector<GemmConfig> v;
+      for (double f : {16e6, 32e6, 128e6, 256e6}) {
+        GemmConfig c = b;
+        c.small_flops = f;
+        v.push_back(c);
+      }
+      return v;
+    });
+    if (*std::max_element(threads_.begin(), threads_.end()) > 1) {
+      sets.emplace_back("parallel_flops", [](const GemmConfig& b) {
+        std::vector<GemmConfig> v;
+        for (double f : {0.5e6, 1e6, 4e6, 8e6}) {
+          GemmConfig c = b;
+          c.parallel_flops = f;
+          v.push_back(c);
+        }
+        return v;
+      });
+      sets.emplace_back("task_flops", [](const GemmConfig& b) {
+        std::vector<GemmConfig> v;
+        for (double f : {0.5e6, 2e6, 4e6}) {
+          GemmConfig c = b;
+          c.task_flops = f;
+          v.push_back(c);
+        }
+        return v;
+      });
+    }
+    const Isa isa = isa_;
+    sets.emplace_back("tile", [isa, round_to](const GemmConfig& b) {
+      std::vector<GemmConfig> v;
+      for (const auto& var : kernels::detail::gemm_variants(isa)) {
+        GemmConfig c = b;
+        c.auto_tile = false;
+        c.mr = var.mr;
+        c.nr = var.nr;
+        c.mc = round_to(b.mc, var.mr);
+        c.nc = round_to(b.nc, var.nr);
+        v.push_back(c);
+      }
+      return v;
+    });
+    return sets;
+  }
+
+  std::vector<TunedShape> final_table(const GemmConfig& def, const GemmConfig& best) {
+    const std::vector<double> r = same(def, best) ? std::vector<double>(problems_.size(), 1.0) : compare(def, best, 2);
+    std::vector<TunedShape> out;
+    for (size_t i = 0; i < problems_.size(); ++i) {
+      Problem& p = problems_[i];
+      use(def, p.threads);
+      std::vector<double> t;
+      for (int k = 0; k < 3; ++k) t.push_back(p.time(p.calls));
+      TunedShape s;
+      s.m = p.s.m;
+      s.n = p.s.n;
+      s.k = p.s.k;
+      s.ta = p.s.ta;
+      s.tb = p.s.tb;
+      s.threads = p.threads;
+      s.default_gflops = p.flops() / median(t) * 1e-9;
+      s.tuned_gflops = s.default_gflops / r[i];
+      out.push_back(s);
+    }
+    return out;
+  }
+
+  static std::string utc_now() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+  }
+
+  Isa isa_;
+  double budget_;
+  TuneProgress progress_;
+  Clock::time_point start_;
+  std::vector<int> threads_;
+  std::vector<Problem> problems_;
+  Noise noise_;
+};
+
+}  // namespace
+
+std::vector<TuneShape> default_tune_shapes() {
+  std::vector<TuneShape> v;
+  for (const auto& s : kernels::detail::kTrainingGemmShapes)
+    v.push_back({kernels::detail::shape_name(s), s.ta, s.tb, s.m, s.n, s.k});
+  return v;
+}
+
+Profile tune(const TuneOptions& options, const TuneProgress& progress) {
+  const int threads_before = num_threads();
+  Tuner t(options, progress);
+  Profile p = t.run();
+  set_num_threads(threads_before);
+  return p;
+}
+
+std::string tune_report(const Profile& p) {
+  std::string s = "shape                               threads  default GFLOP/s  tuned GFLOP/s  speed-up\n";
+  char line[256];
+  for (const TunedShape& t : p.shapes) {
+    char name[64];
+    std::snprintf(name, sizeof name, "%s%s %lldx%lldx%lld", t.ta ? "T" : "N", t.tb ? "T" : "N",
+                  static_cast<long long>(t.m), static_cast<long long>(t.n), static_cast<long long>(t.k));
+    std::snprintf(line, sizeof line, "%-36s %7d  %15.1f  %13.1f  %7.3fx\n", name, t.threads, t.default_gflops,
+                  t.tuned_gflops, t.tuned_gflops / t.default_gflops);
+    s += line;
+  }
+  return s;
+}
+
+}  // namespace nabla::cli

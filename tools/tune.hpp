@@ -1,0 +1,46 @@
+#pragma once
+/// \file tune.hpp  What `nabla tune` does: measures this machine's limits
+/// and searches the GEMM configuration on the shapes training uses, keeping
+/// a change only when it is faster beyond the noise it measured; the result
+/// is a Profile (nabla/runtime/profile.hpp) that nabla loads at start-up.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "nabla/runtime/profile.hpp"
+
+namespace nabla::cli {
+
+/// One GEMM shape to tune on.
+struct TuneShape {
+  std::string name;  ///< "mlp_fwd_NT/64x256x784"
+  bool ta = false, tb = false;
+  int64_t m = 0, n = 0, k = 0;
+};
+
+struct TuneOptions {
+  double budget_s = 60;  ///< wall-clock budget of the whole run
+  /// Thread counts to tune for (empty: 1 and the number of physical cores).
+  std::vector<int> threads;
+  /// Tune on the fixed training set (default_tune_shapes()).
+  bool training_shapes = true;
+  /// More shapes (e.g. those of a model); at least one shape in all.
+  std::vector<TuneShape> extra_shapes;
+};
+
+/// What the tuner reports as it goes: fraction of the budget used (0..1)
+/// and a short description of the current step.
+using TuneProgress = std::function<void(double fraction, const std::string& step)>;
+
+/// The fixed shape set (the GEMM benchmark's training shapes).
+std::vector<TuneShape> default_tune_shapes();
+
+/// Runs the measurement and the search for the active ISA; returns the
+/// profile (not saved). Leaves the GEMM configuration as it found it.
+Profile tune(const TuneOptions& options, const TuneProgress& progress = {});
+
+/// A table of the profile's shapes: default vs tuned GFLOP/s per thread count.
+std::string tune_report(const Profile& p);
+
+}  // namespace nabla::cli
