@@ -463,6 +463,67 @@ TEST_P(GemmIsaTest, MatchesModelAndDispatchedVariant) {
     }
 }
 
+// The tile and the packing never change a result: every variant of the ISA,
+// with A packed and read in place, gives the same bits (each element is the
+// same FMA chain over the same KC blocks). Caught: GCC fused beta·C +
+// alpha·acc differently in one instantiation before the FMAs were explicit.
+TEST_P(GemmIsaTest, EveryTileGivesTheSameBits) {
+  const auto variants = nabla::kernels::detail::gemm_variants(isa());
+  const Flavour flavours[] = {{1.f, 0.f, kNoBias, kNone, kNone},
+                              {-0.5f, 1.5f, kPerRow, kTanh, kNone},
+                              {1.f, 1.5f, kPerCol, kNone, kNone},
+                              {0.75f, -1.f, kNoBias, kNone, kSigmoid}};
+  struct Shape {
+    int64_t m, n, k;
+  };
+  for (const Shape s : {Shape{33, 1, 50}, Shape{1, 70, 30}, Shape{17, 37, 400}, Shape{64, 10, 128}})
+    for (bool ta : kBools)
+      for (bool tb : kBools)
+        for (const Flavour& f : flavours) {
+          std::vector<float> first;
+          std::string first_name;
+          for (const GemmVariant& v : variants)
+            for (bool in_place : kBools) {
+              GemmTester t;
+              const GemmConfig cfg = in_place ? unpacked(serial_default(v)) : packed(serial_default(v));
+              const std::vector<float> got = f.apply(t.m(s.m).n(s.n).k(s.k).ta(ta).tb(tb)).Test(v, cfg);
+              const std::string name = std::string(v.name) + (in_place ? " (A in place)" : " (A packed)");
+              if (first.empty()) {
+                first = got;
+                first_name = name;
+              } else {
+                EXPECT_TRUE(std::memcmp(first.data(), got.data(), got.size() * sizeof(float)) == 0)
+                    << name << " differs from " << first_name << ": " << t.Describe();
+              }
+              if (HasFailure()) return;
+            }
+        }
+}
+
+// A single contiguous column (n == 1, ldc == 1) runs as the row Cᵀ on a
+// one-row tile: right against the model, and bitwise equal to what the
+// tile-based path gives the same column (the same FMA chains), with every
+// epilogue; with a padded C (ldc > 1) it stays a column.
+TEST_P(GemmIsaTest, SingleColumnIsTheTransposedRow) {
+  const int64_t ms[] = {2, 7, 64, 97};
+  const int64_t ks[] = {1, 13, 784};
+  for (bool ta : kBools)
+    for (bool tb : kBools) {
+      SCOPED_TRACE(trans_trace(ta, tb));
+      for (int64_t m : ms)
+        for (int64_t k : ks)
+          for (const Flavour& f : kEpilogues) {
+            GemmTester t;
+            CheckDispatch(f.apply(t.m(m).n(1).k(k).ta(ta).tb(tb)));
+            GemmTester padded;
+            CheckDispatch(f.apply(padded.m(m).n(1).k(k).ta(ta).tb(tb).pad(true)));
+            if (HasFailure()) return;
+          }
+      GemmTester t;
+      CheckDispatch(t.m(33).n(1).k(50).ta(ta).tb(tb).alpha(-0.5f).beta(1.5f).bias(kPerRow).act(kTanh));
+    }
+}
+
 // A fixed tile (auto_tile = false) set with set_gemm_config: gemm() runs
 // exactly that variant.
 TEST_P(GemmIsaTest, FixedTileDispatch) {

@@ -24,12 +24,12 @@ nabla::Profile sample_profile() {
   p.isa = isa;
   p.gemm = nabla::default_gemm_config(isa);
   const auto& tiles = nabla::kernels::detail::gemm_variants(isa);
-  const auto& last = tiles[tiles.size() - 1];  // not the default tile
-  p.gemm.mr = last.mr;
-  p.gemm.nr = last.nr;
-  p.gemm.mc = 12 * last.mr;
+  const auto& tile = tiles[1];  // not the default tile; more than one row
+  p.gemm.mr = tile.mr;
+  p.gemm.nr = tile.nr;
+  p.gemm.mc = 12 * tile.mr;
   p.gemm.kc = 256;
-  p.gemm.nc = 40 * last.nr;
+  p.gemm.nc = 40 * tile.nr;
   p.gemm.small_flops = 1.5e7;
   p.gemm.parallel_flops = 3e6;
   p.gemm.task_flops = 2e6;

@@ -232,8 +232,19 @@ void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha, cons
   const auto variants = detail::gemm_variants(isa);
   const detail::GemmVariant* v = &variants[0];
   detail::GemmArgs g{ta == Trans::Yes, tb == Trans::Yes, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep};
+  // A single column (n == 1, contiguous) is computed as the single row
+  // Cᵀ = op(B)ᵀ·op(A)ᵀ, which the one-row tiles run without padding (every
+  // tile is at least NR wide). Each element is the same chain of FMAs over
+  // the same KC blocks (a·b = b·a exactly), so the result is bitwise the
+  // one the tiles give.
+  if (n == 1 && m > 1 && ldc == 1 && (ep.deriv == Activation::None || ep.ldd == 1)) {
+    g = {!g.tb, !g.ta, 1, m, k, alpha, b, ldb, a, lda, beta, c, m, ep};
+    if (ep.bias_kind == BiasKind::PerRow) g.ep.bias_kind = BiasKind::PerCol;
+    else if (ep.bias_kind == BiasKind::PerCol) g.ep.bias_kind = BiasKind::PerRow;
+    if (ep.deriv != Activation::None) g.ep.ldd = m;
+  }
   if (cfg.auto_tile) {
-    v = &detail::select_variant(variants, m, n, k, !detail::gemm_packs_a(cfg, g));
+    v = &detail::select_variant(variants, g.m, g.n, g.k, !detail::gemm_packs_a(cfg, g));
   } else {
     for (const auto& cand : variants)
       if (cand.mr == cfg.mr && cand.nr == cfg.nr) v = &cand;

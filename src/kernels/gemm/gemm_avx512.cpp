@@ -8,6 +8,9 @@
 //   8x32  batch-64 dense layers with A read in place (8 row pointers fit the
 //         general registers; 14 did not)
 //   8x16  narrow outputs (n <= 16, e.g. 10 classes)
+//   1x64  one-row products (m == 1, and n == 1 turned around by the driver:
+//         logistic regression's forward and weight gradient), which every
+//         taller tile would pad 6-8 fold
 #include "kernels/gemm/gemm_ukernel.hpp"
 
 namespace nabla::kernels::detail {
@@ -18,6 +21,7 @@ static const GemmVariant kVariants[] = {
     NABLA_GEMM_VARIANT(xsimd::avx512f, ::nabla::Isa::Avx512, "avx512", 8, 48),
     NABLA_GEMM_VARIANT(xsimd::avx512f, ::nabla::Isa::Avx512, "avx512", 8, 32),
     NABLA_GEMM_VARIANT(xsimd::avx512f, ::nabla::Isa::Avx512, "avx512", 8, 16),
+    NABLA_GEMM_VARIANT(xsimd::avx512f, ::nabla::Isa::Avx512, "avx512", 1, 64),
 };
 
 std::span<const GemmVariant> gemm_variants_avx512() { return kVariants; }

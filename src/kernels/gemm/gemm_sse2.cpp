@@ -9,6 +9,7 @@ namespace nabla::kernels::detail {
 static const GemmVariant kVariants[] = {
     NABLA_GEMM_VARIANT(xsimd::sse2, ::nabla::Isa::Generic, "sse2", 6, 8),
     NABLA_GEMM_VARIANT(xsimd::sse2, ::nabla::Isa::Generic, "sse2", 4, 12),
+    NABLA_GEMM_VARIANT(xsimd::sse2, ::nabla::Isa::Generic, "sse2", 1, 16),  // one-row products
 };
 
 std::span<const GemmVariant> gemm_variants_sse2() { return kVariants; }

@@ -33,6 +33,7 @@
 #include <type_traits>
 
 #include "kernels/activation/activation_math.hpp"
+#include "kernels/common/fma.hpp"
 #include "kernels/common/tail.hpp"
 #include "kernels/gemm/gemm_internal.hpp"
 
@@ -144,7 +145,7 @@ inline __attribute__((always_inline)) void store_tile(
     const float* crow = out.c + i * out.ldc;
     NABLA_UNROLL for (int v = 0; v < NV; ++v) {
       B x = acc[i][v] * alpha;
-      if (read_c) x = xsimd::fma(beta, load(crow, v), x);
+      if (read_c) x = fmadd<Arch>(beta, load(crow, v), x);
       acc[i][v] = x;
     }
   }
@@ -214,7 +215,7 @@ void micro_kernel(int64_t kc, const float* __restrict a, int64_t rs_a, int64_t c
     const float* ap = a + p * cs_a;
     NABLA_UNROLL for (int i = 0; i < MR; ++i) {
       const B ai(ap[i * rs_a]);
-      NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]); }
+      NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = fmadd<Arch>(ai, bv[v], acc[i][v]); }
     }
   }
 
