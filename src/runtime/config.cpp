@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -17,9 +19,21 @@ ProfileStatus find_profile(Isa isa);  // profile.cpp
 }  // namespace detail
 namespace {
 
+// Every gemm() call reads the configuration, often from several threads at
+// once (a convolution's per-image GEMMs): the read is one acquire load of a
+// pointer to an immutable GemmConfig. Changes (rare) take the mutex and
+// publish a new object; old ones stay in g_store until exit, since a reader
+// may still be copying one.
 std::mutex g_mutex;
-std::array<std::optional<GemmConfig>, 3> g_config;          // in use
-std::array<std::optional<ProfileStatus>, 3> g_profile;      // looked up once per ISA
+std::deque<GemmConfig> g_store;                            // under g_mutex
+std::array<std::atomic<const GemmConfig*>, 3> g_config{};  // in use (null: not yet chosen)
+std::array<std::optional<ProfileStatus>, 3> g_profile;     // looked up once per ISA, under g_mutex
+
+// Under g_mutex.
+void publish_locked(Isa isa, const GemmConfig& cfg) {
+  g_store.push_back(cfg);
+  g_config[static_cast<int>(isa)].store(&g_store.back(), std::memory_order_release);
+}
 
 // Under g_mutex.
 const ProfileStatus& status_locked(Isa isa) {
@@ -74,13 +88,12 @@ GemmConfig default_gemm_config(Isa isa) {
 }
 
 GemmConfig gemm_config(Isa isa) {
+  if (const GemmConfig* c = g_config[static_cast<int>(isa)].load(std::memory_order_acquire)) return *c;
   std::lock_guard lock(g_mutex);
-  auto& slot = g_config[static_cast<int>(isa)];
-  if (!slot) {
-    const ProfileStatus& st = status_locked(isa);
-    slot = st.profile ? st.profile->gemm : default_gemm_config(isa);
-  }
-  return *slot;
+  if (const GemmConfig* c = g_config[static_cast<int>(isa)].load(std::memory_order_acquire)) return *c;
+  const ProfileStatus& st = status_locked(isa);
+  publish_locked(isa, st.profile ? st.profile->gemm : default_gemm_config(isa));
+  return *g_config[static_cast<int>(isa)].load(std::memory_order_acquire);
 }
 
 ProfileStatus profile_status(Isa isa) {
@@ -105,12 +118,12 @@ void validate_gemm_config(Isa isa, const GemmConfig& cfg) {
 void set_gemm_config(Isa isa, const GemmConfig& cfg) {
   validate_gemm_config(isa, cfg);
   std::lock_guard lock(g_mutex);
-  g_config[static_cast<int>(isa)] = cfg;
+  publish_locked(isa, cfg);
 }
 
 void reset_gemm_config() {
   std::lock_guard lock(g_mutex);
-  for (auto& slot : g_config) slot.reset();
+  for (auto& slot : g_config) slot.store(nullptr, std::memory_order_release);
   for (auto& st : g_profile) st.reset();
 }
 
