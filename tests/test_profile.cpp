@@ -74,11 +74,7 @@ void expect_same(const nabla::Profile& a, const nabla::Profile& b) {
   EXPECT_EQ(a.shapes[0].tuned_gflops, b.shapes[0].tuned_gflops);
 }
 
-bool same_config(const nabla::GemmConfig& a, const nabla::GemmConfig& b) {
-  return a.auto_tile == b.auto_tile && a.mr == b.mr && a.nr == b.nr && a.mc == b.mc && a.kc == b.kc &&
-         a.nc == b.nc && a.small_flops == b.small_flops && a.parallel_flops == b.parallel_flops &&
-         a.task_flops == b.task_flops;
-}
+bool same_config(const nabla::GemmConfig& a, const nabla::GemmConfig& b) { return a == b; }
 
 // Replaces the first occurrence of `from` in the profile's JSON by `to`.
 std::string edited(const std::string& from, const std::string& to) {

@@ -117,7 +117,7 @@ class Tuner {
         } catch (const Error&) {
           continue;
         }
-        if (same(c, best)) continue;
+        if (c == best) continue;
         report(what + ": " + to_string(c));
         const std::vector<double> r = compare(best, c);
         if (accept(r)) best = c;
@@ -142,11 +142,6 @@ class Tuner {
   }
   bool out_of_time(double share) const { return seconds_since(start_) > share * budget_; }
 
-  static bool same(const GemmConfig& a, const GemmConfig& b) {
-    return a.auto_tile == b.auto_tile && a.mr == b.mr && a.nr == b.nr && a.mc == b.mc && a.kc == b.kc &&
-           a.nc == b.nc && a.small_flops == b.small_flops && a.parallel_flops == b.parallel_flops &&
-           a.task_flops == b.task_flops;
-  }
 
   void use(const GemmConfig& c, int threads) {
     set_gemm_config(isa_, c);
@@ -280,7 +275,7 @@ class Tuner {
   }
 
   std::vector<TunedShape> final_table(const GemmConfig& def, const GemmConfig& best) {
-    const std::vector<double> r = same(def, best) ? std::vector<double>(problems_.size(), 1.0) : compare(def, best, 2);
+    const std::vector<double> r = def == best ? std::vector<double>(problems_.size(), 1.0) : compare(def, best, 2);
     std::vector<TunedShape> out;
     for (size_t i = 0; i < problems_.size(); ++i) {
       Problem& p = problems_[i];

@@ -118,7 +118,8 @@ void validate_gemm_config(Isa isa, const GemmConfig& cfg) {
 void set_gemm_config(Isa isa, const GemmConfig& cfg) {
   validate_gemm_config(isa, cfg);
   std::lock_guard lock(g_mutex);
-  publish_locked(isa, cfg);
+  const GemmConfig* now = g_config[static_cast<int>(isa)].load(std::memory_order_acquire);
+  if (!now || !(*now == cfg)) publish_locked(isa, cfg);  // the tuner sets the same one often
 }
 
 void reset_gemm_config() {

@@ -26,6 +26,8 @@ struct GemmConfig {
   double parallel_flops = 0;
   /// Minimum flops per parallel task.
   double task_flops = 0;
+
+  bool operator==(const GemmConfig&) const = default;
 };
 
 /// The defaults for an ISA on this CPU.
