@@ -76,6 +76,8 @@ void World::broadcast(std::vector<Tensor> tensors, int root) const {
   }
 }
 
+void World::barrier() const { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+
 void World::sum(double* values, int n) const {
   check(MPI_Allreduce(MPI_IN_PLACE, values, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
 }

@@ -66,6 +66,8 @@ class World {
   /// Copies root's tensors into every rank's (same shapes on all ranks, in
   /// the same order), in one fused MPI_Bcast.
   void broadcast(std::vector<Tensor> tensors, int root = 0) const;
+  /// Waits until every rank has reached it (MPI_Barrier).
+  void barrier() const;
   /// values[i] ← the sum over ranks of values[i] (double; small counters).
   void sum(double* values, int n) const;
 
