@@ -493,7 +493,7 @@ std::vector<EpochStats> train_body(const TrainOptions& options, const TrainObser
     char text[512];
     std::snprintf(text, sizeof text,
                   "allreduce: %.2f MB/step (%lld floats in one buffer; %.2f MB sent per rank), %.2f ms of the "
-                  "%.2f ms step = %.1f%% of step time (rank 0, %lld steps)\n",
+                  "%.2f ms step = %.1f%% of step time (rank 0, mean of %lld steps; includes waiting for the slowest rank)\n",
                   static_cast<double>(reducer->bytes_per_step()) / 1e6,
                   static_cast<long long>(reducer->bytes_per_step() / 4),
                   static_cast<double>(reducer->bytes_sent_per_step()) / 1e6, 1e3 * red, 1e3 * step,
