@@ -2,13 +2,14 @@
 # Installs the Debian 12 packages nabla needs that are missing (and nothing
 # else; with everything installed it only asks dpkg, in well under a second).
 # clang + libclang-rt-14-dev build the libFuzzer targets; dataset-fashion-mnist
-# is the real data the command-line test and the main job train on.
+# is the real data the command-line test and the main job train on;
+# libopenmpi-dev + openmpi-bin give nabla::dist and `mpirun nabla train`.
 # Usage: scripts/deps.sh [extra package ...]
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config
       libxsimd-dev libtbb-dev libhwloc-dev libgtest-dev libgmock-dev libbenchmark-dev
       nlohmann-json3-dev zlib1g-dev libcli11-dev libopenblas-dev libdnnl-dev
-      clang libclang-rt-14-dev dataset-fashion-mnist "$@")
+      libopenmpi-dev openmpi-bin clang libclang-rt-14-dev dataset-fashion-mnist "$@")
 missing=()
 # One dpkg-query for all of them (a package it does not know prints nothing).
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${pkgs[@]}" 2>/dev/null | awk '/install ok installed/ {print $1}' || true)

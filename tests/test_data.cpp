@@ -4,9 +4,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -247,4 +249,65 @@ TEST(BatchIterator, ShufflesEverySampleOnceKeepsPartialBatch) {
   EXPECT_EQ(it.x().data()[2], 1.f);
   expect_error([&] { data::BatchIterator(d, 0); }, {"batch size 0"});
   expect_error([] { data::BatchIterator(data::Dataset{}, 4); }, {"empty"});
+}
+
+TEST(Shard, SlicesCoverTheBatchOnceInRankOrder) {
+  for (int ranks = 1; ranks <= 5; ++ranks)
+    for (int64_t n = 0; n <= 13; ++n) {
+      int64_t next = 0, smallest = n, largest = 0;
+      for (int r = 0; r < ranks; ++r) {
+        const data::Shard s = data::shard_of(n, r, ranks);
+        EXPECT_EQ(s.begin, next) << "n " << n << " rank " << r << "/" << ranks;
+        next += s.count;
+        smallest = std::min(smallest, s.count);
+        largest = std::max(largest, s.count);
+      }
+      EXPECT_EQ(next, n);
+      EXPECT_LE(largest - smallest, 1);
+    }
+  expect_error([] { data::shard_of(4, 2, 2); }, {"rank 2 of 2"});
+  expect_error([] { data::shard_of(4, 0, 0); }, {"0 ranks"});
+}
+
+// The ranks' iterators, given the same seed, together yield each global
+// batch of the single iterator, in rank order: every sample once per epoch,
+// also for a last global batch not divisible by the ranks (10 = 4 + 4 + 2
+// on 3 ranks: slices 2+1+1, 2+1+1, 1+1+0).
+TEST(BatchIterator, ShardsTogetherMakeTheGlobalBatches) {
+  const data::Dataset d = counting(10, 3);
+  for (int ranks : {2, 3, 4}) {
+    data::BatchIterator whole(d, 4);
+    std::vector<std::unique_ptr<data::BatchIterator>> parts;
+    std::vector<data::Rng> rngs(static_cast<size_t>(ranks), data::Rng(11));
+    for (int r = 0; r < ranks; ++r) {
+      parts.push_back(std::make_unique<data::BatchIterator>(d, 4));
+      parts.back()->set_shard(r, ranks);
+    }
+    data::Rng rng(11);
+    for (int epoch = 0; epoch < 2; ++epoch) {
+      whole.start(&rng);
+      for (int r = 0; r < ranks; ++r) parts[static_cast<size_t>(r)]->start(&rngs[static_cast<size_t>(r)]);
+      std::multiset<int64_t> seen;
+      while (whole.next()) {
+        std::vector<float> joined;
+        for (auto& p : parts) {
+          ASSERT_TRUE(p->next());
+          EXPECT_EQ(p->global_batch_size(), whole.batch_size());
+          EXPECT_EQ(p->y().size(0), p->batch_size());
+          for (int64_t i = 0; i < p->batch_size(); ++i) {
+            joined.push_back(p->x().data()[2 * i]);
+            seen.insert(static_cast<int64_t>(p->x().data()[2 * i]));
+          }
+        }
+        std::vector<float> expected;
+        for (int64_t i = 0; i < whole.batch_size(); ++i) expected.push_back(whole.x().data()[2 * i]);
+        EXPECT_EQ(joined, expected) << ranks << " ranks";
+      }
+      for (auto& p : parts) EXPECT_FALSE(p->next());
+      EXPECT_EQ(seen.size(), 10u);
+      EXPECT_EQ(std::set<int64_t>(seen.begin(), seen.end()).size(), 10u) << ranks << " ranks, epoch " << epoch;
+    }
+  }
+  data::BatchIterator it(d, 4);
+  expect_error([&] { it.set_shard(-1, 2); }, {"rank -1 of 2"});
 }

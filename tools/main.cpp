@@ -4,7 +4,9 @@
 #include <zlib.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -19,10 +21,15 @@
 #include "nabla/runtime/config.hpp"
 #include "nabla/runtime/cpu.hpp"
 #include "nabla/runtime/threads.hpp"
-#include "nabla/version.hpp"
 #include "nabla/runtime/profile.hpp"
+#include "nabla/version.hpp"
 #include "trainer.hpp"
 #include "tune.hpp"
+#if NABLA_WITH_MPI
+#include <memory>
+
+#include "nabla/dist/mpi.hpp"
+#endif
 
 namespace cli = nabla::cli;
 
@@ -96,13 +103,17 @@ class Progress {
   std::chrono::steady_clock::time_point start_, last_;
 };
 
-int run_train(const cli::TrainOptions& o) {
+// world: the MPI job when started by mpirun (null otherwise); only rank 0
+// prints.
+int run_train(const cli::TrainOptions& o, const nabla::dist::World* world, bool rank0) {
   Progress progress(o.epochs);
   cli::TrainObserver obs;
   obs.on_start = [](const std::string& text) { std::fputs(text.c_str(), stdout); };
   obs.on_batch = [&](int e, int64_t d, int64_t t, double l, double a) { progress.batch(e, d, t, l, a); };
   obs.on_epoch = [&](const cli::EpochStats& s) { progress.epoch(s); };
-  const auto history = cli::train(o, obs);
+  obs.on_end = [](const std::string& text) { std::fputs(text.c_str(), stdout); };
+  const auto history = cli::train(o, obs, world);
+  if (!rank0) return 0;
   double total = 0;
   for (const auto& s : history) total += s.seconds;
   std::printf("trained %zu epochs in %.1f s", history.size(), total);
@@ -272,11 +283,32 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  // Under mpirun (or srun), `nabla train` is data-parallel over the job's
+  // ranks. MPI starts after the options parsed, so that --help or a typo
+  // never reaches it.
+  nabla::dist::World* world = nullptr;
+  int rank = 0, ranks = 1;
+#if NABLA_WITH_MPI
+  std::unique_ptr<nabla::dist::World> job;
+  if (*train && nabla::dist::launched_by_mpi()) {
+    job = std::make_unique<nabla::dist::World>(argc, argv);
+    world = job.get();
+    rank = world->rank();
+    ranks = world->size();
+    // The machine's cores shared among the ranks on it, unless told.
+    const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (!local) local = std::getenv("MPI_LOCALNRANKS");
+    if (o.threads == 0 && !std::getenv("NABLA_NUM_THREADS") && local && std::atoi(local) > 0)
+      o.threads = std::max(1, nabla::cpu_info().physical_cores / std::atoi(local));
+  }
+#else
+  (void)ranks;
+#endif
   try {
     if (*train) {
       for (CLI::Option* opt : defining)
         if (opt->count() > 0) o.given.push_back(opt->get_name().substr(2));
-      return run_train(o);
+      return run_train(o, world, rank == 0);
     }
     if (*eval) return run_eval(eval_model, eval_data, eval_label);
     if (*info) return run_info();
@@ -284,6 +316,17 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     if (::isatty(::fileno(stdout))) std::printf("\n");  // end a progress bar's line
     std::fflush(stdout);
+#if NABLA_WITH_MPI
+    // Every rank met this error together (rank 0's message names it): each
+    // ends cleanly. An error of one rank alone ends the whole job.
+    const bool collective = dynamic_cast<const nabla::dist::CollectiveError*>(&e) != nullptr;
+    if (ranks > 1 && !collective) {
+      std::fprintf(stderr, "nabla: error: rank %d of %d: %s\n", rank, ranks, e.what());
+      std::fflush(stderr);
+      world->abort(1);
+    }
+    if (collective && rank != 0) return 1;
+#endif
     std::fprintf(stderr, "nabla: error: %s\n", e.what());
     return 1;
   }

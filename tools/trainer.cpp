@@ -26,6 +26,9 @@
 #include "nabla/nn/optim.hpp"
 #include "nabla/nn/serialize.hpp"
 #include "nabla/runtime/threads.hpp"
+#if NABLA_WITH_MPI
+#include "nabla/dist/mpi.hpp"
+#endif
 
 namespace nabla::cli {
 
@@ -265,12 +268,32 @@ std::string moments_text(const data::Moments& m) {
 
 // ---- training ------------------------------------------------------------------
 
-std::vector<EpochStats> train(const TrainOptions& options, const TrainObserver& observer) {
+namespace {
+
+#if NABLA_WITH_MPI
+using Reducer = dist::GradientReducer;
+#else
+struct Reducer {};  // never made without MPI
+#endif
+
+// The body of train(); `synced` turns true once every rank has passed the
+// setup (see train()).
+std::vector<EpochStats> train_body(const TrainOptions& options, const TrainObserver& given_observer,
+                                   const dist::World* world, bool& synced) {
+#if NABLA_WITH_MPI
+  const int rank = world ? world->rank() : 0, ranks = world ? world->size() : 1;
+#else
+  (void)world;
+  const int rank = 0, ranks = 1;
+#endif
+  // Only rank 0 reports and writes files.
+  const TrainObserver observer = rank == 0 ? given_observer : TrainObserver{};
   TrainOptions o = options;
   if (o.epochs < 1) throw Error("--epochs " + std::to_string(o.epochs) + ": at least 1");
   if (o.batch < 1) throw Error("--batch " + std::to_string(o.batch) + ": at least 1");
   if (o.threads < 0) throw Error("--threads " + std::to_string(o.threads) + ": at least 1 (0: default)");
   if (o.limit < 0) throw Error("--limit " + std::to_string(o.limit) + ": at least 1 (0: all)");
+  if (rank != 0) o.save = o.log = o.plot = "";
   check_writable(o.save, "--save");
   check_writable(o.save.empty() ? "" : o.save + ".ckpt", "--save");
   check_writable(o.log, "--log");
@@ -330,11 +353,41 @@ std::vector<EpochStats> train(const TrainOptions& options, const TrainObserver& 
     std::vector<Tensor> state = opt.state();
     for (size_t i = 0; i < state.size(); ++i) restore("optim." + std::to_string(i), state[i]);
     opt.set_steps(parse_number<int64_t>(meta["nabla.steps"], "'" + o.resume + "': nabla.steps"));
+    const std::string saved_ranks = meta.count("nabla.ranks") ? meta["nabla.ranks"] : "1";
+    if (saved_ranks != std::to_string(ranks))
+      throw Error("'" + o.resume + "': checkpoint was trained on " + saved_ranks + " rank(s), this run has " +
+                  std::to_string(ranks) + "; resume with the same number (mpirun -np " + saved_ranks + ")");
     rng.set_state(parse_number<uint64_t>(meta["nabla.rng"], "'" + o.resume + "': nabla.rng"));
     history = parse_history(meta["nabla.history"], o.resume);
     if (static_cast<int>(history.size()) >= o.epochs)
       throw Error("'" + o.resume + "' already holds " + std::to_string(history.size()) + " epochs; ask for more with --epochs");
   }
+
+#if NABLA_WITH_MPI
+  std::unique_ptr<Reducer> reducer;
+  if (ranks > 1) {
+    // Every rank has passed the setup: from here on an error is one rank's
+    // alone (train() aborts the job for it).
+    world->check_ok("");
+    synced = true;
+    world->check_same(spec.to_string() + " on [" + input_text + "]", "model specs");
+    std::string settings;
+    for (const auto& [k, v] : run_settings(o, spec.to_string())) settings += k + "=" + v + " ";
+    settings += "epochs=" + std::to_string(o.epochs) + " steps=" + std::to_string(opt.steps()) +
+                " rng=" + std::to_string(rng.state()) + " history=" + std::to_string(history.size());
+    world->check_same(settings, "run settings");
+    // Rank 0's weights and optimiser state for everyone (equal already when
+    // all ranks seeded or resumed alike; this makes it so by construction).
+    std::vector<Tensor> state;
+    for (nn::Parameter* p : model.parameters()) state.push_back(p->value);
+    for (const Tensor& t : opt.state()) state.push_back(t);
+    world->broadcast(state, 0);
+    reducer = std::make_unique<Reducer>(*world, model.parameters(), 2);
+  }
+#else
+  std::unique_ptr<Reducer> reducer;
+  synced = true;
+#endif
 
   if (observer.on_start) {
     std::vector<int64_t> input = {o.batch};
@@ -345,30 +398,59 @@ std::vector<EpochStats> train(const TrainOptions& options, const TrainObserver& 
                               : "softmax cross-entropy";
     text += "spec: " + spec.to_string() + "\nloss: " + loss + "; optimizer: " + o.optimizer + " lr " + exact(o.lr) +
             (o.optimizer == "sgd" ? " momentum " + exact(o.momentum) : "") + "; batch " + std::to_string(o.batch) +
-            "; threads " + std::to_string(num_threads()) + "\ndata: " + std::to_string(data.train.size()) +
+            "; threads " + std::to_string(num_threads()) +
+            (ranks > 1 ? "; " + std::to_string(ranks) + " ranks (global batch " + std::to_string(ranks * o.batch) + ")"
+                       : std::string()) +
+            "\ndata: " + std::to_string(data.train.size()) +
             " training samples" + (data.has_test ? ", " + std::to_string(data.test.size()) + " test samples" : "") +
             ", " + std::to_string(binary ? 2 : built.outputs) + " classes\n";
     if (!history.empty()) text += "resuming after epoch " + std::to_string(history.size()) + " from '" + o.resume + "'\n";
     observer.on_start(text);
   }
 
-  data::BatchIterator it(data.train, o.batch, binary);
+  data::BatchIterator it(data.train, o.batch * ranks, binary);
+  if (ranks > 1) it.set_shard(rank, ranks);
   const int64_t outputs = built.outputs;
+  double step_seconds = 0;
+  int64_t steps_timed = 0;
   for (int epoch = static_cast<int>(history.size()) + 1; epoch <= o.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     it.start(&rng);
     double loss_sum = 0;
     int64_t right = 0, seen = 0, done = 0;
     while (it.next()) {
+      const auto s0 = std::chrono::steady_clock::now();
       opt.zero_grad();
-      const Tensor out = model.forward(it.x());
-      const float loss = objective.forward(out, it.y());
-      model.backward(objective.backward());
-      opt.step();
       const int64_t b = it.batch_size();
-      loss_sum += static_cast<double>(loss) * static_cast<double>(b);
-      for (int64_t i = 0; i < b; ++i) right += objective.predict(out.data() + i * outputs, outputs) == it.labels()[i];
-      seen += b;
+      float loss = 0;
+      int64_t batch_right = 0;
+      if (b > 0) {  // a rank's slice of a short last batch may be empty
+        const Tensor out = model.forward(it.x());
+        loss = objective.forward(out, it.y());
+        model.backward(objective.backward());
+        for (int64_t i = 0; i < b; ++i)
+          batch_right += objective.predict(out.data() + i * outputs, outputs) == it.labels()[i];
+      }
+      double batch_loss_sum = static_cast<double>(loss) * static_cast<double>(b);
+#if NABLA_WITH_MPI
+      if (reducer) {
+        // Each rank's gradient is that of its slice's mean loss; scaled by
+        // slice / global batch, the sum over ranks is the gradient of the
+        // global batch's mean loss. The loss sum and the right predictions
+        // travel in the same buffer.
+        float extra[2] = {static_cast<float>(batch_loss_sum), static_cast<float>(batch_right)};
+        reducer->reduce(static_cast<float>(b) / static_cast<float>(it.global_batch_size()), extra);
+        batch_loss_sum = extra[0];
+        batch_right = static_cast<int64_t>(extra[1]);
+        loss = static_cast<float>(batch_loss_sum / static_cast<double>(it.global_batch_size()));
+      }
+#endif
+      opt.step();
+      step_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
+      ++steps_timed;
+      loss_sum += batch_loss_sum;
+      right += batch_right;
+      seen += it.global_batch_size();
       if (!std::isfinite(loss))
         throw Error("training diverged (loss " + exact(loss) + " in epoch " + std::to_string(epoch) +
                     "); try a smaller --lr");
@@ -379,7 +461,7 @@ std::vector<EpochStats> train(const TrainOptions& options, const TrainObserver& 
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EpochStats s{epoch, loss_sum / static_cast<double>(seen), static_cast<double>(right) / static_cast<double>(seen),
                  kNaN, kNaN, secs, static_cast<double>(seen) / secs};
-    if (data.has_test) {
+    if (data.has_test && rank == 0) {  // the replicas are equal: rank 0 alone evaluates
       const Evaluation e = run_eval(model, data.test, test_objective, outputs, o.batch);
       s.test_loss = e.loss;
       s.test_accuracy = e.accuracy;
@@ -396,6 +478,7 @@ std::vector<EpochStats> train(const TrainOptions& options, const TrainObserver& 
       meta["nabla.format"] = "checkpoint-1";
       meta["nabla.steps"] = std::to_string(opt.steps());
       meta["nabla.rng"] = std::to_string(rng.state());
+      meta["nabla.ranks"] = std::to_string(ranks);
       meta["nabla.history"] = history_text(history);
       for (const auto& [k, v] : run_settings(o, spec.to_string())) meta["run." + k] = v;
       nn::save_tensors(o.save + ".ckpt", tensors, meta);
@@ -404,7 +487,39 @@ std::vector<EpochStats> train(const TrainOptions& options, const TrainObserver& 
     if (!o.plot.empty()) nabla::write_file_atomic(o.plot, plot_svg(history, "nabla: " + spec.to_string()));
     if (observer.on_epoch) observer.on_epoch(s);
   }
+#if NABLA_WITH_MPI
+  if (reducer && observer.on_end && steps_timed > 0) {
+    const double step = step_seconds / static_cast<double>(steps_timed);
+    const double red = reducer->seconds() / static_cast<double>(reducer->calls());
+    char text[512];
+    std::snprintf(text, sizeof text,
+                  "allreduce: %.2f MB/step (%lld floats in one buffer; %.2f MB sent per rank), %.2f ms of the "
+                  "%.2f ms step = %.1f%% of step time (rank 0, mean of %lld steps; includes waiting for the slowest rank)\n",
+                  static_cast<double>(reducer->bytes_per_step()) / 1e6,
+                  static_cast<long long>(reducer->bytes_per_step() / 4),
+                  static_cast<double>(reducer->bytes_sent_per_step()) / 1e6, 1e3 * red, 1e3 * step,
+                  100 * red / step, static_cast<long long>(steps_timed));
+    observer.on_end(text);
+  }
+#endif
   return history;
+}
+
+}  // namespace
+
+std::vector<EpochStats> train(const TrainOptions& options, const TrainObserver& observer, const dist::World* world) {
+  bool synced = false;
+  try {
+    return train_body(options, observer, world, synced);
+  } catch (const std::exception& e) {
+#if NABLA_WITH_MPI
+    // An error in the setup: tell the other ranks (waiting in the same
+    // check), so that every rank ends with rank 0 naming it.
+    if (world && world->size() > 1 && !synced && !dynamic_cast<const dist::CollectiveError*>(&e))
+      world->check_ok(e.what());
+#endif
+    throw;
+  }
 }
 
 // ---- evaluation ------------------------------------------------------------------

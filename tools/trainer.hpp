@@ -22,6 +22,10 @@
 
 #include "nabla/data/dataset.hpp"
 
+namespace nabla::dist {
+class World;  // nabla/dist/mpi.hpp, when built with MPI
+}  // namespace nabla::dist
+
 namespace nabla::cli {
 
 /// Where Debian's dataset-fashion-mnist installs the IDX files.
@@ -71,13 +75,30 @@ struct TrainObserver {
   std::function<void(int epoch, int64_t done, int64_t total, double loss, double accuracy)> on_batch;
   /// After each epoch.
   std::function<void(const EpochStats&)> on_epoch;
+  /// Once, after the last epoch: closing remarks (with several ranks, the
+  /// cost of the gradient reduction).
+  std::function<void(const std::string& text)> on_end;
 };
 
 /// Trains as the options say; returns every epoch's figures (from the
 /// checkpoint's history too when resuming). Throws nabla::Error for any
 /// problem, before training starts whenever it can be known then (data,
 /// spec, shapes, output paths).
-std::vector<EpochStats> train(const TrainOptions& options, const TrainObserver& observer = {});
+///
+/// With a world of N > 1 ranks (every rank calls train with its options),
+/// training is data-parallel: `batch` is per rank, each global batch of
+/// N·batch samples of the shared shuffled order is split by
+/// data::shard_of, rank 0's initial weights and optimiser state are
+/// broadcast, the gradients are summed in one buffer per step
+/// (dist::GradientReducer, each rank's scaled by its share of the global
+/// batch), and the result equals training on one rank with batch N·batch
+/// to float32 rounding. Only rank 0 calls the observer and writes files;
+/// the checkpoint records N and --resume needs the same N. The model specs
+/// and the run's settings are compared between ranks first; an error any
+/// rank meets before training is raised on every rank as a
+/// dist::CollectiveError (rank 0's message names it).
+std::vector<EpochStats> train(const TrainOptions& options, const TrainObserver& observer = {},
+                              const dist::World* world = nullptr);
 
 /// The result of evaluating a model on a dataset.
 struct Evaluation {

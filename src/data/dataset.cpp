@@ -102,22 +102,44 @@ uint64_t Rng::below(uint64_t n) {
   return r % n;
 }
 
+Shard shard_of(int64_t n, int rank, int ranks) {
+  if (n < 0 || ranks < 1 || rank < 0 || rank >= ranks)
+    throw Error("shard_of: rank " + std::to_string(rank) + " of " + std::to_string(ranks) + " ranks, batch " +
+                std::to_string(n) + ": expected 0 <= rank < ranks and batch >= 0");
+  const int64_t base = n / ranks, extra = n % ranks, r = rank;
+  return {r * base + std::min(r, extra), base + (r < extra ? 1 : 0)};
+}
+
 BatchIterator::BatchIterator(const Dataset& data, int64_t batch_size, bool column_targets)
-    : data_(data), batch_(batch_size) {
+    : data_(data), batch_(batch_size), column_targets_(column_targets) {
   if (data.size() == 0) throw Error("BatchIterator: the dataset is empty");
   if (batch_size < 1) throw Error("BatchIterator: batch size " + std::to_string(batch_size) + " < 1");
   batch_ = std::min(batch_size, data.size());
   order_.resize(static_cast<size_t>(data.size()));
-  labels_.resize(static_cast<size_t>(batch_));
+  allocate();
+  start(nullptr);
+}
+
+void BatchIterator::set_shard(int rank, int ranks) {
+  shard_of(0, rank, ranks);  // validates
+  rank_ = rank;
+  ranks_ = ranks;
+  allocate();
+  start(nullptr);
+}
+
+// Buffers for this rank's slice of a full and of the last partial batch.
+void BatchIterator::allocate() {
   auto shapes = [&](int64_t b, Tensor& x, Tensor& y) {
-    std::vector<int64_t> xs = data.x.shape();
+    std::vector<int64_t> xs = data_.x.shape();
     xs[0] = b;
     x = Tensor(xs);
-    y = column_targets ? Tensor({b, 1}) : Tensor({b});
+    y = column_targets_ ? Tensor({b, 1}) : Tensor({b});
   };
-  shapes(batch_, x_full_, y_full_);
-  if (const int64_t rest = data.size() % batch_; rest != 0) shapes(rest, x_part_, y_part_);
-  start(nullptr);
+  const int64_t full = shard_of(batch_, rank_, ranks_).count;
+  labels_.resize(static_cast<size_t>(full));
+  shapes(full, x_full_, y_full_);
+  if (const int64_t rest = data_.size() % batch_; rest != 0) shapes(shard_of(rest, rank_, ranks_).count, x_part_, y_part_);
 }
 
 int64_t BatchIterator::num_batches() const { return (data_.size() + batch_ - 1) / batch_; }
@@ -127,6 +149,7 @@ void BatchIterator::start(Rng* rng) {
   if (rng)
     for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng->below(i)]);
   pos_ = 0;
+  global_cur_ = batch_;
   x_cur_ = &x_full_;
   y_cur_ = &y_full_;
 }
@@ -135,16 +158,18 @@ bool BatchIterator::next() {
   const int64_t n = data_.size();
   if (pos_ >= n) return false;
   const int64_t b = std::min(batch_, n - pos_);
+  const Shard sh = shard_of(b, rank_, ranks_);
   Tensor& x = b == batch_ ? x_full_ : x_part_;
   Tensor& y = b == batch_ ? y_full_ : y_part_;
   const int64_t per = sample_numel(data_);
-  for (int64_t i = 0; i < b; ++i) {
-    const int64_t src = order_[static_cast<size_t>(pos_ + i)];
+  for (int64_t i = 0; i < sh.count; ++i) {
+    const int64_t src = order_[static_cast<size_t>(pos_ + sh.begin + i)];
     std::memcpy(x.data() + i * per, data_.x.data() + src * per, static_cast<size_t>(per) * sizeof(float));
     labels_[static_cast<size_t>(i)] = data_.labels[static_cast<size_t>(src)];
     y.data()[i] = static_cast<float>(labels_[static_cast<size_t>(i)]);
   }
   pos_ += b;
+  global_cur_ = b;
   x_cur_ = &x;
   y_cur_ = &y;
   return true;

@@ -64,6 +64,20 @@ class Rng {
   uint64_t state_;
 };
 
+/// The part of a global batch of n samples that one of `ranks` data-parallel
+/// replicas takes: the contiguous slice [begin, begin + count). Slices are in
+/// rank order, cover [0, n) exactly once, and their sizes differ by at most
+/// one (the first n % ranks ranks take one more; with n < ranks the last
+/// ranks take none).
+struct Shard {
+  int64_t begin = 0;  ///< first sample of the slice, within the global batch
+  int64_t count = 0;  ///< number of samples, possibly 0
+};
+
+/// The slice of rank in [0, ranks) (see Shard); throws nabla::Error for
+/// n < 0, ranks < 1 or a rank outside [0, ranks).
+Shard shard_of(int64_t n, int rank, int ranks);
+
 /// Mini-batches over a dataset, in order or shuffled per epoch, the last
 /// partial batch kept. Buffers for the full and the partial batch are
 /// allocated once, in the constructor: iterating never allocates.
@@ -79,7 +93,14 @@ class BatchIterator {
   /// or batch_size < 1.
   BatchIterator(const Dataset& data, int64_t batch_size, bool column_targets = false);
 
-  /// Number of batches per epoch (the last one may be partial).
+  /// Makes this iterator one of `ranks` data-parallel replicas: batch_size
+  /// becomes the global batch, and next() yields only this rank's
+  /// shard_of() slice of each global batch of the epoch's order. Given the
+  /// same seed on every rank (the same order), the ranks together see every
+  /// sample exactly once per epoch. Restarts the epoch in dataset order;
+  /// throws nabla::Error for a bad rank or ranks.
+  void set_shard(int rank, int ranks);
+  /// Number of (global) batches per epoch (the last one may be partial).
   int64_t num_batches() const;
   /// Begins an epoch: in dataset order when rng is null, else in an order
   /// drawn from rng (Fisher–Yates).
@@ -92,12 +113,19 @@ class BatchIterator {
   const Tensor& y() const { return *y_cur_; }
   /// The current batch's class indices (y() as integers), B of them.
   const int32_t* labels() const { return labels_.data(); }
-  /// B, the current batch's size.
+  /// B, the current batch's size (this rank's slice of it: may be 0).
   int64_t batch_size() const { return x_cur_->size(0); }
+  /// The current global batch's size (batch_size() without set_shard()).
+  int64_t global_batch_size() const { return global_cur_; }
 
  private:
+  void allocate();
+
   const Dataset& data_;
   int64_t batch_;
+  bool column_targets_;
+  int rank_ = 0, ranks_ = 1;
+  int64_t global_cur_ = 0;
   std::vector<int64_t> order_;
   std::vector<int32_t> labels_;
   int64_t pos_ = 0;
