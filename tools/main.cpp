@@ -1,4 +1,4 @@
-// `nabla`: train, eval, info. Only maps command-line options onto
+// `nabla`: train, eval, info, prof. Only maps command-line options onto
 // tools/trainer.hpp and prints; the work is done there.
 #include <unistd.h>
 #include <zlib.h>
@@ -206,7 +206,8 @@ int main(int argc, char** argv) {
   prof->add_option("family", prof_o.family, "gemm, conv or eltwise (or use --model)");
   prof->add_option("--shape", prof_o.shapes,
                    "shapes instead of the training defaults (repeatable): gemm MxNxK[:nn|nt|tn|tt]; "
-                   "conv NxCxHxW,OxKHxKW[,sS][,pP][,dD]; eltwise N elements");
+                   "conv NxCxHxW,OxKHxKW[,sS][,pP][,dD]; eltwise N elements")
+      ->allow_extra_args(false);
   prof->add_option("--model", prof_o.model, "trace one training step of a preset or model spec instead");
   prof->add_option("--batch", prof_o.batch, "batch size of --model")->capture_default_str();
   prof->add_option("--threads", prof_o.threads, "threads (0: one per physical core)")->capture_default_str();
