@@ -17,6 +17,7 @@
 
 #include "eltwise_test_util.hpp"
 #include "nabla/error.hpp"
+#include "kernels/conv/conv_internal.hpp"
 #include "nabla/kernels/conv.hpp"
 #include "nabla/runtime/config.hpp"
 #include "nabla/runtime/cpu.hpp"
@@ -30,6 +31,7 @@ using nabla::test::uniform;
 using nk::Activation;
 using nk::ConvParams;
 using nk::ConvShape;
+using Variant = nk::detail::ConvVariant;
 
 namespace {
 
@@ -162,20 +164,25 @@ struct Problem {
                                           db_bound.data(), accumulate);
   }
 
-  std::vector<float> run_forward() const {
+  // Each pass through the public function (v null) or one variant.
+  std::vector<float> run_forward(const Variant* v = nullptr) const {
     std::vector<float> y(fwd.size(), std::numeric_limits<float>::quiet_NaN());
-    nk::conv2d_forward(s, src.data(), weights.data(), use_bias ? bias.data() : nullptr, act, y.data());
+    const float* b = use_bias ? bias.data() : nullptr;
+    if (v) nk::detail::conv2d_forward_run(*v, s, src.data(), weights.data(), b, act, y.data());
+    else nk::conv2d_forward(s, src.data(), weights.data(), b, act, y.data());
     return y;
   }
-  std::vector<float> run_backward_data() const {
+  std::vector<float> run_backward_data(const Variant* v = nullptr) const {
     std::vector<float> g(dx.size(), std::numeric_limits<float>::quiet_NaN());
-    nk::conv2d_backward_data(s, diff_dst.data(), weights.data(), g.data(), src_act, act_src.data());
+    if (v) nk::detail::conv2d_backward_data_run(*v, s, diff_dst.data(), weights.data(), g.data(), src_act, act_src.data());
+    else nk::conv2d_backward_data(s, diff_dst.data(), weights.data(), g.data(), src_act, act_src.data());
     return g;
   }
   // Weights then bias gradient, concatenated.
-  std::vector<float> run_backward_weights() const {
+  std::vector<float> run_backward_weights(const Variant* v = nullptr) const {
     std::vector<float> w = dw0, b = db0;
-    nk::conv2d_backward_weights(s, src.data(), diff_dst.data(), w.data(), b.data(), accumulate);
+    if (v) nk::detail::conv2d_backward_weights_run(*v, s, src.data(), diff_dst.data(), w.data(), b.data(), accumulate);
+    else nk::conv2d_backward_weights(s, src.data(), diff_dst.data(), w.data(), b.data(), accumulate);
     w.insert(w.end(), b.begin(), b.end());
     return w;
   }
@@ -185,12 +192,12 @@ struct Problem {
            (use_bias ? " bias" : "") + (accumulate ? " accumulate" : "");
   }
 
-  void check() const {
+  void check(const Variant* v = nullptr) const {
     const ConvParams& p = s.params();
-    const std::string where = describe();
-    expect_close("forward", run_forward(), fwd, fwd_bound, s.col_rows(), where);
-    expect_close("diff_src", run_backward_data(), dx, dx_bound, p.c_out * p.kh * p.kw, where);
-    const std::vector<float> wb = run_backward_weights();
+    const std::string where = describe() + (v ? std::string(" variant ") + v->name : std::string());
+    expect_close("forward", run_forward(v), fwd, fwd_bound, s.col_rows(), where);
+    expect_close("diff_src", run_backward_data(v), dx, dx_bound, p.c_out * p.kh * p.kw, where);
+    const std::vector<float> wb = run_backward_weights(v);
     const std::vector<float> w(wb.begin(), wb.end() - p.c_out), b(wb.end() - p.c_out, wb.end());
     expect_close("diff_weights", w, dw, dw_bound, p.n * s.col_cols(), where);
     expect_close("diff_bias", b, db, db_bound, p.n * s.col_cols(), where);
@@ -353,6 +360,51 @@ TEST(Conv, SpecialShapesAgainstReference) {
       const Problem prob(p, f, f == Activation::None ? Activation::ReLU : Activation::Tanh, true, false, seed++);
       for_each_isa([&](nabla::Isa) { prob.check(); });
     }
+}
+
+// Every variant of every ISA's list, on each test shape it applies to: the
+// list drives the test, so a new variant is tested with no other change.
+// The public functions run the first variant that applies (bitwise).
+TEST(ConvVariants, EveryVariantAgainstReference) {
+  std::mt19937 rng(77);
+  std::vector<Problem> probs;
+  for (int t = 0; t < 24; ++t) probs.push_back(random_problem(rng, 7000 + 10 * t));
+  probs.emplace_back(ConvParams{.n = 3, .c_in = 17, .h = 9, .w = 7, .c_out = 33, .kh = 1, .kw = 1}, Activation::ReLU,
+                     Activation::Sigmoid, true, true, 9001);
+  probs.emplace_back(ConvParams{.n = 2, .c_in = 8, .h = 5, .w = 13, .c_out = 6, .kh = 1, .kw = 1}, Activation::None,
+                     Activation::ReLU, false, false, 9002);
+  for_each_isa([&](nabla::Isa isa) {
+    const auto variants = nk::detail::conv_variants(isa);
+    ASSERT_FALSE(variants.empty());
+    EXPECT_TRUE(variants.back().applies(probs.front().s)) << "the last variant must apply to every shape";
+    for (const Variant& v : variants) {
+      SCOPED_TRACE(v.name);
+      EXPECT_EQ(v.isa, isa);
+      int applied = 0;
+      for (const Problem& prob : probs) {
+        if (!v.applies(prob.s)) continue;
+        ++applied;
+        prob.check(&v);
+      }
+      EXPECT_GT(applied, 0) << v.name << " applies to none of the test shapes";
+    }
+    for (const Problem& prob : probs) {
+      const Variant& v = nk::detail::conv_select(isa, prob.s);
+      EXPECT_TRUE(v.applies(prob.s));
+      EXPECT_TRUE(bitwise_equal(prob.run_forward(), prob.run_forward(&v))) << v.name;
+      EXPECT_TRUE(bitwise_equal(prob.run_backward_data(), prob.run_backward_data(&v))) << v.name;
+      EXPECT_TRUE(bitwise_equal(prob.run_backward_weights(), prob.run_backward_weights(&v))) << v.name;
+    }
+  });
+}
+
+TEST(ConvVariants, ShapeString) {
+  EXPECT_EQ(nk::detail::conv_shape_string({.n = 64, .c_in = 1, .h = 28, .w = 28, .c_out = 6, .kh = 5, .kw = 5,
+                                           .pad_h = 2, .pad_w = 2}),
+            "64x1x28x28,6x5x5,p2");
+  EXPECT_EQ(nk::detail::conv_shape_string({.n = 1, .c_in = 3, .h = 9, .w = 8, .c_out = 4, .kh = 3, .kw = 1,
+                                           .stride_h = 2, .stride_w = 1, .dil_h = 2, .dil_w = 2}),
+            "1x3x9x8,4x3x1,s2x1,d2");
 }
 
 // Every pass is bitwise identical for 1, 2 and 3 threads, with the parallel

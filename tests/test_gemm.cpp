@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <ostream>
 #include <string>
 #include <tuple>
@@ -73,6 +74,25 @@ GemmConfig packed(GemmConfig c) {
   c.small_flops = 0;
   c.mc = c.mr;
   return c;
+}
+/// One configuration per packing of detail::gemm_packings() (the list drives
+/// the tests: a new packing is tested with no other change); those that pack
+/// A also take mc = MR, as packed() does, so that B is packed once m > MR.
+std::vector<GemmConfig> packings(const GemmConfig& base) {
+  std::vector<GemmConfig> out;
+  for (const auto& pk : nabla::kernels::detail::gemm_packings()) {
+    GemmConfig c = base;
+    c.small_flops = pk.small_flops;
+    if (c.small_flops == 0) c.mc = c.mr;
+    out.push_back(c);
+  }
+  return out;
+}
+/// packings(base) followed by the extra configurations.
+std::vector<GemmConfig> packings(const GemmConfig& base, std::initializer_list<GemmConfig> extra) {
+  std::vector<GemmConfig> out = packings(base);
+  out.insert(out.end(), extra);
+  return out;
 }
 GemmConfig small_blocking(const GemmVariant& v) {
   GemmConfig c = packed(serial_default(v));
@@ -149,7 +169,7 @@ TEST_P(GemmVariantTest, SubTiles) {
     for (bool tb : kBools) {
       SCOPED_TRACE(trans_trace(ta, tb));
       for (auto [m, n] : shapes)
-        for (const GemmConfig& cfg : {unpacked(base), packed(base)})
+        for (const GemmConfig& cfg : packings(base))
           for (const Case& c : cases) {
             GemmTester t;
             c.f.apply(t.m(m).n(n).k(c.k).ta(ta).tb(tb).pad(c.pad)).Test(v(), cfg);
@@ -168,7 +188,7 @@ TEST_P(GemmVariantTest, KSweep) {
       SCOPED_TRACE(trans_trace(ta, tb));
       for (int64_t k : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{7}, int64_t{16}, int64_t{17}, kc - 1, kc,
                         kc + 1, 2 * kc + 3})
-        for (const GemmConfig& cfg : {unpacked(base), packed(base)})
+        for (const GemmConfig& cfg : packings(base))
           for (auto [m, alpha, beta] : {std::tuple{mr() + 3, 1.f, 0.f}, std::tuple{2 * mr() + 1, -0.5f, 1.f}}) {
             GemmTester().m(m).n(2 * nr() + 3).k(k).ta(ta).tb(tb).pad(true).alpha(alpha).beta(beta).Test(v(), cfg);
             if (HasFailure()) return;
@@ -212,7 +232,7 @@ TEST_P(GemmVariantTest, PrimeShapes) {
     for (bool tb : kBools) {
       SCOPED_TRACE(trans_trace(ta, tb));
       for (Shape s : {Shape{31, 37, 41}, Shape{97, 101, 13}, Shape{7, 193, 61}})
-        for (const GemmConfig& cfg : {unpacked(base), packed(base), small_blocking(v())}) {
+        for (const GemmConfig& cfg : packings(base, {small_blocking(v())})) {
           GemmTester().m(s.m).n(s.n).k(s.k).ta(ta).tb(tb).pad(true).alpha(-0.5f).beta(1.f).Test(v(), cfg);
           if (HasFailure()) return;
         }
@@ -260,7 +280,7 @@ TEST_P(GemmVariantTest, Epilogues) {
       SCOPED_TRACE(trans_trace(ta, tb));
       for (const Flavour& ep : kEpilogues)
         for (auto [alpha, beta] : {std::pair{1.f, 0.f}, std::pair{2.f, -1.5f}})
-          for (const GemmConfig& cfg : {unpacked(base), packed(base), small_blocking(v())}) {
+          for (const GemmConfig& cfg : packings(base, {small_blocking(v())})) {
             GemmTester t;
             t.m(2 * mr() + 3).n(2 * nr() + 5).k(19).ta(ta).tb(tb).pad(true);  // pad: ldd > n
             t.bias(ep.bias).act(ep.act).deriv(ep.deriv).alpha(alpha).beta(beta).Test(v(), cfg);
@@ -279,7 +299,7 @@ TEST_P(GemmVariantTest, NanPropagates) {
     for (bool tb : kBools) {
       SCOPED_TRACE(trans_trace(ta, tb));
       for (Activation act : {kNone, kReLU})
-        for (const GemmConfig& cfg : {unpacked(base), packed(base), small_blocking(v())}) {
+        for (const GemmConfig& cfg : packings(base, {small_blocking(v())})) {
           GemmTester().m(m).n(n).k(k).ta(ta).tb(tb).pad(true).act(act).nan_a(m - 1, k - 1).nan_b(0, n - 1)
               .Test(v(), cfg);
           if (HasFailure()) return;
@@ -364,6 +384,18 @@ TEST(GemmVariants, EveryIsaListsItsDefaultFirst) {
           << v.name;
     }
   }
+}
+
+TEST(GemmVariants, NamesFollowTheGrammar) {
+  const auto& v = nabla::kernels::detail::gemm_variants(Isa::Generic)[0];
+  const std::string tile = std::to_string(v.mr) + "x" + std::to_string(v.nr);
+  const auto packs = nabla::kernels::detail::gemm_packings();
+  ASSERT_GE(packs.size(), 2u);
+  EXPECT_EQ(nabla::kernels::detail::gemm_variant_name(v, packs[0]), "f32_gemm_" + tile + "_sse2");
+  EXPECT_EQ(nabla::kernels::detail::gemm_variant_name(v, false), "f32_gemm_" + tile + "_inplace_a_sse2");
+  EXPECT_EQ(nabla::kernels::detail::gemm_variant_name(
+                v, true, nabla::kernels::Epilogue::bias_act(kPerCol, nullptr, kReLU)),
+            "f32_gemm_bias_relu_" + tile + "_sse2");
 }
 
 // =========================================================================

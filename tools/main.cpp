@@ -1,4 +1,4 @@
-// `nabla`: train, eval, info. Only maps command-line options onto
+// `nabla`: train, eval, info, prof. Only maps command-line options onto
 // tools/trainer.hpp and prints; the work is done there.
 #include <unistd.h>
 #include <zlib.h>
@@ -23,6 +23,7 @@
 #include "nabla/runtime/threads.hpp"
 #include "nabla/runtime/profile.hpp"
 #include "nabla/version.hpp"
+#include "prof.hpp"
 #include "trainer.hpp"
 #include "tune.hpp"
 #if NABLA_WITH_MPI
@@ -278,6 +279,27 @@ int main(int argc, char** argv) {
       "warning. A change is kept only when faster, beyond the measured noise,\n"
       "without slowing any shape.\n");
 
+  // nabla prof: the work is in tools/prof.cpp.
+  cli::ProfOptions prof_o;
+  CLI::App* prof = app.add_subcommand("prof", "Profile kernel variants against the machine's measured limits");
+  prof->add_option("family", prof_o.family, "gemm, conv or eltwise (or use --model)");
+  prof->add_option("--shape", prof_o.shapes,
+                   "shapes instead of the training defaults (repeatable): gemm MxNxK[:nn|nt|tn|tt]; "
+                   "conv NxCxHxW,OxKHxKW[,sS][,pP][,dD]; eltwise N elements")
+      ->allow_extra_args(false);
+  prof->add_option("--model", prof_o.model, "trace one training step of a preset or model spec instead");
+  prof->add_option("--batch", prof_o.batch, "batch size of --model")->capture_default_str();
+  prof->add_option("--threads", prof_o.threads, "threads (0: one per physical core)")->capture_default_str();
+  prof->add_option("--isa", prof_o.isa, "ISA of the variants: generic, avx2, avx512 or all (default: the active one)");
+  prof->add_option("--json", prof_o.json, "write the rows as JSON (schema nabla-prof-1)");
+  prof->add_option("--csv", prof_o.csv, "write the rows as CSV");
+  prof->add_option("--roofline", prof_o.roofline, "write an SVG roofline with each row as a numbered point");
+  prof->footer("\nEach variant is checked against the scalar reference first (a wrong one is\n"
+               "reported WRONG and not timed), then timed: median and best of >= 3 runs.\n"
+               "Limits: the tuning profile's (nabla tune), else measured now (~2 s).\n"
+               "Examples:\n  nabla prof gemm --threads 1\n  nabla prof conv --shape 64x1x28x28,6x5x5,p2\n"
+               "  nabla prof --model lenet --batch 64 --roofline lenet.svg\n");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -313,6 +335,14 @@ int main(int argc, char** argv) {
     if (*eval) return run_eval(eval_model, eval_data, eval_label);
     if (*info) return run_info();
     if (*tune) return run_tune(tune_opts);
+    if (*prof) {
+      const cli::ProfReport r = cli::profile(prof_o);
+      std::fputs(cli::prof_table(r).c_str(), stdout);
+      cli::write_prof_outputs(r, prof_o);
+      for (const std::string* f : {&prof_o.json, &prof_o.csv, &prof_o.roofline})
+        if (!f->empty()) std::printf("wrote %s\n", f->c_str());
+      return 0;
+    }
   } catch (const std::exception& e) {
     if (::isatty(::fileno(stdout))) std::printf("\n");  // end a progress bar's line
     std::fflush(stdout);

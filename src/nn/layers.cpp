@@ -8,6 +8,7 @@
 #include "nabla/kernels/conv.hpp"
 #include "nabla/kernels/gemm.hpp"
 #include "nabla/kernels/pool.hpp"
+#include "nabla/runtime/trace.hpp"
 #include "nn/layers_internal.hpp"
 
 namespace nabla::nn {
@@ -99,9 +100,12 @@ void Dense::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Ten
                      nk::Activation input_deriv) {
   const int64_t n = x.size(0);
   // dW += dZᵀ·X  [out, in];  db += Σ_n dZ;  dX = dZ·W [n, in] (⊙ f'(X) fused).
-  nk::gemm(nk::Trans::Yes, nk::Trans::No, out_, in_, n, 1.f, dz.data(), out_, x.data(), in_, 1.f,
-           weight.grad.data(), in_);
-  nk::bias_grad(1, n, out_, dz.data(), nk::BiasKind::PerCol, bias.grad.data(), true);
+  {
+    const trace::PassScope weights(trace::Pass::BackwardWeights);
+    nk::gemm(nk::Trans::Yes, nk::Trans::No, out_, in_, n, 1.f, dz.data(), out_, x.data(), in_, 1.f,
+             weight.grad.data(), in_);
+    nk::bias_grad(1, n, out_, dz.data(), nk::BiasKind::PerCol, bias.grad.data(), true);
+  }
   if (dx != nullptr) {
     const nk::Epilogue ep = input_deriv == nk::Activation::None
                                 ? nk::Epilogue{}
@@ -181,8 +185,11 @@ void Conv2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Te
                       nk::Activation input_deriv) {
   // dW += Σ_n dZ_n·col_nᵀ, db += Σ dZ (PyTorch's grad +=);
   // dX = col2im(Wᵀ·dZ) (⊙ f'(X), X being the previous activation's output, fused).
-  nk::conv2d_backward_weights(*shape_, x.data(), dz.data(), weight.grad.data(), bias.grad.data(),
-                              /*accumulate=*/true);
+  {
+    const trace::PassScope weights(trace::Pass::BackwardWeights);
+    nk::conv2d_backward_weights(*shape_, x.data(), dz.data(), weight.grad.data(), bias.grad.data(),
+                                /*accumulate=*/true);
+  }
   if (dx != nullptr)
     nk::conv2d_backward_data(*shape_, dz.data(), weight.value.data(), dx->data(), input_deriv,
                              input_deriv == nk::Activation::None ? nullptr : x.data());

@@ -5,6 +5,7 @@
 
 #include "nabla/error.hpp"
 #include "nabla/kernels/activation.hpp"
+#include "nabla/runtime/trace.hpp"
 #include "nn/buffer.hpp"
 #include "tensor/tensor_internal.hpp"
 
@@ -33,6 +34,19 @@ struct Sequential::Step {
   bool need_dx = false;  // does anything before this step need dLoss/dx?
   Tensor y, dz;
 };
+
+namespace {
+
+// The name a trace shows for a step: the layer, and the activation fused into it.
+std::string step_name(const Layer& layer, nk::Activation act) {
+  std::string s = layer.name();
+  if (act == nk::Activation::ReLU) s += " + ReLU";
+  if (act == nk::Activation::Sigmoid) s += " + Sigmoid";
+  if (act == nk::Activation::Tanh) s += " + Tanh";
+  return s;
+}
+
+}  // namespace
 
 Sequential::Sequential() = default;
 Sequential::~Sequential() = default;
@@ -117,6 +131,8 @@ Tensor Sequential::forward(const Tensor& x) {
   detail::acquire(last.y, out_spare_, last.y.shape());
   for (size_t s = 0; s < steps_.size(); ++s) {
     const Tensor& in = s == 0 ? x_ : steps_[s - 1].y;
+    const Step& st = steps_[s];
+    const trace::LayerScope scope(st.first, [&] { return step_name(*st.layer, st.act); }, trace::Pass::Forward);
     steps_[s].layer->forward(in, steps_[s].y, steps_[s].act);
   }
   forward_done_ = true;
@@ -135,6 +151,8 @@ Tensor Sequential::backward(const Tensor& dloss) {
       hint->fused_of == last.y.data()) {
     std::memcpy(last.dz.data(), hint->fused_dz->data, static_cast<size_t>(n_out) * sizeof(float));
   } else {
+    const trace::LayerScope scope(last.first, [&] { return step_name(*last.layer, last.act); },
+                                  trace::Pass::BackwardData);
     nk::activation_backward(last.act, n_out, last.y.data(), dloss.data(), last.dz.data());
   }
 
@@ -145,8 +163,15 @@ Tensor Sequential::backward(const Tensor& dloss) {
     Tensor* dx = !st.need_dx ? nullptr : prev ? &prev->dz : &dx_;
     const nk::Activation in_act = prev ? prev->act : nk::Activation::None;
     const bool fuse = fusion_ && st.layer->fuses_input_derivative();
-    st.layer->backward(prev ? prev->y : x_, st.y, st.dz, dx, fuse ? in_act : nk::Activation::None);
+    {
+      // The layer marks its weight-gradient kernels (trace::PassScope).
+      const trace::LayerScope scope(st.first, [&] { return step_name(*st.layer, st.act); },
+                                    trace::Pass::BackwardData);
+      st.layer->backward(prev ? prev->y : x_, st.y, st.dz, dx, fuse ? in_act : nk::Activation::None);
+    }
     if (!st.need_dx) break;
+    const trace::LayerScope scope(prev ? prev->last : -1, [&] { return prev ? layers_[static_cast<size_t>(prev->last)]->name() : std::string(); },
+                                  trace::Pass::BackwardData);
     if (prev && !fuse && in_act != nk::Activation::None)
       nk::activation_backward(in_act, prev->dz.numel(), prev->y.data(), prev->dz.data(),
                               prev->dz.data());

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <string>
 
+#include "kernels/common/names.hpp"
+#include "nabla/runtime/trace.hpp"
 #include "kernels/activation/activation_internal.hpp"
 #include "kernels/common/parallel.hpp"
 #include "nabla/error.hpp"
@@ -71,6 +73,12 @@ void activation_forward(Activation f, int64_t batch, int64_t rows, int64_t cols,
   check_ptr(fn, dst, "dst", where);
   if (bias_kind != BiasKind::None) check_ptr(fn, bias, "bias", where);
   const auto& k = detail::activation_kernels(active_isa());
+  const trace::KernelScope scope([&] {
+    const double n = static_cast<double>(total), biased = bias_kind != BiasKind::None;
+    const double per = (f == Activation::ReLU ? 1 : f == Activation::None ? 0 : 4) + biased;
+    return trace::Call{detail::variant_name(detail::activation_op(f, biased, false), active_isa()),
+                       std::to_string(total), per * n, 8 * n};
+  });
 
   // The flat range [0, total) is split freely; each piece is cut at row
   // ends into runs that share one bias pattern.
@@ -107,6 +115,12 @@ void activation_backward(Activation f, int64_t n, const float* dst, const float*
   check_ptr(fn, diff_dst, "diff_dst", where);
   check_ptr(fn, diff_src, "diff_src", where);
   const auto& k = detail::activation_kernels(active_isa());
+  const trace::KernelScope scope([&] {
+    const double e = static_cast<double>(n);
+    return trace::Call{detail::variant_name(detail::activation_op(f, false, true), active_isa()), std::to_string(n),
+                       (f == Activation::None ? 0 : f == Activation::ReLU ? 1 : 3) * e,
+                       (f == Activation::None ? 8 : 12) * e};
+  });
   detail::parallel_ranges(n, kParallelMinMemory, int64_t{1} << 16, [&](int64_t i0, int64_t i1) {
     k.backward(f, i1 - i0, dst ? dst + i0 : nullptr, diff_dst + i0, diff_src + i0);
   });
@@ -122,6 +136,11 @@ void softmax_forward(int64_t rows, int64_t cols, const float* src, BiasKind bias
   check_ptr(fn, dst, "dst", where);
   if (bias_kind != BiasKind::None) check_ptr(fn, bias, "bias", where);
   const auto& k = detail::activation_kernels(active_isa());
+  const trace::KernelScope scope([&] {
+    const double e = static_cast<double>(rows * cols);
+    return trace::Call{detail::variant_name(bias_kind != BiasKind::None ? "bias_softmax" : "softmax", active_isa()),
+                       std::to_string(rows) + "x" + std::to_string(cols), 5 * e, 8 * e};
+  });
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 14) / cols);
   detail::parallel_ranges(rows, std::max<int64_t>(2, kParallelMinCompute / cols), grain,
                           [&](int64_t r0, int64_t r1) {
@@ -140,6 +159,11 @@ void softmax_backward(int64_t rows, int64_t cols, const float* dst, const float*
   check_ptr(fn, diff_dst, "diff_dst", where);
   check_ptr(fn, diff_src, "diff_src", where);
   const auto& k = detail::activation_kernels(active_isa());
+  const trace::KernelScope scope([&] {
+    const double e = static_cast<double>(rows * cols);
+    return trace::Call{detail::variant_name("softmax_bwd", active_isa()), std::to_string(rows) + "x" + std::to_string(cols),
+                       4 * e, 12 * e};
+  });
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / cols);
   detail::parallel_ranges(rows, std::max<int64_t>(2, kParallelMinMemory / cols), grain,
                           [&](int64_t r0, int64_t r1) {
@@ -160,6 +184,11 @@ void bias_grad(int64_t batch, int64_t rows, int64_t cols, const float* diff, Bia
   const int64_t total = batch * rows * cols;
   if (total > 0) check_ptr(fn, diff, "diff", where);
   const auto& k = detail::activation_kernels(active_isa());
+  const trace::KernelScope scope([&] {
+    const double e = static_cast<double>(total);
+    return trace::Call{detail::variant_name("bias_grad", active_isa()),
+                       std::to_string(batch * rows) + "x" + std::to_string(cols), e, 4 * e + 4.0 * static_cast<double>(len)};
+  });
 
   if (bias_kind == BiasKind::PerRow) {
     // db[r] = Σ_b Σ_j diff[b, r, j]: each row's runs summed in batch order

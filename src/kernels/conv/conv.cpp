@@ -28,6 +28,7 @@
 #include "nabla/kernels/gemm.hpp"
 #include "nabla/runtime/config.hpp"
 #include "nabla/runtime/threads.hpp"
+#include "nabla/runtime/trace.hpp"
 
 namespace nabla::kernels {
 namespace detail {
@@ -39,6 +40,49 @@ const ConvKernels& conv_kernels(Isa isa) {
     case Isa::Generic: return conv_kernels_sse2();
   }
   return conv_kernels_sse2();
+}
+
+namespace {
+bool any_shape(const ConvShape&) { return true; }
+bool pointwise(const ConvShape& s) { return s.is_pointwise(); }
+}  // namespace
+
+// Per ISA, preferred first: the first that applies is what conv2d_* run.
+// Adding a variant is one line in NABLA_CONV_VARIANTS.
+#define NABLA_CONV_VARIANTS(ISA, NAME)                                  \
+  {                                                                     \
+    {"f32_conv_1x1_" NAME, ISA, ConvAlgo::Pointwise, &pointwise},       \
+    {"f32_conv_im2col_" NAME, ISA, ConvAlgo::Im2colGemm, &any_shape},   \
+  }
+
+std::span<const ConvVariant> conv_variants(Isa isa) {
+  static const ConvVariant kAvx512[] = NABLA_CONV_VARIANTS(Isa::Avx512, "avx512");
+  static const ConvVariant kAvx2[] = NABLA_CONV_VARIANTS(Isa::Avx2, "avx2");
+  static const ConvVariant kSse2[] = NABLA_CONV_VARIANTS(Isa::Generic, "sse2");
+  switch (isa) {
+    case Isa::Avx512: return kAvx512;
+    case Isa::Avx2: return kAvx2;
+    case Isa::Generic: return kSse2;
+  }
+  return kSse2;
+}
+#undef NABLA_CONV_VARIANTS
+
+const ConvVariant& conv_select(Isa isa, const ConvShape& s) {
+  const auto variants = conv_variants(isa);
+  for (const ConvVariant& v : variants)
+    if (v.applies(s)) return v;
+  return variants.back();  // the last one applies to every shape
+}
+
+std::string conv_shape_string(const ConvParams& p) {
+  auto s = [](int64_t v) { return std::to_string(v); };
+  auto pair = [&](const char* tag, int64_t a, int64_t b, int64_t dflt) {
+    if (a == dflt && b == dflt) return std::string();
+    return std::string(",") + tag + (a == b ? s(a) : s(a) + "x" + s(b));
+  };
+  return s(p.n) + "x" + s(p.c_in) + "x" + s(p.h) + "x" + s(p.w) + "," + s(p.c_out) + "x" + s(p.kh) + "x" + s(p.kw) +
+         pair("s", p.stride_h, p.stride_w, 1) + pair("p", p.pad_h, p.pad_w, 0) + pair("d", p.dil_h, p.dil_w, 1);
 }
 
 }  // namespace detail
@@ -167,19 +211,16 @@ void col2im(const ConvShape& s, const float* col, float* dst) {
 }
 
 // Per image n: dst_n [C_out, OH·OW] = act(W [C_out, K] · col_n [K, OH·OW] + bias)
-void conv2d_forward(const ConvShape& s, const float* src, const float* weights, const float* bias,
-                    Activation act, float* dst) {
-  check_ptr("conv2d_forward", src, "src", s);
-  check_ptr("conv2d_forward", weights, "weights", s);
-  check_ptr("conv2d_forward", dst, "dst", s);
+void detail::conv2d_forward_run(const ConvVariant& v, const ConvShape& s, const float* src, const float* weights,
+                                const float* bias, Activation act, float* dst) {
   const ConvParams& p = s.params();
   const int64_t k = s.col_rows(), cols = s.col_cols();
-  const auto& kern = detail::conv_kernels(active_isa());
+  const auto& kern = conv_kernels(v.isa);
   const Epilogue ep = Epilogue::bias_act(bias ? BiasKind::PerRow : BiasKind::None, bias, act);
   for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
     const float* src_n = src + n * s.src_image();
     const float* b = src_n;
-    if (!s.is_pointwise()) {
+    if (v.algo != ConvAlgo::Pointwise) {
       float* col = tl_scratch.col.get(k * cols);
       kern.im2col(p, s.oh(), s.ow(), src_n, col);
       b = col;
@@ -190,20 +231,16 @@ void conv2d_forward(const ConvShape& s, const float* src, const float* weights, 
 
 // Per image n: col [K, OH·OW] = Wᵀ [K, C_out] · dZ_n [C_out, OH·OW], then
 // diff_src_n [C_in, H, W] = col2im(col) ⊙ f'(src_n)
-void conv2d_backward_data(const ConvShape& s, const float* diff_dst, const float* weights, float* diff_src,
-                          Activation src_act, const float* src) {
-  check_ptr("conv2d_backward_data", diff_dst, "diff_dst", s);
-  check_ptr("conv2d_backward_data", weights, "weights", s);
-  check_ptr("conv2d_backward_data", diff_src, "diff_src", s);
-  if (src_act != Activation::None) check_ptr("conv2d_backward_data", src, "src (for the derivative)", s);
+void detail::conv2d_backward_data_run(const ConvVariant& v, const ConvShape& s, const float* diff_dst,
+                                      const float* weights, float* diff_src, Activation src_act, const float* src) {
   const ConvParams& p = s.params();
   const int64_t k = s.col_rows(), cols = s.col_cols();
-  const auto& kern = detail::conv_kernels(active_isa());
+  const auto& kern = conv_kernels(v.isa);
   for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
     const float* dz_n = diff_dst + n * s.dst_image();
     float* dx_n = diff_src + n * s.src_image();
     const float* act_n = src_act == Activation::None ? nullptr : src + n * s.src_image();
-    if (s.is_pointwise()) {  // the column matrix is dx_n itself: fuse f' in the epilogue
+    if (v.algo == ConvAlgo::Pointwise) {  // the column matrix is dx_n itself: fuse f' in the epilogue
       const Epilogue ep = act_n ? Epilogue::derivative(src_act, act_n, cols) : Epilogue{};
       gemm(Trans::Yes, Trans::No, k, cols, p.c_out, 1.f, weights, k, dz_n, cols, 0.f, dx_n, cols, ep);
       return;
@@ -220,23 +257,21 @@ void conv2d_backward_data(const ConvShape& s, const float* diff_dst, const float
 // a vector (measured faster from 16 output channels on: the long K side
 // then runs along the micro-tile's rows), its transpose
 // col_n [K, OH·OW] · dZ_nᵀ [OH·OW, C_out], the partials then being dWᵀ.
-void conv2d_backward_weights(const ConvShape& s, const float* src, const float* diff_dst, float* diff_weights,
-                             float* diff_bias, bool accumulate) {
-  check_ptr("conv2d_backward_weights", src, "src", s);
-  check_ptr("conv2d_backward_weights", diff_dst, "diff_dst", s);
-  check_ptr("conv2d_backward_weights", diff_weights, "diff_weights", s);
+void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& s, const float* src,
+                                         const float* diff_dst, float* diff_weights, float* diff_bias,
+                                         bool accumulate) {
   const ConvParams& p = s.params();
   const int64_t k = s.col_rows(), cols = s.col_cols(), wsize = s.weights_size();
   const bool transposed = p.c_out >= 16;
   const int64_t groups = std::min(p.n, kMaxWeightGroups);
-  const auto& kern = detail::conv_kernels(active_isa());
+  const auto& kern = conv_kernels(v.isa);
   float* partial = tl_scratch.partial.get(groups * wsize);
   for_each_task(groups, gemm_flops(s), [&](int64_t g) {
     const int64_t n0 = p.n * g / groups, n1 = p.n * (g + 1) / groups;
     for (int64_t n = n0; n < n1; ++n) {
       const float* src_n = src + n * s.src_image();
       const float* col = src_n;
-      if (!s.is_pointwise()) {
+      if (v.algo != ConvAlgo::Pointwise) {
         float* buf = tl_scratch.col.get(k * cols);
         kern.im2col(p, s.oh(), s.ow(), src_n, buf);
         col = buf;
@@ -261,6 +296,71 @@ void conv2d_backward_weights(const ConvShape& s, const float* src, const float* 
     }
   }
   if (diff_bias) bias_grad(p.n, p.c_out, cols, diff_dst, BiasKind::PerRow, diff_bias, accumulate);
+}
+
+// ---- public entry points: validate, trace, run the preferred variant -------
+
+namespace {
+
+double fl(int64_t v) { return static_cast<double>(v); }
+
+// The variant's name with the pass and fusion inserted after the algorithm:
+// "f32_conv_im2col_bias_relu_avx512", "f32_conv_1x1_bwd_data_drelu_avx512".
+trace::Call conv_call(const detail::ConvVariant& v, const ConvShape& s, std::string op, double bytes) {
+  std::string name = v.name;
+  const size_t algo = name.find("conv_");
+  const size_t at = algo == std::string::npos ? std::string::npos : name.find('_', algo + 5);
+  if (!op.empty() && at != std::string::npos) name.insert(at, "_" + op);
+  return {std::move(name), detail::conv_shape_string(s.params()), gemm_flops(s), bytes};
+}
+
+std::string join(std::string a, const std::string& b) { return a.empty() ? b : b.empty() ? a : a + "_" + b; }
+std::string act_tag(Activation a, const char* prefix = "") {
+  return a == Activation::None ? std::string() : prefix + std::string(activation_name(a));
+}
+
+}  // namespace
+
+void conv2d_forward(const ConvShape& s, const float* src, const float* weights, const float* bias,
+                    Activation act, float* dst) {
+  check_ptr("conv2d_forward", src, "src", s);
+  check_ptr("conv2d_forward", weights, "weights", s);
+  check_ptr("conv2d_forward", dst, "dst", s);
+  const detail::ConvVariant& v = detail::conv_select(active_isa(), s);
+  const trace::KernelScope scope([&] {
+    return conv_call(v, s, join(bias ? "bias" : "", act_tag(act)),
+                     4 * (fl(s.params().n) * fl(s.src_image() + s.dst_image()) + fl(s.weights_size())));
+  });
+  detail::conv2d_forward_run(v, s, src, weights, bias, act, dst);
+}
+
+void conv2d_backward_data(const ConvShape& s, const float* diff_dst, const float* weights, float* diff_src,
+                          Activation src_act, const float* src) {
+  check_ptr("conv2d_backward_data", diff_dst, "diff_dst", s);
+  check_ptr("conv2d_backward_data", weights, "weights", s);
+  check_ptr("conv2d_backward_data", diff_src, "diff_src", s);
+  if (src_act != Activation::None) check_ptr("conv2d_backward_data", src, "src (for the derivative)", s);
+  const detail::ConvVariant& v = detail::conv_select(active_isa(), s);
+  const trace::KernelScope scope([&] {
+    const double srcs = src_act != Activation::None ? 2 : 1;
+    return conv_call(v, s, join("bwd_data", act_tag(src_act, "d")),
+                     4 * (fl(s.params().n) * (fl(s.dst_image()) + srcs * fl(s.src_image())) + fl(s.weights_size())));
+  });
+  detail::conv2d_backward_data_run(v, s, diff_dst, weights, diff_src, src_act, src);
+}
+
+void conv2d_backward_weights(const ConvShape& s, const float* src, const float* diff_dst, float* diff_weights,
+                             float* diff_bias, bool accumulate) {
+  check_ptr("conv2d_backward_weights", src, "src", s);
+  check_ptr("conv2d_backward_weights", diff_dst, "diff_dst", s);
+  check_ptr("conv2d_backward_weights", diff_weights, "diff_weights", s);
+  const detail::ConvVariant& v = detail::conv_select(active_isa(), s);
+  const trace::KernelScope scope([&] {
+    return conv_call(v, s, "bwd_weights",
+                     4 * (fl(s.params().n) * fl(s.src_image() + s.dst_image()) +
+                          (accumulate ? 2 : 1) * fl(s.weights_size())));
+  });
+  detail::conv2d_backward_weights_run(v, s, src, diff_dst, diff_weights, diff_bias, accumulate);
 }
 
 }  // namespace nabla::kernels

@@ -4,6 +4,8 @@
 // xsimd, and the kernels see only the plain ConvParams (no member function
 // of the public header is compiled with an ISA's flags).
 #include <cstdint>
+#include <span>
+#include <string>
 
 #include "nabla/kernels/conv.hpp"
 #include "nabla/runtime/cpu.hpp"
@@ -29,5 +31,43 @@ const ConvKernels& conv_kernels_sse2();
 
 /// The kernels for an ISA.
 const ConvKernels& conv_kernels(Isa isa);
+
+/// How a convolution runs its passes.
+enum class ConvAlgo {
+  Im2colGemm,  ///< im2col per image, then GEMM (col2im after the backward-data GEMM)
+  Pointwise,   ///< the image is the column matrix: GEMM only (f' fused in its epilogue)
+};
+
+/// One convolution variant: an algorithm for one ISA, and the shapes it
+/// applies to. The lists are ordered by preference; conv2d_* run the first
+/// variant of the active ISA that applies, the tests run every variant on
+/// every shape it applies to, and `nabla prof conv` profiles each.
+struct ConvVariant {
+  const char* name;  ///< e.g. "f32_conv_1x1_avx512"
+  Isa isa;
+  ConvAlgo algo;
+  bool (*applies)(const ConvShape& s);
+};
+
+/// The variants of an ISA, preferred first (defined in conv.cpp; adding one
+/// is one line there).
+std::span<const ConvVariant> conv_variants(Isa isa);
+/// The first variant of the ISA that applies to s.
+const ConvVariant& conv_select(Isa isa, const ConvShape& s);
+
+/// The passes with a given variant (which must apply to s); arguments as
+/// the public conv2d_* functions, already validated. The GEMMs run on the
+/// active ISA; im2col/col2im on the variant's.
+void conv2d_forward_run(const ConvVariant& v, const ConvShape& s, const float* src, const float* weights,
+                        const float* bias, Activation act, float* dst);
+void conv2d_backward_data_run(const ConvVariant& v, const ConvShape& s, const float* diff_dst,
+                              const float* weights, float* diff_src, Activation src_act, const float* src);
+void conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& s, const float* src,
+                                 const float* diff_dst, float* diff_weights, float* diff_bias, bool accumulate);
+
+/// A shape as `nabla prof conv --shape` writes it:
+/// NxCxHxW,OxKHxKW[,sS|sSHxSW][,pP|pPHxPW][,dD|dDHxDW] (stride, padding,
+/// dilation only when not 1, 0, 1), e.g. "64x1x28x28,6x5x5,p2".
+std::string conv_shape_string(const ConvParams& p);
 
 }  // namespace nabla::kernels::detail

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <new>
 #include <string>
@@ -16,6 +17,7 @@
 #include "nabla/error.hpp"
 #include "nabla/runtime/config.hpp"
 #include "nabla/runtime/threads.hpp"
+#include "nabla/runtime/trace.hpp"
 
 namespace nabla::kernels {
 namespace detail {
@@ -81,6 +83,36 @@ std::span<const GemmVariant> gemm_variants(Isa isa) {
     case Isa::Generic: return gemm_variants_sse2();
   }
   return gemm_variants_sse2();
+}
+
+std::span<const GemmPacking> gemm_packings() {
+  // Packed first (the large-problem path), then A read in place (the
+  // small-problem path). Adding a packing is one line here.
+  static const GemmPacking kPackings[] = {
+      {"", 0.0},
+      {"inplace_a", std::numeric_limits<double>::infinity()},
+  };
+  return kPackings;
+}
+
+std::string gemm_variant_name(const GemmVariant& v, const GemmPacking& packing, const Epilogue& ep) {
+  // v.name is "f32_gemm_<MR>x<NR>_<isa>": the epilogue goes before the tile,
+  // the packing after it.
+  const std::string name = v.name, tile = "_" + std::to_string(v.mr) + "x" + std::to_string(v.nr) + "_";
+  const size_t at = name.find(tile);
+  if (at == std::string::npos) return name;
+  std::string out = name.substr(0, at);
+  if (ep.bias_kind != BiasKind::None) out += "_bias";
+  if (ep.act != Activation::None) out += std::string("_") + activation_name(ep.act);
+  if (ep.deriv != Activation::None) out += std::string("_d") + activation_name(ep.deriv);
+  out += tile.substr(0, tile.size() - 1);
+  if (*packing.name) out += std::string("_") + packing.name;
+  return out + name.substr(at + tile.size() - 1);
+}
+
+std::string gemm_variant_name(const GemmVariant& v, bool pack_a, const Epilogue& ep) {
+  const auto packings = gemm_packings();
+  return gemm_variant_name(v, pack_a ? packings[0] : packings[1], ep);
 }
 
 bool gemm_packs_a(const GemmConfig& cfg, const GemmArgs& g) {
@@ -249,6 +281,15 @@ void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha, cons
     for (const auto& cand : variants)
       if (cand.mr == cfg.mr && cand.nr == cfg.nr) v = &cand;
   }
+  const trace::KernelScope scope([&] {
+    const bool pack_a = detail::gemm_packs_a(cfg, g);
+    const double fm = static_cast<double>(m), fn = static_cast<double>(n), fk = static_cast<double>(k);
+    std::string shape = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
+    if (g.ta || g.tb) shape += std::string(":") + (g.ta ? "t" : "n") + (g.tb ? "t" : "n");
+    const double c_traffic = (beta != 0.f ? 2 : 1) + (ep.deriv != Activation::None ? 1 : 0);
+    return trace::Call{detail::gemm_variant_name(*v, pack_a, ep), std::move(shape), 2 * fm * fn * fk,
+                       4 * (fm * fk + fk * fn + c_traffic * fm * fn)};
+  });
   detail::gemm_run(*v, cfg, g);
 }
 

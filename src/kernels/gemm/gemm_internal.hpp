@@ -4,6 +4,7 @@
 // ISA flags). Nothing here includes xsimd, so the driver stays portable.
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "nabla/kernels/gemm.hpp"
 #include "nabla/runtime/config.hpp"
@@ -66,6 +67,24 @@ const GemmVariant& select_variant(std::span<const GemmVariant> variants, int64_t
 
 /// Whether a call packs A (false: full row tiles read it in place).
 bool gemm_packs_a(const GemmConfig& cfg, const GemmArgs& g);
+
+/// How a call reads A: the packing variants every tile runs with. A packing
+/// is forced through GemmConfig::small_flops (0: always pack A; kNever:
+/// full row tiles read A in place, where legal: an lda that is a multiple of
+/// 1024 floats still packs, see gemm_packs_a). Adding one is one line in
+/// gemm.cpp; the tests and the profiler iterate gemm_packings().
+struct GemmPacking {
+  const char* name;    ///< "" (A packed, the plain name) or e.g. "inplace_a"
+  double small_flops;  ///< the GemmConfig::small_flops that forces it
+};
+std::span<const GemmPacking> gemm_packings();
+
+/// A variant's name in the grammar of STYLE.md,
+/// f32_gemm[_bias][_<act>|_d<act>]_<MR>x<NR>[_<packing>]_<isa>:
+/// "f32_gemm_6x64_avx512", "f32_gemm_bias_relu_8x32_inplace_a_avx512".
+std::string gemm_variant_name(const GemmVariant& v, const GemmPacking& packing, const Epilogue& ep = {});
+/// The same for how a call runs: packing "" when pack_a, else the in-place one.
+std::string gemm_variant_name(const GemmVariant& v, bool pack_a, const Epilogue& ep = {});
 
 /// Runs a validated call with a given variant and configuration (tests and
 /// the profiler use it to reach every variant; gemm() uses the default).

@@ -7,6 +7,8 @@
 #include <limits>
 #include <string>
 
+#include "kernels/common/names.hpp"
+#include "nabla/runtime/trace.hpp"
 #include "kernels/common/parallel.hpp"
 #include "kernels/loss/loss_internal.hpp"
 #include "nabla/error.hpp"
@@ -57,6 +59,11 @@ float softmax_ce_common(const char* fn, int64_t n, int64_t c, const float* logit
     }
   }
   const auto& k = detail::loss_kernels(active_isa());
+  const trace::KernelScope scope([&] {
+    const double e = static_cast<double>(n * c);
+    return trace::Call{detail::variant_name("softmax_ce", active_isa()), std::to_string(n) + "x" + std::to_string(c),
+                       6 * e, (labels ? 8 : 12) * e};
+  });
   const float scale = static_cast<float>(1.0 / static_cast<double>(n));
   const int64_t min_rows = std::max<int64_t>(1, kLossBlock / c);
   const double sum = detail::parallel_block_sum(
@@ -76,6 +83,10 @@ float eltwise_loss(const char* fn, int64_t n, const float* pred, const float* ta
   if (n == 0) return kNaN;
   check_ptrs(fn, where, pred, "prediction", targets, "targets", grad, "gradient");
   const auto& k = detail::loss_kernels(active_isa());
+  const trace::KernelScope scope([&] {
+    const double e = static_cast<double>(n);
+    return trace::Call{detail::variant_name(fn, active_isa()), std::to_string(n), 6 * e, 12 * e};
+  });
   const float scale = static_cast<float>(mult / static_cast<double>(n));
   const double sum = detail::parallel_block_sum(
       n, kLossBlock, kLossBlock, detail::kParallelMinCompute,

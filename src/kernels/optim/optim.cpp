@@ -5,6 +5,8 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/common/names.hpp"
+#include "nabla/runtime/trace.hpp"
 #include "kernels/common/parallel.hpp"
 #include "kernels/optim/optim_internal.hpp"
 #include "nabla/error.hpp"
@@ -45,6 +47,11 @@ void sgd_update(int64_t n, float* param, const float* grad, float* momentum_buf,
   require(momentum_buf || hp.momentum == 0, fn,
           [&] { return std::string("momentum ") + std::to_string(hp.momentum) + " needs a momentum buffer (n=" + std::to_string(n) + ")"; });
   const auto& k = detail::optim_kernels(active_isa());
+  const trace::KernelScope scope([&] {
+    const double e = static_cast<double>(n), mom = momentum_buf && hp.momentum != 0;
+    return trace::Call{detail::variant_name(mom ? "sgd_momentum" : "sgd", active_isa()), std::to_string(n),
+                       (mom ? 6 : 3) * e, (mom ? 20 : 12) * e};
+  });
   detail::parallel_ranges(n, detail::kParallelMinMemory, int64_t{1} << 16, [&](int64_t i0, int64_t i1) {
     k.sgd(i1 - i0, param + i0, grad + i0, momentum_buf ? momentum_buf + i0 : nullptr, hp, first_step);
   });
@@ -68,6 +75,10 @@ void adam_update(int64_t n, float* param, const float* grad, float* m, float* v,
   const detail::AdamStep s{hp.beta1, hp.beta2, hp.eps, hp.weight_decay, static_cast<float>(hp.lr / bc1),
                            static_cast<float>(std::sqrt(bc2))};
   const auto& k = detail::optim_kernels(active_isa());
+  const trace::KernelScope scope([&] {
+    const double e = static_cast<double>(n);
+    return trace::Call{detail::variant_name("adam", active_isa()), std::to_string(n), 12 * e, 28 * e};
+  });
   detail::parallel_ranges(n, detail::kParallelMinMemory / 2, int64_t{1} << 16, [&](int64_t i0, int64_t i1) {
     k.adam(i1 - i0, param + i0, grad + i0, m + i0, v + i0, s);
   });

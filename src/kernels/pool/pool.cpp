@@ -5,6 +5,8 @@
 #include <limits>
 #include <string>
 
+#include "kernels/common/names.hpp"
+#include "nabla/runtime/trace.hpp"
 #include "kernels/common/parallel.hpp"
 #include "kernels/pool/pool_internal.hpp"
 #include "nabla/error.hpp"
@@ -46,6 +48,16 @@ bool validate(const char* fn, const MaxPool2d& p) {
   return true;
 }
 
+// "64x6x28x28,k2,s2": the shape `nabla prof` prints for a pooling call.
+trace::Call pool_call(const MaxPool2d& p, const char* op, int64_t in, int64_t out) {
+  auto s = [](int64_t v) { return std::to_string(v); };
+  const double planes = static_cast<double>(p.n * p.c), fi = static_cast<double>(in), fo = static_cast<double>(out);
+  return {detail::variant_name(op, active_isa()),
+          s(p.n) + "x" + s(p.c) + "x" + s(p.h) + "x" + s(p.w) + ",k" + s(p.kernel) + ",s" + s(p.stride) +
+              (p.padding ? ",p" + s(p.padding) : ""),
+          planes * fo * static_cast<double>(p.kernel * p.kernel), planes * (4 * fi + 8 * fo)};
+}
+
 template <class F>
 void over_planes(const MaxPool2d& p, F&& fn) {
   const int64_t plane = std::max<int64_t>(1, p.h * p.w);
@@ -61,6 +73,7 @@ void max_pool2d_forward(const MaxPool2d& p, const float* src, float* dst, int32_
   if (!src || !dst || !idx) throw Error(std::string(fn) + ": null src, dst or idx" + describe(p));
   const auto& k = detail::pool_kernels(active_isa());
   const int64_t in = p.h * p.w, out = p.out_h() * p.out_w();
+  const trace::KernelScope scope([&] { return pool_call(p, "maxpool", in, out); });
   over_planes(p, [&](int64_t q0, int64_t q1) { k.max_forward(p, q1 - q0, src + q0 * in, dst + q0 * out, idx + q0 * out); });
 }
 
@@ -70,6 +83,7 @@ void max_pool2d_backward(const MaxPool2d& p, const float* diff_dst, const int32_
   if (!diff_dst || !idx || !diff_src) throw Error(std::string(fn) + ": null diff_dst, idx or diff_src" + describe(p));
   const auto& k = detail::pool_kernels(active_isa());
   const int64_t in = p.h * p.w, out = p.out_h() * p.out_w();
+  const trace::KernelScope scope([&] { return pool_call(p, "maxpool_bwd", in, out); });
   over_planes(p, [&](int64_t q0, int64_t q1) {
     k.max_backward(p, q1 - q0, diff_dst + q0 * out, idx + q0 * out, diff_src + q0 * in);
   });
