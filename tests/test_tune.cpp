@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -101,6 +102,31 @@ TEST(Tune, DefaultShapesAreTheTrainingSet) {
   bool conv3 = false;
   for (const auto& s : shapes) conv3 = conv3 || (s.m == 64 && s.n == 50176 && s.k == 288);
   EXPECT_TRUE(conv3);
+}
+
+// The shapes of a model's step: its dense layers' three GEMMs and the
+// per-image GEMMs inside its convolutions, each once.
+TEST(Tune, ModelShapesIncludeTheConvolutionsGemms) {
+  const auto shapes = cli::model_gemm_shapes("lenet", 64);
+  auto has = [&](int64_t m, int64_t n, int64_t k) {
+    return std::any_of(shapes.begin(), shapes.end(), [&](const cli::TuneShape& s) {
+      return s.m == m && s.n == n && s.k == k;
+    });
+  };
+  std::string all;
+  for (const auto& s : shapes) all += s.name + " ";
+  EXPECT_TRUE(has(6, 784, 25)) << all;     // conv 6 5 pad 2 forward, per image
+  EXPECT_TRUE(has(16, 100, 150)) << all;   // conv 16 5 forward, per image
+  EXPECT_TRUE(has(64, 120, 400)) << all;   // dense 400 -> 120 forward
+  EXPECT_TRUE(has(120, 400, 64)) << all;   // and its weight gradient
+  EXPECT_TRUE(has(64, 10, 84)) << all;     // the classifier
+  for (size_t i = 0; i < shapes.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      EXPECT_FALSE(shapes[i].m == shapes[j].m && shapes[i].n == shapes[j].n && shapes[i].k == shapes[j].k &&
+                   shapes[i].ta == shapes[j].ta && shapes[i].tb == shapes[j].tb)
+          << "twice: " << shapes[i].name;
+  EXPECT_THROW(cli::model_gemm_shapes("dense x", 64), nabla::Error);
+  EXPECT_THROW(cli::model_gemm_shapes("lenet", 0), nabla::Error);
 }
 
 // The binary: option errors, and `nabla info` naming a profile made by tune.

@@ -156,7 +156,8 @@ int run_eval(const std::string& model, const std::string& data, const std::strin
 struct TuneCli {
   double budget = 60;
   std::vector<int> threads;
-  std::string output;
+  std::string output, model;
+  int64_t batch = 64;
 };
 
 int run_tune(const TuneCli& t) {
@@ -166,6 +167,11 @@ int run_tune(const TuneCli& t) {
   cli::TuneOptions o;
   o.budget_s = t.budget;
   o.threads = t.threads;
+  if (!t.model.empty()) {
+    o.extra_shapes = cli::model_gemm_shapes(t.model, t.batch);
+    std::printf("%zu GEMM shapes from one training step of '%s' at batch %lld\n", o.extra_shapes.size(),
+                t.model.c_str(), static_cast<long long>(t.batch));
+  }
   const bool tty = ::isatty(::fileno(stdout)) != 0;
   std::printf("tuning %s on %s for about %.0f s\n", nabla::isa_name(isa), nabla::cpu_info().model.c_str(), t.budget);
   std::string last_step;
@@ -271,6 +277,8 @@ int main(int argc, char** argv) {
   tune->add_option("--budget", tune_opts.budget, "seconds the whole run may take (5..86400)")->capture_default_str();
   tune->add_option("--threads", tune_opts.threads, "thread counts to tune for (default: 1 and all cores)")->delimiter(',');
   tune->add_option("--output", tune_opts.output, "profile file (default: the cache file nabla looks up for this CPU)");
+  tune->add_option("--model", tune_opts.model, "also tune on the GEMM shapes of this preset or spec's training step");
+  tune->add_option("--batch", tune_opts.batch, "batch size for --model")->capture_default_str();
   tune->footer(
       "\nThe profile is JSON, keyed by CPU model, ISA, cores and caches, in\n"
       "$XDG_CACHE_HOME/nabla/ (or ~/.cache/nabla/). nabla loads the one matching\n"

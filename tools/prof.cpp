@@ -607,6 +607,69 @@ std::vector<Isa> isas_for(const std::string& which) {
 
 // ---- model mode ---------------------------------------------------------------------
 
+}  // namespace
+
+struct ModelStep::Impl {
+  BuiltModel bm;
+  std::string spec;
+  Tensor x, target;
+  nn::SoftmaxCrossEntropy ce;
+  nn::BinaryCrossEntropy bce{true};
+  std::unique_ptr<nn::Adam> opt;
+};
+
+ModelStep::ModelStep(const std::string& preset_or_spec, int64_t batch) : impl_(std::make_unique<Impl>()) {
+  if (batch < 1 || batch > 65536) throw Error("--batch must be in [1, 65536], got " + std::to_string(batch));
+  Impl& s = *impl_;
+  const ModelSpec spec = parse_spec(resolve_model(preset_or_spec));
+  s.spec = spec.to_string();
+  const LayerKind first = spec.layers.front().kind;
+  const bool images = first == LayerKind::Conv || first == LayerKind::MaxPool;
+  const std::vector<int64_t> sample = images ? std::vector<int64_t>{1, 28, 28} : std::vector<int64_t>{784};
+  const LayerSpec& last = spec.layers.back();
+  const int64_t classes = last.kind == LayerKind::Dense && last.units == 1 ? 2 : last.units;
+  s.bm = build_model(spec, sample, classes);
+  std::vector<int64_t> xshape = {batch};
+  xshape.insert(xshape.end(), sample.begin(), sample.end());
+  s.x = Tensor::uniform(xshape, -1.f, 1.f, 1);
+  s.bce = nn::BinaryCrossEntropy(!s.bm.ends_in_sigmoid);
+  if (s.bm.outputs == 1) {
+    s.target = Tensor({batch, 1});
+    for (int64_t i = 0; i < batch; ++i) s.target.data()[i] = static_cast<float>(i % 2);
+  } else {
+    s.target = Tensor({batch});
+    for (int64_t i = 0; i < batch; ++i) s.target.data()[i] = static_cast<float>(i % s.bm.outputs);
+  }
+  s.opt = std::make_unique<nn::Adam>(s.bm.model.parameters(), 1e-3f);
+}
+
+ModelStep::~ModelStep() = default;
+
+const std::string& ModelStep::spec() const { return impl_->spec; }
+nn::Sequential& ModelStep::model() { return impl_->bm.model; }
+
+void ModelStep::operator()() {
+  Impl& s = *impl_;
+  s.bm.model.zero_grad();
+  const Tensor y = s.bm.model.forward(s.x);
+  Tensor g;
+  {
+    const trace::LayerScope scope(-1, [] { return std::string("loss"); }, trace::Pass::Loss);
+    if (s.bm.outputs == 1) {
+      s.bce.forward(y, s.target);
+      g = s.bce.backward();
+    } else {
+      s.ce.forward(y, s.target);
+      g = s.ce.backward();
+    }
+  }
+  s.bm.model.backward(g);
+  const trace::LayerScope scope(-1, [] { return std::string("optimiser"); }, trace::Pass::Optimiser);
+  s.opt->step();
+}
+
+namespace {
+
 class Collector : public trace::Sink {
  public:
   void record(trace::Event e) override {
@@ -633,51 +696,10 @@ void profile_model(const ProfOptions& o, ProfReport& r, const Roof& roof) {
   if (o.batch < 1 || o.batch > 65536) throw Error("prof: --batch must be in [1, 65536], got " + std::to_string(o.batch));
   if (!o.shapes.empty()) throw Error("prof: --shape applies to a family, not to --model");
   if (o.steps < 1) throw Error("prof: steps must be >= 1");
-  const ModelSpec spec = parse_spec(resolve_model(o.model));
-  r.model = spec.to_string();
+  ModelStep step(o.model, o.batch);
+  r.model = step.spec();
   r.batch = o.batch;
-  const LayerKind first = spec.layers.front().kind;
-  const bool images = first == LayerKind::Conv || first == LayerKind::MaxPool;
-  const std::vector<int64_t> sample = images ? std::vector<int64_t>{1, 28, 28} : std::vector<int64_t>{784};
-  const LayerSpec& last = spec.layers.back();
-  const int64_t classes = last.kind == LayerKind::Dense && last.units == 1 ? 2 : last.units;
-  BuiltModel bm = build_model(spec, sample, classes);
-  nn::Sequential& model = bm.model;
-  std::vector<int64_t> xshape = {o.batch};
-  xshape.insert(xshape.end(), sample.begin(), sample.end());
-  const Tensor x = Tensor::uniform(xshape, -1.f, 1.f, 1);
-  Tensor target;
-  std::function<Tensor(const Tensor&)> loss_grad;
-  nn::SoftmaxCrossEntropy ce;
-  nn::BinaryCrossEntropy bce(!bm.ends_in_sigmoid);
-  if (bm.outputs == 1) {
-    target = Tensor({o.batch, 1});
-    for (int64_t i = 0; i < o.batch; ++i) target.data()[i] = static_cast<float>(i % 2);
-    loss_grad = [&](const Tensor& y) {
-      bce.forward(y, target);
-      return bce.backward();
-    };
-  } else {
-    target = Tensor({o.batch});
-    for (int64_t i = 0; i < o.batch; ++i) target.data()[i] = static_cast<float>(i % bm.outputs);
-    loss_grad = [&](const Tensor& y) {
-      ce.forward(y, target);
-      return ce.backward();
-    };
-  }
-  nn::Adam opt(model.parameters(), 1e-3f);
-  auto step = [&] {
-    model.zero_grad();
-    const Tensor y = model.forward(x);
-    Tensor g;
-    {
-      const trace::LayerScope scope(-1, [] { return std::string("loss"); }, trace::Pass::Loss);
-      g = loss_grad(y);
-    }
-    model.backward(g);
-    const trace::LayerScope scope(-1, [] { return std::string("optimiser"); }, trace::Pass::Optimiser);
-    opt.step();
-  };
+  nn::Sequential& model = step.model();
   for (int i = 0; i < 2; ++i) step();  // warm-up: buffers sized, caches and threads warm
   std::vector<double> plain;
   for (int i = 0; i < o.steps; ++i) {

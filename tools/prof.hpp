@@ -18,12 +18,15 @@
 ///
 /// Outputs: a text table; JSON (schema "nabla-prof-1", see prof_json()),
 /// CSV (one row per table row, header first) and an SVG roofline.
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "nabla/nn/sequential.hpp"
 #include "nabla/runtime/cpu.hpp"
 #include "nabla/runtime/profile.hpp"
 
@@ -125,6 +128,28 @@ std::string prof_csv(const ProfReport& r);
 std::string prof_roofline_svg(const ProfReport& r);
 /// Writes the files o asks for (atomically).
 void write_prof_outputs(const ProfReport& r, const ProfOptions& o);
+
+/// One training step of a model — forward, loss, backward, Adam — on fixed
+/// random inputs of Fashion-MNIST's shape (784 values, or 1×28×28 when the
+/// spec starts with a convolution or pooling) and labels: what
+/// `nabla prof --model` traces and `nabla tune --model` takes its GEMM
+/// shapes from. Throws nabla::Error for a bad spec or batch.
+class ModelStep {
+ public:
+  ModelStep(const std::string& preset_or_spec, int64_t batch);
+  ~ModelStep();
+  ModelStep(const ModelStep&) = delete;
+  ModelStep& operator=(const ModelStep&) = delete;
+  /// Runs one step.
+  void operator()();
+  /// The canonical spec.
+  const std::string& spec() const;
+  nn::Sequential& model();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 /// Parsers of --shape (throw nabla::Error with the expected syntax).
 struct GemmShape {

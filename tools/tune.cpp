@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <mutex>
 #include <random>
 
 #include "kernels/gemm/gemm_internal.hpp"
@@ -19,6 +20,8 @@
 #include "nabla/runtime/config.hpp"
 #include "nabla/runtime/measure.hpp"
 #include "nabla/runtime/threads.hpp"
+#include "nabla/runtime/trace.hpp"
+#include "prof.hpp"
 
 namespace nabla::cli {
 namespace {
@@ -321,6 +324,46 @@ std::vector<TuneShape> default_tune_shapes() {
   for (const auto& s : kernels::detail::kTrainingGemmShapes)
     v.push_back({kernels::detail::shape_name(s), s.ta, s.tb, s.m, s.n, s.k});
   return v;
+}
+
+std::vector<TuneShape> model_gemm_shapes(const std::string& preset_or_spec, int64_t batch) {
+  // Records every GEMM call, nested ones too (a convolution's per-image
+  // GEMMs run on worker threads).
+  class GemmShapes : public trace::Sink {
+   public:
+    void record(trace::Event e) override {
+      if (e.call.kernel.rfind("f32_gemm", 0) != 0) return;
+      const std::lock_guard<std::mutex> lock(mu_);
+      shapes_.push_back(std::move(e.call.shape));
+    }
+    bool nested() const override { return true; }
+    std::vector<std::string> take() {
+      const std::lock_guard<std::mutex> lock(mu_);
+      return std::exchange(shapes_, {});
+    }
+
+   private:
+    std::mutex mu_;
+    std::vector<std::string> shapes_;
+  } sink;
+  ModelStep step(preset_or_spec, batch);
+  trace::set_sink(&sink);
+  try {
+    step();
+  } catch (...) {
+    trace::set_sink(nullptr);
+    throw;
+  }
+  trace::set_sink(nullptr);
+  std::vector<TuneShape> out;
+  for (const std::string& text : sink.take()) {
+    const GemmShape g = parse_gemm_shape(text);
+    const bool seen = std::any_of(out.begin(), out.end(), [&](const TuneShape& s) {
+      return s.m == g.m && s.n == g.n && s.k == g.k && s.ta == g.ta && s.tb == g.tb;
+    });
+    if (!seen) out.push_back({"model:" + text, g.ta, g.tb, g.m, g.n, g.k});
+  }
+  return out;
 }
 
 Profile tune(const TuneOptions& options, const TuneProgress& progress) {

@@ -36,6 +36,11 @@ using TuneProgress = std::function<void(double fraction, const std::string& step
 /// The fixed shape set (the GEMM benchmark's training shapes).
 std::vector<TuneShape> default_tune_shapes();
 
+/// The distinct GEMM shapes one training step of a model (preset or spec,
+/// at a batch size) runs: every gemm() call, those inside the convolutions
+/// included, traced (nabla/runtime/trace.hpp). Names are "model:MxNxK:tt".
+std::vector<TuneShape> model_gemm_shapes(const std::string& preset_or_spec, int64_t batch);
+
 /// Runs the measurement and the search for the active ISA; returns the
 /// profile (not saved). Leaves the GEMM configuration as it found it.
 Profile tune(const TuneOptions& options, const TuneProgress& progress = {});

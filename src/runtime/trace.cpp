@@ -44,13 +44,13 @@ Pass set_pass(Pass pass) {
 
 bool open_kernel() { return g_depth.fetch_add(1, std::memory_order_acq_rel) == 0; }
 
-void close_kernel(bool outermost, Call&& call, double seconds) {
+void close_kernel(bool outermost, bool recorded, Call&& call, double seconds) {
   g_depth.fetch_sub(1, std::memory_order_acq_rel);
-  if (!outermost) return;
+  if (!recorded) return;
   Sink* s = g_sink.load(std::memory_order_acquire);
   if (!s) return;
   const Context& c = tl_context;
-  s->record(Event{c.layer, c.name, c.pass, std::move(call), seconds});
+  s->record(Event{c.layer, c.name, c.pass, std::move(call), seconds, !outermost});
 }
 
 }  // namespace detail

@@ -10,7 +10,9 @@
 /// by a lambda that only runs when tracing.
 ///
 /// Only the outermost kernel call is recorded: a GEMM that a convolution runs
-/// (on any thread) is part of the convolution's event. Tracing assumes one
+/// (on any thread) is part of the convolution's event — unless the sink asks
+/// for nested calls too (Sink::nested(); `nabla tune --model` collects the
+/// GEMM shapes a network's convolutions run that way). Tracing assumes one
 /// traced caller at a time (the layer context is per thread, the nesting
 /// depth is global).
 #include <atomic>
@@ -43,6 +45,7 @@ struct Event {
   Pass pass = Pass::Forward;
   Call call;
   double seconds = 0;
+  bool nested = false;     ///< made inside another kernel call (only for sinks that ask)
 };
 
 /// Receives the events. record() is called on the thread that made the call.
@@ -50,6 +53,8 @@ class Sink {
  public:
   virtual ~Sink() = default;
   virtual void record(Event e) = 0;
+  /// true: also record the calls made inside another kernel call.
+  virtual bool nested() const { return false; }
 };
 
 /// Installs a sink (nullptr: tracing off). The sink must outlive its use.
@@ -62,7 +67,7 @@ void open_layer(int64_t index, std::string name, Pass pass, int64_t& saved_index
 void close_layer(int64_t index, std::string&& name, Pass pass);
 Pass set_pass(Pass pass);
 bool open_kernel();  // true: outermost call, to be timed
-void close_kernel(bool outermost, Call&& call, double seconds);
+void close_kernel(bool outermost, bool recorded, Call&& call, double seconds);
 }  // namespace detail
 
 /// The installed sink (one relaxed atomic load).
@@ -119,10 +124,11 @@ class KernelScope {
  public:
   template <class Describe>
   explicit KernelScope(Describe&& describe) {
-    if (active()) {
+    if (Sink* sink = active()) {
       traced_ = true;
       outermost_ = detail::open_kernel();
-      if (outermost_) {
+      recorded_ = outermost_ || sink->nested();
+      if (recorded_) {
         call_ = describe();
         t0_ = std::chrono::steady_clock::now();
       }
@@ -130,14 +136,14 @@ class KernelScope {
   }
   ~KernelScope() {
     if (!traced_) return;
-    const double s = outermost_ ? std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count() : 0;
-    detail::close_kernel(outermost_, std::move(call_), s);
+    const double s = recorded_ ? std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count() : 0;
+    detail::close_kernel(outermost_, recorded_, std::move(call_), s);
   }
   KernelScope(const KernelScope&) = delete;
   KernelScope& operator=(const KernelScope&) = delete;
 
  private:
-  bool traced_ = false, outermost_ = false;
+  bool traced_ = false, outermost_ = false, recorded_ = false;
   Call call_;
   std::chrono::steady_clock::time_point t0_;
 };

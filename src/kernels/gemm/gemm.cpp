@@ -285,7 +285,9 @@ void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha, cons
     const bool pack_a = detail::gemm_packs_a(cfg, g);
     const double fm = static_cast<double>(m), fn = static_cast<double>(n), fk = static_cast<double>(k);
     std::string shape = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
-    if (g.ta || g.tb) shape += std::string(":") + (g.ta ? "t" : "n") + (g.tb ? "t" : "n");
+    // The call as made (g may be the transposed single row).
+    const bool yes_a = ta == Trans::Yes, yes_b = tb == Trans::Yes;
+    if (yes_a || yes_b) shape += std::string(":") + (yes_a ? "t" : "n") + (yes_b ? "t" : "n");
     const double c_traffic = (beta != 0.f ? 2 : 1) + (ep.deriv != Activation::None ? 1 : 0);
     return trace::Call{detail::gemm_variant_name(*v, pack_a, ep), std::move(shape), 2 * fm * fn * fk,
                        4 * (fm * fk + fk * fn + c_traffic * fm * fn)};
