@@ -609,6 +609,18 @@ std::vector<Isa> isas_for(const std::string& which) {
 
 }  // namespace
 
+TraceCollector::TraceCollector(bool nested) : nested_(nested) {}
+
+void TraceCollector::record(trace::Event e) {
+  const std::lock_guard<std::mutex> lock(mu_);
+  events_.push_back(std::move(e));
+}
+
+std::vector<trace::Event> TraceCollector::take() {
+  const std::lock_guard<std::mutex> lock(mu_);
+  return std::exchange(events_, {});
+}
+
 struct ModelStep::Impl {
   BuiltModel bm;
   std::string spec;
@@ -670,28 +682,6 @@ void ModelStep::operator()() {
 
 namespace {
 
-class Collector : public trace::Sink {
- public:
-  void record(trace::Event e) override {
-    const std::lock_guard<std::mutex> lock(mu_);
-    events_.push_back(std::move(e));
-  }
-  std::vector<trace::Event> take() {
-    const std::lock_guard<std::mutex> lock(mu_);
-    return std::exchange(events_, {});
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<trace::Event> events_;
-};
-
-// Removes the sink however the step ends.
-struct SinkGuard {
-  explicit SinkGuard(trace::Sink* s) { trace::set_sink(s); }
-  ~SinkGuard() { trace::set_sink(nullptr); }
-};
-
 void profile_model(const ProfOptions& o, ProfReport& r, const Roof& roof) {
   if (o.batch < 1 || o.batch > 65536) throw Error("prof: --batch must be in [1, 65536], got " + std::to_string(o.batch));
   if (!o.shapes.empty()) throw Error("prof: --shape applies to a family, not to --model");
@@ -709,11 +699,11 @@ void profile_model(const ProfOptions& o, ProfReport& r, const Roof& roof) {
   }
   r.step_seconds = median(plain);
 
-  Collector sink;
+  TraceCollector sink;
   std::vector<std::vector<trace::Event>> steps;
   std::vector<double> traced;
   {
-    const SinkGuard guard(&sink);
+    const TraceGuard guard(&sink);
     for (int i = 0; i < o.steps; ++i) {
       const double t0 = now();
       step();

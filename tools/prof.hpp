@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -29,6 +30,7 @@
 #include "nabla/nn/sequential.hpp"
 #include "nabla/runtime/cpu.hpp"
 #include "nabla/runtime/profile.hpp"
+#include "nabla/runtime/trace.hpp"
 
 namespace nabla::cli {
 
@@ -128,6 +130,30 @@ std::string prof_csv(const ProfReport& r);
 std::string prof_roofline_svg(const ProfReport& r);
 /// Writes the files o asks for (atomically).
 void write_prof_outputs(const ProfReport& r, const ProfOptions& o);
+
+/// A trace sink that keeps every event it is given (from any thread);
+/// nested: also the calls made inside other kernel calls.
+class TraceCollector : public trace::Sink {
+ public:
+  explicit TraceCollector(bool nested = false);
+  void record(trace::Event e) override;
+  bool nested() const override { return nested_; }
+  /// The events so far, in the order recorded; empties the collector.
+  std::vector<trace::Event> take();
+
+ private:
+  bool nested_;
+  std::mutex mu_;
+  std::vector<trace::Event> events_;
+};
+
+/// Installs a sink for its lifetime (removed however the scope ends).
+struct TraceGuard {
+  explicit TraceGuard(trace::Sink* s) { trace::set_sink(s); }
+  ~TraceGuard() { trace::set_sink(nullptr); }
+  TraceGuard(const TraceGuard&) = delete;
+  TraceGuard& operator=(const TraceGuard&) = delete;
+};
 
 /// One training step of a model — forward, loss, backward, Adam — on fixed
 /// random inputs of Fashion-MNIST's shape (784 values, or 1×28×28 when the

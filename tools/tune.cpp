@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
-#include <mutex>
 #include <random>
 
 #include "kernels/gemm/gemm_internal.hpp"
@@ -201,64 +200,39 @@ class Tuner {
   }
 
   using Generator = std::function<std::vector<GemmConfig>(const GemmConfig&)>;
+
+  // The candidates for one parameter: the current best with the parameter
+  // set to each value in turn.
+  template <class T>
+  static Generator vary(T GemmConfig::*field, std::vector<T> values) {
+    return [field, values](const GemmConfig& b) {
+      std::vector<GemmConfig> v;
+      for (T x : values) {
+        GemmConfig c = b;
+        c.*field = x;
+        v.push_back(c);
+      }
+      return v;
+    };
+  }
+
+  // In search order: the cache blocking first (largest effects), then the
+  // small-problem and threading cut-offs, then a fixed micro-tile.
   std::vector<std::pair<std::string, Generator>> candidate_sets(const GemmConfig& def) const {
     auto round_to = [](int64_t x, int64_t m) { return std::max(m, (x + m / 2) / m * m); };
+    auto scaled = [&](int64_t base, int64_t mult, std::initializer_list<double> factors) {
+      std::vector<int64_t> v;
+      for (double f : factors) v.push_back(round_to(static_cast<int64_t>(static_cast<double>(base) * f), mult));
+      return v;
+    };
     std::vector<std::pair<std::string, Generator>> sets;
-    sets.emplace_back("kc", [=](const GemmConfig& b) {
-      std::vector<GemmConfig> v;
-      for (int64_t kc : {256, 320, 448, 512, 192}) {
-        GemmConfig c = b;
-        c.kc = kc;
-        v.push_back(c);
-      }
-      return v;
-    });
-    sets.emplace_back("mc", [=](const GemmConfig& b) {
-      std::vector<GemmConfig> v;
-      for (double f : {0.5, 0.75, 1.5, 2.0}) {
-        GemmConfig c = b;
-        c.mc = round_to(static_cast<int64_t>(static_cast<double>(def.mc) * f), c.mr);
-        v.push_back(c);
-      }
-      return v;
-    });
-    sets.emplace_back("nc", [=](const GemmConfig& b) {
-      std::vector<GemmConfig> v;
-      for (double f : {0.25, 0.5, 2.0}) {
-        GemmConfig c = b;
-        c.nc = round_to(static_cast<int64_t>(static_cast<double>(def.nc) * f), c.nr);
-        v.push_back(c);
-      }
-      return v;
-    });
-    sets.emplace_back("small_flops", [](const GemmConfig& b) {
-      std::vector<GemmConfig> v;
-      for (double f : {16e6, 32e6, 128e6, 256e6}) {
-        GemmConfig c = b;
-        c.small_flops = f;
-        v.push_back(c);
-      }
-      return v;
-    });
+    sets.emplace_back("kc", vary(&GemmConfig::kc, std::vector<int64_t>{256, 320, 448, 512, 192}));
+    sets.emplace_back("mc", vary(&GemmConfig::mc, scaled(def.mc, def.mr, {0.5, 0.75, 1.5, 2.0})));
+    sets.emplace_back("nc", vary(&GemmConfig::nc, scaled(def.nc, def.nr, {0.25, 0.5, 2.0})));
+    sets.emplace_back("small_flops", vary(&GemmConfig::small_flops, std::vector<double>{16e6, 32e6, 128e6, 256e6}));
     if (*std::max_element(threads_.begin(), threads_.end()) > 1) {
-      sets.emplace_back("parallel_flops", [](const GemmConfig& b) {
-        std::vector<GemmConfig> v;
-        for (double f : {0.5e6, 1e6, 4e6, 8e6}) {
-          GemmConfig c = b;
-          c.parallel_flops = f;
-          v.push_back(c);
-        }
-        return v;
-      });
-      sets.emplace_back("task_flops", [](const GemmConfig& b) {
-        std::vector<GemmConfig> v;
-        for (double f : {0.5e6, 2e6, 4e6}) {
-          GemmConfig c = b;
-          c.task_flops = f;
-          v.push_back(c);
-        }
-        return v;
-      });
+      sets.emplace_back("parallel_flops", vary(&GemmConfig::parallel_flops, std::vector<double>{0.5e6, 1e6, 4e6, 8e6}));
+      sets.emplace_back("task_flops", vary(&GemmConfig::task_flops, std::vector<double>{0.5e6, 2e6, 4e6}));
     }
     const Isa isa = isa_;
     sets.emplace_back("tile", [isa, round_to](const GemmConfig& b) {
@@ -327,36 +301,18 @@ std::vector<TuneShape> default_tune_shapes() {
 }
 
 std::vector<TuneShape> model_gemm_shapes(const std::string& preset_or_spec, int64_t batch) {
-  // Records every GEMM call, nested ones too (a convolution's per-image
-  // GEMMs run on worker threads).
-  class GemmShapes : public trace::Sink {
-   public:
-    void record(trace::Event e) override {
-      if (e.call.kernel.rfind("f32_gemm", 0) != 0) return;
-      const std::lock_guard<std::mutex> lock(mu_);
-      shapes_.push_back(std::move(e.call.shape));
-    }
-    bool nested() const override { return true; }
-    std::vector<std::string> take() {
-      const std::lock_guard<std::mutex> lock(mu_);
-      return std::exchange(shapes_, {});
-    }
-
-   private:
-    std::mutex mu_;
-    std::vector<std::string> shapes_;
-  } sink;
+  // Every kernel call, nested ones too (a convolution's per-image GEMMs
+  // run on worker threads).
+  TraceCollector sink(true);
   ModelStep step(preset_or_spec, batch);
-  trace::set_sink(&sink);
-  try {
+  {
+    const TraceGuard guard(&sink);
     step();
-  } catch (...) {
-    trace::set_sink(nullptr);
-    throw;
   }
-  trace::set_sink(nullptr);
   std::vector<TuneShape> out;
-  for (const std::string& text : sink.take()) {
+  for (const trace::Event& e : sink.take()) {
+    if (e.call.kernel.rfind("f32_gemm", 0) != 0) continue;
+    const std::string& text = e.call.shape;
     const GemmShape g = parse_gemm_shape(text);
     const bool seen = std::any_of(out.begin(), out.end(), [&](const TuneShape& s) {
       return s.m == g.m && s.n == g.n && s.k == g.k && s.ta == g.ta && s.tb == g.tb;
