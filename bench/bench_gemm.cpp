@@ -21,12 +21,13 @@
 #include <memory>
 #include <random>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "nabla/nabla.hpp"
+#include "bench_cases.hpp"
 #include "median_reporter.hpp"
 #include "peak.hpp"
+#include "peer_env.hpp"
 
 #ifdef NABLA_HAVE_OPENBLAS
 #include <cblas.h>
@@ -40,35 +41,9 @@ namespace {
 
 using nabla::kernels::Trans;
 
-struct Shape {
-  const char* what;
-  bool ta, tb;
-  int64_t m, n, k;
-};
-
-// The shapes of the GEMM issue (row-major M×N×K).
-const Shape kShapes[] = {
-    {"square", false, false, 256, 256, 256},
-    {"square", false, false, 512, 512, 512},
-    {"square", false, false, 1024, 1024, 1024},
-    {"square", false, false, 2048, 2048, 2048},
-    {"mlp_fwd", false, true, 64, 256, 784},
-    {"mlp_fwd", false, true, 64, 128, 256},
-    {"mlp_fwd", false, true, 64, 10, 128},
-    {"mlp_nn", false, false, 64, 256, 784},
-    {"mlp_nn", false, false, 64, 128, 256},
-    {"mlp_nn", false, false, 64, 10, 128},
-    {"mlp_wgrad", true, false, 256, 784, 64},
-    {"mlp_dgrad", false, false, 64, 784, 256},
-    {"conv1", false, false, 6, 36864, 25},
-    {"conv2", false, false, 16, 4096, 150},
-    {"conv3", false, false, 64, 50176, 288},
-};
-
-std::string shape_name(const Shape& s) {
-  return std::string(s.what) + "_" + (s.ta ? "T" : "N") + (s.tb ? "T" : "N") + "/" + std::to_string(s.m) +
-         "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
-}
+using Shape = nabla_bench::GemmShape;
+using nabla_bench::shape_name;
+constexpr auto& kShapes = nabla_bench::kGemmShapes;
 
 struct Buffers {
   std::vector<float> a, b, c;
@@ -182,12 +157,7 @@ class SummaryReporter : public nabla_bench::MedianReporter {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (std::getenv("OPENBLAS_CORETYPE") || std::getenv("OPENBLAS_L2_SIZE")) {
-    unsetenv("OPENBLAS_CORETYPE");
-    unsetenv("OPENBLAS_L2_SIZE");
-    std::fprintf(stderr, "bench_gemm: re-running without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE so OpenBLAS uses its best kernel\n");
-    execv("/proc/self/exe", argv);
-  }
+  nabla_bench::reexec_with_peer_env(argv, "bench_gemm", false);
   for (int t : {1, 2})
     benchmark::RegisterBenchmark(("peak/fma/threads:" + std::to_string(t)).c_str(), BM_peak, t)
         ->UseRealTime()
