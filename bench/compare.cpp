@@ -55,13 +55,15 @@
 //
 // --json FILE writes this schema ("nabla-compare/1"):
 //   { "schema": "nabla-compare/1", "command": "...", "date": "UTC ISO 8601",
-//     "cpu": "...", "load_average": [1, 5, 15 min], "reps": N, "sample_ms": S,
+//     "cpu": "...", "load_average": [1, 5, 15 min] at the start,
+//     "load_average_end": [...], "reps": N, "sample_ms": S,
 //     "peers": { "<peer>": { "built": bool, "version": "..." } },
 //     "results": [ { "case": "train/lenet/b64", "kind": "train|infer|conv|gemm",
 //                    "threads": 1, "peer": "openblas|onednn|libtorch",
 //                    "status": "ok|mismatch|not built|error|checked",
 //                    "check_error": 1.2e-7,          // absent when not built
-//                    "message": "...",               // mismatch / error only
+//                    "message": "...",               // why (mismatch, error), or how the
+//                                                    // check passed (a retried batch)
 //                    "nabla": TIMES, "peer_time": TIMES,   // status "ok" only
 //                    "ratio": peer median / nabla median } ] }   // status "ok" only
 //   TIMES = { "median_us", "q1_us", "q3_us", "min_us", "max_us": per call,
@@ -627,6 +629,7 @@ struct Options {
   std::string json, plot;
   bool markdown = false, check_only = false, list = false;
   std::vector<Peer> peers = {Peer::OpenBlas, Peer::OneDnn, Peer::Torch};  // --peers
+  std::vector<double> load_start;
 };
 
 void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(3)); }
@@ -776,7 +779,8 @@ void write_json(const std::string& path, const std::vector<Result>& results, con
   j["command"] = command;
   j["date"] = utc_now();
   j["cpu"] = cpu_model();
-  j["load_average"] = load_average();
+  j["load_average"] = o.load_start;
+  j["load_average_end"] = load_average();
   j["reps"] = o.reps;
   j["sample_ms"] = o.sample_ms;
   for (Peer p : kAllPeers) j["peers"][peer_name(p)] = {{"built", peer_built(p)}, {"version", peer_version(p)}};
@@ -941,7 +945,7 @@ Options parse(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
+  Options o = parse(argc, argv);
   nabla_bench::reexec_with_peer_env(argv, "nabla_compare", true);
   std::string command = "nabla_compare";
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
@@ -956,7 +960,7 @@ int main(int argc, char** argv) {
   }
   if (cases.empty()) usage_error("--filter '" + o.filter + "' matches no case (see --list)");
 
-  const auto load = load_average();
+  const auto load = o.load_start = load_average();
   std::printf("nabla_compare: %zu cases × threads {", cases.size());
   for (size_t i = 0; i < o.threads.size(); ++i) std::printf("%s%d", i ? "," : "", o.threads[i]);
   std::printf("}, %s; CPU %s; load average %.2f %.2f %.2f\n",
@@ -1055,6 +1059,8 @@ int main(int argc, char** argv) {
     if (ok + bad == 0) continue;
     std::printf("checks %s: %s: %d passed, %d mismatched\n", bad ? "FAILED" : "passed", peer_name(p), ok, bad);
   }
+  const auto load_end = load_average();
+  std::printf("load average at the end: %.2f %.2f %.2f\n", load_end[0], load_end[1], load_end[2]);
   if (o.markdown) print_markdown(results);
   try {
     if (!o.json.empty()) write_json(o.json, results, o, command);
