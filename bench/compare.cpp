@@ -49,9 +49,11 @@
 // the program re-executes itself with OPENBLAS_NUM_THREADS=1 (and without
 // OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which make OpenBLAS run its AVX2
 // kernel at half speed here) before any library initialises; the OpenBLAS
-// peer then raises its own count per sample. A pause of 3 ms before each
+// peer then raises its own count per sample. A pause of 10 ms before each
 // sample lets the other side's spinning workers (OpenMP, TBB) go to sleep,
 // so one side never runs against the other's spin-wait on a 2-core machine.
+// Every runtime is set to the case's thread count before the case is built
+// (oneDNN fixes a primitive's thread partition when it creates it).
 //
 // --json FILE writes this schema ("nabla-compare/1"):
 //   { "schema": "nabla-compare/1", "command": "...", "date": "UTC ISO 8601",
@@ -634,7 +636,10 @@ struct Options {
   std::vector<double> load_start;
 };
 
-void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(3)); }
+// libgomp's workers spin-wait after a parallel region (300 000 pause
+// iterations by default: a few ms here) before they sleep; TBB's for less.
+constexpr auto kSettle = std::chrono::milliseconds(10);
+void settle() { std::this_thread::sleep_for(kSettle); }
 
 /// Calls per sample so that a sample lasts about sample_ms (after a warm-up:
 /// first calls allocate, JIT, start thread pools).
