@@ -831,7 +831,7 @@ void write_svg(const std::string& path, const std::vector<Result>& results) {
   for (const Result* r : rows) lo = std::min(lo, r->ratio), hi = std::max(hi, r->ratio);
   const double l2lo = std::floor(std::log2(lo)), l2hi = std::ceil(std::log2(hi));
   const int label_w = 330, plot_w = 520, row_h = 12, top = 40, bottom = 30;
-  const int width = label_w + plot_w + 20, height = top + bottom + row_h * static_cast<int>(rows.size());
+  const int width = label_w + plot_w + 40, height = top + bottom + row_h * static_cast<int>(rows.size());
   auto x_of = [&](double ratio) {
     return label_w + plot_w * (std::log2(ratio) - l2lo) / (l2hi - l2lo);
   };
@@ -869,11 +869,16 @@ void write_svg(const std::string& path, const std::vector<Result>& results) {
     const double x1 = x_of(1), x2 = x_of(r.ratio);
     std::snprintf(buf, sizeof buf,
                   "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s, %d thr, %s</text>"
-                  "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"%s\"><title>%.2f×</title></rect>\n",
+                  "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>"
+                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"9\">%.2f</text>\n",
                   label_w - 6, y + row_h - 3, xml_escape(r.case_name).c_str(), r.threads, peer_name(r.peer),
-                  std::min(x1, x2), y + 1, std::abs(x2 - x1), row_h - 2, colour.at(r.peer), r.ratio);
+                  std::min(x1, x2), y + 1, std::abs(x2 - x1), row_h - 2, colour.at(r.peer),
+                  r.ratio >= 1 ? x2 + 3 : x2 - 3, y + row_h - 3, r.ratio >= 1 ? "start" : "end", r.ratio);
     s << buf;
   }
+  std::snprintf(buf, sizeof buf, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"black\" stroke-width=\"1.5\"/>\n",
+                x_of(1), top - 4, x_of(1), height - bottom + 4);
+  s << buf;
   s << "</svg>\n";
   std::ofstream f(path);
   f << s.str();
