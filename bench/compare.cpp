@@ -71,7 +71,10 @@
 //   TIMES = { "median_us", "q1_us", "q3_us", "min_us", "max_us": per call,
 //             "samples": N, "calls_per_sample": K }
 // --markdown prints one table per kind for bench/RESULTS.md; --plot FILE.svg
-// draws the ratios as bars on a log scale with a line at 1×.
+// draws the ratios as bars on a log scale with a line at 1×. --from-json
+// A.json,B.json prints (and plots, and with --json merges) saved results
+// instead of running: a long comparison on a shared machine can be run in
+// pieces (--filter), each when the machine is quiet, and shown as one.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -634,6 +637,7 @@ struct Options {
   bool markdown = false, check_only = false, list = false;
   std::vector<Peer> peers = {Peer::OpenBlas, Peer::OneDnn, Peer::Torch};  // --peers
   std::vector<double> load_start;
+  std::vector<std::string> from_json;  // --from-json: results to print instead of running
 };
 
 // libgomp's workers spin-wait after a parallel region (300 000 pause
@@ -672,9 +676,9 @@ double time_sample(Side& s, int64_t calls) {
 
 struct Result {
   std::string case_name;
-  Kind kind;
-  int threads;
-  Peer peer;
+  Kind kind = Kind::Train;
+  int threads = 1;
+  Peer peer = Peer::Torch;
   std::string status;  // ok, mismatch, not built, error, checked
   double check_error = NAN;
   std::string message;
@@ -809,6 +813,49 @@ void write_json(const std::string& path, const std::vector<Result>& results, con
   if (!f) throw std::runtime_error("cannot write " + path);
 }
 
+Times times_from_json(const nlohmann::json& j) {
+  Times t;
+  t.median = j.at("median_us");
+  t.q1 = j.at("q1_us");
+  t.q3 = j.at("q3_us");
+  t.min = j.at("min_us");
+  t.max = j.at("max_us");
+  t.samples = j.at("samples");
+  t.calls = j.at("calls_per_sample");
+  return t;
+}
+
+/// The results of earlier --json files, in order (what --from-json prints).
+std::vector<Result> read_json(const std::vector<std::string>& paths) {
+  std::vector<Result> out;
+  for (const std::string& path : paths) {
+    std::ifstream f(path);
+    if (!f) throw std::runtime_error("cannot read " + path);
+    const nlohmann::json j = nlohmann::json::parse(f);
+    if (j.value("schema", "") != "nabla-compare/1") throw std::runtime_error(path + ": not a nabla-compare/1 file");
+    for (const auto& x : j.at("results")) {
+      Result r;
+      r.case_name = x.at("case");
+      const std::string kind = x.at("kind"), peer = x.at("peer");
+      for (Kind k : {Kind::Train, Kind::Infer, Kind::Conv, Kind::Gemm})
+        if (kind == kind_name(k)) r.kind = k;
+      for (Peer p : kAllPeers)
+        if (peer == peer_name(p)) r.peer = p;
+      r.threads = x.at("threads");
+      r.status = x.at("status");
+      r.check_error = x.value("check_error", static_cast<double>(NAN));
+      r.message = x.value("message", "");
+      if (r.status == "ok") {
+        r.nabla = times_from_json(x.at("nabla"));
+        r.peer_time = times_from_json(x.at("peer_time"));
+        r.ratio = x.at("ratio");
+      }
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
 std::string xml_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
@@ -891,6 +938,7 @@ const char* kUsage =
     "usage: nabla_compare [--threads 1,2] [--filter REGEX] [--peers openblas,onednn,libtorch] [--reps N]\n"
     "                     [--sample-ms MS]"
     " [--json FILE] [--markdown] [--plot FILE.svg] [--check-only] [--list]\n"
+    "                     [--from-json A.json,B.json (print/plot saved results, run nothing)]\n"
     "Times nabla against OpenBLAS, oneDNN and libtorch (those built in), interleaved, after checking\n"
     "that each peer computes the same results (relative error <= 1e-4). See bench/compare.cpp.\n";
 
@@ -942,6 +990,11 @@ Options parse(int argc, char** argv) {
     } else if (a == "--reps") o.reps = static_cast<int>(parse_int("--reps", value(), 1, 100000));
     else if (a == "--sample-ms") o.sample_ms = static_cast<double>(parse_int("--sample-ms", value(), 1, 60000));
     else if (a == "--json") o.json = value();
+    else if (a == "--from-json") {
+      std::stringstream ss(value());
+      std::string f;
+      while (std::getline(ss, f, ',')) o.from_json.push_back(f);
+    }
     else if (a == "--plot") o.plot = value();
     else if (a == "--markdown") o.markdown = true;
     else if (a == "--check-only") o.check_only = true;
@@ -958,10 +1011,23 @@ Options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   Options o = parse(argc, argv);
-  nabla_bench::reexec_with_peer_env(argv, "nabla_compare", true);
   std::string command = "nabla_compare";
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
 
+  if (!o.from_json.empty()) {
+    try {
+      const std::vector<Result> results = read_json(o.from_json);
+      for (const Result& r : results) print_row(r);
+      if (o.markdown) print_markdown(results);
+      if (!o.json.empty()) write_json(o.json, results, o, command);
+      if (!o.plot.empty()) write_svg(o.plot, results);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "nabla_compare: %s\n", e.what());
+      return 1;
+    }
+    return 0;
+  }
+  nabla_bench::reexec_with_peer_env(argv, "nabla_compare", true);
   const std::regex re(o.filter);
   std::vector<Case> cases;
   for (Case& c : all_cases())
