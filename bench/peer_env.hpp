@@ -36,8 +36,13 @@ inline void reexec_with_peer_env(char** argv, const char* program, bool openblas
   if (!changed) return;
   std::fprintf(stderr, "%s: re-running without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE%s so OpenBLAS uses its best kernel\n",
                program, openblas_single_thread ? " and with OPENBLAS_NUM_THREADS=1" : "");
-  execv("/proc/self/exe", argv);
-  std::perror("execv /proc/self/exe");  // only reached on failure: carry on in this environment
+  // The program's real path (not /proc/self/exe, which would rename the
+  // process "exe" in top and perf).
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) self[n] = '\0';
+  execv(n > 0 ? self : "/proc/self/exe", argv);
+  std::perror("execv");  // only reached on failure: carry on in this environment
 }
 
 }  // namespace nabla_bench
