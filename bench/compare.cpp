@@ -49,9 +49,11 @@
 // the program re-executes itself with OPENBLAS_NUM_THREADS=1 (and without
 // OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which make OpenBLAS run its AVX2
 // kernel at half speed here) before any library initialises; the OpenBLAS
-// peer then raises its own count per sample. A pause of 10 ms before each
-// sample lets the other side's spinning workers (OpenMP, TBB) go to sleep,
-// so one side never runs against the other's spin-wait on a 2-core machine.
+// peer then raises its own count per sample. Before each sample the program
+// waits until no other thread of the process is running, so one side never
+// runs against the other's spinning idle workers on a 2-core machine
+// (OpenBLAS's spin is also cut from up to ~1 s to ~10 ms with
+// OPENBLAS_THREAD_TIMEOUT=24 in the same re-execution; see peer_env.hpp).
 // Every runtime is set to the case's thread count before the case is built
 // (oneDNN fixes a primitive's thread partition when it creates it).
 //
@@ -93,6 +95,10 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <dirent.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -297,13 +303,14 @@ void add_gemm_cases(std::vector<Case>& cases) {
 #ifdef NABLA_HAVE_OPENBLAS
       {
         float* c = c_of(static_cast<int>(Peer::OpenBlas));
-        inst->peers[Peer::OpenBlas] = {[threads] { openblas_set_num_threads(threads); }, [d, s, c] {
-                                         cblas_sgemm(CblasRowMajor, s.ta ? CblasTrans : CblasNoTrans,
-                                                     s.tb ? CblasTrans : CblasNoTrans, static_cast<int>(s.m),
-                                                     static_cast<int>(s.n), static_cast<int>(s.k), 1.f, d->a.data(),
-                                                     static_cast<int>(d->lda), d->b.data(), static_cast<int>(d->ldb),
-                                                     0.f, c, static_cast<int>(d->ldc));
-                                       }};
+        Side& ob = inst->peers[Peer::OpenBlas];
+        ob.before_sample = [threads] { openblas_set_num_threads(threads); };
+        ob.call = [d, s, c] {
+          cblas_sgemm(CblasRowMajor, s.ta ? CblasTrans : CblasNoTrans, s.tb ? CblasTrans : CblasNoTrans,
+                      static_cast<int>(s.m), static_cast<int>(s.n), static_cast<int>(s.k), 1.f, d->a.data(),
+                      static_cast<int>(d->lda), d->b.data(), static_cast<int>(d->ldb), 0.f, c,
+                      static_cast<int>(d->ldc));
+        };
       }
 #endif
 #ifdef NABLA_HAVE_DNNL
@@ -640,15 +647,53 @@ struct Options {
   std::vector<std::string> from_json;  // --from-json: results to print instead of running
 };
 
-// libgomp's workers spin-wait after a parallel region (300 000 pause
-// iterations by default: a few ms here) before they sleep; TBB's for less.
-constexpr auto kSettle = std::chrono::milliseconds(10);
-void settle() { std::this_thread::sleep_for(kSettle); }
+// Before each sample, the previous side's idle workers must be asleep, or
+// they take a core from the side being timed: libgomp's workers spin-wait a
+// few ms after a parallel region, OpenBLAS's spin (sched_yield) for
+// 2^OPENBLAS_THREAD_TIMEOUT TSC ticks — by default up to ~1 s here, during
+// which nabla's 2-thread 256³ GEMM ran at 1-thread speed and oneDNN's
+// 2-thread GEMMs 100× slower (its OpenMP barriers waited on the busy core).
+// settle() waits until no other thread of this process is running (state R
+// in /proc/self/task/*/stat) on two polls in a row, at least 5 ms and at
+// most 2 s; the count of waits that ran out is printed at the end.
+int settle_timeouts = 0;
+
+bool other_threads_running() {
+  const pid_t self = static_cast<pid_t>(syscall(SYS_gettid));
+  DIR* dir = opendir("/proc/self/task");
+  if (!dir) return false;
+  bool running = false;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.' || std::atoi(e->d_name) == self) continue;
+    std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/stat");
+    std::string stat;
+    std::getline(f, stat);
+    const size_t paren = stat.rfind(')');  // "tid (name) S ..."
+    if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'R') running = true;
+  }
+  closedir(dir);
+  return running;
+}
+
+void settle() {
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto t0 = Clock::now();
+  int quiet = 0;
+  while (quiet < 2) {
+    if (Clock::now() - t0 > std::chrono::seconds(2)) {
+      ++settle_timeouts;
+      return;
+    }
+    quiet = other_threads_running() ? 0 : quiet + 1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
 
 /// Calls per sample so that a sample lasts about sample_ms (after a warm-up:
 /// first calls allocate, JIT, start thread pools).
 int64_t calibrate(Side& s, double sample_ms) {
   if (s.before_sample) s.before_sample();
+  settle();
   s.call();
   int64_t n = 0;
   const auto t0 = Clock::now();
@@ -665,6 +710,10 @@ int64_t calibrate(Side& s, double sample_ms) {
 double time_sample(Side& s, int64_t calls) {
   if (s.before_sample) s.before_sample();
   settle();
+  // Untimed pre-roll (>= 1 call, ~2 ms): wakes this side's own workers and
+  // the vCPUs after the pause, so a sample times the side in its steady
+  // state (without it, 2-thread samples of the same GEMM ranged 75-135 µs).
+  for (const auto p0 = Clock::now(); Clock::now() - p0 < std::chrono::milliseconds(2);) s.call();
   const auto t0 = Clock::now();
   for (int64_t i = 0; i < calls; ++i) s.call();
   const double us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / static_cast<double>(calls);
@@ -1027,7 +1076,7 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  nabla_bench::reexec_with_peer_env(argv, "nabla_compare", true);
+  nabla_bench::reexec_with_peer_env(argv, "nabla_compare", true, 24);
   const std::regex re(o.filter);
   std::vector<Case> cases;
   for (Case& c : all_cases())
@@ -1145,6 +1194,9 @@ int main(int argc, char** argv) {
     if (ok + bad == 0) continue;
     std::printf("checks %s: %s: %d passed, %d mismatched\n", bad ? "FAILED" : "passed", peer_name(p), ok, bad);
   }
+  if (settle_timeouts > 0)
+    std::printf("note: %d samples started with another thread of the process still running after 2 s\n",
+                settle_timeouts);
   const auto load_end = load_average();
   std::printf("load average at the end: %.2f %.2f %.2f\n", load_end[0], load_end[1], load_end[2]);
   if (o.markdown) print_markdown(results);

@@ -34,7 +34,14 @@ void torch_set_threads(int threads) {
     return true;
   }();
   (void)interop;
+  // Only on a change: torch::set_num_threads also re-creates caffe2's
+  // pthreadpool, whose new workers spin-wait for milliseconds and took the
+  // second core from libtorch's own OpenMP team (2-thread steps ran 2x slower
+  // when it was called before every sample).
+  static int current = 0;
+  if (threads == current) return;
   torch::set_num_threads(threads);
+  current = threads;
 }
 
 struct TorchNet::Impl {

@@ -29,7 +29,8 @@ struct NetDesc {
 /// Whether libtorch was found at build time, and its version ("1.13.1").
 bool torch_built();
 std::string torch_version();
-/// torch::set_num_threads(t) (one call at start: at::set_num_interop_threads(1)).
+/// torch::set_num_threads(t) when t differs from the last call (the first
+/// call also sets at::set_num_interop_threads(1)).
 void torch_set_threads(int threads);
 
 /// A torch::nn::Sequential built from a NetDesc, trained with SGD with
