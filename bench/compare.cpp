@@ -74,8 +74,8 @@
 //             "samples": N, "calls_per_sample": K }
 // --markdown prints one table per kind for bench/RESULTS.md; --plot FILE.svg
 // draws the ratios as bars on a log scale with a line at 1×. --from-json
-// A.json,B.json prints (and plots, and with --json merges) saved results
-// instead of running: a long comparison on a shared machine can be run in
+// A.json,B.json prints (and plots, and with --json merges) saved results,
+// in case order and filtered by --filter, instead of running: a long comparison on a shared machine can be run in
 // pieces (--filter), each when the machine is quiet, and shown as one.
 #include <algorithm>
 #include <chrono>
@@ -94,6 +94,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <dirent.h>
@@ -1065,7 +1066,19 @@ int main(int argc, char** argv) {
 
   if (!o.from_json.empty()) {
     try {
-      const std::vector<Result> results = read_json(o.from_json);
+      // In the program's case order (then threads, then peer), --filter applied.
+      std::map<std::string, size_t> order;
+      for (const Case& c : all_cases()) order.emplace(c.name, order.size());
+      const std::regex re(o.filter);
+      std::vector<Result> results;
+      for (Result& r : read_json(o.from_json))
+        if (o.filter.empty() || std::regex_search(r.case_name, re)) results.push_back(std::move(r));
+      auto key = [&](const Result& r) {
+        const auto it = order.find(r.case_name);
+        return std::make_tuple(it == order.end() ? order.size() : it->second, r.threads, static_cast<int>(r.peer));
+      };
+      std::stable_sort(results.begin(), results.end(),
+                       [&](const Result& a, const Result& b) { return key(a) < key(b); });
       for (const Result& r : results) print_row(r);
       if (o.markdown) print_markdown(results);
       if (!o.json.empty()) write_json(o.json, results, o, command);
