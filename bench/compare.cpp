@@ -1,13 +1,14 @@
 // nabla_compare: nabla against the frameworks, in one run, one command.
 //
-//     build/bench/nabla_compare --threads 1,2 --markdown --plot bench/compare.svg
+//     build/release/bench/nabla_compare --threads 1,2 --markdown --json compare.json --plot compare.svg
 //
 // For every case, nabla and each peer found at build time run interleaved
 // (A B A B …, after a warm-up): every sample times a fixed number of calls
-// (about --sample-ms worth), the samples alternate between the sides (the
+// (about --sample-ms worth, default 10 ms, after an untimed ~2 ms pre-roll),
+// the samples alternate between the sides (--reps rounds, default 15, the
 // order reversed every other round), and each side reports the median time
 // per call and its spread (interquartile range). ratio = peer / nabla (> 1:
-// nabla is faster).
+// nabla is faster). --peers picks peers among those built.
 //
 // Cases (--list prints them; --filter REGEX picks by name):
 //   train/<net>/b<batch>  a whole training step — zero_grad, forward, loss,
@@ -75,8 +76,13 @@
 // --markdown prints one table per kind for bench/RESULTS.md; --plot FILE.svg
 // draws the ratios as bars on a log scale with a line at 1×. --from-json
 // A.json,B.json prints (and plots, and with --json merges) saved results,
-// in case order and filtered by --filter, instead of running: a long comparison on a shared machine can be run in
-// pieces (--filter), each when the machine is quiet, and shown as one.
+// in case order and filtered by --filter, instead of running: a long
+// comparison on a shared machine can be run in pieces (--filter), each when
+// the machine is quiet, and shown as one.
+//
+// Exit status: 0; 1 when a check mismatched or a case failed (or a file
+// could not be written); 2 for a bad option. NABLA_COMPARE_DEBUG=1 prints
+// each calibration and sample on stderr.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
