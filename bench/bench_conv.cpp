@@ -26,33 +26,22 @@
 #include <string>
 #include <vector>
 
+#include "bench_cases.hpp"
+#include "dnnl_conv.hpp"
 #include "median_reporter.hpp"
 #include "nabla/kernels/conv.hpp"
 #include "nabla/runtime/threads.hpp"
 
 #ifdef NABLA_HAVE_DNNL
 #include <omp.h>
-
-#include <oneapi/dnnl/dnnl.hpp>
 #endif
 
 namespace {
 
 namespace nk = nabla::kernels;
 
-struct Layer {
-  const char* name;
-  nk::ConvParams p;
-  bool first;  // first layer of its network: training skips backward-data
-};
-
-const Layer kLayers[] = {
-    {"conv1_1x28x28_6x5x5", {.n = 64, .c_in = 1, .h = 28, .w = 28, .c_out = 6, .kh = 5, .kw = 5}, true},
-    {"conv2_6x12x12_16x5x5", {.n = 64, .c_in = 6, .h = 12, .w = 12, .c_out = 16, .kh = 5, .kw = 5}, false},
-    {"conv3_32x28x28_64x3x3p1",
-     {.n = 64, .c_in = 32, .h = 28, .w = 28, .c_out = 64, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1},
-     false},
-};
+using Layer = nabla_bench::ConvLayer;
+constexpr auto& kLayers = nabla_bench::kConvLayers;
 
 enum class Pass { Forward, BackwardData, BackwardWeights, Train };
 const Pass kPasses[] = {Pass::Forward, Pass::BackwardData, Pass::BackwardWeights, Pass::Train};
@@ -115,115 +104,17 @@ void BM_nabla(benchmark::State& state, Layer l, Pass pass, int threads) {
 }
 
 #ifdef NABLA_HAVE_DNNL
-// oneDNN's three primitives for a layer, their memories in the formats the
-// primitives chose, and NCHW user memories with the reorders between them.
-class DnnlLayer {
- public:
-  explicit DnnlLayer(const Layer& l) : eng_(dnnl::engine::kind::cpu, 0), strm_(eng_) {
-    using dnnl::memory;
-    using tag = memory::format_tag;
-    const nk::ConvShape s(l.p);
-    const auto& p = l.p;
-    const memory::dims src_d = {p.n, p.c_in, p.h, p.w}, w_d = {p.c_out, p.c_in, p.kh, p.kw}, b_d = {p.c_out},
-                       dst_d = {p.n, p.c_out, s.oh(), s.ow()}, strides = {p.stride_h, p.stride_w},
-                       pad = {p.pad_h, p.pad_w}, dil = {p.dil_h - 1, p.dil_w - 1};
-    auto any = [](const memory::dims& d) { return memory::desc(d, memory::data_type::f32, tag::any); };
-    dnnl::post_ops ops;
-    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-    dnnl::primitive_attr attr;
-    attr.set_post_ops(ops);
-    const dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                             any(src_d), any(w_d), any(b_d), any(dst_d), strides, dil, pad, pad);
-    const dnnl::convolution_forward::primitive_desc fpd(fd, attr, eng_);
-    const dnnl::convolution_backward_data::desc dd(dnnl::algorithm::convolution_direct, any(src_d), any(w_d),
-                                                   any(dst_d), strides, dil, pad, pad);
-    const dnnl::convolution_backward_data::primitive_desc dpd(dd, eng_, fpd);
-    const dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, any(src_d), any(w_d),
-                                                      any(b_d), any(dst_d), strides, dil, pad, pad);
-    const dnnl::convolution_backward_weights::primitive_desc wpd(wd, eng_, fpd);
-    fwd_ = dnnl::convolution_forward(fpd);
-    bwd_data_ = dnnl::convolution_backward_data(dpd);
-    bwd_weights_ = dnnl::convolution_backward_weights(wpd);
-
-    auto user = [&](const memory::dims& d, tag t, uint32_t seed) {
-      const memory::desc md(d, memory::data_type::f32, t);
-      memory m(md, eng_);
-      const auto v = random_vector(static_cast<int64_t>(md.get_size() / sizeof(float)), seed);
-      std::copy(v.begin(), v.end(), static_cast<float*>(m.get_data_handle()));
-      return m;
-    };
-    u_src_ = user(src_d, tag::nchw, 1);
-    u_w_ = user(w_d, tag::oihw, 2);
-    u_b_ = user(b_d, tag::x, 3);
-    u_dz_ = user(dst_d, tag::nchw, 4);
-    u_dst_ = user(dst_d, tag::nchw, 5);
-    u_dsrc_ = user(src_d, tag::nchw, 6);
-    u_dw_ = user(w_d, tag::oihw, 7);
-    // Primitive-side memories, one per (primitive, argument), filled from the
-    // user memories once so that the primitive-only rows see real data.
-    f_src_ = mirror(u_src_, fpd.src_desc());
-    f_w_ = mirror(u_w_, fpd.weights_desc());
-    f_dst_ = memory(fpd.dst_desc(), eng_);
-    d_dz_ = mirror(u_dz_, dpd.diff_dst_desc());
-    d_w_ = mirror(u_w_, dpd.weights_desc());
-    d_dsrc_ = memory(dpd.diff_src_desc(), eng_);
-    w_src_ = mirror(u_src_, wpd.src_desc());
-    w_dz_ = mirror(u_dz_, wpd.diff_dst_desc());
-    w_dw_ = memory(wpd.diff_weights_desc(), eng_);
-    w_db_ = memory(wpd.diff_bias_desc(), eng_);
-  }
-
-  // One pass; with_reorders: from/to the NCHW user memories as well.
-  void run(Pass part, bool with_reorders) {
-    switch (part) {
-      case Pass::Forward:
-        if (with_reorders) copy(u_src_, f_src_), copy(u_w_, f_w_);
-        fwd_.execute(strm_, {{DNNL_ARG_SRC, f_src_}, {DNNL_ARG_WEIGHTS, f_w_}, {DNNL_ARG_BIAS, u_b_},
-                             {DNNL_ARG_DST, f_dst_}});
-        if (with_reorders) copy(f_dst_, u_dst_);
-        break;
-      case Pass::BackwardData:
-        if (with_reorders) copy(u_dz_, d_dz_), copy(u_w_, d_w_);
-        bwd_data_.execute(strm_, {{DNNL_ARG_DIFF_DST, d_dz_}, {DNNL_ARG_WEIGHTS, d_w_}, {DNNL_ARG_DIFF_SRC, d_dsrc_}});
-        if (with_reorders) copy(d_dsrc_, u_dsrc_);
-        break;
-      case Pass::BackwardWeights:
-        if (with_reorders) copy(u_src_, w_src_), copy(u_dz_, w_dz_);
-        bwd_weights_.execute(strm_, {{DNNL_ARG_SRC, w_src_}, {DNNL_ARG_DIFF_DST, w_dz_},
-                                     {DNNL_ARG_DIFF_WEIGHTS, w_dw_}, {DNNL_ARG_DIFF_BIAS, w_db_}});
-        if (with_reorders) copy(w_dw_, u_dw_);
-        break;
-      case Pass::Train: break;
-    }
-    strm_.wait();
-  }
-
- private:
-  // A reorder when the formats differ (the same memory object otherwise).
-  void copy(dnnl::memory& from, dnnl::memory& to) {
-    if (from.get_data_handle() != to.get_data_handle()) dnnl::reorder(from, to).execute(strm_, from, to);
-  }
-  dnnl::memory mirror(dnnl::memory& user, const dnnl::memory::desc& md) {
-    if (md == user.get_desc()) return user;
-    dnnl::memory m(md, eng_);
-    copy(user, m);
-    strm_.wait();
-    return m;
-  }
-
-  dnnl::engine eng_;
-  dnnl::stream strm_;
-  dnnl::primitive fwd_, bwd_data_, bwd_weights_;
-  dnnl::memory u_src_, u_w_, u_b_, u_dz_, u_dst_, u_dsrc_, u_dw_;
-  dnnl::memory f_src_, f_w_, f_dst_, d_dz_, d_w_, d_dsrc_, w_src_, w_dz_, w_dw_, w_db_;
-};
-
 void BM_dnnl(benchmark::State& state, Layer l, Pass pass, int threads, bool with_reorders) {
   omp_set_num_threads(threads);
-  DnnlLayer d(l);
+  const nk::ConvShape s(l.p);
+  const auto src = random_vector(l.p.n * s.src_image(), 1), w = random_vector(s.weights_size(), 2),
+             b = random_vector(l.p.c_out, 3), dz = random_vector(l.p.n * s.dst_image(), 4);
+  nabla_bench::DnnlConv d(l.p, src.data(), w.data(), b.data(), dz.data());
+  using DP = nabla_bench::DnnlConv::Pass;
   auto step = [&] {
-    for (Pass part : {Pass::Forward, Pass::BackwardData, Pass::BackwardWeights})
-      if (runs(pass, part, l)) d.run(part, with_reorders);
+    if (runs(pass, Pass::Forward, l)) d.run(DP::Forward, with_reorders);
+    if (runs(pass, Pass::BackwardData, l)) d.run(DP::BackwardData, with_reorders);
+    if (runs(pass, Pass::BackwardWeights, l)) d.run(DP::BackwardWeights, with_reorders);
   };
   step();  // warm-up: JIT, thread pool
   for (auto _ : state) step();

@@ -21,13 +21,13 @@
 #include <memory>
 #include <random>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "nabla/nabla.hpp"
+#include "bench_cases.hpp"
 #include "median_reporter.hpp"
-#include "kernels/gemm/gemm_shapes.hpp"
 #include "peak.hpp"
+#include "peer_env.hpp"
 
 #ifdef NABLA_HAVE_OPENBLAS
 #include <cblas.h>
@@ -41,9 +41,9 @@ namespace {
 
 using nabla::kernels::Trans;
 
-using Shape = nabla::kernels::detail::GemmShape;
-using nabla::kernels::detail::kTrainingGemmShapes;
-using nabla::kernels::detail::shape_name;
+using Shape = nabla_bench::GemmShape;
+using nabla_bench::shape_name;
+constexpr auto& kShapes = nabla_bench::kGemmShapes;
 
 struct Buffers {
   std::vector<float> a, b, c;
@@ -136,7 +136,7 @@ class SummaryReporter : public nabla_bench::MedianReporter {
     std::printf("\nSummary (GFLOP/s; ratio = nabla / peer, > 1 means nabla is faster; %%peak of the same-run FMA peak)\n");
     std::printf("%-34s %3s %8s %6s %9s %6s %9s %6s\n", "shape", "thr", "nabla", "%peak", "openblas", "ratio",
                 "onednn", "ratio");
-    for (const Shape& s : kTrainingGemmShapes) {
+    for (const Shape& s : kShapes) {
       for (int t : {1, 2}) {
         const std::string base = "gemm/" + shape_name(s) + "/threads:" + std::to_string(t) + "/";
         auto get = [&](const std::string& lib) { return counter(base + lib, "GFLOPS"); };
@@ -156,12 +156,7 @@ class SummaryReporter : public nabla_bench::MedianReporter {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (std::getenv("OPENBLAS_CORETYPE") || std::getenv("OPENBLAS_L2_SIZE")) {
-    unsetenv("OPENBLAS_CORETYPE");
-    unsetenv("OPENBLAS_L2_SIZE");
-    std::fprintf(stderr, "bench_gemm: re-running without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE so OpenBLAS uses its best kernel\n");
-    execv("/proc/self/exe", argv);
-  }
+  nabla_bench::reexec_with_peer_env(argv, "bench_gemm", false);
   for (int t : {1, 2})
     benchmark::RegisterBenchmark(("peak/fma/threads:" + std::to_string(t)).c_str(), BM_peak, t)
         ->UseRealTime()
@@ -173,7 +168,7 @@ int main(int argc, char** argv) {
 #ifdef NABLA_HAVE_DNNL
   libs.push_back(Lib::Dnnl);
 #endif
-  for (const Shape& s : kTrainingGemmShapes)
+  for (const Shape& s : kShapes)
     for (int t : {1, 2})
       for (Lib lib : libs)
         benchmark::RegisterBenchmark(

@@ -3,12 +3,16 @@
 # else; with everything installed it only asks dpkg, in well under a second).
 # clang + libclang-rt-14-dev build the libFuzzer targets; dataset-fashion-mnist
 # is the real data the command-line test and the main job train on;
-# libopenmpi-dev + openmpi-bin give nabla::dist and `mpirun nabla train`.
+# libopenmpi-dev + openmpi-bin give nabla::dist and `mpirun nabla train`;
+# libtorch-dev is a peer of bench/nabla_compare, whose correctness check runs
+# in ctest: it adds about a minute to a fresh CI run (423 packages, 22 s to
+# install from a local mirror; ~20 s to compile the one translation unit
+# that includes libtorch's headers).
 # Usage: scripts/deps.sh [extra package ...]
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config
       libxsimd-dev libtbb-dev libhwloc-dev libgtest-dev libgmock-dev libbenchmark-dev
-      nlohmann-json3-dev zlib1g-dev libcli11-dev libopenblas-dev libdnnl-dev
+      nlohmann-json3-dev zlib1g-dev libcli11-dev libopenblas-dev libdnnl-dev libtorch-dev
       libopenmpi-dev openmpi-bin clang libclang-rt-14-dev dataset-fashion-mnist "$@")
 missing=()
 # One dpkg-query for all of them (a package it does not know prints nothing).

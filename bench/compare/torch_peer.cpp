@@ -1,0 +1,190 @@
+// libtorch side of nabla_compare (see torch_peer.hpp). The only translation
+// unit that includes <torch/torch.h>.
+#include "torch_peer.hpp"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <stdexcept>
+
+namespace nabla_compare {
+
+namespace {
+
+torch::Tensor copy_in(const float* data, const std::vector<int64_t>& shape) {
+  return torch::from_blob(const_cast<float*>(data), shape, torch::kFloat32).clone();
+}
+
+std::vector<float> copy_out(const torch::Tensor& t) {
+  const torch::Tensor c = t.contiguous();
+  const float* p = c.data_ptr<float>();
+  return std::vector<float>(p, p + c.numel());
+}
+
+}  // namespace
+
+bool torch_built() { return true; }
+std::string torch_version() { return TORCH_VERSION; }
+
+void torch_set_threads(int threads) {
+  static const bool interop = [] {
+    at::set_num_interop_threads(1);
+    return true;
+  }();
+  (void)interop;
+  // Only on a change: torch::set_num_threads also re-creates caffe2's
+  // pthreadpool, whose new workers spin-wait for milliseconds and took the
+  // second core from libtorch's own OpenMP team (2-thread steps ran 2x slower
+  // when it was called before every sample).
+  static int current = 0;
+  if (threads == current) return;
+  torch::set_num_threads(threads);
+  current = threads;
+}
+
+struct TorchNet::Impl {
+  torch::nn::Sequential model;
+  std::vector<torch::Tensor> initial;  // parameter values to reset to
+  std::vector<torch::Tensor> xs, ts;   // the pool of batches
+  bool binary = true;
+  float lr = 0, momentum = 0;
+  std::unique_ptr<torch::optim::SGD> opt;
+  torch::Tensor last_out;
+
+  torch::Tensor loss(const torch::Tensor& y, size_t i) {
+    return binary ? torch::binary_cross_entropy(y, ts[i]) : torch::nn::functional::cross_entropy(y, ts[i]);
+  }
+};
+
+TorchNet::TorchNet(const NetDesc& net, int64_t batch, const std::vector<std::vector<float>>& params,
+                   const std::vector<const float*>& xs, const std::vector<const float*>& ts, float lr, float momentum)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  namespace tn = torch::nn;
+  for (const LayerDesc& l : net.layers) {
+    switch (l.kind) {
+      case LayerDesc::Kind::Dense: m.model->push_back(tn::Linear(l.in, l.out)); break;
+      case LayerDesc::Kind::Conv:
+        m.model->push_back(tn::Conv2d(tn::Conv2dOptions(l.in, l.out, l.kernel).stride(l.stride).padding(l.pad)));
+        break;
+      case LayerDesc::Kind::MaxPool: m.model->push_back(tn::MaxPool2d(tn::MaxPool2dOptions(l.kernel).stride(l.stride))); break;
+      case LayerDesc::Kind::Flatten: m.model->push_back(tn::Flatten()); break;
+      case LayerDesc::Kind::ReLU: m.model->push_back(tn::ReLU()); break;
+      case LayerDesc::Kind::Sigmoid: m.model->push_back(tn::Sigmoid()); break;
+      case LayerDesc::Kind::Tanh: m.model->push_back(tn::Tanh()); break;
+    }
+  }
+  const auto ps = m.model->parameters();
+  if (ps.size() != params.size())
+    throw std::runtime_error("libtorch model has " + std::to_string(ps.size()) + " parameters, nabla's " +
+                             std::to_string(params.size()));
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    if (static_cast<size_t>(ps[i].numel()) != params[i].size())
+      throw std::runtime_error("libtorch parameter " + std::to_string(i) + " has " + std::to_string(ps[i].numel()) +
+                               " values, nabla's " + std::to_string(params[i].size()));
+    m.initial.push_back(copy_in(params[i].data(), ps[i].sizes().vec()));
+  }
+  std::vector<int64_t> in = {batch};
+  in.insert(in.end(), net.sample.begin(), net.sample.end());
+  m.binary = net.classes == 1;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    m.xs.push_back(copy_in(xs[i], in));
+    m.ts.push_back(m.binary ? copy_in(ts[i], {batch, 1}) : copy_in(ts[i], {batch}).to(torch::kLong));
+  }
+  m.lr = lr;
+  m.momentum = momentum;
+  reset();
+}
+
+TorchNet::~TorchNet() = default;
+
+void TorchNet::reset() {
+  Impl& m = *impl_;
+  {
+    torch::NoGradGuard no_grad;
+    const auto ps = m.model->parameters();
+    for (size_t i = 0; i < ps.size(); ++i) ps[i].copy_(m.initial[i]);
+  }
+  m.opt = std::make_unique<torch::optim::SGD>(m.model->parameters(),
+                                              torch::optim::SGDOptions(m.lr).momentum(m.momentum));
+}
+
+float TorchNet::train_step(size_t i) {
+  Impl& m = *impl_;
+  m.opt->zero_grad();
+  torch::Tensor loss = m.loss(m.model->forward(m.xs[i]), i);
+  loss.backward();
+  m.opt->step();
+  return loss.item<float>();
+}
+
+float TorchNet::loss_and_grads(size_t i) {
+  Impl& m = *impl_;
+  m.opt->zero_grad();
+  torch::Tensor loss = m.loss(m.model->forward(m.xs[i]), i);
+  loss.backward();
+  return loss.item<float>();
+}
+
+std::vector<std::vector<float>> TorchNet::grads() const {
+  std::vector<std::vector<float>> g;
+  for (const auto& p : impl_->model->parameters()) g.push_back(copy_out(p.grad()));
+  return g;
+}
+
+void TorchNet::infer(size_t i) {
+  c10::InferenceMode guard;
+  impl_->last_out = impl_->model->forward(impl_->xs[i]);
+}
+
+std::vector<float> TorchNet::out() const { return copy_out(impl_->last_out); }
+
+struct TorchConv::Impl {
+  torch::Tensor src, w, b, dz, dst, dsrc, dw, db;
+  int64_t stride = 1, pad = 0;
+};
+
+TorchConv::TorchConv(int64_t n, int64_t c_in, int64_t h, int64_t w, int64_t c_out, int64_t k, int64_t stride,
+                     int64_t pad, const float* src, const float* weight, const float* bias, const float* dz)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.stride = stride;
+  m.pad = pad;
+  const int64_t oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+  m.src = copy_in(src, {n, c_in, h, w});
+  m.w = copy_in(weight, {c_out, c_in, k, k});
+  m.b = copy_in(bias, {c_out});
+  m.dz = copy_in(dz, {n, c_out, oh, ow});
+}
+
+TorchConv::~TorchConv() = default;
+
+void TorchConv::run(Pass p) {
+  Impl& m = *impl_;
+  torch::NoGradGuard no_grad;  // the passes autograd would run, called directly
+  const std::vector<int64_t> stride = {m.stride, m.stride}, pad = {m.pad, m.pad}, dil = {1, 1}, out_pad = {0, 0};
+  switch (p) {
+    case Pass::Forward: m.dst = torch::conv2d(m.src, m.w, m.b, stride, pad).relu_(); break;
+    case Pass::BackwardData:
+      m.dsrc = std::get<0>(at::convolution_backward(m.dz, m.src, m.w, c10::nullopt, stride, pad, dil, false, out_pad,
+                                                    1, {true, false, false}));
+      break;
+    case Pass::BackwardWeights: {
+      auto r = at::convolution_backward(m.dz, m.src, m.w, std::vector<int64_t>{m.w.size(0)}, stride, pad, dil, false,
+                                        out_pad, 1, {false, true, true});
+      m.dw = std::get<1>(r);
+      m.db = std::get<2>(r);
+      break;
+    }
+  }
+}
+
+std::vector<float> TorchConv::dst() const { return copy_out(impl_->dst); }
+std::vector<float> TorchConv::dsrc() const { return copy_out(impl_->dsrc); }
+std::vector<float> TorchConv::dw() const { return copy_out(impl_->dw); }
+std::vector<float> TorchConv::db() const { return copy_out(impl_->db); }
+
+}  // namespace nabla_compare
