@@ -373,6 +373,23 @@ TEST(ConvVariants, EveryVariantAgainstReference) {
                      Activation::Sigmoid, true, true, 9001);
   probs.emplace_back(ConvParams{.n = 2, .c_in = 8, .h = 5, .w = 13, .c_out = 6, .kh = 1, .kw = 1}, Activation::None,
                      Activation::ReLU, false, false, 9002);
+  // One input channel (the direct path): channel counts around its blocks of
+  // 6 and 2-3, kernels from 1×1 to as large as the padded input, rectangular
+  // kernels and paddings, images from 1×1 to wider than a block of outputs.
+  const ConvParams one_channel[] = {
+      {.n = 3, .c_in = 1, .h = 28, .w = 28, .c_out = 6, .kh = 5, .kw = 5, .pad_h = 2, .pad_w = 2},
+      {.n = 2, .c_in = 1, .h = 28, .w = 28, .c_out = 32, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1},
+      {.n = 2, .c_in = 1, .h = 13, .w = 17, .c_out = 7, .kh = 5, .kw = 3, .pad_h = 0, .pad_w = 1},
+      {.n = 1, .c_in = 1, .h = 1, .w = 1, .c_out = 1, .kh = 1, .kw = 1},
+      {.n = 2, .c_in = 1, .h = 5, .w = 5, .c_out = 13, .kh = 7, .kw = 7, .pad_h = 3, .pad_w = 3},
+      {.n = 2, .c_in = 1, .h = 9, .w = 70, .c_out = 2, .kh = 2, .kw = 9, .pad_h = 1, .pad_w = 4},
+      {.n = 1, .c_in = 1, .h = 3, .w = 40, .c_out = 5, .kh = 3, .kw = 1},
+  };
+  uint32_t seed = 9100;
+  for (const ConvParams& p : one_channel) {
+    probs.emplace_back(p, Activation::ReLU, Activation::None, true, false, seed++);
+    probs.emplace_back(p, Activation::Tanh, Activation::Sigmoid, false, true, seed++);
+  }
   for_each_isa([&](nabla::Isa isa) {
     const auto variants = nk::detail::conv_variants(isa);
     ASSERT_FALSE(variants.empty());
@@ -416,6 +433,9 @@ TEST(Conv, ThreadCountsBitwise) {
   probs.emplace_back(ConvParams{.n = 16, .c_in = 8, .h = 20, .w = 20, .c_out = 32, .kh = 3, .kw = 3, .pad_h = 1,
                                 .pad_w = 1},
                      Activation::ReLU, Activation::ReLU, true, true, 77);
+  probs.emplace_back(ConvParams{.n = 20, .c_in = 1, .h = 28, .w = 28, .c_out = 32, .kh = 3, .kw = 3, .pad_h = 1,
+                                .pad_w = 1},
+                     Activation::ReLU, Activation::None, true, false, 78);  // the direct one-channel path
   for (bool force : {true, false}) {
     std::optional<ForceParallel> guard;
     if (force) guard.emplace();

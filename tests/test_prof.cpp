@@ -249,12 +249,18 @@ TEST(Prof, EveryVariantOfTheListsIsProfiled) {
   for (const auto& v : nabla::kernels::detail::gemm_variants(isa))
     for (const auto& pk : nabla::kernels::detail::gemm_packings())
       EXPECT_TRUE(names.count(nabla::kernels::detail::gemm_variant_name(v, pk))) << v.name << " " << pk.name;
-  const auto conv = nabla::cli::prof_cases("conv", {"2x4x5x5,3x1x1"}, {isa});
+  // A 1×1 convolution and a one-channel one: between them every variant applies.
+  const std::vector<std::string> shapes = {"2x4x5x5,3x1x1", "2x1x6x6,3x3x3"};
+  const auto conv = nabla::cli::prof_cases("conv", shapes, {isa});
   names.clear();
   for (const auto& c : conv) names.insert(c.variant);
   for (const auto& v : nabla::kernels::detail::conv_variants(isa)) EXPECT_TRUE(names.count(v.name)) << v.name;
-  // Three passes per convolution variant.
-  EXPECT_EQ(conv.size(), 3 * nabla::kernels::detail::conv_variants(isa).size());
+  // Three passes per convolution variant that applies to a shape.
+  size_t applicable = 0;
+  for (const nabla::kernels::ConvShape s : {nabla::kernels::ConvShape({.n = 2, .c_in = 4, .h = 5, .w = 5, .c_out = 3, .kh = 1, .kw = 1}),
+                                            nabla::kernels::ConvShape({.n = 2, .c_in = 1, .h = 6, .w = 6, .c_out = 3, .kh = 3, .kw = 3})})
+    for (const auto& v : nabla::kernels::detail::conv_variants(isa)) applicable += v.applies(s);
+  EXPECT_EQ(conv.size(), 3 * applicable);
 }
 
 // A variant whose output is corrupted after it runs is reported WRONG and
@@ -327,20 +333,41 @@ TEST(Prof, LenetTraceHasEveryLayerAndPass) {
 }
 
 // A sink sees nothing once removed, and nested kernels (the GEMMs of a
-// convolution) are part of the outer call.
+// convolution) are part of the outer call — unless the sink asks for them.
 TEST(Trace, OuterCallsOnly) {
   struct Count : nabla::trace::Sink {
+    explicit Count(bool nested) : nested_(nested) {}
     std::vector<std::string> kernels;
-    void record(nabla::trace::Event e) override { kernels.push_back(e.call.kernel); }
-  } sink;
-  nabla::kernels::ConvShape s({.n = 2, .c_in = 1, .h = 6, .w = 6, .c_out = 2, .kh = 3, .kw = 3});
-  std::vector<float> x(72, 1.f), w(18, 1.f), y(2 * 2 * 16);
+    std::vector<bool> nested_flags;
+    void record(nabla::trace::Event e) override {
+      kernels.push_back(e.call.kernel);
+      nested_flags.push_back(e.nested);
+    }
+    bool nested() const override { return nested_; }
+    bool nested_;
+  };
+  nabla::kernels::ConvShape s({.n = 2, .c_in = 2, .h = 6, .w = 6, .c_out = 2, .kh = 3, .kw = 3});
+  std::vector<float> x(144, 1.f), w(36, 1.f), y(2 * 2 * 16);
+  Count sink(false);
   nabla::trace::set_sink(&sink);
   nabla::kernels::conv2d_forward(s, x.data(), w.data(), nullptr, nabla::kernels::Activation::ReLU, y.data());
   nabla::trace::set_sink(nullptr);
   nabla::kernels::conv2d_forward(s, x.data(), w.data(), nullptr, nabla::kernels::Activation::ReLU, y.data());
   ASSERT_EQ(sink.kernels.size(), 1u);
   EXPECT_EQ(sink.kernels[0].rfind("f32_conv_im2col_relu_", 0), 0u) << sink.kernels[0];
+  EXPECT_FALSE(sink.nested_flags[0]);
+  // Asking for nested calls: the convolution, then one GEMM per image.
+  Count all(true);
+  nabla::trace::set_sink(&all);
+  nabla::kernels::conv2d_forward(s, x.data(), w.data(), nullptr, nabla::kernels::Activation::ReLU, y.data());
+  nabla::trace::set_sink(nullptr);
+  ASSERT_EQ(all.kernels.size(), 3u);
+  EXPECT_EQ(all.kernels[2].rfind("f32_conv_im2col_relu_", 0), 0u) << all.kernels[2];  // recorded when it ends
+  for (int i : {0, 1}) {
+    EXPECT_EQ(all.kernels[i].rfind("f32_gemm_", 0), 0u) << all.kernels[i];
+    EXPECT_TRUE(all.nested_flags[i]);
+  }
+  EXPECT_FALSE(all.nested_flags[2]);
 }
 
 TEST(Prof, BadArgumentsThrow) {

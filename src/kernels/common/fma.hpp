@@ -1,5 +1,8 @@
 #pragma once
-// One fused multiply-add per lane, always. xsimd 8's fma() for AVX-512 is
+// For register-blocked kernels (GEMM micro-tiles, direct convolution): a
+// loop with a constant trip count over a block of accumulators is fully
+// unrolled (NABLA_UNROLL), so the accumulators live in registers; and
+// one fused multiply-add per lane, always. xsimd 8's fma() for AVX-512 is
 // the generic x*y + z, which becomes a vfmadd only through GCC's
 // -ffp-contract=fast, and where a second product sits nearby (beta·C +
 // alpha·acc) the compiler may fuse either one: two instantiations of the
@@ -11,6 +14,8 @@
 #include <xsimd/xsimd.hpp>
 
 #include <type_traits>
+
+#define NABLA_UNROLL _Pragma("GCC unroll 64")
 
 namespace nabla::kernels {
 namespace {

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <initializer_list>
 #include <new>
 #include <string>
@@ -45,6 +46,10 @@ const ConvKernels& conv_kernels(Isa isa) {
 namespace {
 bool any_shape(const ConvShape&) { return true; }
 bool pointwise(const ConvShape& s) { return s.is_pointwise(); }
+bool one_channel(const ConvShape& s) {
+  const ConvParams& p = s.params();
+  return p.c_in == 1 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1;
+}
 }  // namespace
 
 // Per ISA, preferred first: the first that applies is what conv2d_* run.
@@ -52,6 +57,7 @@ bool pointwise(const ConvShape& s) { return s.is_pointwise(); }
 #define NABLA_CONV_VARIANTS(ISA, NAME)                                  \
   {                                                                     \
     {"f32_conv_1x1_" NAME, ISA, ConvAlgo::Pointwise, &pointwise},       \
+    {"f32_conv_direct1_" NAME, ISA, ConvAlgo::Direct1, &one_channel},   \
     {"f32_conv_im2col_" NAME, ISA, ConvAlgo::Im2colGemm, &any_shape},   \
   }
 
@@ -119,6 +125,7 @@ class Buffer {
 struct Scratch {
   Buffer col;
   Buffer partial;
+  Buffer padded, out_v;  // the direct one-channel path
 };
 thread_local Scratch tl_scratch;
 
@@ -160,6 +167,39 @@ void for_each_task(int64_t n, double flops, F&& fn) {
     for (int64_t i = r.begin(); i < r.end(); ++i) tbb::this_task_arena::isolate([&] { fn(i); });
   });
 }
+
+// The direct one-channel path's layout (conv_kernels.hpp): the image
+// zero-padded into rows of pitch wp, the outputs on the same pitch.
+struct Direct1Layout {
+  explicit Direct1Layout(const ConvShape& s)
+      : s(s),
+        wp(s.params().w + 2 * s.params().pad_w),
+        q_len(s.oh() * wp),
+        q_pitch((q_len + detail::kDirectSlack - 1) / detail::kDirectSlack * detail::kDirectSlack),
+        // the kernels read up to q_pitch - 1 + (kh - 1)·wp + kw - 1
+        pad_size(std::max((s.params().h + 2 * s.params().pad_h) * wp,
+                          q_pitch + (s.params().kh - 1) * wp + s.params().kw)) {}
+
+  // One image into the thread's padded buffer.
+  float* pad(const float* src) const {
+    const ConvParams& p = s.params();
+    float* b = tl_scratch.padded.get(pad_size);
+    std::fill_n(b, pad_size, 0.f);
+    for (int64_t y = 0; y < p.h; ++y) std::memcpy(b + (y + p.pad_h) * wp + p.pad_w, src + y * p.w, sizeof(float) * p.w);
+    return b;
+  }
+  // dz [C_out, OH, OW] onto the pitch-wp layout, zeros elsewhere.
+  void spread(const float* dz, float* dz_v) const {
+    const ConvParams& p = s.params();
+    std::fill_n(dz_v, p.c_out * q_pitch, 0.f);
+    for (int64_t c = 0; c < p.c_out; ++c)
+      for (int64_t y = 0; y < s.oh(); ++y)
+        std::memcpy(dz_v + c * q_pitch + y * wp, dz + (c * s.oh() + y) * s.ow(), sizeof(float) * s.ow());
+  }
+
+  const ConvShape& s;
+  int64_t wp, q_len, q_pitch, pad_size;
+};
 
 double gemm_flops(const ConvShape& s) {
   return 2.0 * static_cast<double>(s.params().n) * static_cast<double>(s.params().c_out) *
@@ -217,6 +257,21 @@ void detail::conv2d_forward_run(const ConvVariant& v, const ConvShape& s, const 
   const int64_t k = s.col_rows(), cols = s.col_cols();
   const auto& kern = conv_kernels(v.isa);
   const Epilogue ep = Epilogue::bias_act(bias ? BiasKind::PerRow : BiasKind::None, bias, act);
+  if (v.algo == ConvAlgo::Direct1) {
+    const Direct1Layout d(s);
+    for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
+      float* padded = d.pad(src + n * s.src_image());
+      float* out_v = tl_scratch.out_v.get(p.c_out * d.q_pitch);
+      kern.direct1_forward(p, d.q_len, d.q_pitch, padded, weights, out_v);
+      float* dst_n = dst + n * s.dst_image();
+      for (int64_t c = 0; c < p.c_out; ++c)
+        for (int64_t y = 0; y < s.oh(); ++y)
+          std::memcpy(dst_n + (c * s.oh() + y) * s.ow(), out_v + c * d.q_pitch + y * d.wp, sizeof(float) * s.ow());
+      if (bias || act != Activation::None)
+        activation_forward(act, 1, p.c_out, cols, dst_n, bias ? BiasKind::PerRow : BiasKind::None, bias, dst_n);
+    });
+    return;
+  }
   for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
     const float* src_n = src + n * s.src_image();
     const float* b = src_n;
@@ -262,12 +317,25 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
                                          bool accumulate) {
   const ConvParams& p = s.params();
   const int64_t k = s.col_rows(), cols = s.col_cols(), wsize = s.weights_size();
-  const bool transposed = p.c_out >= 16;
+  const bool direct = v.algo == ConvAlgo::Direct1;
+  const bool transposed = p.c_out >= 16 && !direct;
   const int64_t groups = std::min(p.n, kMaxWeightGroups);
   const auto& kern = conv_kernels(v.isa);
   float* partial = tl_scratch.partial.get(groups * wsize);
   for_each_task(groups, gemm_flops(s), [&](int64_t g) {
     const int64_t n0 = p.n * g / groups, n1 = p.n * (g + 1) / groups;
+    if (direct) {
+      const Direct1Layout d(s);
+      float* part = partial + g * wsize;
+      std::fill_n(part, wsize, 0.f);
+      for (int64_t n = n0; n < n1; ++n) {
+        float* padded = d.pad(src + n * s.src_image());
+        float* dz_v = tl_scratch.out_v.get(p.c_out * d.q_pitch);
+        d.spread(diff_dst + n * s.dst_image(), dz_v);
+        kern.direct1_backward_weights(p, d.q_pitch, padded, dz_v, part);
+      }
+      return;
+    }
     for (int64_t n = n0; n < n1; ++n) {
       const float* src_n = src + n * s.src_image();
       const float* col = src_n;

@@ -22,7 +22,19 @@ struct ConvKernels {
   /// from act (same layout as dst).
   void (*col2im)(const ConvParams& p, int64_t oh, int64_t ow, const float* col, float* dst, Activation f,
                  const float* act);
+  /// One input channel, stride 1, no dilation (see conv_kernels.hpp):
+  /// out_v [C_out, q_pitch] from the zero-padded image (pitch w + 2·pad_w).
+  void (*direct1_forward)(const ConvParams& p, int64_t q_len, int64_t q_pitch, const float* padded,
+                          const float* weights, float* out_v);
+  /// dw [C_out, kh·kw] += the weight gradient of one image, from dz_v
+  /// [C_out, q_pitch] (zeros outside the outputs).
+  void (*direct1_backward_weights)(const ConvParams& p, int64_t q_pitch, const float* padded, const float* dz_v,
+                                   float* dw);
 };
+
+/// Slack in floats the direct kernels may read or write past q_len (a
+/// multiple of every ISA's block of outputs).
+inline constexpr int64_t kDirectSlack = 64;
 
 // Defined in conv_<isa>.cpp.
 const ConvKernels& conv_kernels_avx512();
@@ -36,6 +48,7 @@ const ConvKernels& conv_kernels(Isa isa);
 enum class ConvAlgo {
   Im2colGemm,  ///< im2col per image, then GEMM (col2im after the backward-data GEMM)
   Pointwise,   ///< the image is the column matrix: GEMM only (f' fused in its epilogue)
+  Direct1,     ///< one input channel: direct forward and backward-weights; backward-data as im2col
 };
 
 /// One convolution variant: an algorithm for one ISA, and the shapes it

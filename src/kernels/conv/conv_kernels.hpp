@@ -14,9 +14,11 @@
 // go through scalar loops.
 #include <xsimd/xsimd.hpp>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/activation/activation_math.hpp"
+#include "kernels/common/fma.hpp"
 #include "kernels/common/tail.hpp"
 #include "kernels/conv/conv_internal.hpp"
 
@@ -199,8 +201,105 @@ void col2im(const ConvParams& p, int64_t oh, int64_t ow, const float* col, float
   }
 }
 
+// ---- direct convolution of one input channel (stride 1, no dilation) ---------
+//
+// The first layer of an image network has one input channel: its column
+// matrix is kh·kw times the image and its GEMMs have K = kh·kw (9, 25), far
+// from what a GEMM runs well. Here the image is zero-padded into rows of pitch
+// wp = w + 2·pad_w, flat; the output is computed on the same pitch, so output
+// q = oy·wp + ox reads padded[q + ky·wp + kx]: every tap is a constant offset
+// and the convolution is kh·kw FMAs per output over contiguous vectors (the
+// wp − ow outputs past each row's end are computed and dropped). The caller
+// sizes the buffers with kDirectSlack floats of slack (conv.cpp).
+
+// Forward, channels [0, c_out): out_v[c·q_pitch + q] = Σ_t w[c·taps + t] ·
+// padded[q + off(t)] for q < q_len (blocks may run on to q_pitch). A block is
+// CB channels × R vectors of outputs: each tap loads R input vectors and CB
+// weights for CB·R FMAs. Channels past c_out repeat the last one (their
+// results are not stored).
+template <class Arch>
+void direct1_forward(const ConvParams& p, int64_t q_len, int64_t q_pitch, const float* padded, const float* w,
+                     float* out_v) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int64_t W = B::size;
+  constexpr int R = W == 16 ? 4 : 2;  // AVX-512: 24 accumulators + 4 inputs of 32 registers; else 12 of 16
+  constexpr int CB = 6;
+  const int64_t wp = p.w + 2 * p.pad_w, taps = p.kh * p.kw;
+  for (int64_t c0 = 0; c0 < p.c_out; c0 += CB) {
+    const float* wc[CB];
+    NABLA_UNROLL for (int c = 0; c < CB; ++c) wc[c] = w + std::min<int64_t>(c0 + c, p.c_out - 1) * taps;
+    for (int64_t q = 0; q < q_len; q += R * W) {
+      B acc[CB][R];
+      NABLA_UNROLL for (int c = 0; c < CB; ++c) { NABLA_UNROLL for (int r = 0; r < R; ++r) acc[c][r] = B(0.f); }
+      for (int64_t ky = 0; ky < p.kh; ++ky) {
+        const float* row = padded + q + ky * wp;
+        const int64_t t0 = ky * p.kw;
+        for (int64_t kx = 0; kx < p.kw; ++kx) {
+          B x[R];
+          NABLA_UNROLL for (int r = 0; r < R; ++r) x[r] = B::load_unaligned(row + kx + r * W);
+          NABLA_UNROLL for (int c = 0; c < CB; ++c) {
+            const B wv(wc[c][t0 + kx]);
+            NABLA_UNROLL for (int r = 0; r < R; ++r) acc[c][r] = fmadd<Arch>(wv, x[r], acc[c][r]);
+          }
+        }
+      }
+      NABLA_UNROLL for (int c = 0; c < CB; ++c) {
+        if (c0 + c >= p.c_out) break;
+        float* o = out_v + (c0 + c) * q_pitch + q;
+        NABLA_UNROLL for (int r = 0; r < R; ++r) acc[c][r].store_unaligned(o + r * W);
+      }
+    }
+  }
+}
+
+// Backward-weights: dw[c·taps + t] += Σ_{q < q_pitch} dz_v[c·q_pitch + q] ·
+// padded[q + off(t)], dz_v holding the output gradient on the pitch-wp
+// layout with zeros in the dropped columns and past q_len. A block is CB
+// channels × TB taps of accumulators; each step loads CB gradient vectors
+// and TB input vectors for CB·TB FMAs. Out-of-range channels and taps
+// repeat the last one and are not stored.
+template <class Arch>
+void direct1_backward_weights(const ConvParams& p, int64_t q_pitch, const float* padded, const float* dz_v,
+                              float* dw) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int64_t W = B::size;
+  constexpr int CB = W == 16 ? 3 : 2;
+  constexpr int TB = W == 16 ? 8 : 4;
+  const int64_t wp = p.w + 2 * p.pad_w, taps = p.kh * p.kw;
+  for (int64_t c0 = 0; c0 < p.c_out; c0 += CB) {
+    const float* dc[CB];
+    NABLA_UNROLL for (int c = 0; c < CB; ++c) dc[c] = dz_v + std::min<int64_t>(c0 + c, p.c_out - 1) * q_pitch;
+    for (int64_t t0 = 0; t0 < taps; t0 += TB) {
+      const float* xt[TB];
+      NABLA_UNROLL for (int t = 0; t < TB; ++t) {
+        const int64_t tap = std::min<int64_t>(t0 + t, taps - 1);
+        xt[t] = padded + (tap / p.kw) * wp + tap % p.kw;
+      }
+      B acc[CB][TB];
+      NABLA_UNROLL for (int c = 0; c < CB; ++c) { NABLA_UNROLL for (int t = 0; t < TB; ++t) acc[c][t] = B(0.f); }
+      for (int64_t q = 0; q < q_pitch; q += W) {
+        B d[CB];
+        NABLA_UNROLL for (int c = 0; c < CB; ++c) d[c] = B::load_unaligned(dc[c] + q);
+        NABLA_UNROLL for (int t = 0; t < TB; ++t) {
+          const B x = B::load_unaligned(xt[t] + q);
+          NABLA_UNROLL for (int c = 0; c < CB; ++c) acc[c][t] = fmadd<Arch>(d[c], x, acc[c][t]);
+        }
+      }
+      NABLA_UNROLL for (int c = 0; c < CB; ++c) {
+        if (c0 + c >= p.c_out) break;
+        NABLA_UNROLL for (int t = 0; t < TB; ++t) {
+          if (t0 + t >= taps) break;
+          dw[(c0 + c) * taps + t0 + t] += xsimd::hadd(acc[c][t]);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace nabla::kernels::detail
 
-#define NABLA_CONV_KERNELS(ARCH) \
-  ::nabla::kernels::detail::ConvKernels { &im2col<ARCH>, &col2im<ARCH> }
+#define NABLA_CONV_KERNELS(ARCH)                                                                         \
+  ::nabla::kernels::detail::ConvKernels {                                                               \
+    &im2col<ARCH>, &col2im<ARCH>, &direct1_forward<ARCH>, &direct1_backward_weights<ARCH>               \
+  }

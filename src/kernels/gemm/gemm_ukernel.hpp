@@ -41,8 +41,8 @@ namespace nabla::kernels::detail {
 namespace {
 
 // Every loop over the tile (i < MR, v < NV) has a constant trip count and is
-// fully unrolled, so the accumulators live in registers.
-#define NABLA_UNROLL _Pragma("GCC unroll 64")
+// fully unrolled (NABLA_UNROLL, common/fma.hpp), so the accumulators live in
+// registers.
 
 /// Where a finished tile goes and what happens to it on the way.
 struct TileOut {
