@@ -125,7 +125,7 @@ class Buffer {
 struct Scratch {
   Buffer col;
   Buffer partial;
-  Buffer padded, out_v;  // the direct one-channel path
+  Buffer padded;  // the direct one-channel path
 };
 thread_local Scratch tl_scratch;
 
@@ -174,13 +174,9 @@ struct Direct1Layout {
   explicit Direct1Layout(const ConvShape& s)
       : s(s),
         wp(s.params().w + 2 * s.params().pad_w),
-        q_len(s.oh() * wp),
-        q_pitch((q_len + detail::kDirectSlack - 1) / detail::kDirectSlack * detail::kDirectSlack),
-        // the kernels read up to q_pitch - 1 + (kh - 1)·wp + kw - 1
-        pad_size(std::max((s.params().h + 2 * s.params().pad_h) * wp,
-                          q_pitch + (s.params().kh - 1) * wp + s.params().kw)) {}
+        pad_size((s.params().h + 2 * s.params().pad_h) * wp + detail::kDirectSlack) {}
 
-  // One image into the thread's padded buffer.
+  // One image into the thread's zero-padded buffer.
   float* pad(const float* src) const {
     const ConvParams& p = s.params();
     float* b = tl_scratch.padded.get(pad_size);
@@ -188,17 +184,9 @@ struct Direct1Layout {
     for (int64_t y = 0; y < p.h; ++y) std::memcpy(b + (y + p.pad_h) * wp + p.pad_w, src + y * p.w, sizeof(float) * p.w);
     return b;
   }
-  // dz [C_out, OH, OW] onto the pitch-wp layout, zeros elsewhere.
-  void spread(const float* dz, float* dz_v) const {
-    const ConvParams& p = s.params();
-    std::fill_n(dz_v, p.c_out * q_pitch, 0.f);
-    for (int64_t c = 0; c < p.c_out; ++c)
-      for (int64_t y = 0; y < s.oh(); ++y)
-        std::memcpy(dz_v + c * q_pitch + y * wp, dz + (c * s.oh() + y) * s.ow(), sizeof(float) * s.ow());
-  }
 
   const ConvShape& s;
-  int64_t wp, q_len, q_pitch, pad_size;
+  int64_t wp, pad_size;
 };
 
 double gemm_flops(const ConvShape& s) {
@@ -261,14 +249,7 @@ void detail::conv2d_forward_run(const ConvVariant& v, const ConvShape& s, const 
     const Direct1Layout d(s);
     for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
       float* padded = d.pad(src + n * s.src_image());
-      float* out_v = tl_scratch.out_v.get(p.c_out * d.q_pitch);
-      kern.direct1_forward(p, d.q_len, d.q_pitch, padded, weights, out_v);
-      float* dst_n = dst + n * s.dst_image();
-      for (int64_t c = 0; c < p.c_out; ++c)
-        for (int64_t y = 0; y < s.oh(); ++y)
-          std::memcpy(dst_n + (c * s.oh() + y) * s.ow(), out_v + c * d.q_pitch + y * d.wp, sizeof(float) * s.ow());
-      if (bias || act != Activation::None)
-        activation_forward(act, 1, p.c_out, cols, dst_n, bias ? BiasKind::PerRow : BiasKind::None, bias, dst_n);
+      kern.direct1_forward(p, s.oh(), s.ow(), padded, weights, bias, act, dst + n * s.dst_image());
     });
     return;
   }
@@ -329,10 +310,8 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
       float* part = partial + g * wsize;
       std::fill_n(part, wsize, 0.f);
       for (int64_t n = n0; n < n1; ++n) {
-        float* padded = d.pad(src + n * s.src_image());
-        float* dz_v = tl_scratch.out_v.get(p.c_out * d.q_pitch);
-        d.spread(diff_dst + n * s.dst_image(), dz_v);
-        kern.direct1_backward_weights(p, d.q_pitch, padded, dz_v, part);
+        kern.direct1_backward_weights(p, s.oh(), s.ow(), d.pad(src + n * s.src_image()), diff_dst + n * s.dst_image(),
+                                      part);
       }
       return;
     }

@@ -23,17 +23,17 @@ struct ConvKernels {
   void (*col2im)(const ConvParams& p, int64_t oh, int64_t ow, const float* col, float* dst, Activation f,
                  const float* act);
   /// One input channel, stride 1, no dilation (see conv_kernels.hpp):
-  /// out_v [C_out, q_pitch] from the zero-padded image (pitch w + 2·pad_w).
-  void (*direct1_forward)(const ConvParams& p, int64_t q_len, int64_t q_pitch, const float* padded,
-                          const float* weights, float* out_v);
-  /// dw [C_out, kh·kw] += the weight gradient of one image, from dz_v
-  /// [C_out, q_pitch] (zeros outside the outputs).
-  void (*direct1_backward_weights)(const ConvParams& p, int64_t q_pitch, const float* padded, const float* dz_v,
+  /// dst [C_out, OH, OW] = f(bias + conv) from the zero-padded image (pitch
+  /// w + 2·pad_w); bias may be null.
+  void (*direct1_forward)(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* weights,
+                          const float* bias, Activation f, float* dst);
+  /// dw [C_out, kh·kw] += the weight gradient of one image from dz [C_out, OH, OW].
+  void (*direct1_backward_weights)(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* dz,
                                    float* dw);
 };
 
-/// Slack in floats the direct kernels may read or write past q_len (a
-/// multiple of every ISA's block of outputs).
+/// Slack in floats past the padded image that the direct kernels may read
+/// (the last vector of a row runs past the row's end; at least one vector).
 inline constexpr int64_t kDirectSlack = 64;
 
 // Defined in conv_<isa>.cpp.

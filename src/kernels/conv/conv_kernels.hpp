@@ -206,83 +206,131 @@ void col2im(const ConvParams& p, int64_t oh, int64_t ow, const float* col, float
 // The first layer of an image network has one input channel: its column
 // matrix is kh·kw times the image and its GEMMs have K = kh·kw (9, 25), far
 // from what a GEMM runs well. Here the image is zero-padded into rows of pitch
-// wp = w + 2·pad_w, flat; the output is computed on the same pitch, so output
-// q = oy·wp + ox reads padded[q + ky·wp + kx]: every tap is a constant offset
-// and the convolution is kh·kw FMAs per output over contiguous vectors (the
-// wp − ow outputs past each row's end are computed and dropped). The caller
-// sizes the buffers with kDirectSlack floats of slack (conv.cpp).
+// wp = w + 2·pad_w, flat, so output (oy, ox) reads padded[oy·wp + ox +
+// ky·wp + kx]: every tap is a constant offset and the convolution is kh·kw
+// FMAs per output over contiguous vectors, cut along each output row. The
+// caller pads the image with kDirectSlack floats of slack (conv.cpp), as the
+// last vector of a row may read past the row's end.
 
-// Forward, channels [0, c_out): out_v[c·q_pitch + q] = Σ_t w[c·taps + t] ·
-// padded[q + off(t)] for q < q_len (blocks may run on to q_pitch). A block is
-// CB channels × R vectors of outputs: each tap loads R input vectors and CB
-// weights for CB·R FMAs. Channels past c_out repeat the last one (their
-// results are not stored).
-template <class Arch>
-void direct1_forward(const ConvParams& p, int64_t q_len, int64_t q_pitch, const float* padded, const float* w,
-                     float* out_v) {
+// Forward: dst [C_out, OH, OW] = f(bias + conv), written straight from the
+// accumulators. The outputs are cut into vectors along each row (the last
+// one of a row partial, stored masked); output (oy, ox) reads
+// padded[oy·wp + ox + off(t)]. A block is CB channels × R such vectors:
+// each tap loads R input vectors and CB weights for CB·R FMAs. Channels
+// past c_out repeat the last one (their results are not stored).
+template <class Arch, int CB, int R, class Act>
+void direct1_forward_act(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* w,
+                         const float* bias, float* dst, Act act) {
   using B = xsimd::batch<float, Arch>;
   constexpr int64_t W = B::size;
-  constexpr int R = W == 16 ? 4 : 2;  // AVX-512: 24 accumulators + 4 inputs of 32 registers; else 12 of 16
-  constexpr int CB = 6;
   const int64_t wp = p.w + 2 * p.pad_w, taps = p.kh * p.kw;
+  const int64_t per_row = (ow + W - 1) / W, vectors = oh * per_row, plane = oh * ow;
   for (int64_t c0 = 0; c0 < p.c_out; c0 += CB) {
     const float* wc[CB];
-    NABLA_UNROLL for (int c = 0; c < CB; ++c) wc[c] = w + std::min<int64_t>(c0 + c, p.c_out - 1) * taps;
-    for (int64_t q = 0; q < q_len; q += R * W) {
+    B bv[CB];
+    NABLA_UNROLL for (int c = 0; c < CB; ++c) {
+      const int64_t ch = std::min<int64_t>(c0 + c, p.c_out - 1);
+      wc[c] = w + ch * taps;
+      bv[c] = B(bias ? bias[ch] : 0.f);
+    }
+    for (int64_t v0 = 0; v0 < vectors; v0 += R) {
+      const float* in[R];
+      int64_t out[R], lanes[R];
+      NABLA_UNROLL for (int r = 0; r < R; ++r) {
+        const int64_t v = std::min<int64_t>(v0 + r, vectors - 1), y = v / per_row, x = v % per_row * W;
+        in[r] = padded + y * wp + x;
+        out[r] = y * ow + x;
+        lanes[r] = v0 + r < vectors ? std::min<int64_t>(W, ow - x) : 0;
+      }
       B acc[CB][R];
-      NABLA_UNROLL for (int c = 0; c < CB; ++c) { NABLA_UNROLL for (int r = 0; r < R; ++r) acc[c][r] = B(0.f); }
+      NABLA_UNROLL for (int c = 0; c < CB; ++c) { NABLA_UNROLL for (int r = 0; r < R; ++r) acc[c][r] = bv[c]; }
       for (int64_t ky = 0; ky < p.kh; ++ky) {
-        const float* row = padded + q + ky * wp;
-        const int64_t t0 = ky * p.kw;
         for (int64_t kx = 0; kx < p.kw; ++kx) {
+          const int64_t off = ky * wp + kx, t = ky * p.kw + kx;
           B x[R];
-          NABLA_UNROLL for (int r = 0; r < R; ++r) x[r] = B::load_unaligned(row + kx + r * W);
+          NABLA_UNROLL for (int r = 0; r < R; ++r) x[r] = B::load_unaligned(in[r] + off);
           NABLA_UNROLL for (int c = 0; c < CB; ++c) {
-            const B wv(wc[c][t0 + kx]);
+            const B wv(wc[c][t]);
             NABLA_UNROLL for (int r = 0; r < R; ++r) acc[c][r] = fmadd<Arch>(wv, x[r], acc[c][r]);
           }
         }
       }
       NABLA_UNROLL for (int c = 0; c < CB; ++c) {
         if (c0 + c >= p.c_out) break;
-        float* o = out_v + (c0 + c) * q_pitch + q;
-        NABLA_UNROLL for (int r = 0; r < R; ++r) acc[c][r].store_unaligned(o + r * W);
+        float* o = dst + (c0 + c) * plane;
+        NABLA_UNROLL for (int r = 0; r < R; ++r) {
+          const B y = act(acc[c][r]);
+          if (lanes[r] == W) y.store_unaligned(o + out[r]);
+          else if (lanes[r] > 0) Tail<Arch>::store(o + out[r], lanes[r], y);
+        }
       }
     }
   }
 }
 
-// Backward-weights: dw[c·taps + t] += Σ_{q < q_pitch} dz_v[c·q_pitch + q] ·
-// padded[q + off(t)], dz_v holding the output gradient on the pitch-wp
-// layout with zeros in the dropped columns and past q_len. A block is CB
+template <class Arch>
+void direct1_forward(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* w,
+                     const float* bias, Activation f, float* dst) {
+  using B = xsimd::batch<float, Arch>;
+  // AVX-512: 6 channels × 4 vectors = 24 accumulators + 4 inputs of 32
+  // registers; 16 registers: 6 × 2.
+  constexpr int R = B::size == 16 ? 4 : 2;
+  constexpr int CB = 6;
+  switch (f) {
+    case Activation::None:
+      return direct1_forward_act<Arch, CB, R>(p, oh, ow, padded, w, bias, dst, [](B x) { return x; });
+    case Activation::ReLU:
+      return direct1_forward_act<Arch, CB, R>(p, oh, ow, padded, w, bias, dst, [](B x) { return relu_fwd(x); });
+    case Activation::Sigmoid:
+      return direct1_forward_act<Arch, CB, R>(p, oh, ow, padded, w, bias, dst, [](B x) { return sigmoid_fwd(x); });
+    case Activation::Tanh:
+      return direct1_forward_act<Arch, CB, R>(p, oh, ow, padded, w, bias, dst, [](B x) { return tanh_fwd(x); });
+  }
+}
+
+// Backward-weights: dw[c·taps + t] += Σ_{oy, ox} dz[c, oy, ox] ·
+// padded[oy·wp + ox + off(t)], over the same row vectors as the forward
+// pass (the partial one at a row's end loads dz masked: its other lanes are
+// zero, so whatever the input holds there adds nothing). A block is CB
 // channels × TB taps of accumulators; each step loads CB gradient vectors
 // and TB input vectors for CB·TB FMAs. Out-of-range channels and taps
 // repeat the last one and are not stored.
-template <class Arch>
-void direct1_backward_weights(const ConvParams& p, int64_t q_pitch, const float* padded, const float* dz_v,
-                              float* dw) {
+template <class Arch, int CB, int TB>
+void direct1_bwd_block(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* dz,
+                       float* dw) {
   using B = xsimd::batch<float, Arch>;
   constexpr int64_t W = B::size;
-  constexpr int CB = W == 16 ? 3 : 2;
-  constexpr int TB = W == 16 ? 8 : 4;
-  const int64_t wp = p.w + 2 * p.pad_w, taps = p.kh * p.kw;
+  const int64_t wp = p.w + 2 * p.pad_w, taps = p.kh * p.kw, plane = oh * ow;
+  const int64_t full = ow / W * W, rest = ow - full;
   for (int64_t c0 = 0; c0 < p.c_out; c0 += CB) {
     const float* dc[CB];
-    NABLA_UNROLL for (int c = 0; c < CB; ++c) dc[c] = dz_v + std::min<int64_t>(c0 + c, p.c_out - 1) * q_pitch;
+    NABLA_UNROLL for (int c = 0; c < CB; ++c) dc[c] = dz + std::min<int64_t>(c0 + c, p.c_out - 1) * plane;
     for (int64_t t0 = 0; t0 < taps; t0 += TB) {
-      const float* xt[TB];
+      int64_t off[TB];
       NABLA_UNROLL for (int t = 0; t < TB; ++t) {
         const int64_t tap = std::min<int64_t>(t0 + t, taps - 1);
-        xt[t] = padded + (tap / p.kw) * wp + tap % p.kw;
+        off[t] = (tap / p.kw) * wp + tap % p.kw;
       }
       B acc[CB][TB];
       NABLA_UNROLL for (int c = 0; c < CB; ++c) { NABLA_UNROLL for (int t = 0; t < TB; ++t) acc[c][t] = B(0.f); }
-      for (int64_t q = 0; q < q_pitch; q += W) {
-        B d[CB];
-        NABLA_UNROLL for (int c = 0; c < CB; ++c) d[c] = B::load_unaligned(dc[c] + q);
+      auto step = [&](const float* in, const B (&d)[CB]) __attribute__((always_inline)) {
         NABLA_UNROLL for (int t = 0; t < TB; ++t) {
-          const B x = B::load_unaligned(xt[t] + q);
+          const B x = B::load_unaligned(in + off[t]);
           NABLA_UNROLL for (int c = 0; c < CB; ++c) acc[c][t] = fmadd<Arch>(d[c], x, acc[c][t]);
+        }
+      };
+      for (int64_t y = 0; y < oh; ++y) {
+        const float* in = padded + y * wp;
+        const int64_t row = y * ow;
+        for (int64_t x = 0; x < full; x += W) {
+          B d[CB];
+          NABLA_UNROLL for (int c = 0; c < CB; ++c) d[c] = B::load_unaligned(dc[c] + row + x);
+          step(in + x, d);
+        }
+        if (rest) {
+          B d[CB];
+          NABLA_UNROLL for (int c = 0; c < CB; ++c) d[c] = Tail<Arch>::load(dc[c] + row + full, rest);
+          step(in + full, d);
         }
       }
       NABLA_UNROLL for (int c = 0; c < CB; ++c) {
@@ -294,6 +342,49 @@ void direct1_backward_weights(const ConvParams& p, int64_t q_pitch, const float*
       }
     }
   }
+}
+
+// The block shape with the least modelled time for this layer: blocks ×
+// max(FMAs, loads) per step (two of each per cycle), so that a 3×3 kernel
+// (9 taps) and a 5×5 one (25) are not padded to a block of 8.
+template <class Arch>
+void direct1_backward_weights(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* dz,
+                              float* dw) {
+  using Fn = void (*)(const ConvParams&, int64_t, int64_t, const float*, const float*, float*);
+  struct Shape {
+    int cb, tb;
+    Fn fn;
+  };
+  // AVX-512 (32 registers): up to 24 accumulators; 16 registers: up to 12.
+  constexpr bool kWide = xsimd::batch<float, Arch>::size == 16;
+  static constexpr Shape kWideShapes[] = {{3, 8, &direct1_bwd_block<Arch, 3, 8>},
+                                          {2, 9, &direct1_bwd_block<Arch, 2, 9>},
+                                          {8, 3, &direct1_bwd_block<Arch, 8, 3>},
+                                          {3, 5, &direct1_bwd_block<Arch, 3, 5>},
+                                          {4, 5, &direct1_bwd_block<Arch, 4, 5>},
+                                          {6, 4, &direct1_bwd_block<Arch, 6, 4>}};
+  static constexpr Shape kNarrowShapes[] = {{2, 4, &direct1_bwd_block<Arch, 2, 4>},
+                                            {1, 9, &direct1_bwd_block<Arch, 1, 9>},
+                                            {4, 3, &direct1_bwd_block<Arch, 4, 3>},
+                                            {2, 5, &direct1_bwd_block<Arch, 2, 5>},
+                                            {3, 3, &direct1_bwd_block<Arch, 3, 3>}};
+  const int64_t taps = p.kh * p.kw;
+  const Shape* best = nullptr;
+  double best_cost = 0;
+  auto consider = [&](const Shape& sh) {
+    const double blocks = static_cast<double>((p.c_out + sh.cb - 1) / sh.cb) * static_cast<double>((taps + sh.tb - 1) / sh.tb);
+    const double cost = blocks * std::max(sh.cb * sh.tb, sh.cb + sh.tb);
+    if (!best || cost < best_cost) {
+      best = &sh;
+      best_cost = cost;
+    }
+  };
+  if constexpr (kWide) {
+    for (const Shape& sh : kWideShapes) consider(sh);
+  } else {
+    for (const Shape& sh : kNarrowShapes) consider(sh);
+  }
+  best->fn(p, oh, ow, padded, dz, dw);
 }
 
 }  // namespace
