@@ -67,10 +67,12 @@ std::string clock_text(double seconds) {
 }
 
 // Progress of an epoch: a redrawn bar with ETA on a terminal (at most 10
-// times a second), nothing otherwise; the epoch line either way.
+// times a second), nothing otherwise; the epoch line either way. No bar in
+// an MPI job: Open MPI hands each rank a pseudo-terminal even when mpirun's
+// output goes to a file, and the bar's escape codes would land in it.
 class Progress {
  public:
-  explicit Progress(int epochs) : epochs_(epochs), tty_(::isatty(::fileno(stdout)) != 0) {}
+  Progress(int epochs, bool bar) : epochs_(epochs), tty_(bar && ::isatty(::fileno(stdout)) != 0) {}
 
   void batch(int epoch, int64_t done, int64_t total, double loss, double acc) {
     if (!tty_) return;
@@ -107,7 +109,7 @@ class Progress {
 // world: the MPI job when started by mpirun (null otherwise); only rank 0
 // prints.
 int run_train(const cli::TrainOptions& o, const nabla::dist::World* world, bool rank0) {
-  Progress progress(o.epochs);
+  Progress progress(o.epochs, world == nullptr);
   cli::TrainObserver obs;
   obs.on_start = [](const std::string& text) { std::fputs(text.c_str(), stdout); };
   obs.on_batch = [&](int e, int64_t d, int64_t t, double l, double a) { progress.batch(e, d, t, l, a); };
@@ -352,7 +354,7 @@ int main(int argc, char** argv) {
       return 0;
     }
   } catch (const std::exception& e) {
-    if (::isatty(::fileno(stdout))) std::printf("\n");  // end a progress bar's line
+    if (!world && ::isatty(::fileno(stdout))) std::printf("\n");  // end a progress bar's line
     std::fflush(stdout);
 #if NABLA_WITH_MPI
     // Every rank met this error together (rank 0's message names it): each
