@@ -178,6 +178,11 @@ int run_tune(const TuneCli& t) {
   std::printf("tuning %s on %s for about %.0f s\n", nabla::isa_name(isa), nabla::cpu_info().model.c_str(), t.budget);
   std::string last_step;
   auto progress = [&](double f, const std::string& step) {
+    if (step.rfind("candidate ", 0) == 0) {  // a verdict: one line in the log either way
+      std::printf("%s%s\n", tty ? "\r\033[K" : "", step.c_str());
+      std::fflush(stdout);
+      return;
+    }
     if (tty) {
       constexpr int kWidth = 30;
       char bar[kWidth + 1];

@@ -122,7 +122,13 @@ class Tuner {
         if (c == best) continue;
         report(what + ": " + to_string(c));
         const std::vector<double> r = compare(best, c);
-        if (accept(r)) best = c;
+        const bool keep = accept(r);
+        char verdict[160];
+        std::snprintf(verdict, sizeof verdict, "candidate %s=%s: time ratio geomean %.3f, worst shape %.3f -> %s",
+                      what.c_str(), value_of(what, c).c_str(), geomean(r), *std::max_element(r.begin(), r.end()),
+                      keep ? "kept" : "rejected");
+        report(verdict);
+        if (keep) best = c;
       }
     }
     report("final comparison with the defaults");
@@ -187,16 +193,33 @@ class Tuner {
     return n;
   }
 
+  static double geomean(const std::vector<double>& ratios) {
+    double log_sum = 0;
+    for (double r : ratios) log_sum += std::log(r);
+    return std::exp(log_sum / static_cast<double>(ratios.size()));
+  }
+
   // Faster overall beyond twice the median noise, and no problem slower
   // beyond the largest deviation the default showed against itself.
   bool accept(const std::vector<double>& ratios) const {
-    double log_sum = 0, worst = 0;
-    for (double r : ratios) {
-      log_sum += std::log(r);
-      worst = std::max(worst, r);
-    }
-    const double geo = std::exp(log_sum / static_cast<double>(ratios.size()));
-    return geo < 1 - std::max(0.01, 2 * noise_.median) && worst < 1 + std::max(0.02, noise_.max);
+    const double worst = *std::max_element(ratios.begin(), ratios.end());
+    return geomean(ratios) < 1 - std::max(0.01, 2 * noise_.median) && worst < 1 + std::max(0.02, noise_.max);
+  }
+
+  // The value of the parameter a candidate set varies, for the log.
+  static std::string value_of(const std::string& what, const GemmConfig& c) {
+    auto num = [](double v) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%g", v);
+      return std::string(b);
+    };
+    if (what == "kc") return std::to_string(c.kc);
+    if (what == "mc") return std::to_string(c.mc);
+    if (what == "nc") return std::to_string(c.nc);
+    if (what == "small_flops") return num(c.small_flops);
+    if (what == "parallel_flops") return num(c.parallel_flops);
+    if (what == "task_flops") return num(c.task_flops);
+    return std::to_string(c.mr) + "x" + std::to_string(c.nr);
   }
 
   using Generator = std::function<std::vector<GemmConfig>(const GemmConfig&)>;

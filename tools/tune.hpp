@@ -30,7 +30,9 @@ struct TuneOptions {
 };
 
 /// What the tuner reports as it goes: fraction of the budget used (0..1)
-/// and a short description of the current step.
+/// and a short description of the current step; after each candidate, a
+/// verdict starting "candidate " (its time ratios against the best so far,
+/// kept or rejected).
 using TuneProgress = std::function<void(double fraction, const std::string& step)>;
 
 /// The fixed shape set (the GEMM benchmark's training shapes).
