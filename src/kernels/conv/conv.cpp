@@ -189,6 +189,15 @@ struct Direct1Layout {
   int64_t wp, pad_size;
 };
 
+// The column matrix [K, OH·OW] of one image: the image itself for a 1×1
+// convolution, else im2col into the calling thread's buffer.
+const float* image_columns(const detail::ConvVariant& v, const ConvShape& s, const float* src_n) {
+  if (v.algo == detail::ConvAlgo::Pointwise) return src_n;
+  float* col = tl_scratch.col.get(s.col_rows() * s.col_cols());
+  detail::conv_kernels(v.isa).im2col(s.params(), s.oh(), s.ow(), src_n, col);
+  return col;
+}
+
 double gemm_flops(const ConvShape& s) {
   return 2.0 * static_cast<double>(s.params().n) * static_cast<double>(s.params().c_out) *
          static_cast<double>(s.col_rows()) * static_cast<double>(s.col_cols());
@@ -254,13 +263,7 @@ void detail::conv2d_forward_run(const ConvVariant& v, const ConvShape& s, const 
     return;
   }
   for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
-    const float* src_n = src + n * s.src_image();
-    const float* b = src_n;
-    if (v.algo != ConvAlgo::Pointwise) {
-      float* col = tl_scratch.col.get(k * cols);
-      kern.im2col(p, s.oh(), s.ow(), src_n, col);
-      b = col;
-    }
+    const float* b = image_columns(v, s, src + n * s.src_image());
     gemm(Trans::No, Trans::No, p.c_out, cols, k, 1.f, weights, k, b, cols, 0.f, dst + n * s.dst_image(), cols, ep);
   });
 }
@@ -316,13 +319,7 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
       return;
     }
     for (int64_t n = n0; n < n1; ++n) {
-      const float* src_n = src + n * s.src_image();
-      const float* col = src_n;
-      if (v.algo != ConvAlgo::Pointwise) {
-        float* buf = tl_scratch.col.get(k * cols);
-        kern.im2col(p, s.oh(), s.ow(), src_n, buf);
-        col = buf;
-      }
+      const float* col = image_columns(v, s, src + n * s.src_image());
       const float* dz_n = diff_dst + n * s.dst_image();
       const float beta = n == n0 ? 0.f : 1.f;
       if (transposed) {
