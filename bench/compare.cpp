@@ -114,6 +114,7 @@
 #include "model_spec.hpp"
 #include "nabla/nabla.hpp"
 #include "peer_env.hpp"
+#include "trainer.hpp"
 
 #ifdef NABLA_HAVE_OPENBLAS
 #include <cblas.h>
@@ -912,18 +913,6 @@ std::vector<Result> read_json(const std::vector<std::string>& paths) {
   return out;
 }
 
-std::string xml_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '<') o += "&lt;";
-    else if (c == '>') o += "&gt;";
-    else if (c == '&') o += "&amp;";
-    else if (c == '"') o += "&quot;";
-    else o += c;
-  }
-  return o;
-}
-
 /// Horizontal bars: one per (case, threads, peer) with a time, length
 /// log2(ratio) from the 1× line, one colour per peer.
 void write_svg(const std::string& path, const std::vector<Result>& results) {
@@ -974,7 +963,7 @@ void write_svg(const std::string& path, const std::vector<Result>& results) {
                   "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s, %d thr, %s</text>"
                   "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>"
                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"9\">%.2f</text>\n",
-                  label_w - 6, y + row_h - 3, xml_escape(r.case_name).c_str(), r.threads, peer_name(r.peer),
+                  label_w - 6, y + row_h - 3, nabla::cli::xml_escape(r.case_name).c_str(), r.threads, peer_name(r.peer),
                   std::min(x1, x2), y + 1, std::abs(x2 - x1), row_h - 2, colour.at(r.peer),
                   r.ratio >= 1 ? x2 + 3 : x2 - 3, y + row_h - 3, r.ratio >= 1 ? "start" : "end", r.ratio);
     s << buf;

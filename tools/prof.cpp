@@ -20,6 +20,7 @@
 #include "kernels/conv/conv_internal.hpp"
 #include "kernels/gemm/gemm_internal.hpp"
 #include "model_spec.hpp"
+#include "trainer.hpp"
 #include "nabla/error.hpp"
 #include "nabla/kernels/activation.hpp"
 #include "nabla/kernels/conv.hpp"
@@ -783,21 +784,6 @@ std::string render(const std::vector<std::vector<std::string>>& rows, const std:
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + "\n";
-  }
-  return out;
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
   }
   return out;
 }
