@@ -294,7 +294,7 @@ int main(int argc, char** argv) {
       "warning. A change is kept only when faster, beyond the measured noise,\n"
       "without slowing any shape.\n");
 
-  // nabla prof: the work is in tools/prof.cpp.
+  // nabla prof: the work is in tools/prof_*.cpp.
   cli::ProfOptions prof_o;
   CLI::App* prof = app.add_subcommand("prof", "Profile kernel variants against the machine's measured limits");
   prof->add_option("family", prof_o.family, "gemm, conv or eltwise (or use --model)");
