@@ -24,9 +24,6 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 #endif
-#ifdef NABLA_HAVE_TORCH
-#include "compare/torch_peer.hpp"
-#endif
 
 namespace nabla_compare {
 namespace {

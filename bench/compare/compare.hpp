@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+#ifdef NABLA_HAVE_TORCH
+#include "compare/torch_peer.hpp"  // libtorch as a peer (no libtorch header in it)
+#endif
+
 namespace nabla_compare {
 
 constexpr double kTolerance = 1e-4;

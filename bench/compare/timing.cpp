@@ -17,15 +17,8 @@
 #include "compare/compare.hpp"
 #include "nabla/nabla.hpp"
 
-#ifdef NABLA_HAVE_OPENBLAS
-#include <cblas.h>
-#endif
 #ifdef NABLA_HAVE_DNNL
-#include <oneapi/dnnl/dnnl.h>
-#include <omp.h>
-#endif
-#ifdef NABLA_HAVE_TORCH
-#include "compare/torch_peer.hpp"
+#include <omp.h>  // oneDNN's thread count (run_case sets every runtime's)
 #endif
 
 namespace nabla_compare {
