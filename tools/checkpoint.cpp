@@ -91,7 +91,7 @@ nn::TensorFile read_checkpoint(TrainOptions& o) {
   Settings saved;
   for (const auto& [k, v] : ckpt.metadata)
     if (k.starts_with("run.")) saved[k.substr(4)] = v;
-  const Settings mine = run_settings(o, parse_spec(resolve_model(o.model)).to_string());
+  const Settings mine = run_settings(o, nn::parse_spec(nn::resolve_model(o.model)).to_string());
   for (const std::string& g : o.given) {
     const auto a = mine.find(g);
     const auto b = std::as_const(saved).find(g);
@@ -135,7 +135,7 @@ Resumed restore_checkpoint(nn::TensorFile& ckpt, const TrainOptions& o, const st
 
 void write_checkpoint(const std::string& path, nn::Sequential& model, const std::vector<Tensor>& optim_state,
                       int64_t steps, uint64_t rng, int ranks, const std::vector<EpochStats>& history,
-                      const nn::Metadata& model_meta, const TrainOptions& o, const ModelSpec& spec) {
+                      const nn::Metadata& model_meta, const TrainOptions& o, const nn::ModelSpec& spec) {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (auto& [name, p] : model.named_parameters()) tensors.emplace_back("model." + name, p->value);
   for (size_t i = 0; i < optim_state.size(); ++i) tensors.emplace_back("optim." + std::to_string(i), optim_state[i]);

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "model_spec.hpp"
+#include "nabla/nn/presets.hpp"
 #include "nabla/error.hpp"
 #include "nabla/nn/sequential.hpp"
 #include "nabla/nn/serialize.hpp"
@@ -79,6 +79,6 @@ Resumed restore_checkpoint(nn::TensorFile& ckpt, const TrainOptions& o, const st
 /// rank count, the history and the run's settings.
 void write_checkpoint(const std::string& path, nn::Sequential& model, const std::vector<Tensor>& optim_state,
                       int64_t steps, uint64_t rng, int ranks, const std::vector<EpochStats>& history,
-                      const nn::Metadata& model_meta, const TrainOptions& o, const ModelSpec& spec);
+                      const nn::Metadata& model_meta, const TrainOptions& o, const nn::ModelSpec& spec);
 
 }  // namespace nabla::cli

@@ -16,9 +16,9 @@
 
 #include <hwloc.h>
 
-#include "model_spec.hpp"
+#include "nabla/nn/presets.hpp"
 #include "nabla/error.hpp"
-#include "nabla/runtime/config.hpp"
+#include "nabla/kernels/gemm_config.hpp"
 #include "nabla/runtime/cpu.hpp"
 #include "nabla/runtime/threads.hpp"
 #include "nabla/runtime/profile.hpp"
@@ -47,7 +47,7 @@ std::string grammar_help() {
       "'dense C' (C classes, softmax cross-entropy) or, for two classes,\n"
       "'dense 1 sigmoid' (binary cross-entropy; pick them with --classes A,B).\n"
       "\nPresets:\n";
-  for (const auto& p : cli::presets()) {
+  for (const auto& p : nabla::nn::presets()) {
     char line[512];
     std::snprintf(line, sizeof line, "  %-13s %s\n  %-13s   %s\n", p.name, p.description, "", p.spec);
     s += line;

@@ -14,7 +14,7 @@
 #include "nabla/kernels/gemm.hpp"
 #include "nabla/kernels/loss.hpp"
 #include "nabla/kernels/optim.hpp"
-#include "nabla/runtime/config.hpp"
+#include "nabla/kernels/gemm_config.hpp"
 #include "prof_internal.hpp"
 
 namespace nabla::cli::prof_detail {
@@ -33,7 +33,7 @@ const char* kEltwiseDefaults[] = {"16384", "221184", "1605632", "16777216"};
 // f32_<op>_<isa>. Adding an operation is one entry in eltwise_ops().
 struct EltData {
   int64_t n = 0, rows = 0;  // rows of the [rows, 10] views (softmax, cross-entropy)
-  Buf x, dy, t, labels, act_out[4], y, ref, p0, g, m0, v0, p, m, v;
+  Buf x, dy, t, labels, act_out[nk::kActivations.size()], y, ref, p0, g, m0, v0, p, m, v;
   float loss = 0, ref_loss = 0;
 };
 constexpr int64_t kClasses = 10;
@@ -50,9 +50,11 @@ struct EltOp {
 std::vector<EltOp> eltwise_ops() {
   using nk::Activation;
   std::vector<EltOp> ops;
-  auto i = [](Activation f) { return static_cast<size_t>(f); };
-  for (Activation f : {Activation::ReLU, Activation::Sigmoid, Activation::Tanh}) {
-    const double fw = f == Activation::ReLU ? 1 : 4, bw = f == Activation::ReLU ? 1 : 3;
+  auto i = [](Activation f) { return static_cast<size_t>(f.kind); };
+  for (const nk::ActivationInfo& row : nk::kActivations) {  // every activation of the table
+    if (row.kind == nk::ActKind::None) continue;
+    const Activation f(row.kind);
+    const double fw = row.fwd_flops, bw = row.bwd_flops;
     ops.push_back({nkd::activation_op(f, false, false), "forward", fw, 8, nullptr,
                    [f](EltData& d) {
                      nk::activation_forward(f, 1, 1, d.n, d.x->data(), nk::BiasKind::None, nullptr, d.y->data());
@@ -134,10 +136,10 @@ void eltwise_cases(const std::string& text, const std::vector<Isa>& isas, std::v
   d->t = uniform(n, 0, 1, 3);
   d->labels = make_buf(d->rows);
   for (int64_t r = 0; r < d->rows; ++r) (*d->labels)[static_cast<size_t>(r)] = static_cast<float>(r % kClasses);
-  for (nk::Activation f : {nk::Activation::ReLU, nk::Activation::Sigmoid, nk::Activation::Tanh}) {
-    d->act_out[static_cast<size_t>(f)] = make_buf(n);
-    nk::activation_forward_reference(f, 1, 1, n, d->x->data(), nk::BiasKind::None, nullptr,
-                                     d->act_out[static_cast<size_t>(f)]->data());
+  for (const nk::ActivationInfo& row : nk::kActivations) {
+    d->act_out[static_cast<size_t>(row.kind)] = make_buf(n);
+    nk::activation_forward_reference(row.kind, 1, 1, n, d->x->data(), nk::BiasKind::None, nullptr,
+                                     d->act_out[static_cast<size_t>(row.kind)]->data());
   }
   d->p0 = uniform(n, -1, 1, 4);
   d->g = uniform(n, -1, 1, 5);

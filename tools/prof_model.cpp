@@ -4,7 +4,7 @@
 #include <mutex>
 #include <utility>
 
-#include "model_spec.hpp"
+#include "nabla/nn/presets.hpp"
 #include "nabla/error.hpp"
 #include "nabla/nn/loss.hpp"
 #include "nabla/nn/optim.hpp"
@@ -27,7 +27,7 @@ std::vector<trace::Event> TraceCollector::take() {
 }
 
 struct ModelStep::Impl {
-  BuiltModel bm;
+  nn::BuiltModel bm;
   std::string spec;
   Tensor x, target;
   nn::SoftmaxCrossEntropy ce;
@@ -38,14 +38,11 @@ struct ModelStep::Impl {
 ModelStep::ModelStep(const std::string& preset_or_spec, int64_t batch) : impl_(std::make_unique<Impl>()) {
   if (batch < 1 || batch > 65536) throw Error("--batch must be in [1, 65536], got " + std::to_string(batch));
   Impl& s = *impl_;
-  const ModelSpec spec = parse_spec(resolve_model(preset_or_spec));
+  const nn::ModelSpec spec = nn::parse_spec(nn::resolve_model(preset_or_spec));
   s.spec = spec.to_string();
-  const LayerKind first = spec.layers.front().kind;
-  const bool images = first == LayerKind::Conv || first == LayerKind::MaxPool;
-  const std::vector<int64_t> sample = images ? std::vector<int64_t>{1, 28, 28} : std::vector<int64_t>{784};
-  const LayerSpec& last = spec.layers.back();
-  const int64_t classes = last.kind == LayerKind::Dense && last.units == 1 ? 2 : last.units;
-  s.bm = build_model(spec, sample, classes);
+  const std::vector<int64_t> sample =
+      nn::spec_takes_images(spec) ? std::vector<int64_t>{1, 28, 28} : std::vector<int64_t>{784};
+  s.bm = nn::build_classifier(spec, sample, nn::spec_classes(spec));
   std::vector<int64_t> xshape = {batch};
   xshape.insert(xshape.end(), sample.begin(), sample.end());
   s.x = Tensor::uniform(xshape, -1.f, 1.f, 1);

@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "nabla/error.hpp"
-#include "nabla/runtime/config.hpp"
+#include "nabla/kernels/gemm_config.hpp"
 #include "nabla/runtime/measure.hpp"
 #include "nabla/runtime/threads.hpp"
 #include "prof_internal.hpp"

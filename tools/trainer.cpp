@@ -14,7 +14,7 @@
 #include <utility>
 
 #include "checkpoint.hpp"
-#include "model_spec.hpp"
+#include "nabla/nn/presets.hpp"
 #include "nabla/data/csv.hpp"
 #include "nabla/data/idx.hpp"
 #include "nabla/error.hpp"
@@ -195,7 +195,7 @@ TrainOptions checked_options(const TrainOptions& options, int rank) {
 // true), the model specs and settings agree, rank 0's weights and optimiser
 // state are everyone's; returns the gradient reducer (null on one rank).
 std::unique_ptr<Reducer> join_ranks([[maybe_unused]] const dist::World* world, [[maybe_unused]] int ranks,
-                                    bool& synced, [[maybe_unused]] const ModelSpec& spec,
+                                    bool& synced, [[maybe_unused]] const nn::ModelSpec& spec,
                                     [[maybe_unused]] const std::string& input_text,
                                     [[maybe_unused]] const TrainOptions& o, [[maybe_unused]] Optimizer& opt,
                                     [[maybe_unused]] const data::Rng& rng,
@@ -231,8 +231,8 @@ std::unique_ptr<Reducer> join_ranks([[maybe_unused]] const dist::World* world, [
 }
 
 // What on_start reports: the model's summary, loss, optimiser, data.
-std::string start_text(const TrainOptions& o, nn::Sequential& model, const Data& data, const BuiltModel& built,
-                       const ModelSpec& spec, bool binary, int ranks, const std::vector<EpochStats>& history) {
+std::string start_text(const TrainOptions& o, nn::Sequential& model, const Data& data, const nn::BuiltModel& built,
+                       const nn::ModelSpec& spec, bool binary, int ranks, const std::vector<EpochStats>& history) {
   std::vector<int64_t> input = {o.batch};
   const auto sample = data.train.sample_shape();
   input.insert(input.end(), sample.begin(), sample.end());
@@ -341,10 +341,10 @@ std::vector<EpochStats> train_body(const TrainOptions& options, const TrainObser
 
   nn::TensorFile ckpt;
   if (!o.resume.empty()) ckpt = read_checkpoint(o);
-  const ModelSpec spec = parse_spec(resolve_model(o.model));
+  const nn::ModelSpec spec = nn::parse_spec(nn::resolve_model(o.model));
   const Data data = load_data(o.data, o.test_data, o.label, o.classes, o.limit, o.normalize);
   nn::manual_seed(o.seed);
-  BuiltModel built = build_model(spec, data.train.sample_shape(), data.train.num_classes);
+  nn::BuiltModel built = nn::build_classifier(spec, data.train.sample_shape(), data.train.num_classes);
   nn::Sequential& model = built.model;
   const bool binary = built.outputs == 1;
   Objective objective(binary, built.ends_in_sigmoid), test_objective(binary, built.ends_in_sigmoid);
@@ -426,7 +426,7 @@ Evaluation evaluate_file(const std::string& model_path, const std::string& data_
       throw Error("'" + model_path + "': no metadata '" + k + "' (not a model saved by nabla train --save)");
     return it->second;
   };
-  const ModelSpec spec = parse_spec(meta("nabla.spec"));
+  const nn::ModelSpec spec = nn::parse_spec(meta("nabla.spec"));
   const std::string cls = meta("nabla.classes");
   const std::vector<int32_t> classes = cls.empty() ? std::vector<int32_t>{} : to_int32(split_ints(cls, "nabla.classes"));
   Data d;
@@ -445,14 +445,12 @@ Evaluation evaluate_file(const std::string& model_path, const std::string& data_
                              parse_number<float>(comma == std::string::npos ? "" : norm.substr(comma + 1), "nabla.normalize")});
   }
   // The number of classes comes from the model's output layer.
-  const LayerSpec& last_dense = *std::find_if(spec.layers.rbegin(), spec.layers.rend(),
-                                              [](const LayerSpec& l) { return l.kind == LayerKind::Dense; });
-  const int64_t k = last_dense.units == 1 ? 2 : last_dense.units;
+  const int64_t k = nn::spec_classes(spec);
   if (d.test.num_classes > k)
     throw Error("'" + data_path + "' has " + std::to_string(d.test.num_classes) + " classes, the model predicts " +
                 std::to_string(k));
   d.test.num_classes = k;
-  BuiltModel built = build_model(spec, d.test.sample_shape(), k);
+  nn::BuiltModel built = nn::build_classifier(spec, d.test.sample_shape(), k);
   nn::load(built.model, model_path);
   Objective obj(built.outputs == 1, built.ends_in_sigmoid);
   return run_eval(built.model, d.test, obj, built.outputs, 256);

@@ -13,7 +13,7 @@
 #include "bench_cases.hpp"
 #include "compare/compare.hpp"
 #include "dnnl_conv.hpp"
-#include "model_spec.hpp"
+#include "nabla/nn/presets.hpp"
 #include "nabla/nabla.hpp"
 #include "trainer.hpp"
 
@@ -315,11 +315,11 @@ struct NablaNet {
 
   NablaNet(const NetCase& net, int64_t batch) {
     sample = net.image ? std::vector<int64_t>{1, 28, 28} : std::vector<int64_t>{784};
-    const auto spec = nabla::cli::parse_spec(nabla::cli::resolve_model(net.preset));
-    // Binary presets end in "dense 1 sigmoid" (2 classes), the others in logits.
-    const bool binary = spec.layers.back().kind == nabla::cli::LayerKind::Dense && spec.layers.back().units == 1;
+    const auto spec = nn::parse_spec(nn::resolve_model(net.preset));
     nn::manual_seed(1);
-    auto built = nabla::cli::build_model(spec, sample, binary ? 2 : spec.layers.back().units);
+    auto built = nn::build_classifier(spec, sample, nn::spec_classes(spec));
+    // Binary presets end in "dense 1 sigmoid" (2 classes), the others in logits.
+    const bool binary = built.outputs == 1;
     model = std::move(built.model);
     classes = binary ? 1 : built.outputs;
     std::vector<int64_t> in = {batch};
@@ -366,23 +366,12 @@ struct NablaNet {
 
 #ifdef NABLA_HAVE_TORCH
 nabla_compare::NetDesc describe(nn::Sequential& model, const std::vector<int64_t>& sample, int64_t classes) {
-  using K = nabla_compare::LayerDesc::Kind;
   nabla_compare::NetDesc net;
   net.sample = sample;
   net.classes = classes;
   for (int64_t i = 0; i < model.size(); ++i) {
-    nn::Layer& l = model.layer(i);
-    nabla_compare::LayerDesc d{};
-    if (auto* x = dynamic_cast<nn::Dense*>(&l)) d = {K::Dense, x->in_features(), x->out_features()};
-    else if (auto* c = dynamic_cast<nn::Conv2D*>(&l))
-      d = {K::Conv, c->in_channels(), c->out_channels(), c->kernel(), c->stride(), c->padding()};
-    else if (auto* m = dynamic_cast<nn::MaxPool2D*>(&l)) d = {K::MaxPool, 0, 0, m->kernel(), m->stride()};
-    else if (dynamic_cast<nn::Flatten*>(&l)) d.kind = K::Flatten;
-    else if (dynamic_cast<nn::ReLU*>(&l)) d.kind = K::ReLU;
-    else if (dynamic_cast<nn::Sigmoid*>(&l)) d.kind = K::Sigmoid;
-    else if (dynamic_cast<nn::Tanh*>(&l)) d.kind = K::Tanh;
-    else throw std::runtime_error("no libtorch equivalent for layer " + l.name());
-    net.layers.push_back(d);
+    const nn::TorchEquivalent t = nn::torch_equivalent(model.layer(i));
+    net.layers.push_back({t.module, t.kwargs, t.aten_op, t.aten_param});
   }
   return net;
 }
