@@ -230,6 +230,8 @@ using ReLU = ActivationOf<kernels::ActKind::ReLU>;
 using Sigmoid = ActivationOf<kernels::ActKind::Sigmoid>;
 /// tanh(x).
 using Tanh = ActivationOf<kernels::ActKind::Tanh>;
+/// x for x > 0, alpha·(e^x − 1) else (torch.nn.ELU; alpha >= 0, default 1).
+using ELU = ActivationOf<kernels::ActKind::ELU>;
 
 /// Softmax over the last dimension (max-subtracted). A model trained with
 /// SoftmaxCrossEntropy ends in logits; add Softmax for inference.
