@@ -2,6 +2,7 @@
 // parser and the builder, all reading the entries.
 #include "nabla/nn/registry.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -192,6 +193,32 @@ void LayerType::check_args(const std::vector<double>& a) const {
 std::unique_ptr<Layer> LayerType::create(const std::vector<double>& a) const {
   check_args(a);
   return make(a);
+}
+
+std::string LayerType::spec_grammar() const {
+  auto upper = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+  };
+  std::string s = token;
+  for (const LayerArg& d : args)
+    if (d.in_spec && d.spec_keyword.empty()) s += d.default_value ? " [" + upper(d.name) + "]" : " " + upper(d.name);
+  for (const LayerArg& d : args)
+    if (d.in_spec && !d.spec_keyword.empty()) s += " [" + d.spec_keyword + " " + upper(d.name) + "]";
+  if (takes_activation) s += " [ACT]";
+  return s;
+}
+
+std::string spec_help() {
+  std::string s, acts;
+  for (const LayerType& t : layer_types()) {
+    if (t.activation != nk::ActKind::None) {
+      acts += (acts.empty() ? "" : " | ") + t.spec_grammar();
+      continue;
+    }
+    s += "  " + t.spec_grammar() + "\n";
+  }
+  return s + "  ACT\n  where ACT is one of: " + acts + "\n";
 }
 
 const std::vector<LayerType>& layer_types() {
