@@ -22,8 +22,10 @@
 #include <initializer_list>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "kernels/conv/conv_internal.hpp"
+#include "kernels/gemm/gemm_internal.hpp"
 #include "nabla/error.hpp"
 #include "nabla/kernels/activation.hpp"
 #include "nabla/kernels/gemm.hpp"
@@ -50,6 +52,16 @@ bool one_channel(const ConvShape& s) {
   const ConvParams& p = s.params();
   return p.c_in == 1 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1;
 }
+// Stride 1 without dilation, where the padded pitch wastes at most a
+// quarter of the GEMM's columns in both directions: forward computes
+// w + 2·pad_w columns per output row of ow, backward-data (dZ padded by
+// kw − 1 − pad_w, so the padding must be less than the kernel) w + kw − 1
+// per input row of w. LeNet's 5×5 on 12×12 would waste half: im2col.
+bool implicit(const ConvShape& s) {
+  const ConvParams& p = s.params();
+  return p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1 && p.pad_h < p.kh && p.pad_w < p.kw &&
+         4 * (p.w + 2 * p.pad_w) <= 5 * s.ow() && 4 * (p.w + p.kw - 1) <= 5 * p.w;
+}
 }  // namespace
 
 // Per ISA, preferred first: the first that applies is what conv2d_* run.
@@ -58,6 +70,7 @@ bool one_channel(const ConvShape& s) {
   {                                                                     \
     {"f32_conv_1x1_" NAME, ISA, ConvAlgo::Pointwise, &pointwise},       \
     {"f32_conv_direct1_" NAME, ISA, ConvAlgo::Direct1, &one_channel},   \
+    {"f32_conv_implicit_" NAME, ISA, ConvAlgo::Implicit, &implicit},    \
     {"f32_conv_im2col_" NAME, ISA, ConvAlgo::Im2colGemm, &any_shape},   \
   }
 
@@ -125,7 +138,9 @@ class Buffer {
 struct Scratch {
   Buffer col;
   Buffer partial;
-  Buffer padded;  // the direct one-channel path
+  Buffer padded;   // the direct one-channel and implicit paths
+  Buffer flipped;  // the implicit backward-data's weights (calling thread)
+  std::vector<int64_t> offsets;  // the implicit column matrix's rows (calling thread)
 };
 thread_local Scratch tl_scratch;
 
@@ -187,6 +202,63 @@ struct Direct1Layout {
 
   const ConvShape& s;
   int64_t wp, pad_size;
+};
+
+// The implicit column matrix of a stride-1 convolution of `planes` planes
+// of h×w, padded by ph, pw, with a kh×kw kernel: the image is zero-padded
+// into planes of hp×wp, flat, so that row (c, i, j) of the column matrix,
+// over the output positions q = y·wp + x on the padded pitch, is the
+// contiguous run padded[c·hp·wp + i·wp + j + q]. The GEMM reads these runs
+// in place through a table of row offsets (GemmArgs::b_rows): no column
+// matrix is written. It computes wp − ow wasted columns per output row
+// (the last row's are not computed); unpitch drops them. The highest
+// element read is the last one of the padded image.
+//
+//     padded  [planes, hp, wp]             offsets [planes·kh·kw]
+//     GEMM C  [M, cols], cols = (oh − 1)·wp + ow, output (y, x) at y·wp + x
+struct ImplicitLayout {
+  ImplicitLayout(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t kh, int64_t kw)
+      : planes(planes), h(h), w(w), ph(ph), pw(pw), kh(kh), kw(kw), hp(h + 2 * ph), wp(w + 2 * pw),
+        oh(hp - kh + 1), ow(wp - kw + 1), cols((oh - 1) * wp + ow) {}
+
+  // One image into the calling thread's padded buffer.
+  const float* pad(const float* src) const {
+    float* b = tl_scratch.padded.get(planes * hp * wp);
+    for (int64_t c = 0; c < planes; ++c, src += h * w) {
+      float* plane = b + c * hp * wp;
+      std::fill_n(plane, ph * wp, 0.f);
+      for (int64_t y = 0; y < h; ++y) {
+        float* row = plane + (y + ph) * wp;
+        std::fill_n(row, pw, 0.f);
+        std::memcpy(row + pw, src + y * w, sizeof(float) * w);
+        std::fill_n(row + pw + w, pw, 0.f);
+      }
+      std::fill_n(plane + (ph + h) * wp, ph * wp, 0.f);
+    }
+    return b;
+  }
+
+  // The row offsets, in the calling thread's table (valid until its next call).
+  const int64_t* offsets() const {
+    std::vector<int64_t>& off = tl_scratch.offsets;
+    if (off.size() < static_cast<size_t>(planes * kh * kw)) off.resize(static_cast<size_t>(planes * kh * kw));
+    int64_t* o = off.data();
+    for (int64_t c = 0; c < planes; ++c)
+      for (int64_t i = 0; i < kh; ++i)
+        for (int64_t j = 0; j < kw; ++j) *o++ = c * hp * wp + i * wp + j;
+    return off.data();
+  }
+
+  // C [m, cols] = A [m, planes·kh·kw] · the implicit column matrix of the
+  // padded image, with the epilogue.
+  void gemm(int64_t m, const float* a, const float* padded, const int64_t* off, float* c, const Epilogue& ep) const {
+    const int64_t k = planes * kh * kw;
+    detail::GemmArgs g{false, false, m, cols, k, 1.f, a, k, padded, cols, 0.f, c, cols, ep};
+    g.b_rows = off;
+    detail::gemm_validated(g);
+  }
+
+  int64_t planes, h, w, ph, pw, kh, kw, hp, wp, oh, ow, cols;
 };
 
 // The column matrix [K, OH·OW] of one image: the image itself for a 1×1
@@ -262,6 +334,17 @@ void detail::conv2d_forward_run(const ConvVariant& v, const ConvShape& s, const 
     });
     return;
   }
+  if (v.algo == ConvAlgo::Implicit) {
+    const ImplicitLayout L(p.c_in, p.h, p.w, p.pad_h, p.pad_w, p.kh, p.kw);
+    const int64_t* off = L.offsets();
+    for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
+      const float* padded = L.pad(src + n * s.src_image());
+      float* c = tl_scratch.col.get(p.c_out * L.cols);
+      L.gemm(p.c_out, weights, padded, off, c, ep);
+      kern.unpitch(p.c_out, s.oh(), s.ow(), L.wp, L.cols, c, dst + n * s.dst_image(), Activation::None, nullptr);
+    });
+    return;
+  }
   for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
     const float* b = image_columns(v, s, src + n * s.src_image());
     gemm(Trans::No, Trans::No, p.c_out, cols, k, 1.f, weights, k, b, cols, 0.f, dst + n * s.dst_image(), cols, ep);
@@ -275,6 +358,26 @@ void detail::conv2d_backward_data_run(const ConvVariant& v, const ConvShape& s, 
   const ConvParams& p = s.params();
   const int64_t k = s.col_rows(), cols = s.col_cols();
   const auto& kern = conv_kernels(v.isa);
+  if (v.algo == ConvAlgo::Implicit) {
+    // dX_n = the stride-1 convolution of dZ_n, padded by kh − 1 − pad_h and
+    // kw − 1 − pad_w, with the weights flipped in space and transposed:
+    // W' [C_in, (o, i, j)] = W[o, c, kh − 1 − i, kw − 1 − j].
+    const ImplicitLayout L(p.c_out, s.oh(), s.ow(), p.kh - 1 - p.pad_h, p.kw - 1 - p.pad_w, p.kh, p.kw);
+    const int64_t taps = p.kh * p.kw;
+    float* wf = tl_scratch.flipped.get(s.weights_size());
+    for (int64_t o = 0; o < p.c_out; ++o)
+      for (int64_t c = 0; c < p.c_in; ++c)
+        for (int64_t t = 0; t < taps; ++t) wf[(c * p.c_out + o) * taps + t] = weights[(o * p.c_in + c) * taps + taps - 1 - t];
+    const int64_t* off = L.offsets();
+    for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
+      const float* padded = L.pad(diff_dst + n * s.dst_image());
+      float* c = tl_scratch.col.get(p.c_in * L.cols);
+      L.gemm(p.c_in, wf, padded, off, c, Epilogue{});
+      kern.unpitch(p.c_in, p.h, p.w, L.wp, L.cols, c, diff_src + n * s.src_image(), src_act,
+                   src_act == Activation::None ? nullptr : src + n * s.src_image());
+    });
+    return;
+  }
   for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
     const float* dz_n = diff_dst + n * s.dst_image();
     float* dx_n = diff_src + n * s.src_image();

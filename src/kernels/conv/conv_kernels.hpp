@@ -239,6 +239,25 @@ void col2im(const ConvParams& p, int64_t oh, int64_t ow, const float* col, float
   }
 }
 
+// [planes, pitch-wide rows] → [planes, rows, cols] (see ConvKernels::unpitch)
+template <class Arch>
+void unpitch(int64_t planes, int64_t rows, int64_t cols, int64_t pitch, int64_t ld_src, const float* src, float* dst,
+             Activation f, const float* act) {
+  using B = xsimd::batch<float, Arch>;
+  for (int64_t c = 0; c < planes; ++c) {
+    const float* s = src + c * ld_src;
+    float* d = dst + c * rows * cols;
+    if (f == Activation::None) {
+      copy_rows<Arch>(d, cols, s, pitch, rows, cols);
+      continue;
+    }
+    const float* a = act + c * rows * cols;
+    for (int64_t y = 0; y < rows; ++y)
+      zip_row<Arch>(d + y * cols, s + y * pitch, a + y * cols, cols,
+                    [f](B g, B x) { return activation_bwd_use_dst(f, g, x); });
+  }
+}
+
 // ---- direct convolution of one input channel (stride 1, no dilation) ---------
 //
 // The first layer of an image network has one input channel: its column
@@ -430,5 +449,5 @@ void direct1_backward_weights(const ConvParams& p, int64_t oh, int64_t ow, const
 
 #define NABLA_CONV_KERNELS(ARCH)                                                                         \
   ::nabla::kernels::detail::ConvKernels {                                                               \
-    &im2col<ARCH>, &col2im<ARCH>, &direct1_forward<ARCH>, &direct1_backward_weights<ARCH>               \
+    &im2col<ARCH>, &col2im<ARCH>, &direct1_forward<ARCH>, &direct1_backward_weights<ARCH>, &unpitch<ARCH> \
   }

@@ -11,7 +11,8 @@
 //   packed B block:  ceil(nb/NR) micro-panels, each kc×NR:  bp[p*NR + j]
 //                    columns past the edge are zero
 //   in place:        A read as a[i*rs_a + p*cs_a] (either transpose), B as
-//                    b[p*ldb + j] (not transposed only), for full tiles
+//                    b[p*ldb + j] (not transposed only), for full tiles;
+//                    an indirect B (GemmArgs::b_rows) as b[b_rows[p] + j]
 //
 // Loop levels of one chunk C[m0:m1, n0:n1] (threads split chunks in the
 // driver; nothing inside a chunk is parallel, and K is never split across
@@ -183,12 +184,15 @@ inline __attribute__((always_inline)) void store_tile(
 // The micro-kernel: acc[MR][NR] = Σ_p A[i, p] · B[p, j] over kc, then stored
 // through the epilogue. A is packed (a[p*MR + i]) or read in place
 // (a[i*rs_a + p*cs_a]); B is a packed, aligned panel (b[p*NR + j]) or read in
-// place (b[p*rs_b + j]). In-place operands need a full tile (mv == MR for A,
-// nv == NR for B); edge tiles come packed (zero-padded), so the hot loop is
-// the same for every tile and only the stores are masked.
-template <class Arch, int MR, int NR, bool kPackedA, bool kPackedB>
+// place (b[p*rs_b + j], or b[b_off[p] + j] when kIndirectB). In-place
+// operands need a full tile (mv == MR for A, nv == NR for B); edge tiles come
+// packed (zero-padded), so the hot loop is the same for every tile and only
+// the stores are masked.
+template <class Arch, int MR, int NR, bool kPackedA, bool kPackedB, bool kIndirectB = false>
 void micro_kernel(int64_t kc, const float* __restrict a, int64_t rs_a, int64_t cs_a,
-                  const float* __restrict b, int64_t rs_b, int mv, int nv, const TileOut& out) {
+                  const float* __restrict b, int64_t rs_b, const int64_t* __restrict b_off, int mv, int nv,
+                  const TileOut& out) {
+  static_assert(!(kIndirectB && kPackedB), "an indirect B is read in place");
   using B = xsimd::batch<float, Arch>;
   constexpr int W = B::size;
   static_assert(NR % W == 0, "NR must be a multiple of the vector width");
@@ -209,8 +213,9 @@ void micro_kernel(int64_t kc, const float* __restrict a, int64_t rs_a, int64_t c
 
   for (int64_t p = 0; p < kc; ++p) {
     B bv[NV];
+    const float* brow = kIndirectB ? b + b_off[p] : b + p * rs_b;
     NABLA_UNROLL for (int v = 0; v < NV; ++v) {
-      bv[v] = kPackedB ? B::load_aligned(b + p * rs_b + v * W) : B::load_unaligned(b + p * rs_b + v * W);
+      bv[v] = kPackedB ? B::load_aligned(brow + v * W) : B::load_unaligned(brow + v * W);
     }
     const float* ap = a + p * cs_a;
     NABLA_UNROLL for (int i = 0; i < MR; ++i) {
@@ -311,11 +316,12 @@ void pack_b_panel(const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int col
   using B = xsimd::batch<float, Arch>;
   constexpr int W = B::size;
   if (!g.tb) {
-    // op(B)[p, j] = b[p*ldb + j]: rows are contiguous.
+    // op(B)[p, j] = b[p*ldb + j] (or b[b_rows[p] + j]): rows are contiguous.
     const float* src = g.b + p0 * g.ldb + j0;
+    auto row = [&](int64_t p) { return g.b_rows ? g.b + g.b_rows[p0 + p] + j0 : src + p * g.ldb; };
     if (cols == NR) {
       for (int64_t p = 0; p < kc; ++p) {
-        const float* s = src + p * g.ldb;
+        const float* s = row(p);
         NABLA_UNROLL for (int v = 0; v < NR / W; ++v) {
           B::load_unaligned(s + v * W).store_aligned(panel + p * NR + v * W);
         }
@@ -323,7 +329,7 @@ void pack_b_panel(const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int col
     } else {
       // Edge panel: partial (masked) loads, zero-filled full stores.
       for (int64_t p = 0; p < kc; ++p) {
-        const float* s = src + p * g.ldb;
+        const float* s = row(p);
         NABLA_UNROLL for (int v = 0; v < NR / W; ++v) {
           const int n = lanes<W>(cols, v);
           const B x = n == W ? B::load_unaligned(s + v * W) : n > 0 ? Tail<Arch>::load(s + v * W, n) : B(0.f);
@@ -395,11 +401,14 @@ void gemm_chunk(const GemmArgs& g, const GemmBlocking& blk, int64_t m0, int64_t 
           // missing on) a block-sized buffer.
           float* bp = single_ic ? b_buf : b_buf + jr * kc;
           if (!b_in_place && ic == m0 && kc > 0) pack_b_panel<Arch, NR>(g, p0, kc, j, nv, bp);
-          const float* b_src = b_in_place ? g.b + p0 * g.ldb + j : bp;
+          const bool indirect_b = g.b_rows != nullptr;
+          const float* b_src = !b_in_place ? bp : indirect_b ? g.b + j : g.b + p0 * g.ldb + j;
+          const int64_t* b_off = indirect_b ? g.b_rows + p0 : nullptr;
           // While this panel's tiles compute, fetch the next panel's source
           // (it comes from memory, strided: the prefetchers alone leave the
-          // packing waiting on misses), a slice before each tile.
-          const bool fetch_next = (ic == m0 || b_in_place) && jr + NR < nb && kc > 0;
+          // packing waiting on misses), a slice before each tile. An
+          // indirect B is a small padded image, already in the caches.
+          const bool fetch_next = (ic == m0 || b_in_place) && jr + NR < nb && kc > 0 && !indirect_b;
           const int64_t next_cols = std::min<int64_t>(NR, nb - jr - NR);
           const int64_t units = g.tb ? next_cols : kc, tiles = (mb + MR - 1) / MR;
           for (int64_t ir = 0; ir < mb; ir += MR) {  // ir
@@ -423,14 +432,18 @@ void gemm_chunk(const GemmArgs& g, const GemmBlocking& blk, int64_t m0, int64_t 
               pack_a<MR>(g, i, mv, p0, kc, a_buf);
               a_src = a_buf;
             }
-            if (a_in_place && b_in_place)
-              micro_kernel<Arch, MR, NR, false, false>(kc, a_src, rs_a, cs_a, b_src, g.ldb, mv, nv, out);
+            if (a_in_place && b_in_place && indirect_b)
+              micro_kernel<Arch, MR, NR, false, false, true>(kc, a_src, rs_a, cs_a, b_src, 0, b_off, mv, nv, out);
+            else if (a_in_place && b_in_place)
+              micro_kernel<Arch, MR, NR, false, false>(kc, a_src, rs_a, cs_a, b_src, g.ldb, nullptr, mv, nv, out);
             else if (a_in_place)
-              micro_kernel<Arch, MR, NR, false, true>(kc, a_src, rs_a, cs_a, b_src, NR, mv, nv, out);
+              micro_kernel<Arch, MR, NR, false, true>(kc, a_src, rs_a, cs_a, b_src, NR, nullptr, mv, nv, out);
+            else if (b_in_place && indirect_b)
+              micro_kernel<Arch, MR, NR, true, false, true>(kc, a_src, 1, MR, b_src, 0, b_off, mv, nv, out);
             else if (b_in_place)
-              micro_kernel<Arch, MR, NR, true, false>(kc, a_src, 1, MR, b_src, g.ldb, mv, nv, out);
+              micro_kernel<Arch, MR, NR, true, false>(kc, a_src, 1, MR, b_src, g.ldb, nullptr, mv, nv, out);
             else
-              micro_kernel<Arch, MR, NR, true, true>(kc, a_src, 1, MR, b_src, NR, mv, nv, out);
+              micro_kernel<Arch, MR, NR, true, true>(kc, a_src, 1, MR, b_src, NR, nullptr, mv, nv, out);
           }
         }
       }
