@@ -258,6 +258,37 @@ struct ImplicitLayout {
     detail::gemm_validated(g);
   }
 
+  // The weight gradient of one image from dz on the padded pitch (dzp
+  // [m, cols], zero in the wasted columns), with beta: C [m, K] = dzp ·
+  // colᵀ, or, transposed, C [K, m] = col · dzpᵀ (see
+  // conv2d_backward_weights_run).
+  void gemm_wgrad(int64_t m, const float* dzp, const float* padded, const int64_t* off, float beta, float* c,
+                  bool transposed) const {
+    const int64_t k = planes * kh * kw;
+    if (transposed) {
+      detail::GemmArgs g{false, true, k, m, cols, 1.f, padded, cols, dzp, cols, beta, c, m, Epilogue{}};
+      g.a_rows = off;
+      detail::gemm_validated(g);
+    } else {
+      detail::GemmArgs g{false, true, m, k, cols, 1.f, dzp, cols, padded, cols, beta, c, k, Epilogue{}};
+      g.b_rows = off;
+      detail::gemm_validated(g);
+    }
+  }
+
+  // src [m, oh, ow] onto the padded pitch [m, cols], zeros in the wasted
+  // columns, in the calling thread's column buffer.
+  const float* pitch(int64_t m, const float* src) const {
+    float* b = tl_scratch.col.get(m * cols);
+    for (int64_t o = 0; o < m; ++o)
+      for (int64_t y = 0; y < oh; ++y, src += ow) {
+        float* row = b + o * cols + y * wp;
+        std::memcpy(row, src, sizeof(float) * ow);
+        if (y + 1 < oh) std::fill_n(row + ow, wp - ow, 0.f);
+      }
+    return b;
+  }
+
   int64_t planes, h, w, ph, pw, kh, kw, hp, wp, oh, ow, cols;
 };
 
@@ -409,8 +440,19 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
   const int64_t groups = std::min(p.n, kMaxWeightGroups);
   const auto& kern = conv_kernels(v.isa);
   float* partial = tl_scratch.partial.get(groups * wsize);
+  const bool implicit = v.algo == ConvAlgo::Implicit;
+  const ImplicitLayout L(p.c_in, p.h, p.w, p.pad_h, p.pad_w, p.kh, p.kw);
+  const int64_t* off = implicit ? L.offsets() : nullptr;
   for_each_task(groups, gemm_flops(s), [&](int64_t g) {
     const int64_t n0 = p.n * g / groups, n1 = p.n * (g + 1) / groups;
+    if (implicit) {
+      for (int64_t n = n0; n < n1; ++n) {
+        const float* padded = L.pad(src + n * s.src_image());
+        const float* dzp = L.pitch(p.c_out, diff_dst + n * s.dst_image());
+        L.gemm_wgrad(p.c_out, dzp, padded, off, n == n0 ? 0.f : 1.f, partial + g * wsize, transposed);
+      }
+      return;
+    }
     if (direct) {
       const Direct1Layout d(s);
       float* part = partial + g * wsize;

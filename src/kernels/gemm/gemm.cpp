@@ -161,7 +161,7 @@ void gemm_run(const GemmVariant& v, const GemmConfig& cfg, const GemmArgs& g) {
   // a transposed B must be packed. Otherwise full panels are read in place:
   // measured +11-14% on the batch-64 shapes (64×784×288: 206 -> 234 GF/s),
   // +47% on 16×4096×150, even where B's rows are 4 KiB apart.
-  blk.pack_b = g.tb || g.m > blk.mc;
+  blk.pack_b = g.tb || g.m > blk.mc || g.a_rows;
 
   const int64_t k_eff = (g.alpha == 0.f || g.k == 0) ? 0 : g.k;
   const int64_t nk = k_eff == 0 ? 1 : (k_eff + blk.kc - 1) / blk.kc;
@@ -276,7 +276,7 @@ void detail::gemm_validated(GemmArgs g) {
   // tile is at least NR wide). Each element is the same chain of FMAs over
   // the same KC blocks (a·b = b·a exactly), so the result is bitwise the
   // one the tiles give.
-  if (n == 1 && m > 1 && g.ldc == 1 && !g.b_rows && (ep.deriv == Activation::None || ep.ldd == 1)) {
+  if (n == 1 && m > 1 && g.ldc == 1 && !g.b_rows && !g.a_rows && (ep.deriv == Activation::None || ep.ldd == 1)) {
     g = {!g.tb, !g.ta, 1, m, k, g.alpha, g.b, g.ldb, g.a, g.lda, beta, g.c, m, ep};
     if (ep.bias_kind == BiasKind::PerRow) g.ep.bias_kind = BiasKind::PerCol;
     else if (ep.bias_kind == BiasKind::PerCol) g.ep.bias_kind = BiasKind::PerRow;

@@ -12,7 +12,8 @@
 //                    columns past the edge are zero
 //   in place:        A read as a[i*rs_a + p*cs_a] (either transpose), B as
 //                    b[p*ldb + j] (not transposed only), for full tiles;
-//                    an indirect B (GemmArgs::b_rows) as b[b_rows[p] + j]
+//                    an indirect B (GemmArgs::b_rows) as b[b_rows[p] + j],
+//                    an indirect A (a_rows) as a[a_rows[i] + p]
 //
 // Loop levels of one chunk C[m0:m1, n0:n1] (threads split chunks in the
 // driver; nothing inside a chunk is parallel, and K is never split across
@@ -188,11 +189,13 @@ inline __attribute__((always_inline)) void store_tile(
 // operands need a full tile (mv == MR for A, nv == NR for B); edge tiles come
 // packed (zero-padded), so the hot loop is the same for every tile and only
 // the stores are masked.
-template <class Arch, int MR, int NR, bool kPackedA, bool kPackedB, bool kIndirectB = false>
+// An indirect A (kIndirectA, in place) reads row i at a + a_off[i].
+template <class Arch, int MR, int NR, bool kPackedA, bool kPackedB, bool kIndirectB = false, bool kIndirectA = false>
 void micro_kernel(int64_t kc, const float* __restrict a, int64_t rs_a, int64_t cs_a,
                   const float* __restrict b, int64_t rs_b, const int64_t* __restrict b_off, int mv, int nv,
-                  const TileOut& out) {
+                  const TileOut& out, const int64_t* __restrict a_off = nullptr) {
   static_assert(!(kIndirectB && kPackedB), "an indirect B is read in place");
+  static_assert(!(kIndirectA && kPackedA), "an indirect A is read in place");
   using B = xsimd::batch<float, Arch>;
   constexpr int W = B::size;
   static_assert(NR % W == 0, "NR must be a multiple of the vector width");
@@ -210,6 +213,10 @@ void micro_kernel(int64_t kc, const float* __restrict a, int64_t rs_a, int64_t c
   }
   B acc[MR][NV];
   NABLA_UNROLL for (int i = 0; i < MR; ++i) { NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = B(0.f); } }
+  const float* arow[MR];
+  if constexpr (kIndirectA) {
+    NABLA_UNROLL for (int i = 0; i < MR; ++i) arow[i] = a + a_off[i];
+  }
 
   for (int64_t p = 0; p < kc; ++p) {
     B bv[NV];
@@ -219,7 +226,7 @@ void micro_kernel(int64_t kc, const float* __restrict a, int64_t rs_a, int64_t c
     }
     const float* ap = a + p * cs_a;
     NABLA_UNROLL for (int i = 0; i < MR; ++i) {
-      const B ai(ap[i * rs_a]);
+      const B ai(kIndirectA ? arow[i][p] : ap[i * rs_a]);
       NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = fmadd<Arch>(ai, bv[v], acc[i][v]); }
     }
   }
@@ -228,14 +235,14 @@ void micro_kernel(int64_t kc, const float* __restrict a, int64_t rs_a, int64_t c
   else store_tile<Arch, MR, NR, false>(acc, mv, nv, out);
 }
 
-// Copies a block of `rows` source rows (stride lds) × `cols` columns to dst
-// transposed: dst[c*ldd + r] = src[r*lds + c]; dst rows are `width` wide
+// Copies a block of `rows` source rows (row r at src[r]) × `cols` columns
+// to dst transposed: dst[c*ldd + r] = src[r][c]; dst rows are `width` wide
 // (r ≥ rows is written as 0 up to width). The packing of a transposed
 // operand is this; on AVX2/AVX-512 it runs 8×8 blocks in registers.
-inline void transpose_scalar(const float* __restrict src, int64_t lds, int rows, int64_t cols,
-                             float* __restrict dst, int64_t ldd, int width) {
+inline void transpose_scalar(const float* const* src, int rows, int64_t cols, float* __restrict dst, int64_t ldd,
+                             int width) {
   for (int r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
+    for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r][c];
   for (int r = rows; r < width; ++r)
     for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = 0.f;
 }
@@ -243,10 +250,10 @@ inline void transpose_scalar(const float* __restrict src, int64_t lds, int rows,
 #ifdef __AVX2__
 // 8×8 in registers: rows ≥ rows are zero; each output row stores `width`
 // (≤ 8) floats.
-inline void transpose_8x8(const float* __restrict src, int64_t lds, int rows, float* __restrict dst,
-                          int64_t ldd, int width) {
+inline void transpose_8x8(const float* const* src, int64_t c0, int rows, float* __restrict dst, int64_t ldd,
+                          int width) {
   __m256 r[8];
-  NABLA_UNROLL for (int i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_loadu_ps(src + i * lds) : _mm256_setzero_ps();
+  NABLA_UNROLL for (int i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_loadu_ps(src[i] + c0) : _mm256_setzero_ps();
   __m256 t[8], u[8];
   NABLA_UNROLL for (int i = 0; i < 8; i += 2) {
     t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
@@ -272,18 +279,26 @@ inline void transpose_8x8(const float* __restrict src, int64_t lds, int rows, fl
 }
 #endif
 
-// dst[c*ldd + r] = src[r*lds + c] for r < rows, c < cols; 0 for rows ≤ r < width.
-inline void transpose_pack(const float* __restrict src, int64_t lds, int rows, int64_t cols,
-                           float* __restrict dst, int64_t ldd, int width) {
+// dst[c*ldd + r] = row(r)[c] for r < rows, c < cols; 0 for rows ≤ r < width
+// (≤ 64). row(r) is the start of source row r: src + r·lds, or an
+// indirect operand's row.
+template <class Row>
+inline void transpose_pack(Row row, int rows, int64_t cols, float* __restrict dst, int64_t ldd, int width) {
+  const float* src[64];
+  for (int r = 0; r < rows; ++r) src[r] = row(r);
 #ifdef __AVX2__
   for (int r0 = 0; r0 < width; r0 += 8) {
     const int w = std::min(8, width - r0), nr = std::clamp(rows - r0, 0, w);
     int64_t c0 = 0;
-    for (; c0 + 8 <= cols; c0 += 8) transpose_8x8(src + r0 * lds + c0, lds, nr, dst + c0 * ldd + r0, ldd, w);
-    if (c0 < cols) transpose_scalar(src + r0 * lds + c0, lds, nr, cols - c0, dst + c0 * ldd + r0, ldd, w);
+    for (; c0 + 8 <= cols; c0 += 8) transpose_8x8(src + r0, c0, nr, dst + c0 * ldd + r0, ldd, w);
+    if (c0 < cols) {
+      const float* rest[8];
+      for (int r = 0; r < nr; ++r) rest[r] = src[r0 + r] + c0;
+      transpose_scalar(rest, nr, cols - c0, dst + c0 * ldd + r0, ldd, w);
+    }
   }
 #else
-  transpose_scalar(src, lds, rows, cols, dst, ldd, width);
+  transpose_scalar(src, rows, cols, dst, ldd, width);
 #endif
 }
 
@@ -303,8 +318,10 @@ void pack_a(const GemmArgs& g, int64_t i0, int64_t mb, int64_t p0, int64_t kc, f
         for (int i = rows; i < MR; ++i) d[i] = 0.f;
       }
     } else {
-      // op(A)[i, p] = a[i*lda + p]: transpose MR rows into the panel.
-      transpose_pack(g.a + (i0 + ir) * g.lda + p0, g.lda, rows, kc, panel, MR, MR);
+      // op(A)[i, p] = a[i*lda + p] (or a[a_rows[i] + p]): transpose MR rows into the panel.
+      const int64_t i1 = i0 + ir;
+      transpose_pack([&](int r) { return g.a_rows ? g.a + g.a_rows[i1 + r] + p0 : g.a + (i1 + r) * g.lda + p0; },
+                     rows, kc, panel, MR, MR);
     }
   }
 }
@@ -338,8 +355,9 @@ void pack_b_panel(const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int col
       }
     }
   } else {
-    // op(B)[p, j] = b[j*ldb + p]: transpose NR rows of b into the panel.
-    transpose_pack(g.b + j0 * g.ldb + p0, g.ldb, cols, kc, panel, NR, NR);
+    // op(B)[p, j] = b[j*ldb + p] (or b[b_rows[j] + p]): transpose NR rows of b into the panel.
+    transpose_pack([&](int r) { return g.b_rows ? g.b + g.b_rows[j0 + r] + p0 : g.b + (j0 + r) * g.ldb + p0; },
+                   cols, kc, panel, NR, NR);
   }
 }
 
@@ -426,6 +444,11 @@ void gemm_chunk(const GemmArgs& g, const GemmBlocking& blk, int64_t m0, int64_t 
             // partial tile is packed on its own.
             const bool a_in_place = !blk.pack_a && mv == MR && kc > 0;
             const float* a_src = a_buf + ir * kc;
+            if (a_in_place && g.a_rows) {  // the driver packs B for an indirect A
+              micro_kernel<Arch, MR, NR, false, true, false, true>(kc, g.a + p0, 0, 0, b_src, NR, nullptr, mv, nv,
+                                                                   out, g.a_rows + i);
+              continue;
+            }
             if (a_in_place) {
               a_src = g.ta ? g.a + p0 * g.lda + i : g.a + i * g.lda + p0;
             } else if (!blk.pack_a && kc > 0) {
