@@ -52,15 +52,19 @@ bool one_channel(const ConvShape& s) {
   const ConvParams& p = s.params();
   return p.c_in == 1 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1;
 }
-// Stride 1 without dilation, where the padded pitch wastes at most a
-// quarter of the GEMM's columns in both directions: forward computes
-// w + 2·pad_w columns per output row of ow, backward-data (dZ padded by
-// kw − 1 − pad_w, so the padding must be less than the kernel) w + kw − 1
-// per input row of w. LeNet's 5×5 on 12×12 would waste half: im2col.
+// Where the pitch of the implicit column matrix (ImplicitLayout) wastes
+// at most a quarter of the GEMM's columns: forward computes
+// ceil((w + 2·pad_w) / stride_w) columns per output row of ow; a stride-1
+// backward-data (dZ padded by dil_w·(kw − 1) − pad_w, which must not be
+// negative) w + dil_w·(kw − 1) per input row of w (strided backward-data
+// runs the GEMM and col2im). LeNet's 5×5 on 12×12 would waste half: im2col.
 bool implicit(const ConvShape& s) {
   const ConvParams& p = s.params();
-  return p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1 && p.pad_h < p.kh && p.pad_w < p.kw &&
-         4 * (p.w + 2 * p.pad_w) <= 5 * s.ow() && 4 * (p.w + p.kw - 1) <= 5 * p.w;
+  const int64_t wq = (p.w + 2 * p.pad_w + p.stride_w - 1) / p.stride_w;
+  if (4 * wq > 5 * s.ow()) return false;
+  if (p.stride_h > 1 || p.stride_w > 1) return true;
+  const int64_t span_h = p.dil_h * (p.kh - 1), span_w = p.dil_w * (p.kw - 1);
+  return p.pad_h <= span_h && p.pad_w <= span_w && 4 * (p.w + span_w) <= 5 * p.w;
 }
 }  // namespace
 
@@ -204,37 +208,61 @@ struct Direct1Layout {
   int64_t wp, pad_size;
 };
 
-// The implicit column matrix of a stride-1 convolution of `planes` planes
-// of h×w, padded by ph, pw, with a kh×kw kernel: the image is zero-padded
-// into planes of hp×wp, flat, so that row (c, i, j) of the column matrix,
-// over the output positions q = y·wp + x on the padded pitch, is the
-// contiguous run padded[c·hp·wp + i·wp + j + q]. The GEMM reads these runs
-// in place through a table of row offsets (GemmArgs::b_rows): no column
-// matrix is written. It computes wp − ow wasted columns per output row
-// (the last row's are not computed); unpitch drops them. The highest
-// element read is the last one of the padded image.
+// The implicit column matrix of a convolution of `planes` planes of h×w,
+// padded by ph, pw, kernel kh×kw, stride sh, sw, dilation dh, dw. The padded
+// image is split into sh·sw phase planes of hq×wq (hq = ⌈hp/sh⌉, wq =
+// ⌈wp/sw⌉; stride 1: one plane, the padded image itself), phase (α, β)
+// holding padded[α + sh·u, β + sw·v]. Tap (i, j) reads padded row
+// y·sh + i·dh = sh·(y + ⌊i·dh/sh⌋) + (i·dh mod sh), so on the pitch wq,
+// over the output positions q = y·wq + x, row (c, i, j) of the column
+// matrix is one contiguous run: plane (c, i·dh mod sh, j·dw mod sw) from
+// ⌊i·dh/sh⌋·wq + ⌊j·dw/sw⌋ on. The GEMM reads these runs in place through a
+// table of row offsets (GemmArgs::b_rows): no column matrix is written. It
+// computes wq − ow wasted columns per output row (the last row's are not
+// computed), which unpitch drops. Every element read lies in its plane.
 //
-//     padded  [planes, hp, wp]             offsets [planes·kh·kw]
-//     GEMM C  [M, cols], cols = (oh − 1)·wp + ow, output (y, x) at y·wp + x
+//     padded  [planes, sh, sw, hq, wq]     offsets [planes·kh·kw]
+//     GEMM C  [M, cols], cols = (oh − 1)·wq + ow, output (y, x) at y·wq + x
 struct ImplicitLayout {
-  ImplicitLayout(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t kh, int64_t kw)
-      : planes(planes), h(h), w(w), ph(ph), pw(pw), kh(kh), kw(kw), hp(h + 2 * ph), wp(w + 2 * pw),
-        oh(hp - kh + 1), ow(wp - kw + 1), cols((oh - 1) * wp + ow) {}
+  ImplicitLayout(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t kh, int64_t kw,
+                 int64_t sh = 1, int64_t sw = 1, int64_t dh = 1, int64_t dw = 1)
+      : planes(planes), h(h), w(w), ph(ph), pw(pw), kh(kh), kw(kw), sh(sh), sw(sw), dh(dh), dw(dw),
+        hq((h + 2 * ph + sh - 1) / sh), wq((w + 2 * pw + sw - 1) / sw),
+        oh((h + 2 * ph - dh * (kh - 1) - 1) / sh + 1), ow((w + 2 * pw - dw * (kw - 1) - 1) / sw + 1),
+        cols((oh - 1) * wq + ow) {}
 
   // One image into the calling thread's padded buffer.
   const float* pad(const float* src) const {
-    float* b = tl_scratch.padded.get(planes * hp * wp);
-    for (int64_t c = 0; c < planes; ++c, src += h * w) {
-      float* plane = b + c * hp * wp;
-      std::fill_n(plane, ph * wp, 0.f);
-      for (int64_t y = 0; y < h; ++y) {
-        float* row = plane + (y + ph) * wp;
-        std::fill_n(row, pw, 0.f);
-        std::memcpy(row + pw, src + y * w, sizeof(float) * w);
-        std::fill_n(row + pw + w, pw, 0.f);
+    const int64_t plane_size = hq * wq, channel = sh * sw * plane_size;
+    float* b = tl_scratch.padded.get(planes * channel);
+    if (sh == 1 && sw == 1) {
+      for (int64_t c = 0; c < planes; ++c, src += h * w) {
+        float* plane = b + c * plane_size;
+        std::fill_n(plane, ph * wq, 0.f);
+        for (int64_t y = 0; y < h; ++y) {
+          float* row = plane + (y + ph) * wq;
+          std::fill_n(row, pw, 0.f);
+          std::memcpy(row + pw, src + y * w, sizeof(float) * w);
+          std::fill_n(row + pw + w, pw, 0.f);
+        }
+        std::fill_n(plane + (ph + h) * wq, ph * wq, 0.f);
       }
-      std::fill_n(plane + (ph + h) * wp, ph * wp, 0.f);
+      return b;
     }
+    // Phase β of a row holds its columns x = v·sw + β − pw: a strided
+    // copy per phase, no division per element.
+    std::fill_n(b, planes * channel, 0.f);
+    for (int64_t c = 0; c < planes; ++c, src += h * w)
+      for (int64_t y = 0; y < h; ++y) {
+        const int64_t r = y + ph;
+        float* row = b + c * channel + (r % sh) * sw * plane_size + (r / sh) * wq;
+        const float* s_row = src + y * w;
+        for (int64_t beta = 0; beta < sw; ++beta) {
+          float* d = row + beta * plane_size;
+          int64_t v = pw > beta ? (pw - beta + sw - 1) / sw : 0;
+          for (int64_t x = v * sw + beta - pw; x < w; x += sw, ++v) d[v] = s_row[x];
+        }
+      }
     return b;
   }
 
@@ -243,9 +271,13 @@ struct ImplicitLayout {
     std::vector<int64_t>& off = tl_scratch.offsets;
     if (off.size() < static_cast<size_t>(planes * kh * kw)) off.resize(static_cast<size_t>(planes * kh * kw));
     int64_t* o = off.data();
+    const int64_t plane_size = hq * wq;
     for (int64_t c = 0; c < planes; ++c)
       for (int64_t i = 0; i < kh; ++i)
-        for (int64_t j = 0; j < kw; ++j) *o++ = c * hp * wp + i * wp + j;
+        for (int64_t j = 0; j < kw; ++j) {
+          const int64_t a = i * dh, e = j * dw;
+          *o++ = ((c * sh + a % sh) * sw + e % sw) * plane_size + (a / sh) * wq + e / sw;
+        }
     return off.data();
   }
 
@@ -282,15 +314,21 @@ struct ImplicitLayout {
     float* b = tl_scratch.col.get(m * cols);
     for (int64_t o = 0; o < m; ++o)
       for (int64_t y = 0; y < oh; ++y, src += ow) {
-        float* row = b + o * cols + y * wp;
+        float* row = b + o * cols + y * wq;
         std::memcpy(row, src, sizeof(float) * ow);
-        if (y + 1 < oh) std::fill_n(row + ow, wp - ow, 0.f);
+        if (y + 1 < oh) std::fill_n(row + ow, wq - ow, 0.f);
       }
     return b;
   }
 
-  int64_t planes, h, w, ph, pw, kh, kw, hp, wp, oh, ow, cols;
+  int64_t planes, h, w, ph, pw, kh, kw, sh, sw, dh, dw, hq, wq, oh, ow, cols;
 };
+
+// The layout of a layer's own (forward, backward-weights) column matrix.
+ImplicitLayout implicit_layout(const ConvShape& s) {
+  const ConvParams& p = s.params();
+  return ImplicitLayout(p.c_in, p.h, p.w, p.pad_h, p.pad_w, p.kh, p.kw, p.stride_h, p.stride_w, p.dil_h, p.dil_w);
+}
 
 // The column matrix [K, OH·OW] of one image: the image itself for a 1×1
 // convolution, else im2col into the calling thread's buffer.
@@ -366,13 +404,13 @@ void detail::conv2d_forward_run(const ConvVariant& v, const ConvShape& s, const 
     return;
   }
   if (v.algo == ConvAlgo::Implicit) {
-    const ImplicitLayout L(p.c_in, p.h, p.w, p.pad_h, p.pad_w, p.kh, p.kw);
+    const ImplicitLayout L = implicit_layout(s);
     const int64_t* off = L.offsets();
     for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
       const float* padded = L.pad(src + n * s.src_image());
       float* c = tl_scratch.col.get(p.c_out * L.cols);
       L.gemm(p.c_out, weights, padded, off, c, ep);
-      kern.unpitch(p.c_out, s.oh(), s.ow(), L.wp, L.cols, c, dst + n * s.dst_image(), Activation::None, nullptr);
+      kern.unpitch(p.c_out, s.oh(), s.ow(), L.wq, L.cols, c, dst + n * s.dst_image(), Activation::None, nullptr);
     });
     return;
   }
@@ -389,11 +427,12 @@ void detail::conv2d_backward_data_run(const ConvVariant& v, const ConvShape& s, 
   const ConvParams& p = s.params();
   const int64_t k = s.col_rows(), cols = s.col_cols();
   const auto& kern = conv_kernels(v.isa);
-  if (v.algo == ConvAlgo::Implicit) {
-    // dX_n = the stride-1 convolution of dZ_n, padded by kh − 1 − pad_h and
-    // kw − 1 − pad_w, with the weights flipped in space and transposed:
-    // W' [C_in, (o, i, j)] = W[o, c, kh − 1 − i, kw − 1 − j].
-    const ImplicitLayout L(p.c_out, s.oh(), s.ow(), p.kh - 1 - p.pad_h, p.kw - 1 - p.pad_w, p.kh, p.kw);
+  if (v.algo == ConvAlgo::Implicit && p.stride_h == 1 && p.stride_w == 1) {
+    // dX_n = the stride-1 convolution of dZ_n, padded by dil_h·(kh − 1) −
+    // pad_h and dil_w·(kw − 1) − pad_w, with the weights flipped in space
+    // and transposed: W' [C_in, (o, i, j)] = W[o, c, kh − 1 − i, kw − 1 − j].
+    const ImplicitLayout L(p.c_out, s.oh(), s.ow(), p.dil_h * (p.kh - 1) - p.pad_h, p.dil_w * (p.kw - 1) - p.pad_w,
+                           p.kh, p.kw, 1, 1, p.dil_h, p.dil_w);
     const int64_t taps = p.kh * p.kw;
     float* wf = tl_scratch.flipped.get(s.weights_size());
     for (int64_t o = 0; o < p.c_out; ++o)
@@ -404,7 +443,7 @@ void detail::conv2d_backward_data_run(const ConvVariant& v, const ConvShape& s, 
       const float* padded = L.pad(diff_dst + n * s.dst_image());
       float* c = tl_scratch.col.get(p.c_in * L.cols);
       L.gemm(p.c_in, wf, padded, off, c, Epilogue{});
-      kern.unpitch(p.c_in, p.h, p.w, L.wp, L.cols, c, diff_src + n * s.src_image(), src_act,
+      kern.unpitch(p.c_in, p.h, p.w, L.wq, L.cols, c, diff_src + n * s.src_image(), src_act,
                    src_act == Activation::None ? nullptr : src + n * s.src_image());
     });
     return;
@@ -441,7 +480,7 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
   const auto& kern = conv_kernels(v.isa);
   float* partial = tl_scratch.partial.get(groups * wsize);
   const bool implicit = v.algo == ConvAlgo::Implicit;
-  const ImplicitLayout L(p.c_in, p.h, p.w, p.pad_h, p.pad_w, p.kh, p.kw);
+  const ImplicitLayout L = implicit_layout(s);
   const int64_t* off = implicit ? L.offsets() : nullptr;
   for_each_task(groups, gemm_flops(s), [&](int64_t g) {
     const int64_t n0 = p.n * g / groups, n1 = p.n * (g + 1) / groups;

@@ -55,8 +55,9 @@ enum class ConvAlgo {
   Im2colGemm,  ///< im2col per image, then GEMM (col2im after the backward-data GEMM)
   Pointwise,   ///< the image is the column matrix: GEMM only (f' fused in its epilogue)
   Direct1,     ///< one input channel: direct forward and backward-weights; backward-data as im2col
-  Implicit,    ///< stride 1: GEMM on the padded image through row offsets (no column matrix); backward-data
-               ///< as the forward convolution of the padded dZ with the flipped weights (no col2im)
+  Implicit,    ///< GEMM on the padded (stride > 1: phase-split) image through row offsets (no column
+               ///< matrix); stride-1 backward-data as the forward convolution of the padded dZ with the
+               ///< flipped weights (no col2im), strided backward-data as Im2colGemm
 };
 
 /// One convolution variant: an algorithm for one ISA, and the shapes it
