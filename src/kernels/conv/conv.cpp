@@ -420,6 +420,126 @@ void detail::conv2d_forward_run(const ConvVariant& v, const ConvShape& s, const 
   });
 }
 
+namespace {
+
+// Strided backward-data without a column matrix or col2im. Input row u
+// receives from the kernel rows i with u + ph − i·dh = sh·y, 0 ≤ y < oh:
+// with r = (u + ph) mod sh and T = ⌊(u + ph)/sh⌋, those are the taps with
+// i·dh mod sh = r, at y = T − ι_i, ι_i = ⌊i·dh/sh⌋ (columns alike: s, S,
+// κ_j). So each input phase (r, s) — the inputs u = sh·T + r − ph,
+// v = sw·S + s − pw — is a stride-1 correlation of dZ with its own taps:
+//
+//     dX[c, u, v] = Σ_{o, i ∈ I_r, j ∈ J_s} W[o, c, i, j] · dZ[o, T − ι_i, S − κ_j]
+//
+// one GEMM per phase, [C_in, (o, i, j)] · an implicit column matrix read
+// from dZ zero-padded by PT = max ι on top and PL = max κ on the left (and
+// enough at the bottom and right for every phase), on the pitch wz, output
+// (T, S) at (T − t0)·wz + S − s0. The result is scattered into its phase of
+// dX (a phase no tap reaches gets zeros), then dX ⊙= f'(act).
+struct Phase {
+  int64_t r, s, t0, nt, s0, ns;  // the phase and its T, S ranges
+  int64_t k, cols;               // GEMM depth (0: no tap reaches it) and columns
+  int64_t w_at, off_at;          // its weights and row offsets in the shared tables
+};
+thread_local std::vector<Phase> tl_phases;
+
+void strided_backward_data(const ConvShape& sh_, const detail::ConvKernels& kern, const float* diff_dst,
+                           const float* weights, float* diff_src, Activation src_act, const float* src) {
+  const ConvParams& p = sh_.params();
+  const int64_t sh = p.stride_h, sw = p.stride_w, oh = sh_.oh(), ow = sh_.ow(), taps = p.kh * p.kw;
+  const int64_t pt = (p.kh - 1) * p.dil_h / sh, pl = (p.kw - 1) * p.dil_w / sw;
+  // T ranges [t0, t0 + nt) of each row phase (columns alike).
+  auto range = [](int64_t r, int64_t stride, int64_t pad, int64_t n_in, int64_t& t0, int64_t& nt) {
+    t0 = pad - r <= 0 ? 0 : (pad - r + stride - 1) / stride;
+    const int64_t last = n_in - 1 + pad - r;  // u ≤ n_in − 1
+    nt = last < 0 ? 0 : std::max<int64_t>(0, last / stride + 1 - t0);
+  };
+  int64_t pb = 0, pr = 0;
+  std::vector<Phase>& phases = tl_phases;
+  phases.clear();
+  for (int64_t r = 0; r < sh; ++r)
+    for (int64_t c = 0; c < sw; ++c) {
+      Phase ph{};
+      ph.r = r;
+      ph.s = c;
+      range(r, sh, p.pad_h, p.h, ph.t0, ph.nt);
+      range(c, sw, p.pad_w, p.w, ph.s0, ph.ns);
+      if (ph.nt == 0 || ph.ns == 0) continue;
+      pb = std::max(pb, ph.t0 + ph.nt - oh);
+      pr = std::max(pr, ph.s0 + ph.ns - ow);
+      phases.push_back(ph);
+    }
+  const int64_t wz = pl + ow + pr, hz = pt + oh + pb, plane = hz * wz;
+  // Weights [C_in, (o, i, j)] and row offsets per phase, in shared tables.
+  float* wt = tl_scratch.flipped.get(sh_.weights_size());
+  std::vector<int64_t>& off = tl_scratch.offsets;
+  if (off.size() < static_cast<size_t>(p.c_out * taps)) off.resize(static_cast<size_t>(p.c_out * taps));
+  int64_t w_at = 0, off_at = 0, max_cols = 1;
+  for (Phase& ph : phases) {
+    ph.w_at = w_at;
+    ph.off_at = off_at;
+    int64_t k = 0;
+    for (int64_t o = 0; o < p.c_out; ++o)
+      for (int64_t i = 0; i < p.kh; ++i) {
+        if (i * p.dil_h % sh != ph.r) continue;
+        for (int64_t j = 0; j < p.kw; ++j) {
+          if (j * p.dil_w % sw != ph.s) continue;
+          const int64_t iota = i * p.dil_h / sh, kappa = j * p.dil_w / sw;
+          off[static_cast<size_t>(off_at + k)] = o * plane + (ph.t0 - iota + pt) * wz + (ph.s0 - kappa + pl);
+          ++k;
+        }
+      }
+    ph.k = k;
+    ph.cols = (ph.nt - 1) * wz + ph.ns;
+    max_cols = std::max(max_cols, ph.cols);
+    for (int64_t c = 0; c < p.c_in; ++c) {
+      float* row = wt + w_at + c * k;
+      for (int64_t o = 0; o < p.c_out; ++o)
+        for (int64_t i = 0; i < p.kh; ++i) {
+          if (i * p.dil_h % sh != ph.r) continue;
+          for (int64_t j = 0; j < p.kw; ++j)
+            if (j * p.dil_w % sw == ph.s) *row++ = weights[((o * p.c_in + c) * p.kh + i) * p.kw + j];
+        }
+    }
+    w_at += p.c_in * k;
+    off_at += k;
+  }
+  const int64_t* offsets = off.data();
+  for_each_task(p.n, gemm_flops(sh_), [&](int64_t n) {
+    // dZ_n zero-padded by pt, pb, pl, pr.
+    const float* dz = diff_dst + n * sh_.dst_image();
+    float* padded = tl_scratch.padded.get(p.c_out * plane);
+    std::fill_n(padded, p.c_out * plane, 0.f);
+    for (int64_t o = 0; o < p.c_out; ++o)
+      for (int64_t y = 0; y < oh; ++y)
+        std::memcpy(padded + o * plane + (y + pt) * wz + pl, dz + (o * oh + y) * ow, sizeof(float) * ow);
+    float* dx = diff_src + n * sh_.src_image();
+    float* c_buf = tl_scratch.col.get(p.c_in * max_cols);
+    for (const Phase& ph : phases) {
+      if (ph.k > 0) {
+        detail::GemmArgs g{false, false, p.c_in, ph.cols, ph.k, 1.f, wt + ph.w_at, ph.k, padded, ph.cols, 0.f,
+                           c_buf, ph.cols, Epilogue{}};
+        g.b_rows = offsets + ph.off_at;
+        detail::gemm_validated(g);
+      }
+      for (int64_t c = 0; c < p.c_in; ++c)
+        for (int64_t t = 0; t < ph.nt; ++t) {
+          float* d = dx + (c * p.h + sh * (ph.t0 + t) + ph.r - p.pad_h) * p.w + sw * ph.s0 + ph.s - p.pad_w;
+          const float* g = c_buf + c * ph.cols + t * wz;
+          if (ph.k > 0) {
+            for (int64_t x = 0; x < ph.ns; ++x) d[x * sw] = g[x];
+          } else {
+            for (int64_t x = 0; x < ph.ns; ++x) d[x * sw] = 0.f;
+          }
+        }
+    }
+    if (src_act != Activation::None)
+      kern.unpitch(p.c_in, p.h, p.w, p.w, p.h * p.w, dx, dx, src_act, src + n * sh_.src_image());
+  });
+}
+
+}  // namespace
+
 // Per image n: col [K, OH·OW] = Wᵀ [K, C_out] · dZ_n [C_out, OH·OW], then
 // diff_src_n [C_in, H, W] = col2im(col) ⊙ f'(src_n)
 void detail::conv2d_backward_data_run(const ConvVariant& v, const ConvShape& s, const float* diff_dst,
@@ -448,6 +568,7 @@ void detail::conv2d_backward_data_run(const ConvVariant& v, const ConvShape& s, 
     });
     return;
   }
+  if (v.algo == ConvAlgo::Implicit) return strided_backward_data(s, kern, diff_dst, weights, diff_src, src_act, src);
   for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
     const float* dz_n = diff_dst + n * s.dst_image();
     float* dx_n = diff_src + n * s.src_image();

@@ -57,7 +57,7 @@ enum class ConvAlgo {
   Direct1,     ///< one input channel: direct forward and backward-weights; backward-data as im2col
   Implicit,    ///< GEMM on the padded (stride > 1: phase-split) image through row offsets (no column
                ///< matrix); stride-1 backward-data as the forward convolution of the padded dZ with the
-               ///< flipped weights (no col2im), strided backward-data as Im2colGemm
+               ///< flipped weights, strided backward-data as one such GEMM per input phase (no col2im)
 };
 
 /// One convolution variant: an algorithm for one ISA, and the shapes it
