@@ -165,10 +165,14 @@ inline __attribute__((always_inline)) void store_tile(
       }
     }
   }
+  // ReLU (one max) is applied in registers; the other activations and the
+  // derivatives run over the stored tile (activate_tile).
+  const bool relu = out.epilogue && out.act == Activation::ReLU;
   NABLA_UNROLL for (int i = 0; i < MR; ++i) {
     if (!kFull && i >= mv) break;
     float* crow = out.c + i * out.ldc;
     NABLA_UNROLL for (int v = 0; v < NV; ++v) {
+      if (relu) acc[i][v] = relu_fwd(acc[i][v]);
       if constexpr (kFull) {
         acc[i][v].store_unaligned(crow + v * W);
       } else {
@@ -178,7 +182,7 @@ inline __attribute__((always_inline)) void store_tile(
       }
     }
   }
-  if (out.epilogue && (out.act != Activation::None || out.deriv != Activation::None))
+  if (out.epilogue && ((out.act != Activation::None && !relu) || out.deriv != Activation::None))
     activate_tile<Arch>(out, mv, nv);
 }
 
