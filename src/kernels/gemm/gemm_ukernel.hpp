@@ -165,14 +165,18 @@ inline __attribute__((always_inline)) void store_tile(
       }
     }
   }
-  // ReLU (one max) is applied in registers; the other activations and the
-  // derivatives run over the stored tile (activate_tile).
+  // ReLU (one max) and its derivative (one compare and blend with D) are
+  // applied in registers; the other activations and derivatives run over
+  // the stored tile (activate_tile), keeping their code out of the
+  // micro-kernels.
   const bool relu = out.epilogue && out.act == Activation::ReLU;
+  const bool drelu = out.epilogue && out.deriv == Activation::ReLU;
   NABLA_UNROLL for (int i = 0; i < MR; ++i) {
     if (!kFull && i >= mv) break;
     float* crow = out.c + i * out.ldc;
     NABLA_UNROLL for (int v = 0; v < NV; ++v) {
       if (relu) acc[i][v] = relu_fwd(acc[i][v]);
+      if (drelu) acc[i][v] = relu_bwd_use_dst(acc[i][v], load(out.d + i * out.ldd, v));
       if constexpr (kFull) {
         acc[i][v].store_unaligned(crow + v * W);
       } else {
@@ -182,7 +186,7 @@ inline __attribute__((always_inline)) void store_tile(
       }
     }
   }
-  if (out.epilogue && ((out.act != Activation::None && !relu) || out.deriv != Activation::None))
+  if (out.epilogue && ((out.act != Activation::None && !relu) || (out.deriv != Activation::None && !drelu)))
     activate_tile<Arch>(out, mv, nv);
 }
 
