@@ -231,8 +231,9 @@ struct ImplicitLayout {
         oh((h + 2 * ph - dh * (kh - 1) - 1) / sh + 1), ow((w + 2 * pw - dw * (kw - 1) - 1) / sw + 1),
         cols((oh - 1) * wq + ow) {}
 
-  // One image into the calling thread's padded buffer.
-  const float* pad(const float* src) const {
+  // One image into the calling thread's padded buffer (a stride splits it
+  // into its phases with the ISA's kernel).
+  const float* pad(const float* src, const detail::ConvKernels& kern) const {
     const int64_t plane_size = hq * wq, channel = sh * sw * plane_size;
     float* b = tl_scratch.padded.get(planes * channel);
     if (sh == 1 && sw == 1) {
@@ -249,20 +250,7 @@ struct ImplicitLayout {
       }
       return b;
     }
-    // Phase β of a row holds its columns x = v·sw + β − pw: a strided
-    // copy per phase, no division per element.
-    std::fill_n(b, planes * channel, 0.f);
-    for (int64_t c = 0; c < planes; ++c, src += h * w)
-      for (int64_t y = 0; y < h; ++y) {
-        const int64_t r = y + ph;
-        float* row = b + c * channel + (r % sh) * sw * plane_size + (r / sh) * wq;
-        const float* s_row = src + y * w;
-        for (int64_t beta = 0; beta < sw; ++beta) {
-          float* d = row + beta * plane_size;
-          int64_t v = pw > beta ? (pw - beta + sw - 1) / sw : 0;
-          for (int64_t x = v * sw + beta - pw; x < w; x += sw, ++v) d[v] = s_row[x];
-        }
-      }
+    kern.phase_split(planes, h, w, ph, pw, sh, sw, hq, wq, src, b);
     return b;
   }
 
@@ -407,7 +395,7 @@ void detail::conv2d_forward_run(const ConvVariant& v, const ConvShape& s, const 
     const ImplicitLayout L = implicit_layout(s);
     const int64_t* off = L.offsets();
     for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
-      const float* padded = L.pad(src + n * s.src_image());
+      const float* padded = L.pad(src + n * s.src_image(), kern);
       float* c = tl_scratch.col.get(p.c_out * L.cols);
       L.gemm(p.c_out, weights, padded, off, c, ep);
       kern.unpitch(p.c_out, s.oh(), s.ow(), L.wq, L.cols, c, dst + n * s.dst_image(), Activation::None, nullptr);
@@ -560,7 +548,7 @@ void detail::conv2d_backward_data_run(const ConvVariant& v, const ConvShape& s, 
         for (int64_t t = 0; t < taps; ++t) wf[(c * p.c_out + o) * taps + t] = weights[(o * p.c_in + c) * taps + taps - 1 - t];
     const int64_t* off = L.offsets();
     for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
-      const float* padded = L.pad(diff_dst + n * s.dst_image());
+      const float* padded = L.pad(diff_dst + n * s.dst_image(), kern);
       float* c = tl_scratch.col.get(p.c_in * L.cols);
       L.gemm(p.c_in, wf, padded, off, c, Epilogue{});
       kern.unpitch(p.c_in, p.h, p.w, L.wq, L.cols, c, diff_src + n * s.src_image(), src_act,
@@ -607,7 +595,7 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
     const int64_t n0 = p.n * g / groups, n1 = p.n * (g + 1) / groups;
     if (implicit) {
       for (int64_t n = n0; n < n1; ++n) {
-        const float* padded = L.pad(src + n * s.src_image());
+        const float* padded = L.pad(src + n * s.src_image(), kern);
         const float* dzp = L.pitch(p.c_out, diff_dst + n * s.dst_image());
         L.gemm_wgrad(p.c_out, dzp, padded, off, n == n0 ? 0.f : 1.f, partial + g * wsize, transposed);
       }

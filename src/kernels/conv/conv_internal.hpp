@@ -36,6 +36,11 @@ struct ConvKernels {
   /// None, dst ⊙= f'(act) (act laid out like dst).
   void (*unpitch)(int64_t planes, int64_t rows, int64_t cols, int64_t pitch, int64_t ld_src, const float* src,
                   float* dst, Activation f, const float* act);
+  /// One image [planes, h, w] → its zero-padded phase planes [planes, sh,
+  /// sw, hq, wq]: phase (α, β) holds padded[α + sh·u, β + sw·v] (the
+  /// implicit path of a strided layer, conv.cpp's ImplicitLayout).
+  void (*phase_split)(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t sh, int64_t sw,
+                      int64_t hq, int64_t wq, const float* src, float* dst);
 };
 
 /// Slack in floats past the padded image that the direct kernels may read
