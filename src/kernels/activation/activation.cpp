@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "kernels/common/dispatch.hpp"
 #include "kernels/common/names.hpp"
 #include "nabla/runtime/trace.hpp"
 #include "kernels/activation/activation_internal.hpp"
@@ -19,12 +20,7 @@ namespace nabla::kernels {
 namespace detail {
 
 const ActivationKernels& activation_kernels(Isa isa) {
-  switch (isa) {
-    case Isa::Avx512: return activation_kernels_avx512();
-    case Isa::Avx2: return activation_kernels_avx2();
-    case Isa::Generic: return activation_kernels_sse2();
-  }
-  return activation_kernels_sse2();
+  return for_isa(isa, activation_kernels_avx512, activation_kernels_avx2, activation_kernels_sse2);
 }
 
 }  // namespace detail

@@ -24,12 +24,14 @@
 #include <string>
 #include <vector>
 
+#include "kernels/common/dispatch.hpp"
 #include "kernels/conv/conv_internal.hpp"
 #include "kernels/gemm/gemm_internal.hpp"
 #include "nabla/error.hpp"
 #include "nabla/kernels/activation.hpp"
 #include "nabla/kernels/gemm.hpp"
 #include "nabla/kernels/gemm_config.hpp"
+#include "nabla/runtime/scratch.hpp"
 #include "nabla/runtime/threads.hpp"
 #include "nabla/runtime/trace.hpp"
 
@@ -37,12 +39,7 @@ namespace nabla::kernels {
 namespace detail {
 
 const ConvKernels& conv_kernels(Isa isa) {
-  switch (isa) {
-    case Isa::Avx512: return conv_kernels_avx512();
-    case Isa::Avx2: return conv_kernels_avx2();
-    case Isa::Generic: return conv_kernels_sse2();
-  }
-  return conv_kernels_sse2();
+  return for_isa(isa, conv_kernels_avx512, conv_kernels_avx2, conv_kernels_sse2);
 }
 
 namespace {
@@ -82,12 +79,8 @@ std::span<const ConvVariant> conv_variants(Isa isa) {
   static const ConvVariant kAvx512[] = NABLA_CONV_VARIANTS(Isa::Avx512, "avx512");
   static const ConvVariant kAvx2[] = NABLA_CONV_VARIANTS(Isa::Avx2, "avx2");
   static const ConvVariant kSse2[] = NABLA_CONV_VARIANTS(Isa::Generic, "sse2");
-  switch (isa) {
-    case Isa::Avx512: return kAvx512;
-    case Isa::Avx2: return kAvx2;
-    case Isa::Generic: return kSse2;
-  }
-  return kSse2;
+  return for_isa(isa, [] { return std::span<const ConvVariant>(kAvx512); },
+                 [] { return std::span<const ConvVariant>(kAvx2); }, [] { return std::span<const ConvVariant>(kSse2); });
 }
 #undef NABLA_CONV_VARIANTS
 
@@ -112,30 +105,7 @@ std::string conv_shape_string(const ConvParams& p) {
 
 namespace {
 
-// A 64-byte aligned float buffer that only grows.
-class Buffer {
- public:
-  Buffer() = default;
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  ~Buffer() { std::free(p_); }
-  float* get(int64_t n) {
-    const auto need = static_cast<size_t>(n);
-    if (need > cap_) {
-      std::free(p_);
-      p_ = nullptr;
-      const size_t bytes = (need * sizeof(float) + 63) / 64 * 64;
-      p_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (!p_) throw std::bad_alloc();
-      cap_ = bytes / sizeof(float);
-    }
-    return p_;
-  }
-
- private:
-  float* p_ = nullptr;
-  size_t cap_ = 0;
-};
+using Buffer = ScratchBuffer;
 
 // Per-thread scratch: the column matrix of the image a thread works on, and
 // (on the calling thread) the per-group partial weight gradients.

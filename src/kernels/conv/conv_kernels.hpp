@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "nabla/runtime/scratch.hpp"
 #include "kernels/activation/activation_math.hpp"
 #include "kernels/common/fma.hpp"
 #include "kernels/common/tail.hpp"
@@ -107,13 +108,13 @@ void im2col_stride1(const ConvParams& p, int64_t oh, int64_t ow, const float* sr
   const int64_t wp = p.w + 2 * p.pad_w, hp = p.h + 2 * p.pad_h;
   // One padded plane per thread, grown on demand (W floats of slack: the
   // last vector of a row may read past it).
-  thread_local std::vector<float> padded;
-  if (static_cast<int64_t>(padded.size()) < hp * wp + W) padded.assign(static_cast<size_t>(hp * wp + W), 0.f);
-  else std::fill(padded.begin(), padded.begin() + hp * wp + W, 0.f);
+  thread_local ScratchBuffer padded;
+  float* const pad0 = padded.get(hp * wp + W);
+  std::fill(pad0, pad0 + hp * wp + W, 0.f);
   const int64_t full = ow / W * W, rest = ow - full;
   for (int64_t c = 0; c < p.c_in; ++c) {
     const float* plane = src + c * p.h * p.w;
-    float* pad = padded.data();
+    float* pad = pad0;
     // Interior only: the border stays zero from the fill above.
     copy_rows<Arch>(pad + p.pad_h * wp + p.pad_w, wp, plane, p.w, p.h, p.w);
     for (int64_t i = 0; i < p.kh; ++i)

@@ -13,9 +13,11 @@
 #include <new>
 #include <string>
 
+#include "kernels/common/dispatch.hpp"
 #include "kernels/gemm/gemm_internal.hpp"
 #include "nabla/error.hpp"
 #include "nabla/kernels/gemm_config.hpp"
+#include "nabla/runtime/scratch.hpp"
 #include "nabla/runtime/threads.hpp"
 #include "nabla/runtime/trace.hpp"
 
@@ -27,27 +29,11 @@ namespace {
 // steady-state GEMM allocates nothing.
 class Scratch {
  public:
-  ~Scratch() {
-    std::free(a_);
-    std::free(b_);
-  }
-  float* a(size_t n) { return grow(a_, a_cap_, n); }
-  float* b(size_t n) { return grow(b_, b_cap_, n); }
+  float* a(size_t n) { return a_.get(static_cast<int64_t>(n)); }
+  float* b(size_t n) { return b_.get(static_cast<int64_t>(n)); }
 
  private:
-  static float* grow(float*& p, size_t& cap, size_t n) {
-    if (n > cap) {
-      std::free(p);
-      const size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-      p = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (!p) throw std::bad_alloc();
-      cap = bytes / sizeof(float);
-    }
-    return p;
-  }
-  float* a_ = nullptr;
-  float* b_ = nullptr;
-  size_t a_cap_ = 0, b_cap_ = 0;
+  ScratchBuffer a_, b_;
 };
 
 thread_local Scratch tl_scratch;
@@ -77,12 +63,7 @@ void choose_grid(int64_t m_tiles, int64_t n_tiles, int64_t mr, int64_t nr, int t
 }  // namespace
 
 std::span<const GemmVariant> gemm_variants(Isa isa) {
-  switch (isa) {
-    case Isa::Avx512: return gemm_variants_avx512();
-    case Isa::Avx2: return gemm_variants_avx2();
-    case Isa::Generic: return gemm_variants_sse2();
-  }
-  return gemm_variants_sse2();
+  return for_isa(isa, gemm_variants_avx512, gemm_variants_avx2, gemm_variants_sse2);
 }
 
 std::span<const GemmPacking> gemm_packings() {

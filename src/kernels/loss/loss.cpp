@@ -7,6 +7,7 @@
 #include <limits>
 #include <string>
 
+#include "kernels/common/dispatch.hpp"
 #include "kernels/common/names.hpp"
 #include "nabla/runtime/trace.hpp"
 #include "kernels/common/parallel.hpp"
@@ -18,12 +19,7 @@ namespace nabla::kernels {
 namespace detail {
 
 const LossKernels& loss_kernels(Isa isa) {
-  switch (isa) {
-    case Isa::Avx512: return loss_kernels_avx512();
-    case Isa::Avx2: return loss_kernels_avx2();
-    case Isa::Generic: return loss_kernels_sse2();
-  }
-  return loss_kernels_sse2();
+  return for_isa(isa, loss_kernels_avx512, loss_kernels_avx2, loss_kernels_sse2);
 }
 
 }  // namespace detail

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/common/dispatch.hpp"
 #include "kernels/common/names.hpp"
 #include "nabla/runtime/trace.hpp"
 #include "kernels/common/parallel.hpp"
@@ -15,12 +16,7 @@ namespace nabla::kernels {
 namespace detail {
 
 const OptimKernels& optim_kernels(Isa isa) {
-  switch (isa) {
-    case Isa::Avx512: return optim_kernels_avx512();
-    case Isa::Avx2: return optim_kernels_avx2();
-    case Isa::Generic: return optim_kernels_sse2();
-  }
-  return optim_kernels_sse2();
+  return for_isa(isa, optim_kernels_avx512, optim_kernels_avx2, optim_kernels_sse2);
 }
 
 }  // namespace detail

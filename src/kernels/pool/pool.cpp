@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "kernels/common/dispatch.hpp"
 #include "kernels/common/names.hpp"
 #include "nabla/runtime/trace.hpp"
 #include "kernels/common/parallel.hpp"
@@ -15,12 +16,7 @@ namespace nabla::kernels {
 namespace detail {
 
 const PoolKernels& pool_kernels(Isa isa) {
-  switch (isa) {
-    case Isa::Avx512: return pool_kernels_avx512();
-    case Isa::Avx2: return pool_kernels_avx2();
-    case Isa::Generic: return pool_kernels_sse2();
-  }
-  return pool_kernels_sse2();
+  return for_isa(isa, pool_kernels_avx512, pool_kernels_avx2, pool_kernels_sse2);
 }
 
 }  // namespace detail
