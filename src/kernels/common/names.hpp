@@ -22,6 +22,31 @@ inline const char* isa_suffix(Isa isa) {
   return "sse2";
 }
 
+/// A kernel name built from its parts, in the grammar of STYLE.md:
+/// f32_<op>[_<fusion>][_<tile>][_<packing>]_<isa>, e.g.
+/// {"gemm", "bias_relu", "8x32", "inplace_a", Avx512} →
+/// "f32_gemm_bias_relu_8x32_inplace_a_avx512". Empty parts are left out.
+struct KernelName {
+  std::string op, fusion, tile, packing;
+  Isa isa = Isa::Generic;
+  std::string str() const {
+    std::string s = "f32_" + op;
+    for (const std::string* part : {&fusion, &tile, &packing})
+      if (!part->empty()) s += "_" + *part;
+    return s + "_" + isa_suffix(isa);
+  }
+};
+
+/// The fusion part of a name: "bias", the activation ("relu") or its
+/// derivative ("drelu"), joined by '_'; empty for none.
+inline std::string fusion_name(bool bias, Activation act, Activation deriv) {
+  std::string s = bias ? "bias" : "";
+  auto add = [&](const std::string& part) { s += (s.empty() ? "" : "_") + part; };
+  if (!act.is_none()) add(activation_name(act));
+  if (!deriv.is_none()) add(std::string("d") + activation_name(deriv));
+  return s;
+}
+
 /// "f32_" + op + "_" + isa suffix.
 inline std::string variant_name(std::string_view op, Isa isa) {
   std::string s = "f32_";
@@ -34,8 +59,7 @@ inline std::string variant_name(std::string_view op, Isa isa) {
 /// The op of an element-wise activation pass: "relu", "bias_relu", "bias"
 /// (bias only), "identity" (neither); backward appends "_bwd".
 inline std::string activation_op(Activation f, bool bias, bool backward) {
-  std::string op = bias ? "bias" : "";
-  if (f != Activation::None) op += std::string(op.empty() ? "" : "_") + activation_name(f);
+  std::string op = fusion_name(bias, f, Activation::None);
   if (op.empty()) op = "identity";
   return backward ? op + "_bwd" : op;
 }

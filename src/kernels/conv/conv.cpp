@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "kernels/common/dispatch.hpp"
+#include "kernels/common/names.hpp"
 #include "kernels/conv/conv_internal.hpp"
 #include "kernels/gemm/gemm_internal.hpp"
 #include "nabla/error.hpp"
@@ -69,10 +70,10 @@ bool implicit(const ConvShape& s) {
 // Adding a variant is one line in NABLA_CONV_VARIANTS.
 #define NABLA_CONV_VARIANTS(ISA, NAME)                                  \
   {                                                                     \
-    {"f32_conv_1x1_" NAME, ISA, ConvAlgo::Pointwise, &pointwise},       \
-    {"f32_conv_direct1_" NAME, ISA, ConvAlgo::Direct1, &one_channel},   \
-    {"f32_conv_implicit_" NAME, ISA, ConvAlgo::Implicit, &implicit},    \
-    {"f32_conv_im2col_" NAME, ISA, ConvAlgo::Im2colGemm, &any_shape},   \
+    {"f32_conv_1x1_" NAME, "1x1", ISA, ConvAlgo::Pointwise, &pointwise},            \
+    {"f32_conv_direct1_" NAME, "direct1", ISA, ConvAlgo::Direct1, &one_channel},     \
+    {"f32_conv_implicit_" NAME, "implicit", ISA, ConvAlgo::Implicit, &implicit},     \
+    {"f32_conv_im2col_" NAME, "im2col", ISA, ConvAlgo::Im2colGemm, &any_shape},      \
   }
 
 std::span<const ConvVariant> conv_variants(Isa isa) {
@@ -620,17 +621,11 @@ double fl(int64_t v) { return static_cast<double>(v); }
 // The variant's name with the pass and fusion inserted after the algorithm:
 // "f32_conv_im2col_bias_relu_avx512", "f32_conv_1x1_bwd_data_drelu_avx512".
 trace::Call conv_call(const detail::ConvVariant& v, const ConvShape& s, std::string op, double bytes) {
-  std::string name = v.name;
-  const size_t algo = name.find("conv_");
-  const size_t at = algo == std::string::npos ? std::string::npos : name.find('_', algo + 5);
-  if (!op.empty() && at != std::string::npos) name.insert(at, "_" + op);
-  return {std::move(name), detail::conv_shape_string(s.params()), gemm_flops(s), bytes};
+  return {detail::KernelName{std::string("conv_") + v.tag, std::move(op), "", "", v.isa}.str(),
+          detail::conv_shape_string(s.params()), gemm_flops(s), bytes};
 }
 
 std::string join(std::string a, const std::string& b) { return a.empty() ? b : b.empty() ? a : a + "_" + b; }
-std::string act_tag(Activation a, const char* prefix = "") {
-  return a == Activation::None ? std::string() : prefix + std::string(activation_name(a));
-}
 
 }  // namespace
 
@@ -642,7 +637,7 @@ void conv2d_forward(const ConvShape& s, const float* src, const float* weights, 
   check_activation(act, "conv2d_forward");
   const detail::ConvVariant& v = detail::conv_select(active_isa(), s);
   const trace::KernelScope scope([&] {
-    return conv_call(v, s, join(bias ? "bias" : "", act_tag(act)),
+    return conv_call(v, s, detail::fusion_name(bias != nullptr, act, Activation::None),
                      4 * (fl(s.params().n) * fl(s.src_image() + s.dst_image()) + fl(s.weights_size())));
   });
   detail::conv2d_forward_run(v, s, src, weights, bias, act, dst);
@@ -658,7 +653,7 @@ void conv2d_backward_data(const ConvShape& s, const float* diff_dst, const float
   const detail::ConvVariant& v = detail::conv_select(active_isa(), s);
   const trace::KernelScope scope([&] {
     const double srcs = src_act != Activation::None ? 2 : 1;
-    return conv_call(v, s, join("bwd_data", act_tag(src_act, "d")),
+    return conv_call(v, s, join("bwd_data", detail::fusion_name(false, Activation::None, src_act)),
                      4 * (fl(s.params().n) * (fl(s.dst_image()) + srcs * fl(s.src_image())) + fl(s.weights_size())));
   });
   detail::conv2d_backward_data_run(v, s, diff_dst, weights, diff_src, src_act, src);

@@ -71,6 +71,7 @@ enum class ConvAlgo {
 /// every shape it applies to, and `nabla prof conv` profiles each.
 struct ConvVariant {
   const char* name;  ///< e.g. "f32_conv_1x1_avx512"
+  const char* tag;   ///< the algorithm's part of the name: "1x1"
   Isa isa;
   ConvAlgo algo;
   bool (*applies)(const ConvShape& s);

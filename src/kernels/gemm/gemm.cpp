@@ -14,6 +14,7 @@
 #include <string>
 
 #include "kernels/common/dispatch.hpp"
+#include "kernels/common/names.hpp"
 #include "kernels/gemm/gemm_internal.hpp"
 #include "nabla/error.hpp"
 #include "nabla/kernels/gemm_config.hpp"
@@ -77,18 +78,9 @@ std::span<const GemmPacking> gemm_packings() {
 }
 
 std::string gemm_variant_name(const GemmVariant& v, const GemmPacking& packing, const Epilogue& ep) {
-  // v.name is "f32_gemm_<MR>x<NR>_<isa>": the epilogue goes before the tile,
-  // the packing after it.
-  const std::string name = v.name, tile = "_" + std::to_string(v.mr) + "x" + std::to_string(v.nr) + "_";
-  const size_t at = name.find(tile);
-  if (at == std::string::npos) return name;
-  std::string out = name.substr(0, at);
-  if (ep.bias_kind != BiasKind::None) out += "_bias";
-  if (!ep.act.is_none()) out += std::string("_") + activation_name(ep.act);
-  if (!ep.deriv.is_none()) out += std::string("_d") + activation_name(ep.deriv);
-  out += tile.substr(0, tile.size() - 1);
-  if (*packing.name) out += std::string("_") + packing.name;
-  return out + name.substr(at + tile.size() - 1);
+  return KernelName{"gemm", fusion_name(ep.bias_kind != BiasKind::None, ep.act, ep.deriv),
+                    std::to_string(v.mr) + "x" + std::to_string(v.nr), packing.name, v.isa}
+      .str();
 }
 
 std::string gemm_variant_name(const GemmVariant& v, bool pack_a, const Epilogue& ep) {
