@@ -6,6 +6,7 @@
 
 #include "kernels/common/names.hpp"
 #include "kernels/conv/conv_internal.hpp"
+#include "kernels/conv/conv_shapes.hpp"
 #include "kernels/gemm/gemm_internal.hpp"
 #include "nabla/error.hpp"
 #include "nabla/kernels/activation.hpp"
@@ -26,9 +27,12 @@ namespace nkd = nabla::kernels::detail;
 const char* kConvSyntax =
     "NxCxHxW,OxKHxKW[,sS|sSHxSW][,pP|pPHxPW][,dD|dDHxDW], e.g. 64x1x28x28,6x5x5,p2";
 
-// The layers of bench/bench_conv.cpp, and a 1x1 one for the pointwise variant.
-const std::vector<std::string> kConvDefaults = {"64x1x28x28,6x5x5", "64x6x12x12,16x5x5", "64x32x28x28,64x3x3,p1",
-                               "64x64x14x14,64x1x1"};
+// The training layers bench_conv and nabla_compare time (kTrainingConvLayers).
+std::vector<std::string> conv_defaults() {
+  std::vector<std::string> v;
+  for (const nkd::ConvLayer& l : nkd::kTrainingConvLayers) v.push_back(nkd::conv_shape_string(l.p));
+  return v;
+}
 
 nk::ConvParams parse_conv_shape(const std::string& text) {
   const auto fail = [&] { throw Error("prof: bad conv shape '" + text + "' (expected " + kConvSyntax + ")"); };
@@ -164,6 +168,6 @@ void conv_cases(const std::string& text, const std::vector<Isa>& isas, std::vect
 
 }  // namespace
 
-const Family kConvFamily = {"conv", kConvSyntax, kConvDefaults, &conv_cases};
+const Family kConvFamily = {"conv", kConvSyntax, conv_defaults(), &conv_cases};
 
 }  // namespace nabla::cli::prof_detail
