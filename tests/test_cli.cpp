@@ -17,6 +17,7 @@
 #include "nabla/data/dataset.hpp"
 #include "nabla/error.hpp"
 #include "nabla/nn/serialize.hpp"
+#include "checkpoint.hpp"
 #include "trainer.hpp"
 
 namespace cli = nabla::cli;
@@ -158,14 +159,30 @@ TEST(Train, PresetsTrainBitwiseAsBeforeTheRegistry) {
 TEST(Train, ResumeIsBitwiseIdenticalToAnUninterruptedRun) {
   SKIP_WITHOUT_DATA();
   TempDir dir;
-  for (const char* opt : {"sgd", "adam"}) {
-    SCOPED_TRACE(opt);
+  // Every optimiser, with the schedules, warm-up and clipping: the
+  // checkpoint carries the optimiser's state and the schedule's epoch.
+  struct Run {
+    const char* optimizer;
+    bool nesterov;
+    const char *schedule, *warmup;
+    float clip, lr;
+  };
+  for (const Run& run : {Run{"sgd", false, "", "", 0.f, 0.01f}, Run{"adam", false, "", "", 0.f, 0.01f},
+                         Run{"sgd", true, "step:1:0.5", "", 0.f, 0.01f},
+                         Run{"adamw", false, "cosine:3", "2", 0.5f, 0.01f},
+                         Run{"rmsprop", false, "step:2:0.1", "1:0.5", 1.f, 0.001f}}) {
+    const char* opt = run.optimizer;
+    SCOPED_TRACE(std::string(opt) + " " + run.schedule + " warmup " + run.warmup);
     cli::TrainOptions o;
     o.model = "dense 32 tanh | dense 1 sigmoid";
     o.classes = {0, 6};
     o.limit = 700;  // 11 batches of 64 and a partial one
     o.optimizer = opt;
-    o.lr = 0.01f;
+    o.nesterov = run.nesterov;
+    o.schedule = run.schedule;
+    o.warmup = run.warmup;
+    o.clip_grad_norm = run.clip;
+    o.lr = run.lr;
     o.seed = 5;
     o.epochs = 3;
     o.save = dir / "full";
@@ -200,7 +217,8 @@ TEST(Train, ResumeIsBitwiseIdenticalToAnUninterruptedRun) {
       cli::train(r);
       ADD_FAILURE() << "resumed with a different --lr";
     } catch (const nabla::Error& e) {
-      EXPECT_NE(std::string(e.what()).find("--lr '0.5' does not match the checkpoint's '0.01'"), std::string::npos)
+      EXPECT_NE(std::string(e.what()).find("--lr '0.5' does not match the checkpoint's '" + cli::exact(run.lr) + "'"),
+                std::string::npos)
           << e.what();
     }
   }
@@ -245,9 +263,20 @@ TEST(Binary, ErrorsAreOneLineOnStderrAndNoFileIsWritten) {
            {"train --model mlp --epochs 0 --save " + model, "--epochs 0"},
            {"train --model mlp --resume " + dir / "missing.ckpt", "cannot open"},
            {"eval --model " + dir / "missing", "cannot open"},
+           {"train --model mlp --optimizer adagrad --save " + model, "--optimizer 'adagrad': expected sgd, adam, adamw or rmsprop"},
+           {"train --model mlp --optimizer adam --nesterov --save " + model, "--nesterov applies to --optimizer sgd"},
+           {"train --model mlp --optimizer sgd --momentum 0 --nesterov --save " + model, "--nesterov needs --momentum > 0"},
+           {"train --model mlp --optimizer rmsprop --lr -1 --save " + model, "RMSprop: learning rate"},
+           {"train --model mlp --schedule step:0:0.5 --save " + model, "--schedule 'step:0:0.5': StepLR: step_size 0"},
+           {"train --model mlp --schedule step:2 --save " + model, "--schedule 'step:2': expected step:EPOCHS:GAMMA"},
+           {"train --model mlp --schedule cosine:x --save " + model, "--schedule 'cosine:x': 'x' is not a valid number"},
+           {"train --model mlp --schedule linear --save " + model, "--schedule 'linear': expected"},
+           {"train --model mlp --warmup 0 --save " + model, "--warmup '0'"},
+           {"train --model mlp --warmup 2:1.5 --save " + model, "--warmup '2:1.5'"},
+           {"train --model mlp --clip-grad-norm -1 --save " + model, "--clip-grad-norm -1"},
        }) {
     SCOPED_TRACE(c.args);
-    EXPECT_NE(run_nabla(c.args, out, err, dir), 0);
+    EXPECT_EQ(run_nabla(c.args, out, err, dir), 1);
     EXPECT_EQ(err.rfind("nabla: error: ", 0), 0u) << err;
     EXPECT_NE(err.find(c.message), std::string::npos) << err;
     EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
@@ -260,4 +289,7 @@ TEST(Binary, ErrorsAreOneLineOnStderrAndNoFileIsWritten) {
   EXPECT_EQ(run_nabla("train --help", out, err, dir), 0);
   EXPECT_NE(out.find("conv CHANNELS KERNEL [stride S] [pad P]"), std::string::npos);
   EXPECT_NE(out.find("lenet"), std::string::npos);
+  for (const char* o : {"adamw", "rmsprop", "--nesterov", "--schedule", "step:EPOCHS:GAMMA", "cosine", "--warmup",
+                        "--clip-grad-norm"})
+    EXPECT_NE(out.find(o), std::string::npos) << o;
 }
