@@ -224,6 +224,55 @@ TEST(Train, ResumeIsBitwiseIdenticalToAnUninterruptedRun) {
   }
 }
 
+// The schedule, warm-up and clipping options reach the training loop: a
+// StepLR with gamma 0 stops training after its first epoch, a warm-up from
+// 1e-30 of the rate leaves the first epoch's weights where lr 0 leaves
+// them, and clipping changes the result.
+TEST(Train, ScheduleWarmupAndClippingTakeEffect) {
+  SKIP_WITHOUT_DATA();
+  TempDir dir;
+  auto weights = [&](const std::string& path) {
+    std::vector<float> w;
+    for (const auto& [name, t] : nabla::nn::load_tensors(path).tensors) w.insert(w.end(), t.data(), t.data() + t.numel());
+    return w;
+  };
+  cli::TrainOptions o;
+  o.model = "dense 16 tanh | dense 1 sigmoid";
+  o.classes = {0, 6};
+  o.limit = 300;
+  o.optimizer = "sgd";
+  o.lr = 0.05f;
+  o.seed = 3;
+  o.epochs = 1;
+  o.save = dir / "one";
+  cli::train(o);
+  o.epochs = 2;
+  o.schedule = "step:1:0";  // lr · 0 from the second epoch on
+  o.save = dir / "two";
+  cli::train(o);
+  EXPECT_EQ(weights(dir / "one"), weights(dir / "two"));
+
+  o.schedule = "";
+  o.epochs = 1;
+  o.lr = 0.f;
+  o.save = dir / "untrained";
+  cli::train(o);
+  o.lr = 0.05f;
+  o.warmup = "2:1e-30";
+  o.save = dir / "warm";
+  cli::train(o);
+  const auto a = weights(dir / "untrained"), b = weights(dir / "warm");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-20) << i;
+
+  o.warmup = "";
+  o.clip_grad_norm = 1e-3f;
+  o.save = dir / "clipped";
+  cli::train(o);
+  EXPECT_NE(weights(dir / "one"), weights(dir / "clipped"));
+  EXPECT_NE(weights(dir / "untrained"), weights(dir / "clipped"));
+}
+
 TEST(Train, CsvDataTrainsAndEvaluates) {
   TempDir dir;
   // Two separable classes: label = (x0 + x1 > 0).
