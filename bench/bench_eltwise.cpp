@@ -176,6 +176,48 @@ void BM_adam(benchmark::State& st) {
   set_bw(st, 28.0 * n);
 }
 
+void BM_sgd_nesterov(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  auto p = buffer(n, -1, 1, 1), g = buffer(n, -1, 1, 2), buf = buffer(n, -1, 1, 3);
+  const nk::SgdParams hp{1e-3f, 0.9f, 1e-4f, true};
+  for (auto _ : st) nk::sgd_update(n, p.data(), g.data(), buf.data(), hp, false);
+  set_bw(st, 20.0 * n);
+}
+
+void BM_adamw(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  auto p = buffer(n, -1, 1, 1), g = buffer(n, -1, 1, 2), m = buffer(n, -1, 1, 3), v = buffer(n, 0, 1, 4);
+  int64_t step = 1;
+  const nk::AdamParams hp{1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f};
+  for (auto _ : st) nk::adamw_update(n, p.data(), g.data(), m.data(), v.data(), hp, step++);
+  set_bw(st, 28.0 * n);
+}
+
+// RMSprop: param, square_avg (read + write) and grad; momentum adds its buffer.
+template <bool Momentum>
+void BM_rmsprop(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  auto p = buffer(n, -1, 1, 1), g = buffer(n, -1, 1, 2), sq = buffer(n, 0, 1, 3), buf = buffer(n, -1, 1, 4);
+  const nk::RmspropParams hp{1e-3f, 0.99f, 1e-8f, 0.f, Momentum ? 0.9f : 0.f};
+  for (auto _ : st) nk::rmsprop_update(n, p.data(), g.data(), sq.data(), Momentum ? buf.data() : nullptr, hp);
+  set_bw(st, (Momentum ? 28.0 : 20.0) * n);
+}
+
+// Gradient clipping's two passes: the sum of squares (1 stream) and the scaling (copy-like).
+void BM_sum_squares(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  auto x = buffer(n, -1, 1, 1);
+  for (auto _ : st) benchmark::DoNotOptimize(nk::sum_squares(n, x.data()));
+  set_bw(st, 4.0 * n);
+}
+
+void BM_scale(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  auto x = buffer(n, -1, 1, 1);
+  for (auto _ : st) nk::scale(n, x.data(), 0.999999f);
+  set_bw(st, 8.0 * n);
+}
+
 void sizes(benchmark::internal::Benchmark* b) {
   b->ArgName("n");
   for (int64_t n : kSizes) b->Arg(n);
@@ -202,5 +244,11 @@ BENCHMARK(BM_maxpool2x2_fwd)->ArgNames({"C", "HW"})->Args({6, 24})->Args({32, 28
 BENCHMARK(BM_maxpool2x2_bwd)->ArgNames({"C", "HW"})->Args({6, 24})->Args({32, 28});
 BENCHMARK(BM_sgd_momentum)->Apply(sizes);
 BENCHMARK(BM_adam)->Apply(sizes);
+BENCHMARK(BM_sgd_nesterov)->Apply(sizes);
+BENCHMARK(BM_adamw)->Apply(sizes);
+BENCHMARK(BM_rmsprop<false>)->Apply(sizes);
+BENCHMARK(BM_rmsprop<true>)->Apply(sizes);
+BENCHMARK(BM_sum_squares)->Apply(sizes);
+BENCHMARK(BM_scale)->Apply(sizes);
 
 BENCHMARK_MAIN();

@@ -17,6 +17,7 @@
 #include "nabla/data/dataset.hpp"
 #include "nabla/error.hpp"
 #include "nabla/nn/serialize.hpp"
+#include "checkpoint.hpp"
 #include "trainer.hpp"
 
 namespace cli = nabla::cli;
@@ -158,14 +159,30 @@ TEST(Train, PresetsTrainBitwiseAsBeforeTheRegistry) {
 TEST(Train, ResumeIsBitwiseIdenticalToAnUninterruptedRun) {
   SKIP_WITHOUT_DATA();
   TempDir dir;
-  for (const char* opt : {"sgd", "adam"}) {
-    SCOPED_TRACE(opt);
+  // Every optimiser, with the schedules, warm-up and clipping: the
+  // checkpoint carries the optimiser's state and the schedule's epoch.
+  struct Run {
+    const char* optimizer;
+    bool nesterov;
+    const char *schedule, *warmup;
+    float clip, lr;
+  };
+  for (const Run& run : {Run{"sgd", false, "", "", 0.f, 0.01f}, Run{"adam", false, "", "", 0.f, 0.01f},
+                         Run{"sgd", true, "step:1:0.5", "", 0.f, 0.01f},
+                         Run{"adamw", false, "cosine:3", "2", 0.5f, 0.01f},
+                         Run{"rmsprop", false, "step:2:0.1", "1:0.5", 1.f, 0.001f}}) {
+    const char* opt = run.optimizer;
+    SCOPED_TRACE(std::string(opt) + " " + run.schedule + " warmup " + run.warmup);
     cli::TrainOptions o;
     o.model = "dense 32 tanh | dense 1 sigmoid";
     o.classes = {0, 6};
     o.limit = 700;  // 11 batches of 64 and a partial one
     o.optimizer = opt;
-    o.lr = 0.01f;
+    o.nesterov = run.nesterov;
+    o.schedule = run.schedule;
+    o.warmup = run.warmup;
+    o.clip_grad_norm = run.clip;
+    o.lr = run.lr;
     o.seed = 5;
     o.epochs = 3;
     o.save = dir / "full";
@@ -200,10 +217,60 @@ TEST(Train, ResumeIsBitwiseIdenticalToAnUninterruptedRun) {
       cli::train(r);
       ADD_FAILURE() << "resumed with a different --lr";
     } catch (const nabla::Error& e) {
-      EXPECT_NE(std::string(e.what()).find("--lr '0.5' does not match the checkpoint's '0.01'"), std::string::npos)
+      EXPECT_NE(std::string(e.what()).find("--lr '0.5' does not match the checkpoint's '" + cli::exact(run.lr) + "'"),
+                std::string::npos)
           << e.what();
     }
   }
+}
+
+// The schedule, warm-up and clipping options reach the training loop: a
+// StepLR with gamma 0 stops training after its first epoch, a warm-up from
+// 1e-30 of the rate leaves the first epoch's weights where lr 0 leaves
+// them, and clipping changes the result.
+TEST(Train, ScheduleWarmupAndClippingTakeEffect) {
+  SKIP_WITHOUT_DATA();
+  TempDir dir;
+  auto weights = [&](const std::string& path) {
+    std::vector<float> w;
+    for (const auto& [name, t] : nabla::nn::load_tensors(path).tensors) w.insert(w.end(), t.data(), t.data() + t.numel());
+    return w;
+  };
+  cli::TrainOptions o;
+  o.model = "dense 16 tanh | dense 1 sigmoid";
+  o.classes = {0, 6};
+  o.limit = 300;
+  o.optimizer = "sgd";
+  o.lr = 0.05f;
+  o.seed = 3;
+  o.epochs = 1;
+  o.save = dir / "one";
+  cli::train(o);
+  o.epochs = 2;
+  o.schedule = "step:1:0";  // lr · 0 from the second epoch on
+  o.save = dir / "two";
+  cli::train(o);
+  EXPECT_EQ(weights(dir / "one"), weights(dir / "two"));
+
+  o.schedule = "";
+  o.epochs = 1;
+  o.lr = 0.f;
+  o.save = dir / "untrained";
+  cli::train(o);
+  o.lr = 0.05f;
+  o.warmup = "2:1e-30";
+  o.save = dir / "warm";
+  cli::train(o);
+  const auto a = weights(dir / "untrained"), b = weights(dir / "warm");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-20) << i;
+
+  o.warmup = "";
+  o.clip_grad_norm = 1e-3f;
+  o.save = dir / "clipped";
+  cli::train(o);
+  EXPECT_NE(weights(dir / "one"), weights(dir / "clipped"));
+  EXPECT_NE(weights(dir / "untrained"), weights(dir / "clipped"));
 }
 
 TEST(Train, CsvDataTrainsAndEvaluates) {
@@ -245,9 +312,20 @@ TEST(Binary, ErrorsAreOneLineOnStderrAndNoFileIsWritten) {
            {"train --model mlp --epochs 0 --save " + model, "--epochs 0"},
            {"train --model mlp --resume " + dir / "missing.ckpt", "cannot open"},
            {"eval --model " + dir / "missing", "cannot open"},
+           {"train --model mlp --optimizer adagrad --save " + model, "--optimizer 'adagrad': expected sgd, adam, adamw or rmsprop"},
+           {"train --model mlp --optimizer adam --nesterov --save " + model, "--nesterov applies to --optimizer sgd"},
+           {"train --model mlp --optimizer sgd --momentum 0 --nesterov --save " + model, "--nesterov needs --momentum > 0"},
+           {"train --model mlp --optimizer rmsprop --lr -1 --save " + model, "RMSprop: learning rate"},
+           {"train --model mlp --schedule step:0:0.5 --save " + model, "--schedule 'step:0:0.5': StepLR: step_size 0"},
+           {"train --model mlp --schedule step:2 --save " + model, "--schedule 'step:2': expected step:EPOCHS:GAMMA"},
+           {"train --model mlp --schedule cosine:x --save " + model, "--schedule 'cosine:x': 'x' is not a valid number"},
+           {"train --model mlp --schedule linear --save " + model, "--schedule 'linear': expected"},
+           {"train --model mlp --warmup 0 --save " + model, "--warmup '0'"},
+           {"train --model mlp --warmup 2:1.5 --save " + model, "--warmup '2:1.5'"},
+           {"train --model mlp --clip-grad-norm -1 --save " + model, "--clip-grad-norm -1"},
        }) {
     SCOPED_TRACE(c.args);
-    EXPECT_NE(run_nabla(c.args, out, err, dir), 0);
+    EXPECT_EQ(run_nabla(c.args, out, err, dir), 1);
     EXPECT_EQ(err.rfind("nabla: error: ", 0), 0u) << err;
     EXPECT_NE(err.find(c.message), std::string::npos) << err;
     EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
@@ -260,4 +338,7 @@ TEST(Binary, ErrorsAreOneLineOnStderrAndNoFileIsWritten) {
   EXPECT_EQ(run_nabla("train --help", out, err, dir), 0);
   EXPECT_NE(out.find("conv OUT_CHANNELS KERNEL [stride STRIDE] [pad PADDING] [ACT]"), std::string::npos);
   EXPECT_NE(out.find("lenet"), std::string::npos);
+  for (const char* o : {"adamw", "rmsprop", "--nesterov", "--schedule", "step:EPOCHS:GAMMA", "cosine", "--warmup",
+                        "--clip-grad-norm"})
+    EXPECT_NE(out.find(o), std::string::npos) << o;
 }

@@ -31,6 +31,10 @@ Settings run_settings(const TrainOptions& o, const std::string& spec) {
           {"lr", exact(o.lr)},
           {"momentum", exact(o.momentum)},
           {"weight-decay", exact(o.weight_decay)},
+          {"nesterov", o.nesterov ? "yes" : "no"},
+          {"schedule", o.schedule},
+          {"warmup", o.warmup},
+          {"clip-grad-norm", exact(o.clip_grad_norm)},
           {"batch", std::to_string(o.batch)},
           {"seed", std::to_string(o.seed)},
           {"classes", join(cls)},
@@ -50,6 +54,16 @@ void apply_settings(TrainOptions& o, const Settings& s, const std::string& path)
   o.lr = parse_number<float>(get("lr"), what + " lr");
   o.momentum = parse_number<float>(get("momentum"), what + " momentum");
   o.weight_decay = parse_number<float>(get("weight-decay"), what + " weight-decay");
+  // Settings added with AdamW/RMSprop and the schedules: absent from older
+  // checkpoints, whose runs had none of them.
+  auto get_or = [&](const std::string& k, const std::string& fallback) {
+    auto it = s.find(k);
+    return it == s.end() ? fallback : it->second;
+  };
+  o.nesterov = get_or("nesterov", "no") == "yes";
+  o.schedule = get_or("schedule", "");
+  o.warmup = get_or("warmup", "");
+  o.clip_grad_norm = parse_number<float>(get_or("clip-grad-norm", "0"), what + " clip-grad-norm");
   o.batch = parse_number<int64_t>(get("batch"), what + " batch");
   o.seed = parse_number<uint64_t>(get("seed"), what + " seed");
   const std::string cls = get("classes");
@@ -128,13 +142,16 @@ Resumed restore_checkpoint(nn::TensorFile& ckpt, const TrainOptions& o, const st
                 std::to_string(ranks) + "; resume with the same number (mpirun -np " + saved_ranks + ")");
   r.rng = parse_number<uint64_t>(meta["nabla.rng"], "'" + o.resume + "': nabla.rng");
   r.history = parse_history(meta["nabla.history"], o.resume);
+  r.schedule_epoch = meta.count("nabla.schedule_epoch")
+                         ? parse_number<int64_t>(meta["nabla.schedule_epoch"], "'" + o.resume + "': nabla.schedule_epoch")
+                         : static_cast<int64_t>(r.history.size());
   if (static_cast<int>(r.history.size()) >= o.epochs)
     throw Error("'" + o.resume + "' already holds " + std::to_string(r.history.size()) + " epochs; ask for more with --epochs");
   return r;
 }
 
 void write_checkpoint(const std::string& path, nn::Sequential& model, const std::vector<Tensor>& optim_state,
-                      int64_t steps, uint64_t rng, int ranks, const std::vector<EpochStats>& history,
+                      int64_t steps, int64_t schedule_epoch, uint64_t rng, int ranks, const std::vector<EpochStats>& history,
                       const nn::Metadata& model_meta, const TrainOptions& o, const nn::ModelSpec& spec) {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (auto& [name, p] : model.named_parameters()) tensors.emplace_back("model." + name, p->value);
@@ -142,6 +159,7 @@ void write_checkpoint(const std::string& path, nn::Sequential& model, const std:
   nn::Metadata meta = model_meta;
   meta["nabla.format"] = "checkpoint-1";
   meta["nabla.steps"] = std::to_string(steps);
+  meta["nabla.schedule_epoch"] = std::to_string(schedule_epoch);
   meta["nabla.rng"] = std::to_string(rng);
   meta["nabla.ranks"] = std::to_string(ranks);
   meta["nabla.history"] = history_text(history);

@@ -64,6 +64,7 @@ nn::TensorFile read_checkpoint(TrainOptions& o);
 /// What a checkpoint restores besides the tensors.
 struct Resumed {
   int64_t steps = 0;  ///< the optimiser's step count
+  int64_t schedule_epoch = 0;  ///< the schedule's epoch() (the history's length in older checkpoints)
   uint64_t rng = 0;   ///< the shuffling RNG's state
   std::vector<EpochStats> history;
 };
@@ -75,10 +76,10 @@ Resumed restore_checkpoint(nn::TensorFile& ckpt, const TrainOptions& o, const st
                            nn::Sequential& model, std::vector<Tensor> optim_state);
 
 /// Writes PATH.ckpt (path is the whole name): the parameters, the optimiser
-/// state, and as metadata model_meta, the step count, the RNG state, the
-/// rank count, the history and the run's settings.
+/// state, and as metadata model_meta, the step count, the schedule's epoch,
+/// the RNG state, the rank count, the history and the run's settings.
 void write_checkpoint(const std::string& path, nn::Sequential& model, const std::vector<Tensor>& optim_state,
-                      int64_t steps, uint64_t rng, int ranks, const std::vector<EpochStats>& history,
+                      int64_t steps, int64_t schedule_epoch, uint64_t rng, int ranks, const std::vector<EpochStats>& history,
                       const nn::Metadata& model_meta, const TrainOptions& o, const nn::ModelSpec& spec);
 
 }  // namespace nabla::cli

@@ -252,9 +252,24 @@ int main(int argc, char** argv) {
   defining.push_back(train->add_option("--batch", o.batch, "mini-batch size")->capture_default_str());
   defining.push_back(train->add_option("--lr", o.lr, "learning rate")->capture_default_str());
   defining.push_back(train->add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str());
-  defining.push_back(train->add_option("--optimizer", o.optimizer, "sgd or adam")->capture_default_str()
-                         ->check(CLI::IsMember({"sgd", "adam"})));
-  defining.push_back(train->add_option("--weight-decay", o.weight_decay, "L2 weight decay")->capture_default_str());
+  defining.push_back(train->add_option("--optimizer", o.optimizer,
+                                       "sgd, adam, adamw or rmsprop (torch.optim's rules; AdamW's decay is "
+                                       "--weight-decay, decoupled; RMSprop: alpha 0.99, eps 1e-8, no momentum)")
+                         ->capture_default_str());
+  defining.push_back(train->add_option("--weight-decay", o.weight_decay, "weight decay (L2; decoupled for adamw)")
+                         ->capture_default_str());
+  defining.push_back(train->add_flag("--nesterov", o.nesterov, "Nesterov momentum (sgd, needs --momentum > 0)"));
+  defining.push_back(train->add_option("--schedule", o.schedule,
+                                       "learning-rate schedule, stepped per epoch: step:EPOCHS:GAMMA (StepLR: "
+                                       "lr x GAMMA every EPOCHS epochs) or cosine[:T_MAX[:ETA_MIN]] "
+                                       "(CosineAnnealingLR, T_MAX default --epochs); default constant"));
+  defining.push_back(train->add_option("--warmup", o.warmup,
+                                       "linear warm-up EPOCHS[:START_FACTOR]: the rate rises from START_FACTOR "
+                                       "(default 1/3) x lr to lr over EPOCHS epochs, times the schedule's"));
+  defining.push_back(train->add_option("--clip-grad-norm", o.clip_grad_norm,
+                                       "scale the gradients so that their L2 norm (all parameters together) "
+                                       "is at most X per step (0: off)")
+                         ->capture_default_str());
   defining.push_back(train->add_option("--seed", o.seed, "seed of the weights and the shuffling")->capture_default_str());
   train->add_option("--threads", o.threads, "threads (0: one per physical core)")->capture_default_str();
   defining.push_back(train->add_option("--classes", o.classes, "train on these classes only, relabelled 0, 1, ... "

@@ -121,6 +121,47 @@ std::vector<EltOp> eltwise_ops() {
                    std::vector<float> m = *d.m0, v = *d.v0;
                    nk::adam_update_reference(d.n, d.ref->data(), d.g->data(), m.data(), v.data(), {}, 1);
                  }});
+  const nk::SgdParams nesterov{1e-3f, 0.9f, 1e-4f, true};
+  ops.push_back({"sgd_nesterov", "optimiser", 8, 20,
+                 [](EltData& d) {
+                   *d.y = *d.p0;
+                   *d.m = *d.m0;
+                 },
+                 [nesterov](EltData& d) { nk::sgd_update(d.n, d.y->data(), d.g->data(), d.m->data(), nesterov, false); },
+                 [nesterov](EltData& d) {
+                   *d.ref = *d.p0;
+                   std::vector<float> buf = *d.m0;
+                   nk::sgd_update_reference(d.n, d.ref->data(), d.g->data(), buf.data(), nesterov, false);
+                 }});
+  const nk::AdamParams adamw{1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f};
+  ops.push_back({"adamw", "optimiser", 13, 28,
+                 [](EltData& d) {
+                   *d.y = *d.p0;
+                   *d.m = *d.m0;
+                   *d.v = *d.v0;
+                 },
+                 [adamw](EltData& d) { nk::adamw_update(d.n, d.y->data(), d.g->data(), d.m->data(), d.v->data(), adamw, 1); },
+                 [adamw](EltData& d) {
+                   *d.ref = *d.p0;
+                   std::vector<float> m = *d.m0, v = *d.v0;
+                   nk::adamw_update_reference(d.n, d.ref->data(), d.g->data(), m.data(), v.data(), adamw, 1);
+                 }});
+  // RMSprop with momentum: square_avg in v, the momentum buffer in m.
+  const nk::RmspropParams rmsprop{1e-3f, 0.99f, 1e-8f, 1e-4f, 0.9f};
+  ops.push_back({"rmsprop_momentum", "optimiser", 10, 28,
+                 [](EltData& d) {
+                   *d.y = *d.p0;
+                   *d.m = *d.m0;
+                   *d.v = *d.v0;
+                 },
+                 [rmsprop](EltData& d) {
+                   nk::rmsprop_update(d.n, d.y->data(), d.g->data(), d.v->data(), d.m->data(), rmsprop);
+                 },
+                 [rmsprop](EltData& d) {
+                   *d.ref = *d.p0;
+                   std::vector<float> m = *d.m0, v = *d.v0;
+                   nk::rmsprop_update_reference(d.n, d.ref->data(), d.g->data(), v.data(), m.data(), rmsprop);
+                 }});
   return ops;
 }
 

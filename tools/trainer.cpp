@@ -22,6 +22,7 @@
 #include "nabla/nn/init.hpp"
 #include "nabla/nn/loss.hpp"
 #include "nabla/nn/optim.hpp"
+#include "nabla/nn/schedule.hpp"
 #include "nabla/nn/serialize.hpp"
 #include "nabla/runtime/threads.hpp"
 #if NABLA_WITH_MPI
@@ -105,23 +106,65 @@ class Objective {
   nn::BinaryCrossEntropy bce_;
 };
 
-class Optimizer {
- public:
-  Optimizer(const std::string& kind, std::vector<nn::Parameter*> params, float lr, float momentum, float wd) {
-    if (kind == "sgd") sgd_ = std::make_unique<nn::SGD>(std::move(params), lr, momentum, wd);
-    else if (kind == "adam") adam_ = std::make_unique<nn::Adam>(std::move(params), lr, 0.9f, 0.999f, 1e-8f, wd);
-    else throw Error("optimizer '" + kind + "': expected sgd or adam");
-  }
-  void zero_grad() { sgd_ ? sgd_->zero_grad() : adam_->zero_grad(); }
-  void step() { sgd_ ? sgd_->step() : adam_->step(); }
-  int64_t steps() const { return sgd_ ? sgd_->steps() : adam_->steps(); }
-  void set_steps(int64_t t) { sgd_ ? sgd_->set_steps(t) : adam_->set_steps(t); }
-  std::vector<Tensor> state() const { return sgd_ ? sgd_->state() : adam_->state(); }
+// The optimiser --optimizer names, over the model's parameters.
+std::unique_ptr<nn::Optimizer> make_optimizer(const TrainOptions& o, std::vector<nn::Parameter*> params) {
+  if (o.optimizer == "sgd") return std::make_unique<nn::SGD>(std::move(params), o.lr, o.momentum, o.weight_decay, o.nesterov);
+  if (o.optimizer == "adam") return std::make_unique<nn::Adam>(std::move(params), o.lr, 0.9f, 0.999f, 1e-8f, o.weight_decay);
+  if (o.optimizer == "adamw") return std::make_unique<nn::AdamW>(std::move(params), o.lr, 0.9f, 0.999f, 1e-8f, o.weight_decay);
+  if (o.optimizer == "rmsprop") return std::make_unique<nn::RMSprop>(std::move(params), o.lr, 0.99f, 1e-8f, o.weight_decay);
+  throw Error("--optimizer '" + o.optimizer + "': expected sgd, adam, adamw or rmsprop");
+}
 
- private:
-  std::unique_ptr<nn::SGD> sgd_;
-  std::unique_ptr<nn::Adam> adam_;
-};
+std::vector<std::string> split_fields(const std::string& s) {
+  std::vector<std::string> f;
+  size_t a = 0;
+  for (size_t b; (b = s.find(':', a)) != std::string::npos; a = b + 1) f.push_back(s.substr(a, b - a));
+  f.push_back(s.substr(a));
+  return f;
+}
+
+// --schedule with cosine's T_MAX written out (the run's --epochs unless
+// given), so that a checkpoint keeps the schedule the run started with.
+std::string resolved_schedule(const std::string& s, int epochs) {
+  return s == "cosine" ? "cosine:" + std::to_string(epochs) : s;
+}
+
+// The schedule --schedule and --warmup name (null: a constant rate);
+// throws nabla::Error naming the option for a malformed or bad value.
+std::unique_ptr<nn::Schedule> make_schedule(const TrainOptions& o, nn::Optimizer& opt) {
+  std::unique_ptr<nn::Schedule> sched;
+  const std::vector<std::string> f = split_fields(o.schedule);
+  auto num = [&](const std::string& text, auto type) {
+    return parse_number<decltype(type)>(text, "--schedule '" + o.schedule + "'");
+  };
+  try {
+    if (o.schedule.empty()) {
+    } else if (f[0] == "step" && f.size() == 3) {
+      sched = std::make_unique<nn::StepLR>(opt, num(f[1], int64_t{}), num(f[2], float{}));
+    } else if (f[0] == "cosine" && f.size() <= 3) {
+      const int64_t t_max = f.size() > 1 ? num(f[1], int64_t{}) : o.epochs;
+      sched = std::make_unique<nn::CosineAnnealingLR>(opt, t_max, f.size() > 2 ? num(f[2], float{}) : 0.f);
+    } else {
+      throw Error("--schedule '" + o.schedule + "': expected step:EPOCHS:GAMMA or cosine[:T_MAX[:ETA_MIN]]");
+    }
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    throw Error(m.starts_with("--schedule") ? m : "--schedule '" + o.schedule + "': " + m);
+  }
+  if (o.warmup.empty()) return sched;
+  const std::vector<std::string> w = split_fields(o.warmup);
+  const std::string what = "--warmup '" + o.warmup + "'";
+  if (w.size() > 2) throw Error(what + ": expected EPOCHS or EPOCHS:START_FACTOR");
+  const int64_t epochs = parse_number<int64_t>(w[0], what);
+  const float start = w.size() > 1 ? parse_number<float>(w[1], what) : 1.f / 3;
+  try {
+    if (sched) sched->set_warmup(epochs, start);
+    else sched = std::make_unique<nn::LinearWarmup>(opt, epochs, start);
+  } catch (const Error& e) {
+    throw Error(what + ": " + e.what());
+  }
+  return sched;
+}
 
 Evaluation run_eval(nn::Sequential& model, const data::Dataset& d, Objective& obj, int64_t outputs, int64_t batch) {
   Evaluation e;
@@ -182,6 +225,9 @@ TrainOptions checked_options(const TrainOptions& options, int rank) {
   if (o.batch < 1) throw Error("--batch " + std::to_string(o.batch) + ": at least 1");
   if (o.threads < 0) throw Error("--threads " + std::to_string(o.threads) + ": at least 1 (0: default)");
   if (o.limit < 0) throw Error("--limit " + std::to_string(o.limit) + ": at least 1 (0: all)");
+  if (!(o.clip_grad_norm >= 0.f))
+    throw Error("--clip-grad-norm " + exact(o.clip_grad_norm) + ": must be > 0 (0: no clipping)");
+  o.schedule = resolved_schedule(o.schedule, o.epochs);
   if (rank != 0) o.save = o.log = o.plot = "";
   check_writable(o.save, "--save");
   check_writable(o.save.empty() ? "" : o.save + ".ckpt", "--save");
@@ -191,13 +237,25 @@ TrainOptions checked_options(const TrainOptions& options, int rank) {
   return o;
 }
 
+// The optimiser and schedule options (the command line's or a
+// checkpoint's), checked before the data is read: an optimiser and a
+// schedule are made over no parameters.
+void check_optimizer_settings(const TrainOptions& o) {
+  if (o.nesterov && o.optimizer != "sgd")
+    throw Error("--nesterov applies to --optimizer sgd, not '" + o.optimizer + "'");
+  if (o.nesterov && !(o.momentum > 0.f))
+    throw Error("--nesterov needs --momentum > 0 (got " + exact(o.momentum) + ")");
+  const std::unique_ptr<nn::Optimizer> opt = make_optimizer(o, {});
+  make_schedule(o, *opt);
+}
+
 // With several ranks: every rank has passed the setup (`synced` turns
 // true), the model specs and settings agree, rank 0's weights and optimiser
 // state are everyone's; returns the gradient reducer (null on one rank).
 std::unique_ptr<Reducer> join_ranks([[maybe_unused]] const dist::World* world, [[maybe_unused]] int ranks,
                                     bool& synced, [[maybe_unused]] const nn::ModelSpec& spec,
                                     [[maybe_unused]] const std::string& input_text,
-                                    [[maybe_unused]] const TrainOptions& o, [[maybe_unused]] Optimizer& opt,
+                                    [[maybe_unused]] const TrainOptions& o, [[maybe_unused]] nn::Optimizer& opt,
                                     [[maybe_unused]] const data::Rng& rng,
                                     [[maybe_unused]] const std::vector<EpochStats>& history,
                                     [[maybe_unused]] nn::Sequential& model) {
@@ -240,7 +298,11 @@ std::string start_text(const TrainOptions& o, nn::Sequential& model, const Data&
   std::string loss = binary ? (built.ends_in_sigmoid ? "binary cross-entropy" : "binary cross-entropy from logits")
                             : "softmax cross-entropy";
   text += "spec: " + spec.to_string() + "\nloss: " + loss + "; optimizer: " + o.optimizer + " lr " + exact(o.lr) +
-          (o.optimizer == "sgd" ? " momentum " + exact(o.momentum) : "") + "; batch " + std::to_string(o.batch) +
+          (o.optimizer == "sgd" ? " momentum " + exact(o.momentum) + (o.nesterov ? " nesterov" : "") : "") +
+          (o.weight_decay != 0.f ? " weight decay " + exact(o.weight_decay) : "") +
+          (o.schedule.empty() ? "" : "; schedule " + o.schedule) + (o.warmup.empty() ? "" : "; warm-up " + o.warmup) +
+          (o.clip_grad_norm > 0.f ? "; gradient norm clipped at " + exact(o.clip_grad_norm) : "") +
+          "; batch " + std::to_string(o.batch) +
           "; threads " + std::to_string(num_threads()) +
           (ranks > 1 ? "; " + std::to_string(ranks) + " ranks (global batch " + std::to_string(ranks * o.batch) + ")"
                      : std::string()) +
@@ -256,7 +318,7 @@ std::string start_text(const TrainOptions& o, nn::Sequential& model, const Data&
 // its time and speed; the step times accumulate into step_seconds and
 // steps_timed.
 EpochStats train_epoch(int epoch, data::BatchIterator& it, data::Rng& rng, nn::Sequential& model, Objective& objective,
-                       Optimizer& opt, [[maybe_unused]] Reducer* reducer, int64_t outputs,
+                       nn::Optimizer& opt, float clip_grad_norm, [[maybe_unused]] Reducer* reducer, int64_t outputs,
                        const TrainObserver& observer, double& step_seconds, int64_t& steps_timed) {
   const auto t0 = std::chrono::steady_clock::now();
   it.start(&rng);
@@ -289,6 +351,7 @@ EpochStats train_epoch(int epoch, data::BatchIterator& it, data::Rng& rng, nn::S
       loss = static_cast<float>(batch_loss_sum / static_cast<double>(it.global_batch_size()));
     }
 #endif
+    if (clip_grad_norm > 0.f) nn::clip_grad_norm(model.parameters(), clip_grad_norm);  // on the summed gradient
     opt.step();
     step_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
     ++steps_timed;
@@ -341,6 +404,7 @@ std::vector<EpochStats> train_body(const TrainOptions& options, const TrainObser
 
   nn::TensorFile ckpt;
   if (!o.resume.empty()) ckpt = read_checkpoint(o);
+  check_optimizer_settings(o);
   const nn::ModelSpec spec = nn::parse_spec(nn::resolve_model(o.model));
   const Data data = load_data(o.data, o.test_data, o.label, o.classes, o.limit, o.normalize);
   nn::manual_seed(o.seed);
@@ -348,7 +412,9 @@ std::vector<EpochStats> train_body(const TrainOptions& options, const TrainObser
   nn::Sequential& model = built.model;
   const bool binary = built.outputs == 1;
   Objective objective(binary, built.ends_in_sigmoid), test_objective(binary, built.ends_in_sigmoid);
-  Optimizer opt(o.optimizer, model.parameters(), o.lr, o.momentum, o.weight_decay);
+  const std::unique_ptr<nn::Optimizer> optimizer = make_optimizer(o, model.parameters());
+  nn::Optimizer& opt = *optimizer;
+  const std::unique_ptr<nn::Schedule> schedule = make_schedule(o, opt);
   data::Rng rng(o.seed ^ 0x53485546464c45ull);  // "SHUFFLE": a stream apart from the weights'
   std::vector<EpochStats> history;
 
@@ -361,6 +427,7 @@ std::vector<EpochStats> train_body(const TrainOptions& options, const TrainObser
   if (!o.resume.empty()) {
     const Resumed r = restore_checkpoint(ckpt, o, input_text, ranks, model, opt.state());
     opt.set_steps(r.steps);
+    if (schedule) schedule->set_epoch(r.schedule_epoch);
     rng.set_state(r.rng);
     history = r.history;
   }
@@ -373,8 +440,9 @@ std::vector<EpochStats> train_body(const TrainOptions& options, const TrainObser
   double step_seconds = 0;
   int64_t steps_timed = 0;
   for (int epoch = static_cast<int>(history.size()) + 1; epoch <= o.epochs; ++epoch) {
-    EpochStats s = train_epoch(epoch, it, rng, model, objective, opt, reducer.get(), outputs, observer, step_seconds,
-                               steps_timed);
+    EpochStats s = train_epoch(epoch, it, rng, model, objective, opt, o.clip_grad_norm, reducer.get(), outputs,
+                               observer, step_seconds, steps_timed);
+    if (schedule) schedule->step();  // per epoch, as torch's schedulers
     if (data.has_test && rank == 0) {  // the replicas are equal: rank 0 alone evaluates
       const Evaluation e = run_eval(model, data.test, test_objective, outputs, o.batch);
       s.test_loss = e.loss;
@@ -384,8 +452,8 @@ std::vector<EpochStats> train_body(const TrainOptions& options, const TrainObser
 
     if (!o.save.empty()) {
       nn::save(model, o.save, model_meta);
-      write_checkpoint(o.save + ".ckpt", model, opt.state(), opt.steps(), rng.state(), ranks, history, model_meta, o,
-                       spec);
+      write_checkpoint(o.save + ".ckpt", model, opt.state(), opt.steps(), schedule ? schedule->epoch() : 0, rng.state(),
+                       ranks, history, model_meta, o, spec);
     }
     if (!o.log.empty()) nabla::write_file_atomic(o.log, log_csv(history));
     if (!o.plot.empty()) nabla::write_file_atomic(o.plot, plot_svg(history, "nabla: " + spec.to_string()));

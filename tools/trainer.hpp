@@ -10,8 +10,8 @@
 ///   written after every epoch.
 /// - `PATH.ckpt` beside it, after every epoch: one safetensors file holding
 ///   the parameters ("model.0.weight", ...), the optimiser's state
-///   ("optim.0", ... in Adam's/SGD's state() order) and, as metadata, the
-///   epoch, optimiser step count, shuffling RNG state, the settings that
+///   ("optim.0", ... in the optimiser's state() order) and, as metadata, the
+///   epoch, optimiser step count, schedule epoch, shuffling RNG state, the settings that
 ///   define the run and the history so far. `--resume PATH.ckpt` restores
 ///   all of it and ends bitwise identical to an uninterrupted run.
 /// - `--log CSV` and `--plot SVG`: the history, rewritten after every epoch.
@@ -40,9 +40,19 @@ struct TrainOptions {
   int epochs = 5;
   int64_t batch = 64;
   float lr = 1e-3f;
-  float momentum = 0.9f;
-  std::string optimizer = "adam";  ///< "sgd" or "adam"
-  float weight_decay = 0.f;
+  float momentum = 0.9f;       ///< SGD's
+  std::string optimizer = "adam";  ///< "sgd", "adam", "adamw" or "rmsprop"
+  float weight_decay = 0.f;    ///< L2 (decoupled for adamw)
+  bool nesterov = false;       ///< SGD's Nesterov momentum
+  /// Learning-rate schedule, stepped per epoch: "" (constant),
+  /// "step:EPOCHS:GAMMA" (StepLR) or "cosine[:T_MAX[:ETA_MIN]]"
+  /// (CosineAnnealingLR; T_MAX defaults to epochs and is written out when
+  /// the run starts, so a checkpoint keeps it).
+  std::string schedule;
+  /// Linear warm-up, "" (none) or "EPOCHS[:START_FACTOR]" (start factor
+  /// 1/3 by default, as torch's LinearLR).
+  std::string warmup;
+  float clip_grad_norm = 0.f;  ///< max L2 norm of all gradients per step (0: no clipping)
   uint64_t seed = 0;
   int threads = 0;               ///< 0: nabla's default
   std::vector<int32_t> classes;  ///< subset of classes, remapped to 0..k-1

@@ -116,6 +116,7 @@ const char* kind_name(Kind k) {
     case Kind::Infer: return "infer";
     case Kind::Conv: return "conv";
     case Kind::Gemm: return "gemm";
+    case Kind::Optim: return "optim";
   }
   return "?";
 }
@@ -471,6 +472,133 @@ void add_net_cases(std::vector<Case>& cases, Kind kind) {
   }
 }
 
+// -- optimisers: one parameter of ~1 Mi floats (odd: SIMD tails), the same
+// initial value and pool of gradients on both sides. The check runs 50 steps
+// from the start on each and compares the parameters, within 1e-5 (tighter
+// than the other cases' kTolerance); the timed call is one step.
+#ifndef NABLA_HAVE_TORCH  // torch_peer.hpp has it otherwise
+struct OptimDesc {
+  std::string kind;
+  float lr = 1e-3f, momentum = 0.f, weight_decay = 0.f;
+  bool nesterov = false;
+  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  float alpha = 0.99f;
+};
+#endif
+
+struct OptimCase {
+  const char* name;
+  OptimDesc desc;  // torch_peer.hpp's; nabla's optimiser is made from it too
+};
+
+std::unique_ptr<nn::Optimizer> make_nabla_optim(const OptimDesc& d, nn::Parameter* p) {
+  if (d.kind == "sgd") return std::make_unique<nn::SGD>(std::vector{p}, d.lr, d.momentum, d.weight_decay, d.nesterov);
+  if (d.kind == "adam") return std::make_unique<nn::Adam>(std::vector{p}, d.lr, d.beta1, d.beta2, d.eps, d.weight_decay);
+  if (d.kind == "adamw") return std::make_unique<nn::AdamW>(std::vector{p}, d.lr, d.beta1, d.beta2, d.eps, d.weight_decay);
+  if (d.kind == "rmsprop")
+    return std::make_unique<nn::RMSprop>(std::vector{p}, d.lr, d.alpha, d.eps, d.weight_decay, d.momentum);
+  throw std::runtime_error("no nabla optimiser '" + d.kind + "'");
+}
+
+constexpr int64_t kOptimN = (int64_t{1} << 20) + 7;
+constexpr int kCheckSteps = 50;
+constexpr double kOptimTolerance = 1e-5;
+
+void add_optim_cases(std::vector<Case>& cases) {
+  auto desc = [](const char* kind) {
+    OptimDesc d;
+    d.kind = kind;
+    return d;
+  };
+  std::vector<OptimCase> list;
+  {
+    OptimDesc d = desc("sgd");
+    d.lr = 0.01f, d.momentum = 0.9f, d.weight_decay = 1e-4f;
+    list.push_back({"sgd-momentum", d});
+    d.nesterov = true;
+    list.push_back({"sgd-nesterov", d});
+  }
+  {
+    OptimDesc d = desc("adam");
+    d.weight_decay = 1e-4f;
+    list.push_back({"adam", d});
+    d = desc("adamw");
+    d.weight_decay = 1e-2f;
+    list.push_back({"adamw", d});
+  }
+  {
+    OptimDesc d = desc("rmsprop");
+    d.lr = 1e-3f, d.weight_decay = 1e-4f;
+    list.push_back({"rmsprop", d});
+    d.momentum = 0.9f;
+    list.push_back({"rmsprop-momentum", d});
+  }
+  for (const OptimCase& oc : list) {
+    cases.push_back({std::string("optim/") + oc.name, Kind::Optim, {Peer::Torch}, [oc](int threads) {
+      struct Data {
+        std::vector<float> init;
+        std::vector<Tensor> grads;  // the pool
+        nn::Parameter p{Tensor({kOptimN}), Tensor({kOptimN})};
+        std::unique_ptr<nn::Optimizer> opt;
+        size_t current = SIZE_MAX;
+        void reset(const OptimDesc& d) {
+          std::copy(init.begin(), init.end(), p.value.data());
+          opt = make_nabla_optim(d, &p);
+        }
+        void step(size_t t) {
+          const size_t i = t % grads.size();
+          if (i != current) p.grad.copy_from(grads[i]), current = i;
+          opt->step();
+        }
+      };
+      auto d = std::make_shared<Data>();
+      d->init = random_vector(kOptimN, 1);
+      std::vector<std::vector<float>> pool;
+      for (size_t i = 0; i < kPool; ++i) {
+        pool.push_back(random_vector(kOptimN, 10 + static_cast<uint32_t>(i)));
+        d->grads.emplace_back(std::vector<int64_t>{kOptimN});
+        std::copy(pool.back().begin(), pool.back().end(), d->grads.back().data());
+      }
+      d->reset(oc.desc);
+      auto inst = std::make_unique<Instance>();
+      inst->nabla.call = [d] { d->step(0); };
+#ifdef NABLA_HAVE_TORCH
+      std::vector<const float*> gp;
+      for (const auto& g : pool) gp.push_back(g.data());
+      auto tp = std::make_shared<nabla_compare::TorchOptim>(oc.desc, kOptimN, d->init.data(), gp);
+      inst->peers[Peer::Torch] = {[threads] {
+#ifdef NABLA_HAVE_OPENBLAS
+                                    openblas_set_num_threads(1);
+#endif
+                                    nabla_compare::torch_set_threads(threads);
+                                  },
+                                  [tp] { tp->step(0); }};
+      inst->check = [d, tp, oc, threads](Peer) {
+        nabla::set_num_threads(threads);
+        nabla_compare::torch_set_threads(threads);
+        d->reset(oc.desc);
+        tp->reset();
+        for (int t = 0; t < kCheckSteps; ++t) {
+          d->step(static_cast<size_t>(t));
+          tp->step(static_cast<size_t>(t));
+        }
+        const std::vector<float> ours(d->p.value.data(), d->p.value.data() + kOptimN);
+        const double e = rel_error(ours, tp->param());
+        d->reset(oc.desc);  // the timed steps start afresh
+        tp->reset();
+        if (e <= kOptimTolerance) return CheckResult{e, ""};
+        char note[96];
+        std::snprintf(note, sizeof note, "after %d steps: %.2e > the optimisers' 1e-5", kCheckSteps, e);
+        return CheckResult{std::max(e, 2 * kTolerance), note};
+      };
+#else
+      (void)threads;
+#endif
+      return inst;
+    }});
+  }
+}
+
 }  // namespace
 
 std::vector<Case> all_cases() {
@@ -479,6 +607,7 @@ std::vector<Case> all_cases() {
   add_net_cases(cases, Kind::Infer);
   add_conv_cases(cases);
   add_gemm_cases(cases);
+  add_optim_cases(cases);
   return cases;
 }
 

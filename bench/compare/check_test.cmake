@@ -1,10 +1,11 @@
 # ctest nabla_compare_check: runs `nabla_compare --check-only` on one small
 # case of each kind (a dense and a convolutional training step, a
-# convolution layer's passes, a GEMM) and asserts that it exits 0 and that
+# convolution layer's passes, a GEMM) and every optimiser (50 steps each
+# against libtorch's) and asserts that it exits 0 and that
 # its output says the checks passed for every peer built in (PEERS, a
 # comma-separated list).
 #   cmake -DPROGRAM=path/to/nabla_compare -DPEERS=openblas,onednn, -P check_test.cmake
-set(filter "^(train/mlp-tanh/b64|train/lenet/b1|conv/conv2_6x12x12_16x5x5/train|gemm/mlp_fwd_NT/64x10x128)$")
+set(filter "^(train/mlp-tanh/b64|train/lenet/b1|conv/conv2_6x12x12_16x5x5/train|gemm/mlp_fwd_NT/64x10x128|optim/.*)$")
 execute_process(COMMAND ${PROGRAM} --check-only --threads 1 --filter ${filter}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 message("${out}${err}")

@@ -60,7 +60,7 @@ struct Instance {
   std::function<CheckResult(Peer)> check;
 };
 
-enum class Kind { Train, Infer, Conv, Gemm };
+enum class Kind { Train, Infer, Conv, Gemm, Optim };
 const char* kind_name(Kind k);
 
 struct Case {

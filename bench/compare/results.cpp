@@ -53,7 +53,7 @@ std::string md_escape(const std::string& s) {
 }  // namespace
 
 void print_markdown(const std::vector<Result>& results) {
-  for (Kind kind : {Kind::Train, Kind::Infer, Kind::Conv, Kind::Gemm}) {
+  for (Kind kind : {Kind::Train, Kind::Infer, Kind::Conv, Kind::Gemm, Kind::Optim}) {
     std::vector<Peer> peers;
     for (const Result& r : results)
       if (r.kind == kind && std::find(peers.begin(), peers.end(), r.peer) == peers.end()) peers.push_back(r.peer);
@@ -186,7 +186,7 @@ std::vector<Result> read_json(const std::vector<std::string>& paths) {
       Result r;
       r.case_name = x.at("case");
       const std::string kind = x.at("kind"), peer = x.at("peer");
-      for (Kind k : {Kind::Train, Kind::Infer, Kind::Conv, Kind::Gemm})
+      for (Kind k : {Kind::Train, Kind::Infer, Kind::Conv, Kind::Gemm, Kind::Optim})
         if (kind == kind_name(k)) r.kind = k;
       for (Peer p : kAllPeers)
         if (peer == peer_name(p)) r.peer = p;

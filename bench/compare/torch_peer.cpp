@@ -213,4 +213,67 @@ std::vector<float> TorchConv::dsrc() const { return copy_out(impl_->dsrc); }
 std::vector<float> TorchConv::dw() const { return copy_out(impl_->dw); }
 std::vector<float> TorchConv::db() const { return copy_out(impl_->db); }
 
+struct TorchOptim::Impl {
+  OptimDesc desc;
+  torch::Tensor p, initial;
+  std::vector<torch::Tensor> grads;
+  size_t current = SIZE_MAX;  // the pool's gradient in p.grad()
+  std::unique_ptr<torch::optim::Optimizer> opt;
+};
+
+TorchOptim::TorchOptim(const OptimDesc& desc, int64_t n, const float* init, const std::vector<const float*>& grads)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.desc = desc;
+  m.initial = copy_in(init, {n});
+  m.p = m.initial.clone().requires_grad_(true);
+  for (const float* g : grads) m.grads.push_back(copy_in(g, {n}));
+  m.p.mutable_grad() = torch::zeros({n});
+  reset();
+}
+
+TorchOptim::~TorchOptim() = default;
+
+void TorchOptim::reset() {
+  Impl& m = *impl_;
+  namespace to = torch::optim;
+  {
+    torch::NoGradGuard no_grad;
+    m.p.copy_(m.initial);
+  }
+  const OptimDesc& d = m.desc;
+  const std::vector<torch::Tensor> params = {m.p};
+  if (d.kind == "sgd")
+    m.opt = std::make_unique<to::SGD>(
+        params, to::SGDOptions(d.lr).momentum(d.momentum).weight_decay(d.weight_decay).nesterov(d.nesterov));
+  else if (d.kind == "adam")
+    m.opt = std::make_unique<to::Adam>(
+        params, to::AdamOptions(d.lr).betas({d.beta1, d.beta2}).eps(d.eps).weight_decay(d.weight_decay));
+  else if (d.kind == "adamw")
+    m.opt = std::make_unique<to::AdamW>(
+        params, to::AdamWOptions(d.lr).betas({d.beta1, d.beta2}).eps(d.eps).weight_decay(d.weight_decay));
+  else if (d.kind == "rmsprop")
+    m.opt = std::make_unique<to::RMSprop>(params, to::RMSpropOptions(d.lr)
+                                                      .alpha(d.alpha)
+                                                      .eps(d.eps)
+                                                      .weight_decay(d.weight_decay)
+                                                      .momentum(d.momentum)
+                                                      .centered(false));
+  else
+    throw std::runtime_error("no libtorch optimiser '" + d.kind + "'");
+}
+
+void TorchOptim::step(size_t t) {
+  Impl& m = *impl_;
+  const size_t i = t % m.grads.size();
+  if (i != m.current) {
+    torch::NoGradGuard no_grad;
+    m.p.mutable_grad().copy_(m.grads[i]);
+    m.current = i;
+  }
+  m.opt->step();
+}
+
+std::vector<float> TorchOptim::param() const { return copy_out(impl_->p.detach()); }
+
 }  // namespace nabla_compare

@@ -96,4 +96,31 @@ class TorchConv {
   std::unique_ptr<Impl> impl_;
 };
 
+/// A torch.optim optimiser's hyper-parameters (libtorch's names).
+struct OptimDesc {
+  std::string kind;  ///< "sgd", "adam", "adamw", "rmsprop"
+  float lr = 1e-3f, momentum = 0.f, weight_decay = 0.f;
+  bool nesterov = false;                                  ///< sgd
+  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;        ///< adam, adamw (eps: rmsprop too)
+  float alpha = 0.99f;                                    ///< rmsprop
+};
+
+/// One parameter of n floats updated by a libtorch optimiser from a pool
+/// of gradients (copied in once): step t uses gradient t mod the pool.
+class TorchOptim {
+ public:
+  TorchOptim(const OptimDesc& desc, int64_t n, const float* init, const std::vector<const float*>& grads);
+  ~TorchOptim();
+  /// The parameter back to its initial value; a fresh optimiser (no state).
+  void reset();
+  /// One optimiser step with gradient t of the pool (already in place for
+  /// the same t as the last call: the timed step copies nothing).
+  void step(size_t t);
+  std::vector<float> param() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace nabla_compare

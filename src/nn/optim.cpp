@@ -1,5 +1,6 @@
 #include "nabla/nn/optim.hpp"
 
+#include <cmath>
 #include <string>
 
 #include "nabla/error.hpp"
@@ -27,19 +28,21 @@ void check_lr(const char* opt, float lr) {
 
 }  // namespace
 
-SGD::SGD(std::vector<Parameter*> params, float lr, float momentum, float weight_decay)
-    : params_(std::move(params)), lr_(lr), momentum_coef_(momentum), weight_decay_(weight_decay) {
+SGD::SGD(std::vector<Parameter*> params, float lr, float momentum, float weight_decay, bool nesterov)
+    : params_(std::move(params)), lr_(lr), momentum_coef_(momentum), weight_decay_(weight_decay), nesterov_(nesterov) {
   check_params("SGD", params_);
   check_lr("SGD", lr);
   if (!(momentum >= 0.f)) throw Error("SGD: momentum " + std::to_string(momentum) + " < 0");
   if (!(weight_decay >= 0.f))
     throw Error("SGD: weight_decay " + std::to_string(weight_decay) + " < 0");
+  if (nesterov && !(momentum > 0.f))
+    throw Error("SGD: Nesterov momentum requires momentum > 0 (momentum " + std::to_string(momentum) + ")");
   if (momentum != 0.f)
     for (Parameter* p : params_) momentum_.emplace_back(p->value.shape());
 }
 
 void SGD::step() {
-  const nk::SgdParams hp{lr_, momentum_coef_, weight_decay_};
+  const nk::SgdParams hp{lr_, momentum_coef_, weight_decay_, nesterov_};
   for (size_t i = 0; i < params_.size(); ++i) {
     Parameter& p = *params_[i];
     nk::sgd_update(p.value.numel(), p.value.data(), p.grad.data(),
@@ -110,6 +113,114 @@ std::vector<Tensor> Adam::state() const {
 void Adam::set_steps(int64_t t) {
   if (t < 0) throw Error("Adam: step count " + std::to_string(t) + " < 0");
   t_ = t;
+}
+
+AdamW::AdamW(std::vector<Parameter*> params, float lr, float beta1, float beta2, float eps, float weight_decay)
+    : params_(std::move(params)),
+      lr_(lr),
+      beta1_(beta1),
+      beta2_(beta2),
+      eps_(eps),
+      weight_decay_(weight_decay) {
+  check_params("AdamW", params_);
+  check_lr("AdamW", lr);
+  if (!(beta1 >= 0.f && beta1 < 1.f)) throw Error("AdamW: beta1 " + std::to_string(beta1) + " not in [0, 1)");
+  if (!(beta2 >= 0.f && beta2 < 1.f)) throw Error("AdamW: beta2 " + std::to_string(beta2) + " not in [0, 1)");
+  if (!(eps >= 0.f)) throw Error("AdamW: eps " + std::to_string(eps) + " < 0");
+  if (!(weight_decay >= 0.f))
+    throw Error("AdamW: weight_decay " + std::to_string(weight_decay) + " < 0");
+  for (Parameter* p : params_) {
+    m_.emplace_back(p->value.shape());
+    v_.emplace_back(p->value.shape());
+  }
+}
+
+void AdamW::step() {
+  ++t_;
+  const nk::AdamParams hp{lr_, beta1_, beta2_, eps_, weight_decay_};
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Parameter& p = *params_[i];
+    nk::adamw_update(p.value.numel(), p.value.data(), p.grad.data(), m_[i].data(), v_[i].data(), hp, t_);
+  }
+}
+
+void AdamW::zero_grad() {
+  for (Parameter* p : params_) p->grad.fill(0.f);
+}
+
+void AdamW::set_lr(float lr) {
+  check_lr("AdamW", lr);
+  lr_ = lr;
+}
+
+std::vector<Tensor> AdamW::state() const {
+  std::vector<Tensor> s = m_;
+  s.insert(s.end(), v_.begin(), v_.end());
+  return s;
+}
+
+void AdamW::set_steps(int64_t t) {
+  if (t < 0) throw Error("AdamW: step count " + std::to_string(t) + " < 0");
+  t_ = t;
+}
+
+RMSprop::RMSprop(std::vector<Parameter*> params, float lr, float alpha, float eps, float weight_decay, float momentum)
+    : params_(std::move(params)), lr_(lr), alpha_(alpha), eps_(eps), weight_decay_(weight_decay), momentum_coef_(momentum) {
+  check_params("RMSprop", params_);
+  check_lr("RMSprop", lr);
+  if (!(alpha >= 0.f)) throw Error("RMSprop: alpha " + std::to_string(alpha) + " < 0");
+  if (!(eps >= 0.f)) throw Error("RMSprop: eps " + std::to_string(eps) + " < 0");
+  if (!(weight_decay >= 0.f))
+    throw Error("RMSprop: weight_decay " + std::to_string(weight_decay) + " < 0");
+  if (!(momentum >= 0.f)) throw Error("RMSprop: momentum " + std::to_string(momentum) + " < 0");
+  for (Parameter* p : params_) {
+    square_avg_.emplace_back(p->value.shape());
+    if (momentum != 0.f) momentum_.emplace_back(p->value.shape());
+  }
+}
+
+void RMSprop::step() {
+  const nk::RmspropParams hp{lr_, alpha_, eps_, weight_decay_, momentum_coef_};
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Parameter& p = *params_[i];
+    nk::rmsprop_update(p.value.numel(), p.value.data(), p.grad.data(), square_avg_[i].data(),
+                       momentum_.empty() ? nullptr : momentum_[i].data(), hp);
+  }
+  ++t_;
+}
+
+void RMSprop::zero_grad() {
+  for (Parameter* p : params_) p->grad.fill(0.f);
+}
+
+void RMSprop::set_lr(float lr) {
+  check_lr("RMSprop", lr);
+  lr_ = lr;
+}
+
+std::vector<Tensor> RMSprop::state() const {
+  std::vector<Tensor> s = square_avg_;
+  s.insert(s.end(), momentum_.begin(), momentum_.end());
+  return s;
+}
+
+void RMSprop::set_steps(int64_t t) {
+  if (t < 0) throw Error("RMSprop: step count " + std::to_string(t) + " < 0");
+  t_ = t;
+}
+
+float clip_grad_norm(std::vector<Parameter*> params, float max_norm) {
+  if (!(max_norm >= 0.f)) throw Error("clip_grad_norm: max_norm " + std::to_string(max_norm) + " < 0");
+  for (size_t i = 0; i < params.size(); ++i)
+    if (params[i] == nullptr) throw Error("clip_grad_norm: parameter " + std::to_string(i) + " is null");
+  double sum = 0;  // parameter order; each sum is itself fixed-block (kernels::sum_squares)
+  for (Parameter* p : params) sum += nk::sum_squares(p->grad.numel(), p->grad.data());
+  const float total = static_cast<float>(std::sqrt(sum));
+  // torch: clip_coef = max_norm / (total + 1e-6), clamped to 1, in float.
+  const float coef = max_norm / (total + 1e-6f);
+  if (coef < 1.f || std::isnan(coef))
+    for (Parameter* p : params) nk::scale(p->grad.numel(), p->grad.data(), coef);
+  return total;
 }
 
 }  // namespace nabla::nn

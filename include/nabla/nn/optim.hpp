@@ -34,18 +34,19 @@ class Optimizer {
   /// optimiser's storage: writing into them and calling set_steps()
   /// restores a saved optimiser). Possibly empty.
   virtual std::vector<Tensor> state() const = 0;
-  /// Name for messages and checkpoints: "SGD", "Adam".
+  /// Name for messages and checkpoints: "SGD", "Adam", "AdamW", "RMSprop".
   virtual std::string name() const = 0;
 };
 
-/// torch.optim.SGD without dampening or Nesterov: g = grad + wd·w;
+/// torch.optim.SGD without dampening: g = grad + wd·w;
 /// with momentum, buf = g on the first step, then buf = momentum·buf + g,
-/// g = buf; w −= lr·g.
+/// and g = buf (nesterov: g = g + momentum·buf); w −= lr·g.
 class SGD : public Optimizer {
  public:
-  /// Throws nabla::Error on a null parameter, lr < 0, momentum < 0 or
-  /// weight_decay < 0.
-  SGD(std::vector<Parameter*> params, float lr, float momentum = 0.f, float weight_decay = 0.f);
+  /// Throws nabla::Error on a null parameter, lr < 0, momentum < 0,
+  /// weight_decay < 0, or nesterov without momentum (as torch does).
+  SGD(std::vector<Parameter*> params, float lr, float momentum = 0.f, float weight_decay = 0.f,
+      bool nesterov = false);
   /// One update of every parameter.
   void step() override;
   /// Sets every parameter's gradient to zero.
@@ -68,6 +69,7 @@ class SGD : public Optimizer {
   std::vector<Parameter*> params_;
   std::vector<Tensor> momentum_;
   float lr_, momentum_coef_, weight_decay_;
+  bool nesterov_;
   int64_t t_ = 0;
 };
 
@@ -104,5 +106,81 @@ class Adam : public Optimizer {
   float lr_, beta1_, beta2_, eps_, weight_decay_;
   int64_t t_ = 0;
 };
+
+/// torch.optim.AdamW (decoupled weight decay, not AMSGrad): w ·= 1 − lr·wd,
+/// then the Adam update with the plain gradient:
+/// m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g²,
+/// w −= lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps).
+class AdamW : public Optimizer {
+ public:
+  /// Throws nabla::Error on a null parameter, lr < 0, a beta outside [0, 1),
+  /// eps < 0 or weight_decay < 0.
+  AdamW(std::vector<Parameter*> params, float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f,
+        float eps = 1e-8f, float weight_decay = 1e-2f);
+  /// One update of every parameter.
+  void step() override;
+  /// Sets every parameter's gradient to zero.
+  void zero_grad() override;
+  /// The learning rate (the decay w ·= 1 − lr·wd follows it, as in torch).
+  float lr() const override { return lr_; }
+  /// See lr(); throws nabla::Error for lr < 0.
+  void set_lr(float lr) override;
+  /// Steps taken so far.
+  int64_t steps() const override { return t_; }
+  /// The first moments of every parameter in order, then the second
+  /// moments (as Adam's).
+  std::vector<Tensor> state() const override;
+  std::string name() const override { return "AdamW"; }
+  /// Restores steps() from a checkpoint; throws nabla::Error for t < 0.
+  void set_steps(int64_t t) override;
+
+ private:
+  std::vector<Parameter*> params_;
+  std::vector<Tensor> m_, v_;
+  float lr_, beta1_, beta2_, eps_, weight_decay_;
+  int64_t t_ = 0;
+};
+
+/// torch.optim.RMSprop with centered = False: g = grad + wd·w;
+/// s = α·s + (1−α)·g²; avg = √s + eps; with momentum, buf = momentum·buf +
+/// g/avg and w −= lr·buf, else w −= lr·g/avg (s and buf start at zero).
+class RMSprop : public Optimizer {
+ public:
+  /// Throws nabla::Error on a null parameter, lr < 0, alpha < 0, eps < 0,
+  /// weight_decay < 0 or momentum < 0.
+  RMSprop(std::vector<Parameter*> params, float lr = 1e-2f, float alpha = 0.99f, float eps = 1e-8f,
+          float weight_decay = 0.f, float momentum = 0.f);
+  /// One update of every parameter.
+  void step() override;
+  /// Sets every parameter's gradient to zero.
+  void zero_grad() override;
+  /// The learning rate.
+  float lr() const override { return lr_; }
+  /// See lr(); throws nabla::Error for lr < 0.
+  void set_lr(float lr) override;
+  /// Steps taken so far (the update itself does not depend on it).
+  int64_t steps() const override { return t_; }
+  /// The square averages of every parameter in order, then (with
+  /// momentum) the momentum buffers.
+  std::vector<Tensor> state() const override;
+  std::string name() const override { return "RMSprop"; }
+  /// Restores steps() from a checkpoint; throws nabla::Error for t < 0.
+  void set_steps(int64_t t) override;
+
+ private:
+  std::vector<Parameter*> params_;
+  std::vector<Tensor> square_avg_, momentum_;
+  float lr_, alpha_, eps_, weight_decay_, momentum_coef_;
+  int64_t t_ = 0;
+};
+
+/// torch.nn.utils.clip_grad_norm_ (L2): the norm of all gradients taken
+/// together, total = sqrt(Σ over every element of every grad of g²)
+/// (summed in double in parameter order over fixed blocks: bitwise the same
+/// for any thread count); when coef = max_norm / (total + 1e-6) is below 1,
+/// every gradient is multiplied by coef (in float, as torch). Returns the
+/// total norm before clipping. Throws nabla::Error on a null parameter or
+/// max_norm < 0 (or NaN).
+float clip_grad_norm(std::vector<Parameter*> params, float max_norm);
 
 }  // namespace nabla::nn
