@@ -1,0 +1,72 @@
+"""nabla.nn: layers, Sequential, losses and optimisers, as in C++ nabla::nn.
+
+The layer classes (Dense, Conv2D, MaxPool2D, ReLU, ...) are made here from
+nabla's layer registry (``layer_types()``): one class per registered type,
+with the constructor arguments, defaults and documentation of its entry, so
+a layer added to the C++ registry appears here with no binding code.
+"""
+import inspect as _inspect
+
+from . import _core
+from ._core.nn import (Adam, BinaryCrossEntropy, Layer, LayerArg, LayerType, MSE, Parameter, SGD, Sequential,
+                       SoftmaxCrossEntropy, layer_types)
+
+__all__ = ["Adam", "BinaryCrossEntropy", "Layer", "MSE", "Parameter", "SGD", "Sequential",
+           "SoftmaxCrossEntropy", "layer_types"]
+
+_TYPES = {"int": int, "float": float, "bool": bool}
+
+
+def _make_layer_class(t):
+    """One Python class for one registry entry t (a LayerType)."""
+    params = []
+    for a in t.args:
+        default = _inspect.Parameter.empty
+        if a.default is not None:
+            default = _TYPES[a.type](a.default)
+        params.append(_inspect.Parameter(a.name, _inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default,
+                                         annotation=_TYPES[a.type]))
+    signature = _inspect.Signature(params)
+    arg_types = [(a.name, a.type) for a in t.args]
+    type_name = t.name
+
+    def __init__(self, *args, **kwargs):
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{type_name}{signature}: {e}") from None
+        bound.apply_defaults()
+        values = []
+        for name, kind in arg_types:
+            v = bound.arguments[name]
+            if kind == "int":
+                if isinstance(v, bool) or not isinstance(v, int) and not (hasattr(v, "__index__")):
+                    raise TypeError(f"{type_name}: {name} must be an int, got {v!r}")
+                v = int(v)
+            elif kind == "bool":
+                v = bool(v)
+            else:
+                v = float(v)
+            values.append(float(v))
+        Layer.__init__(self, type_name, values)
+
+    __init__.__signature__ = _inspect.Signature(
+        [_inspect.Parameter("self", _inspect.Parameter.POSITIONAL_OR_KEYWORD)] + params)
+    __init__.__doc__ = f"{type_name}{signature}"
+    lines = [t.doc.strip(), ""]
+    if t.args:
+        lines.append("Arguments:")
+        for a in t.args:
+            d = "" if a.default is None else f" = {_TYPES[a.type](a.default)!r}"
+            lines.append(f"    {a.name} ({a.type}{d}): {a.doc}")
+    else:
+        lines.append("No arguments.")
+    doc = f"{type_name}{signature}\n\n" + "\n".join(lines)
+    return type(type_name, (Layer,), {"__init__": __init__, "__doc__": doc, "__module__": __name__,
+                                      "__qualname__": type_name})
+
+
+for _t in layer_types():
+    globals()[_t.name] = _make_layer_class(_t)
+    __all__.append(_t.name)
+del _t
