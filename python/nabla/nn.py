@@ -9,6 +9,7 @@ import inspect as _inspect
 
 from . import _core
 from ._core.nn import (Adam, BinaryCrossEntropy, Layer, LayerArg, LayerType, MSE, Parameter, SGD, Sequential,
+                       _time_steps_cpp,
                        SoftmaxCrossEntropy, layer_types)
 
 __all__ = ["Adam", "BinaryCrossEntropy", "Layer", "MSE", "Parameter", "SGD", "Sequential",

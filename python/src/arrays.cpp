@@ -13,6 +13,7 @@ namespace {
 using py::detail::npy_api;
 
 constexpr int kNpyFloat32 = 11;  // NPY_FLOAT
+constexpr const char* kCapsuleName = "nabla.Tensor";  // the base of every array nabla returns
 
 py::detail::PyArray_Proxy* proxy(py::handle h) { return py::detail::array_proxy(h.ptr()); }
 
@@ -25,6 +26,10 @@ std::string shape_text(const py::detail::PyArray_Proxy* a) {
 // Releases the reference an adopted Tensor holds on its array, from whichever
 // thread drops the last Tensor (a kernel thread, or one that released the GIL).
 void release_ref(PyObject* p) {
+  if (PyGILState_Check()) {  // the usual case: dropped by Python code
+    Py_DECREF(p);
+    return;
+  }
   if (!Py_IsInitialized()) return;  // the interpreter is gone: nothing to give back to
   const PyGILState_STATE s = PyGILState_Ensure();
   Py_DECREF(p);
@@ -64,9 +69,9 @@ Tensor to_tensor(py::handle obj, const char* what) {
                           describe(obj) + " (use numpy.ascontiguousarray)");
   auto* data = reinterpret_cast<float*>(a->data);
   // A view nabla handed out: the very Tensor behind it.
-  if (a->base != nullptr && py::isinstance<Tensor>(a->base)) {
-    const Tensor& t = py::handle(a->base).cast<const Tensor&>();
-    if (t.data() == data && t.shape() == shape) return t;
+  if (a->base != nullptr && PyCapsule_CheckExact(a->base) && PyCapsule_IsValid(a->base, kCapsuleName)) {
+    const auto* t = static_cast<const Tensor*>(PyCapsule_GetPointer(a->base, kCapsuleName));
+    if (t->data() == data && t->shape() == shape) return *t;
   }
   if (reinterpret_cast<uintptr_t>(data) % 64 == 0) {
     Py_INCREF(obj.ptr());
@@ -80,18 +85,40 @@ Tensor to_tensor(py::handle obj, const char* what) {
 
 py::object to_array(const Tensor& t, bool writeable) {
   if (t.numel() == 0) return py::none();
-  const auto& s = t.shape();
-  std::vector<py::ssize_t> shape(s.begin(), s.end()), strides(s.size());
-  py::ssize_t stride = sizeof(float);
-  for (size_t i = s.size(); i-- > 0;) {
-    strides[i] = stride;
-    stride *= s[i];
+  // The array's base: a capsule holding a Tensor that shares t's storage
+  // (cheaper to make than a nabla.Tensor Python object: this runs on every
+  // forward and backward).
+  auto* held = new Tensor(t);
+  PyObject* cap = PyCapsule_New(held, kCapsuleName, [](PyObject* c) {
+    delete static_cast<Tensor*>(PyCapsule_GetPointer(c, kCapsuleName));
+  });
+  if (cap == nullptr) {
+    delete held;
+    throw py::error_already_set();
   }
+  const auto& s = t.shape();
+  const int nd = static_cast<int>(s.size());
+  Py_intptr_t shape[4], strides[4];
+  Py_intptr_t stride = sizeof(float);
+  for (int i = nd; i-- > 0;) {
+    shape[i] = s[static_cast<size_t>(i)];
+    strides[i] = stride;
+    stride *= shape[i];
+  }
+  auto& api = npy_api::get();
   // The const data(): the mutable one would drop the fused-gradient hint.
-  py::object base = py::cast(t);
-  py::array a(py::dtype::of<float>(), std::move(shape), std::move(strides), t.data(), base);
-  if (!writeable) proxy(a)->flags &= ~npy_api::NPY_ARRAY_WRITEABLE_;
-  return a;
+  PyObject* a = api.PyArray_NewFromDescr_(api.PyArray_Type_, api.PyArray_DescrFromType_(kNpyFloat32), nd, shape,
+                                          strides, const_cast<float*>(t.data()),
+                                          writeable ? npy_api::NPY_ARRAY_WRITEABLE_ : 0, nullptr);
+  if (a == nullptr) {
+    Py_DECREF(cap);
+    throw py::error_already_set();
+  }
+  if (api.PyArray_SetBaseObject_(a, cap) != 0) {  // steals cap
+    Py_DECREF(a);
+    throw py::error_already_set();
+  }
+  return py::reinterpret_steal<py::object>(a);
 }
 
 void bind_tensor(py::module_& m) {
@@ -100,8 +127,7 @@ nabla's tensor: float32, contiguous, row-major, 64-byte aligned, rank 1 to 4.
 
 You rarely need one: every nabla function takes NumPy arrays and returns
 NumPy arrays. A Tensor is what those arrays view: ``numpy.asarray(t)`` (the
-buffer protocol) shares its memory, without a copy, and the ``base`` of an
-array nabla returns is the Tensor it views.
+buffer protocol) shares its memory, without a copy.
 
 Tensor(shape)      a zero-filled tensor, e.g. nabla.Tensor((64, 784))
 Tensor.from_array(a)  the tensor nabla would use for the array a (no copy
@@ -116,7 +142,7 @@ Tensor.from_array(a)  the tensor nabla would use for the array a (no copy
                              "The extents, a tuple.")
       .def_property_readonly("numel", &Tensor::numel, "Number of elements.")
       .def("numpy", [](const Tensor& t) { return to_array(t); },
-           "A NumPy view of the tensor (no copy); None for an empty tensor.")
+           "A NumPy view of the tensor (no copy, like numpy.asarray(t)); None for an empty tensor.")
       .def("__len__", [](const Tensor& t) { return t.rank() ? t.shape()[0] : 0; })
       .def("__repr__", [](const Tensor& t) { return "nabla.Tensor(shape=" + shape_string(t.shape()) + ")"; })
       .def_buffer([](const Tensor& t) {

@@ -5,7 +5,8 @@
 // In: a nabla.Tensor, or a C-contiguous float32 ndarray of rank 1 to 4 with
 // at least one element.
 //   - an array that is a view of a nabla tensor (what nabla returned: its
-//     base is a nabla.Tensor and it covers it exactly) → that Tensor itself,
+//     base is a "nabla.Tensor" capsule and it covers it exactly) → that
+//     Tensor itself,
 //     so nothing is copied and internal hints (the fused loss gradient)
 //     survive the round trip through Python;
 //   - another array whose data are 64-byte aligned → Tensor::adopt: no copy,
@@ -14,9 +15,10 @@
 //   Anything else raises TypeError (not an ndarray, or not float32) or
 //   ValueError (not C-contiguous, rank 0 or above 4, empty), naming the
 //   array's dtype and shape.
-// Out: an ndarray viewing the Tensor's storage, whose base is a nabla.Tensor
-// sharing it (so nabla sees the buffer as held by the caller and does not
-// overwrite it; see Sequential's file comment).
+// Out: an ndarray viewing the Tensor's storage, whose base is a capsule
+// named "nabla.Tensor" holding a Tensor that shares it (so nabla sees the
+// buffer as held by the caller and does not overwrite it; see Sequential's
+// file comment).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>

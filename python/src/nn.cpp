@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -135,6 +136,32 @@ py::class_<PyOptim<Opt>> bind_optim_common(py::module_& nn, const char* name, co
           },
           "The optimiser's buffers as NumPy views (see the class doc).");
   return c;
+}
+
+// The training step of the Python benchmark (bench/python_overhead.py), in
+// C++: what Python's per-step cost is measured against, in the same process
+// on the same objects.
+template <class Loss, class Opt>
+double time_steps(nn::Sequential& m, Loss& loss, Opt& opt, const Tensor& x, const Tensor& y, int64_t steps) {
+  py::gil_scoped_release unlocked;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < steps; ++i) {
+    opt.zero_grad();
+    loss.forward(m.forward(x), y);
+    m.backward(loss.backward());
+    opt.step();
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+template <class Loss>
+double time_steps_loss(nn::Sequential& m, Loss& loss, py::handle opt, const Tensor& x, const Tensor& y,
+                       int64_t steps) {
+  if (py::isinstance<PyOptim<nn::SGD>>(opt))
+    return time_steps(m, loss, opt.cast<PyOptim<nn::SGD>&>().opt, x, y, steps);
+  if (py::isinstance<PyOptim<nn::Adam>>(opt))
+    return time_steps(m, loss, opt.cast<PyOptim<nn::Adam>&>().opt, x, y, steps);
+  throw py::type_error("_time_steps_cpp: unknown optimiser " + describe(opt));
 }
 
 }  // namespace
@@ -459,6 +486,21 @@ every parameter in order, then the second moments.
            py::arg("params"), py::arg("lr") = 1e-3f, py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f,
            py::arg("eps") = 1e-8f, py::arg("weight_decay") = 0.f,
            "Adam(model.parameters(), lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0).");
+
+  nn.def(
+      "_time_steps_cpp",
+      [](nn::Sequential& m, py::handle loss, py::handle opt, py::handle x, py::handle y, int64_t steps) {
+        const Tensor tx = to_tensor(x, "x"), ty = to_tensor(y, "y");
+        if (py::isinstance<nn::SoftmaxCrossEntropy>(loss))
+          return time_steps_loss(m, loss.cast<nn::SoftmaxCrossEntropy&>(), opt, tx, ty, steps);
+        if (py::isinstance<nn::BinaryCrossEntropy>(loss))
+          return time_steps_loss(m, loss.cast<nn::BinaryCrossEntropy&>(), opt, tx, ty, steps);
+        if (py::isinstance<nn::MSE>(loss)) return time_steps_loss(m, loss.cast<nn::MSE&>(), opt, tx, ty, steps);
+        throw py::type_error("_time_steps_cpp: unknown loss " + describe(loss));
+      },
+      py::arg("model"), py::arg("loss"), py::arg("opt"), py::arg("x"), py::arg("y"), py::arg("steps"),
+      "Seconds for `steps` training steps (zero_grad, forward, loss, backward, step) run in C++: the "
+      "reference of bench/python_overhead.py.");
 }
 
 void bind_serialize(py::module_& m) {

@@ -36,7 +36,7 @@ def test_misaligned_array_is_copied_once():
 def test_outputs_are_views_and_round_trip_without_copy():
     model = nn.Sequential(nn.Dense(5, 3))
     y = model(nabla.aligned_array(rand(4, 5)))
-    assert isinstance(y.base, nabla.Tensor)
+    assert type(y.base).__name__ == "PyCapsule"  # holds the nabla tensor the array views
     assert np.shares_memory(np.asarray(nabla.Tensor.from_array(y)), y)
     w = dict(model.named_parameters())["0.weight"]
     assert np.shares_memory(w, model.parameters()[0].value)
