@@ -27,14 +27,40 @@ tune|prof ...`` runs the command line.
 """
 import numpy as _np
 
+from . import _core
 from ._core import (Error, Tensor, CpuInfo, ProfileStatus, __version__, active_isa, cpu_info, load,
-                    load_tensors, manual_seed, num_threads, profile_status, save, save_tensors, set_isa,
+                    load_tensors, manual_seed, num_threads, profile_status, save_tensors, set_isa,
                     set_num_threads)
 from . import nn, data
 
 __all__ = ["Error", "Tensor", "CpuInfo", "ProfileStatus", "active_isa", "aligned_empty", "aligned_array",
            "cpu_info", "data", "load", "load_tensors", "manual_seed", "nn", "num_threads", "profile_status",
            "save", "save_tensors", "set_isa", "set_num_threads"]
+
+
+for _c in (Tensor, CpuInfo, ProfileStatus):
+    _c.__module__ = __name__
+del _c
+
+
+def save(model, path, metadata=None, *, classes=None, normalize=None):
+    """Writes the model's parameters as safetensors (keys '0.weight', ... like
+    torch.nn.Sequential's state_dict, so torch's load_state_dict reads it),
+    atomically, with optional string metadata.
+
+    For a model made by nabla.nn.from_spec, the file also records what
+    `nabla eval --model FILE` needs to rebuild it: the spec and input shape,
+    and the classes kept (classes=[0, 6]; default all) and the input
+    normalisation (normalize=(mean, stddev); default none) it was trained with.
+    """
+    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    spec = nn.spec_of(model)
+    if spec is not None:
+        meta.setdefault("nabla.spec", spec[0])
+        meta.setdefault("nabla.input", ",".join(str(d) for d in spec[1]))
+        meta.setdefault("nabla.classes", ",".join(str(int(c)) for c in classes) if classes else "")
+        meta.setdefault("nabla.normalize", f"{float(normalize[0])!r},{float(normalize[1])!r}" if normalize else "")
+    _core.save(model, path, meta)
 
 
 def aligned_empty(shape, dtype=_np.float32):

@@ -11,3 +11,7 @@ from ._core.data import (BatchIterator, Dataset, load_idx, load_mnist_dir, momen
 
 __all__ = ["BatchIterator", "Dataset", "load_idx", "load_mnist_dir", "moments", "normalize", "read_csv",
            "select_classes", "take"]
+
+for _c in (BatchIterator, Dataset):
+    _c.__module__ = __name__
+del _c

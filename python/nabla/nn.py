@@ -6,6 +6,7 @@ with the constructor arguments, defaults and documentation of its entry, so
 a layer added to the C++ registry appears here with no binding code.
 """
 import inspect as _inspect
+import weakref as _weakref
 
 from . import _core
 from ._core.nn import (Adam, BinaryCrossEntropy, Layer, LayerArg, LayerType, MSE, Parameter, SGD, Sequential,
@@ -62,7 +63,7 @@ def _make_layer_class(t):
             lines.append(f"    {a.name} ({a.type}{d}): {a.doc}")
     else:
         lines.append("No arguments.")
-    doc = f"{type_name}{signature}\n\n" + "\n".join(lines)
+    doc = "\n".join(lines)
     return type(type_name, (Layer,), {"__init__": __init__, "__doc__": doc, "__module__": __name__,
                                       "__qualname__": type_name})
 
@@ -71,3 +72,42 @@ for _t in layer_types():
     globals()[_t.name] = _make_layer_class(_t)
     __all__.append(_t.name)
 del _t
+
+for _c in (Adam, BinaryCrossEntropy, Layer, LayerArg, LayerType, MSE, Parameter, SGD, Sequential,
+           SoftmaxCrossEntropy):
+    _c.__module__ = __name__
+del _c
+
+# The spec and input shape of the models from_spec made: what nabla.save
+# writes as metadata, so that `nabla eval --model FILE` can rebuild them.
+_SPECS = _weakref.WeakKeyDictionary()
+
+
+def from_spec(spec, input_shape):
+    """A Sequential from a model spec, the language of `nabla train --model`,
+    for samples of input_shape ((features,) or (channels, height, width)),
+    checking every shape on the way::
+
+        nabla.nn.from_spec("conv 32 3 pad 1 relu | maxpool 2 | dense 10", input_shape=(1, 28, 28))
+
+    Grammar (layers separated by '|'): ``dense UNITS [act]``, ``conv CHANNELS
+    KERNEL [stride S] [pad P] [act]``, ``maxpool KERNEL [stride S]``,
+    ``flatten``, ``softmax`` and every activation of nabla's table by its
+    token (``relu``, ``sigmoid``, ``tanh``, ...). A Flatten is inserted before
+    a dense layer that follows images. Raises nabla.Error naming the layer and
+    the offending token or shape. Weights come from the manual_seed()
+    generator. nabla.save() records the spec and input shape in the file, so
+    `nabla eval --model FILE` can rebuild the model.
+    """
+    shape = [int(d) for d in input_shape]
+    model = _core.nn.from_spec(spec, shape)
+    _SPECS[model] = (spec, tuple(shape))
+    return model
+
+
+def spec_of(model):
+    """(spec, input_shape) of a model from_spec made, else None."""
+    return _SPECS.get(model)
+
+
+__all__ += ["from_spec", "spec_of"]
