@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "model_spec.hpp"
+#include "nabla/nn/presets.hpp"
 #include "nabla/dist/mpi.hpp"
 #include "nabla/nn/loss.hpp"
 #include "nabla/nn/optim.hpp"
@@ -48,8 +48,8 @@ int main(int argc, char** argv) {
   if (!std::getenv("NABLA_NUM_THREADS")) nabla::set_num_threads(1);
   const bool root = world.rank() == 0;
 
-  const nabla::cli::ModelSpec spec = nabla::cli::parse_spec(nabla::cli::resolve_model(model_name));
-  nabla::cli::BuiltModel built = nabla::cli::build_model(spec, {1, 28, 28}, 10);
+  const nabla::nn::ModelSpec spec = nabla::nn::parse_spec(nabla::nn::resolve_model(model_name));
+  nabla::nn::BuiltModel built = nabla::nn::build_classifier(spec, {1, 28, 28}, 10);
   nn::Sequential& model = built.model;
   nn::Adam opt(model.parameters(), 1e-3f);
   nn::SoftmaxCrossEntropy loss;

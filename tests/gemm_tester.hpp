@@ -156,8 +156,8 @@ class GemmTester {
     s << "m=" << m_ << " n=" << n_ << " k=" << k_ << " ta=" << (ta_ ? "Yes" : "No")
       << " tb=" << (tb_ ? "Yes" : "No") << " lda=" << lda() << " ldb=" << ldb() << " ldc=" << ldc()
       << " alpha=" << alpha_ << " beta=" << beta_ << " epilogue{bias=" << bias_name(bias_)
-      << " act=" << nabla::kernels::activation_name(act_)
-      << " deriv=" << nabla::kernels::activation_name(deriv_);
+      << " act=" << nabla::kernels::activation_label(act_)
+      << " deriv=" << nabla::kernels::activation_label(deriv_);
     if (deriv_ != Activation::None) s << " ldd=" << ldd();
     s << "}";
     for (auto [i, p] : nan_a_) s << " NaN at op(A)[" << i << "," << p << "]";
@@ -189,23 +189,9 @@ class GemmTester {
   }
 
   // The activation and derivative in float64, as the contract states them.
-  static double act64(Activation f, double x) {
-    switch (f) {
-      case Activation::ReLU: return x < 0 ? 0 : x;  // NaN < 0 is false: NaN passes
-      case Activation::Sigmoid: return 1 / (1 + std::exp(-x));
-      case Activation::Tanh: return std::tanh(x);
-      case Activation::None: break;
-    }
-    return x;
-  }
+  static double act64(Activation f, double x) { return nabla::kernels::activation_reference(f, x); }
   static double deriv64(Activation f, double g, double d) {
-    switch (f) {
-      case Activation::ReLU: return d > 0 ? g : 0;
-      case Activation::Sigmoid: return g * d * (1 - d);
-      case Activation::Tanh: return g * (1 - d * d);
-      case Activation::None: break;
-    }
-    return g;
+    return nabla::kernels::activation_backward_reference(f, g, d);
   }
 
   std::vector<float> Run(const std::string& who, const std::function<void(const GemmArgs&)>& call) const {
@@ -221,12 +207,11 @@ class GemmTester {
     std::vector<float> bias;
     if (bias_ != BiasKind::None) bias = make_matrix(1, bias_ == BiasKind::PerRow ? m_ : n_, 1, false, rng);
     std::vector<float> d;
-    if (deriv_ == Activation::Sigmoid) d = make_matrix(m_, n_, ldd, false, rng, 0.f, 1.f);
-    if (deriv_ == Activation::Tanh) d = make_matrix(m_, n_, ldd, false, rng, -1.f, 1.f);
-    if (deriv_ == Activation::ReLU) {
-      d = make_matrix(m_, n_, ldd, false, rng, -1.f, 1.f);
-      for (int64_t i = 0; i < m_; ++i)  // the kink: the derivative at exactly 0 is 0
-        for (int64_t j = (i % 3); j < n_; j += 5) d[i * ldd + j] = 0.f;
+    if (!deriv_.is_none()) {  // outputs of the activation: f(z) for z in [−3, 3]
+      d = make_matrix(m_, n_, ldd, false, rng, -3.f, 3.f);
+      for (float& z : d) z = static_cast<float>(act64(deriv_, z));
+      for (int64_t i = 0; i < m_; ++i)  // the kink: the derivative at exactly 0 (a = f(0))
+        for (int64_t j = (i % 3); j < n_; j += 5) d[i * ldd + j] = static_cast<float>(act64(deriv_, 0.0));
     }
 
     GemmArgs g;

@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "nabla/kernels/activation.hpp"
 #include "nabla/nn/layers.hpp"
+#include "nabla/nn/registry.hpp"
 #include "nabla/nn/sequential.hpp"
 #include "nabla/tensor.hpp"
 
@@ -29,7 +31,8 @@ inline int64_t numel(const Shape& s) {
 
 /// One layer of the reference: kind + parameters in PyTorch's layouts.
 struct RefLayer {
-  enum Kind { Dense, Conv, Pool, Flatten, ReLU, Sigmoid, Tanh, Softmax } kind;
+  enum Kind { Dense, Conv, Pool, Flatten, Act, Softmax } kind;
+  nabla::kernels::Activation act;  // Act: a row of the activation table
   Vec w, b;                       // Dense [out, in] / Conv [o, c, k, k]; bias
   int64_t in = 0, out = 0;        // Dense features / Conv channels
   int64_t k = 0, stride = 1, pad = 0;  // Conv and Pool
@@ -99,9 +102,9 @@ struct RefNet {
               }
           break;
         case RefLayer::Flatten: y = a; break;
-        case RefLayer::ReLU: for (size_t i = 0; i < y.size(); ++i) y[i] = a[i] > 0 ? a[i] : 0; break;
-        case RefLayer::Sigmoid: for (size_t i = 0; i < y.size(); ++i) y[i] = 1 / (1 + std::exp(-a[i])); break;
-        case RefLayer::Tanh: for (size_t i = 0; i < y.size(); ++i) y[i] = std::tanh(a[i]); break;
+        case RefLayer::Act:
+          for (size_t i = 0; i < y.size(); ++i) y[i] = nabla::kernels::activation_reference(l.act, a[i]);
+          break;
         case RefLayer::Softmax: {
           const int64_t c = s.back();
           for (int64_t r = 0; r < numel(s) / c; ++r) {
@@ -176,9 +179,9 @@ struct RefNet {
               }
           break;
         case RefLayer::Flatten: dx = dy; break;
-        case RefLayer::ReLU: for (size_t i = 0; i < dx.size(); ++i) dx[i] = a[i] > 0 ? dy[i] : 0; break;
-        case RefLayer::Sigmoid: for (size_t i = 0; i < dx.size(); ++i) dx[i] = dy[i] * y[i] * (1 - y[i]); break;
-        case RefLayer::Tanh: for (size_t i = 0; i < dx.size(); ++i) dx[i] = dy[i] * (1 - y[i] * y[i]); break;
+        case RefLayer::Act:
+          for (size_t i = 0; i < dx.size(); ++i) dx[i] = nabla::kernels::activation_backward_reference(l.act, dy[i], y[i]);
+          break;
         case RefLayer::Softmax: {
           const int64_t c = s.back();
           for (int64_t r = 0; r < numel(s) / c; ++r) {
@@ -211,43 +214,42 @@ struct RefNet {
 
 inline Vec to_vec(const Tensor& t) { return Vec(t.data(), t.data() + t.numel()); }
 
-/// The reference of a nabla model (same parameters, widened to double).
-/// Layers it does not know are handed to `extra`.
+/// The reference of a nabla model (same parameters, widened to double),
+/// from each layer's registry entry (type().name), constructor arguments
+/// (args()) and parameters; every activation of the table through its
+/// float64 reference. Layers it does not know are handed to `extra`.
 inline RefNet reference_of(nn::Sequential& m,
                            const std::function<bool(nn::Layer&, RefLayer&)>& extra = {}) {
   RefNet r;
   for (int64_t i = 0; i < m.size(); ++i) {
     nn::Layer& l = m.layer(i);
     RefLayer rl{RefLayer::Flatten};
-    if (auto* d = dynamic_cast<nn::Dense*>(&l)) {
-      rl.kind = RefLayer::Dense;
-      rl.in = d->in_features();
-      rl.out = d->out_features();
-      rl.w = to_vec(d->weight.value);
-      rl.b = to_vec(d->bias.value);
-    } else if (auto* c = dynamic_cast<nn::Conv2D*>(&l)) {
-      rl.kind = RefLayer::Conv;
-      rl.in = c->in_channels();
-      rl.out = c->out_channels();
-      rl.k = c->kernel();
-      rl.stride = c->stride();
-      rl.pad = c->padding();
-      rl.w = to_vec(c->weight.value);
-      rl.b = to_vec(c->bias.value);
-    } else if (dynamic_cast<nn::ReLU*>(&l)) {
-      rl.kind = RefLayer::ReLU;
-    } else if (dynamic_cast<nn::Sigmoid*>(&l)) {
-      rl.kind = RefLayer::Sigmoid;
-    } else if (dynamic_cast<nn::Tanh*>(&l)) {
-      rl.kind = RefLayer::Tanh;
-    } else if (dynamic_cast<nn::Softmax*>(&l)) {
-      rl.kind = RefLayer::Softmax;
-    } else if (dynamic_cast<nn::Flatten*>(&l)) {
-      rl.kind = RefLayer::Flatten;
-    } else if (auto* p = dynamic_cast<nn::MaxPool2D*>(&l)) {
+    const std::string& type = l.type().name;
+    const std::vector<double> a = l.args();
+    const auto params = l.named_parameters();
+    auto whole = [&](size_t i) { return static_cast<int64_t>(a.at(i)); };
+    if (type == "Dense" || type == "Conv2D") {
+      rl.kind = type == "Dense" ? RefLayer::Dense : RefLayer::Conv;
+      rl.in = whole(0);
+      rl.out = whole(1);
+      if (rl.kind == RefLayer::Conv) {
+        rl.k = whole(2);
+        rl.stride = whole(3);
+        rl.pad = whole(4);
+      }
+      rl.w = to_vec(params.at(0).second->value);
+      rl.b = to_vec(params.at(1).second->value);
+    } else if (type == "MaxPool2D") {
       rl.kind = RefLayer::Pool;
-      rl.k = p->kernel();
-      rl.stride = p->stride();
+      rl.k = whole(0);
+      rl.stride = whole(1);
+    } else if (type == "Flatten") {
+      rl.kind = RefLayer::Flatten;
+    } else if (type == "Softmax") {
+      rl.kind = RefLayer::Softmax;
+    } else if (!l.activation().is_none()) {
+      rl.kind = RefLayer::Act;
+      rl.act = l.activation();
     } else if (!extra || !extra(l, rl)) {
       ADD_FAILURE() << "reference_of: unknown layer " << l.name();
     }

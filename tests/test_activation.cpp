@@ -13,6 +13,7 @@
 #include "kernels/activation/activation_math.hpp"
 #include "nabla/error.hpp"
 #include "nabla/kernels/activation.hpp"
+#include "activation_test_util.hpp"
 
 namespace nk = nabla::kernels;
 using nabla::test::for_each_isa;
@@ -22,17 +23,9 @@ using nk::BiasKind;
 
 namespace {
 
-constexpr Activation kActs[] = {Activation::None, Activation::ReLU, Activation::Sigmoid, Activation::Tanh};
+const std::vector<Activation> kActs = nabla::test::all_activations();
 
-double f64(Activation f, double x) {
-  switch (f) {
-    case Activation::ReLU: return x < 0 ? 0 : x;
-    case Activation::Sigmoid: return 1 / (1 + std::exp(-x));
-    case Activation::Tanh: return std::tanh(x);
-    case Activation::None: break;
-  }
-  return x;
-}
+double f64(Activation f, double x) { return nk::activation_reference(f, x); }
 
 // Every 4099th float bit pattern: ~1 M values over the whole range.
 std::vector<float> float_sweep() {
@@ -101,13 +94,14 @@ TEST(Activation, SigmoidTanhUlpEveryIsa) {
   const auto xs = float_sweep();
   std::vector<float> out(xs.size());
   for_each_isa([&](nabla::Isa isa) {
-    for (Activation f : {Activation::Sigmoid, Activation::Tanh}) {
+    for (Activation f : kActs) {
+      if (!f.info().transcendental) continue;
       nk::activation_forward(f, 1, 1, static_cast<int64_t>(xs.size()), xs.data(), BiasKind::None, nullptr, out.data());
       UlpReport r;
       for (size_t i = 0; i < xs.size(); ++i) r.add(xs[i], out[i], f64(f, xs[i]));
       std::printf("[ ulp %-7s] %-7s %.2f (x=%g)\n", nabla::isa_name(isa), nk::activation_name(f), r.worst, r.at);
-      EXPECT_LE(r.worst, 4.0) << nk::activation_name(f);
-      EXPECT_EQ(r.bad_special, 0) << nk::activation_name(f);
+      EXPECT_LE(r.worst, 4.0) << nabla::test::label(f);
+      EXPECT_EQ(r.bad_special, 0) << nabla::test::label(f);
     }
   });
 }
@@ -124,13 +118,13 @@ TEST(Activation, ForwardMatchesReferenceAllSizes) {
         for (int64_t i = 0; i < n; ++i) {
           // Exact for ReLU/None; 4 ulp in the normal range, results below it
           // (σ(−100) = 3.7e−44) may flush to 0.
-          if (f != Activation::ReLU && f != Activation::None && std::fabs(ref[i]) < std::numeric_limits<float>::min()) {
+          if (f.info().transcendental && std::fabs(ref[i]) < std::numeric_limits<float>::min()) {
             ASSERT_LE(std::fabs(got[i] - ref[i]), std::numeric_limits<float>::min()) << "x=" << x[i];
             continue;
           }
-          const double tol = (f == Activation::ReLU || f == Activation::None) ? 0 : 4;
+          const double tol = f.info().transcendental ? 4 : 0;
           ASSERT_LE(ulp_error(got[i], ref[i]), tol)
-              << nk::activation_name(f) << " n=" << n << " i=" << i << " x=" << x[i] << " got " << got[i];
+              << nabla::test::label(f) << " n=" << n << " i=" << i << " x=" << x[i] << " got " << got[i];
         }
       }
     }
@@ -144,8 +138,8 @@ TEST(Activation, SpecialValues) {
   for_each_isa([&](nabla::Isa) {
     for (Activation f : kActs) {
       nk::activation_forward(f, 1, 1, 7, x.data(), BiasKind::None, nullptr, y.data());
-      EXPECT_TRUE(std::isnan(y[0])) << nk::activation_name(f) << ": NaN must propagate";
-      for (int i = 1; i < 7; ++i) EXPECT_FALSE(std::isnan(y[i])) << nk::activation_name(f) << " x=" << x[i];
+      EXPECT_TRUE(std::isnan(y[0])) << nabla::test::label(f) << ": NaN must propagate";
+      for (int i = 1; i < 7; ++i) EXPECT_FALSE(std::isnan(y[i])) << nabla::test::label(f) << " x=" << x[i];
     }
     nk::activation_forward(Activation::Sigmoid, 1, 1, 7, x.data(), BiasKind::None, nullptr, y.data());
     EXPECT_EQ(y[1], 1.f);
@@ -176,7 +170,7 @@ TEST(Activation, BiasPerColumnAndPerChannelInPlace) {
         nk::activation_forward(f, s.batch, s.rows, s.cols, got.data(), s.kind, bias.data(), got.data());  // in place
         nk::activation_forward_reference(f, s.batch, s.rows, s.cols, x.data(), s.kind, bias.data(), ref.data());
         for (int64_t i = 0; i < n; ++i)
-          ASSERT_LE(ulp_error(got[i], ref[i]), 4) << nk::activation_name(f) << " shape " << s.batch << "x" << s.rows
+          ASSERT_LE(ulp_error(got[i], ref[i]), 4) << nabla::test::label(f) << " shape " << s.batch << "x" << s.rows
                                                   << "x" << s.cols << " i=" << i;
       }
     }
@@ -195,12 +189,12 @@ TEST(Activation, BackwardMatchesReferenceAndFiniteDifferences) {
         nk::activation_backward_reference(f, n, a.data(), g.data(), ref.data());
         for (int64_t i = 0; i < n; ++i) {
           ASSERT_LE(std::fabs(got[i] - ref[i]), 3e-7 * std::fabs(ref[i]) + 1e-30)
-              << nk::activation_name(f) << " n=" << n << " i=" << i;
-          // Central difference of the float64 forward; away from ReLU's kink.
-          if (f == Activation::ReLU && std::fabs(z[i]) < 1e-3) continue;
+              << nabla::test::label(f) << " n=" << n << " i=" << i;
+          // Central difference of the float64 forward; away from the kinks at 0.
+          if (std::fabs(z[i]) < 1e-3) continue;
           const double h = 1e-4;
           const double fd = g[i] * (f64(f, z[i] + h) - f64(f, z[i] - h)) / (2 * h);
-          ASSERT_NEAR(got[i], fd, 1e-5 + 1e-5 * std::fabs(fd)) << nk::activation_name(f) << " z=" << z[i];
+          ASSERT_NEAR(got[i], fd, 1e-5 + 1e-5 * std::fabs(fd)) << nabla::test::label(f) << " z=" << z[i];
         }
       }
     }

@@ -15,11 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "activation_test_util.hpp"
+
 #include "eltwise_test_util.hpp"
 #include "nabla/error.hpp"
 #include "kernels/conv/conv_internal.hpp"
 #include "nabla/kernels/conv.hpp"
-#include "nabla/runtime/config.hpp"
+#include "nabla/kernels/gemm_config.hpp"
 #include "nabla/runtime/cpu.hpp"
 #include "nabla/runtime/threads.hpp"
 
@@ -35,7 +37,7 @@ using Variant = nk::detail::ConvVariant;
 
 namespace {
 
-constexpr Activation kActs[] = {Activation::None, Activation::ReLU, Activation::Sigmoid, Activation::Tanh};
+const std::vector<Activation> kActs = nabla::test::all_activations();
 
 std::string str(const ConvParams& p) {
   auto s = [](int64_t v) { return std::to_string(v); };
@@ -92,17 +94,7 @@ std::vector<float> abs_of(const std::vector<float>& v) {
 
 // What an activation's output can be: the stored src of the fused derivative.
 std::vector<float> activation_outputs(Activation f, int64_t n, uint32_t seed) {
-  switch (f) {
-    case Activation::ReLU: {
-      std::vector<float> v = uniform(n, -1.f, 1.f, seed);
-      for (auto& x : v) x = std::max(x, 0.f);
-      return v;
-    }
-    case Activation::Sigmoid: return uniform(n, 0.f, 1.f, seed);
-    case Activation::Tanh: return uniform(n, -1.f, 1.f, seed);
-    case Activation::None: break;
-  }
-  return uniform(n, -1.f, 1.f, seed);
+  return nabla::test::activation_outputs(f, n, seed);
 }
 
 // |got − ref| <= (reduction + 4)·2⁻²³·bound + 1e-6·|ref| + 1e-7, where

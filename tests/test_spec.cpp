@@ -5,17 +5,17 @@
 #include <string>
 #include <vector>
 
-#include "model_spec.hpp"
+#include "nabla/nn/presets.hpp"
 #include "nabla/error.hpp"
 
-namespace cli = nabla::cli;
+namespace nn = nabla::nn;
 using nabla::kernels::Activation;
 
 namespace {
 
 std::string error_of(const std::string& spec, std::vector<int64_t> sample = {1, 28, 28}, int64_t classes = 10) {
   try {
-    cli::build_model(cli::parse_spec(spec), sample, classes);
+    nn::build_classifier(nn::parse_spec(spec), sample, classes);
   } catch (const nabla::Error& e) {
     return e.what();
   }
@@ -25,26 +25,27 @@ std::string error_of(const std::string& spec, std::vector<int64_t> sample = {1, 
 }  // namespace
 
 TEST(Spec, ParsesEveryLayerKind) {
-  const cli::ModelSpec s = cli::parse_spec(
+  const nn::ModelSpec s = nn::parse_spec(
       "  conv 6 5  stride 2 pad 1 relu|maxpool 2 stride 1 | flatten | tanh | softmax | sigmoid | relu | dense 10");
   ASSERT_EQ(s.layers.size(), 8u);
-  EXPECT_EQ(s.layers[0].kind, cli::LayerKind::Conv);
-  EXPECT_EQ(s.layers[0].units, 6);
-  EXPECT_EQ(s.layers[0].kernel, 5);
-  EXPECT_EQ(s.layers[0].stride, 2);
-  EXPECT_EQ(s.layers[0].pad, 1);
+  EXPECT_EQ(s.layers[0].type->name, "Conv2D");
+  EXPECT_EQ(s.layers[0].arg("out_channels"), 6);
+  EXPECT_EQ(s.layers[0].arg("kernel"), 5);
+  EXPECT_EQ(s.layers[0].arg("stride"), 2);
+  EXPECT_EQ(s.layers[0].arg("padding"), 1);
   EXPECT_EQ(s.layers[0].act, Activation::ReLU);
-  EXPECT_EQ(s.layers[1].kind, cli::LayerKind::MaxPool);
-  EXPECT_EQ(s.layers[1].stride, 1);
-  EXPECT_EQ(s.layers[2].kind, cli::LayerKind::Flatten);
-  EXPECT_EQ(s.layers[3].kind, cli::LayerKind::Tanh);
-  EXPECT_EQ(s.layers[4].kind, cli::LayerKind::Softmax);
-  EXPECT_EQ(s.layers[7].kind, cli::LayerKind::Dense);
+  EXPECT_EQ(s.layers[1].type->name, "MaxPool2D");
+  EXPECT_EQ(s.layers[1].arg("stride"), 1);
+  EXPECT_EQ(s.layers[2].type->name, "Flatten");
+  EXPECT_EQ(s.layers[3].type->name, "Tanh");
+  EXPECT_EQ(s.layers[3].type->activation, nabla::kernels::ActKind::Tanh);
+  EXPECT_EQ(s.layers[4].type->name, "Softmax");
+  EXPECT_EQ(s.layers[7].type->name, "Dense");
   EXPECT_EQ(s.layers[7].act, Activation::None);
   EXPECT_EQ(s.to_string(),
             "conv 6 5 stride 2 pad 1 relu | maxpool 2 stride 1 | flatten | tanh | softmax | sigmoid | relu | dense 10");
-  EXPECT_EQ(cli::parse_spec(s.to_string()).to_string(), s.to_string());
-  EXPECT_EQ(cli::parse_spec("conv 4 3 pad 0 stride 1 sigmoid").layers[0].act, Activation::Sigmoid);
+  EXPECT_EQ(nn::parse_spec(s.to_string()).to_string(), s.to_string());
+  EXPECT_EQ(nn::parse_spec("conv 4 3 pad 0 stride 1 sigmoid").layers[0].act, Activation::Sigmoid);
 }
 
 TEST(Spec, InvalidStringsNameTheLayerAndToken) {
@@ -74,7 +75,7 @@ TEST(Spec, InvalidStringsNameTheLayerAndToken) {
        }) {
     SCOPED_TRACE(c.spec);
     try {
-      cli::parse_spec(c.spec);
+      nn::parse_spec(c.spec);
       ADD_FAILURE() << "parsed";
     } catch (const nabla::Error& e) {
       EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << e.what();
@@ -84,31 +85,30 @@ TEST(Spec, InvalidStringsNameTheLayerAndToken) {
 }
 
 TEST(Spec, EveryPresetParsesAndBuilds) {
-  ASSERT_EQ(cli::presets().size(), 10u);
-  for (const auto& p : cli::presets()) {
+  ASSERT_EQ(nn::presets().size(), 10u);
+  for (const auto& p : nn::presets()) {
     SCOPED_TRACE(p.name);
-    const cli::ModelSpec s = cli::parse_spec(p.spec);
+    const nn::ModelSpec s = nn::parse_spec(p.spec);
     EXPECT_EQ(s.to_string(), p.spec);
-    EXPECT_EQ(cli::resolve_model(p.name), p.spec);
-    const bool binary = s.layers.back().units == 1;
-    EXPECT_EQ(error_of(p.spec, {1, 28, 28}, binary ? 2 : 10), "");
+    EXPECT_EQ(nn::resolve_model(p.name), p.spec);
+    EXPECT_EQ(error_of(p.spec, {1, 28, 28}, nn::spec_classes(s)), "");
   }
-  EXPECT_EQ(cli::resolve_model("dense 3"), "dense 3");
+  EXPECT_EQ(nn::resolve_model("dense 3"), "dense 3");
 }
 
 TEST(Spec, BuildsWithFlattenAndChoosesTheLoss) {
-  cli::BuiltModel m = cli::build_model(cli::parse_spec("maxpool 2 | dense 32 tanh | dense 10"), {1, 28, 28}, 10);
+  nn::BuiltModel m = nn::build_classifier(nn::parse_spec("maxpool 2 | dense 32 tanh | dense 10"), {1, 28, 28}, 10);
   EXPECT_EQ(m.outputs, 10);
   EXPECT_FALSE(m.ends_in_sigmoid);
   EXPECT_EQ(m.model.size(), 5);  // pool, flatten (inserted), dense, tanh, dense
   EXPECT_EQ(m.model.output_shape({4, 1, 28, 28}), (std::vector<int64_t>{4, 10}));
   EXPECT_EQ(m.model.named_parameters()[0].first, "2.weight");
   EXPECT_EQ(m.model.named_parameters()[0].second->value.shape(), (std::vector<int64_t>{32, 196}));
-  cli::BuiltModel b = cli::build_model(cli::parse_spec("dense 1 sigmoid"), {5}, 2);
+  nn::BuiltModel b = nn::build_classifier(nn::parse_spec("dense 1 sigmoid"), {5}, 2);
   EXPECT_TRUE(b.ends_in_sigmoid);
   EXPECT_EQ(b.outputs, 1);
-  EXPECT_FALSE(cli::build_model(cli::parse_spec("dense 8 relu | dense 1"), {5}, 2).ends_in_sigmoid);
-  EXPECT_TRUE(cli::build_model(cli::parse_spec("dense 1 | sigmoid"), {5}, 2).ends_in_sigmoid);
+  EXPECT_FALSE(nn::build_classifier(nn::parse_spec("dense 8 relu | dense 1"), {5}, 2).ends_in_sigmoid);
+  EXPECT_TRUE(nn::build_classifier(nn::parse_spec("dense 1 | sigmoid"), {5}, 2).ends_in_sigmoid);
 }
 
 TEST(Spec, ImpossibleModelsAreClearErrors) {

@@ -14,7 +14,7 @@
 #include <string>
 
 #include "nabla/error.hpp"
-#include "nabla/runtime/config.hpp"
+#include "nabla/kernels/gemm_config.hpp"
 #include "nabla/runtime/profile.hpp"
 #include "nabla/runtime/threads.hpp"
 #include "tune.hpp"

@@ -16,9 +16,9 @@
 
 #include <hwloc.h>
 
-#include "model_spec.hpp"
+#include "nabla/nn/presets.hpp"
 #include "nabla/error.hpp"
-#include "nabla/runtime/config.hpp"
+#include "nabla/kernels/gemm_config.hpp"
 #include "nabla/runtime/cpu.hpp"
 #include "nabla/runtime/threads.hpp"
 #include "nabla/runtime/profile.hpp"
@@ -47,7 +47,7 @@ std::string grammar_help() {
       "'dense C' (C classes, softmax cross-entropy) or, for two classes,\n"
       "'dense 1 sigmoid' (binary cross-entropy; pick them with --classes A,B).\n"
       "\nPresets:\n";
-  for (const auto& p : cli::presets()) {
+  for (const auto& p : nabla::nn::presets()) {
     char line[512];
     std::snprintf(line, sizeof line, "  %-13s %s\n  %-13s   %s\n", p.name, p.description, "", p.spec);
     s += line;
@@ -294,7 +294,7 @@ int main(int argc, char** argv) {
       "warning. A change is kept only when faster, beyond the measured noise,\n"
       "without slowing any shape.\n");
 
-  // nabla prof: the work is in tools/prof.cpp.
+  // nabla prof: the work is in tools/prof_*.cpp.
   cli::ProfOptions prof_o;
   CLI::App* prof = app.add_subcommand("prof", "Profile kernel variants against the machine's measured limits");
   prof->add_option("family", prof_o.family, "gemm, conv or eltwise (or use --model)");

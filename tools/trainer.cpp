@@ -5,18 +5,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <limits>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <utility>
 
-#include "model_spec.hpp"
+#include "checkpoint.hpp"
+#include "nabla/nn/presets.hpp"
 #include "nabla/data/csv.hpp"
 #include "nabla/data/idx.hpp"
 #include "nabla/error.hpp"
@@ -33,43 +31,6 @@
 namespace nabla::cli {
 
 namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// Shortest text that reads back to the same value (exact round trip).
-template <typename T>
-std::string exact(T v) {
-  char buf[64];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, p);
-}
-
-template <typename T>
-T parse_number(const std::string& s, const std::string& what) {
-  T v{};
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || s.empty())
-    throw Error(what + ": '" + s + "' is not a valid number");
-  return v;
-}
-
-std::string join(const std::vector<int64_t>& v) {
-  std::string s;
-  for (int64_t x : v) {
-    if (!s.empty()) s += ',';
-    s += std::to_string(x);
-  }
-  return s;
-}
-
-std::vector<int64_t> split_ints(const std::string& s, const std::string& what) {
-  std::vector<int64_t> v;
-  std::stringstream in(s);
-  for (std::string t; std::getline(in, t, ',');) v.push_back(parse_number<int64_t>(t, what));
-  return v;
-}
-
-std::vector<int32_t> to_int32(const std::vector<int64_t>& v) { return {v.begin(), v.end()}; }
 
 // ---- data ------------------------------------------------------------------
 
@@ -184,69 +145,6 @@ Evaluation run_eval(nn::Sequential& model, const data::Dataset& d, Objective& ob
   return e;
 }
 
-// ---- settings, checkpoints ----------------------------------------------------
-
-using Settings = std::map<std::string, std::string>;
-
-// The options that define a run: a resumed run takes them from the checkpoint.
-Settings run_settings(const TrainOptions& o, const std::string& spec) {
-  std::vector<int64_t> cls(o.classes.begin(), o.classes.end());
-  return {{"model", spec},
-          {"optimizer", o.optimizer},
-          {"lr", exact(o.lr)},
-          {"momentum", exact(o.momentum)},
-          {"weight-decay", exact(o.weight_decay)},
-          {"batch", std::to_string(o.batch)},
-          {"seed", std::to_string(o.seed)},
-          {"classes", join(cls)},
-          {"limit", std::to_string(o.limit)},
-          {"normalize", o.normalize ? "yes" : "no"}};
-}
-
-void apply_settings(TrainOptions& o, const Settings& s, const std::string& path) {
-  auto get = [&](const std::string& k) {
-    auto it = s.find(k);
-    if (it == s.end()) throw Error("'" + path + "': checkpoint has no setting '" + k + "'");
-    return it->second;
-  };
-  const std::string what = "'" + path + "': checkpoint setting";
-  o.model = get("model");
-  o.optimizer = get("optimizer");
-  o.lr = parse_number<float>(get("lr"), what + " lr");
-  o.momentum = parse_number<float>(get("momentum"), what + " momentum");
-  o.weight_decay = parse_number<float>(get("weight-decay"), what + " weight-decay");
-  o.batch = parse_number<int64_t>(get("batch"), what + " batch");
-  o.seed = parse_number<uint64_t>(get("seed"), what + " seed");
-  const std::string cls = get("classes");
-  o.classes = cls.empty() ? std::vector<int32_t>{} : to_int32(split_ints(cls, what + " classes"));
-  o.limit = parse_number<int64_t>(get("limit"), what + " limit");
-  o.normalize = get("normalize") == "yes";
-}
-
-std::string history_text(const std::vector<EpochStats>& h) {
-  std::string s;
-  for (const auto& e : h) {
-    if (!s.empty()) s += ';';
-    s += std::to_string(e.epoch) + "," + exact(e.train_loss) + "," + exact(e.train_accuracy) +
-         "," + exact(e.test_loss) + "," + exact(e.test_accuracy) + "," + exact(e.seconds) + "," + exact(e.samples_per_s);
-  }
-  return s;
-}
-
-std::vector<EpochStats> parse_history(const std::string& s, const std::string& path) {
-  std::vector<EpochStats> h;
-  std::stringstream in(s);
-  const std::string what = "'" + path + "': checkpoint history";
-  for (std::string line; std::getline(in, line, ';');) {
-    std::vector<std::string> f;
-    std::stringstream ls(line);
-    for (std::string t; std::getline(ls, t, ',');) f.push_back(t);
-    if (f.size() != 7) throw Error(what + " entry '" + line + "' has " + std::to_string(f.size()) + " fields, expected 7");
-    auto num = [&](size_t i) { return f[i] == "nan" ? kNaN : parse_number<double>(f[i], what); };
-    h.push_back({parse_number<int>(f[0], what), num(1), num(2), num(3), num(4), num(5), num(6)});
-  }
-  return h;
-}
 
 // Fails now, not after hours of training, when an output cannot be written.
 void check_writable(const std::string& path, const char* option) {
@@ -276,18 +174,9 @@ using Reducer = dist::GradientReducer;
 struct Reducer {};  // never made without MPI
 #endif
 
-// The body of train(); `synced` turns true once every rank has passed the
-// setup (see train()).
-std::vector<EpochStats> train_body(const TrainOptions& options, const TrainObserver& given_observer,
-                                   const dist::World* world, bool& synced) {
-#if NABLA_WITH_MPI
-  const int rank = world ? world->rank() : 0, ranks = world ? world->size() : 1;
-#else
-  (void)world;
-  const int rank = 0, ranks = 1;
-#endif
-  // Only rank 0 reports and writes files.
-  const TrainObserver observer = rank == 0 ? given_observer : TrainObserver{};
+// The options as the run uses them: checked, the outputs dropped on ranks
+// other than 0 (checked writable on rank 0), the thread count set.
+TrainOptions checked_options(const TrainOptions& options, int rank) {
   TrainOptions o = options;
   if (o.epochs < 1) throw Error("--epochs " + std::to_string(o.epochs) + ": at least 1");
   if (o.batch < 1) throw Error("--batch " + std::to_string(o.batch) + ": at least 1");
@@ -299,70 +188,19 @@ std::vector<EpochStats> train_body(const TrainOptions& options, const TrainObser
   check_writable(o.log, "--log");
   check_writable(o.plot, "--plot");
   if (o.threads > 0) set_num_threads(o.threads);
+  return o;
+}
 
-  nn::TensorFile ckpt;
-  if (!o.resume.empty()) {
-    ckpt = nn::load_tensors(o.resume);
-    if (ckpt.metadata["nabla.format"] != "checkpoint-1")
-      throw Error("'" + o.resume + "': not a nabla checkpoint (pass the PATH.ckpt file --save wrote)");
-    Settings saved;
-    for (const auto& [k, v] : ckpt.metadata)
-      if (k.starts_with("run.")) saved[k.substr(4)] = v;
-    const Settings mine = run_settings(o, parse_spec(resolve_model(o.model)).to_string());
-    for (const std::string& g : o.given) {
-      const auto a = mine.find(g);
-      const auto b = std::as_const(saved).find(g);
-      if (a != mine.end() && b != saved.end() && a->second != b->second)
-        throw Error("--" + g + " '" + a->second + "' does not match the checkpoint's '" + b->second + "' ('" +
-                    o.resume + "'; leave the option out to continue with the checkpoint's)");
-    }
-    apply_settings(o, saved, o.resume);
-  }
-  const ModelSpec spec = parse_spec(resolve_model(o.model));
-  const Data data = load_data(o.data, o.test_data, o.label, o.classes, o.limit, o.normalize);
-  nn::manual_seed(o.seed);
-  BuiltModel built = build_model(spec, data.train.sample_shape(), data.train.num_classes);
-  nn::Sequential& model = built.model;
-  const bool binary = built.outputs == 1;
-  Objective objective(binary, built.ends_in_sigmoid), test_objective(binary, built.ends_in_sigmoid);
-  Optimizer opt(o.optimizer, model.parameters(), o.lr, o.momentum, o.weight_decay);
-  data::Rng rng(o.seed ^ 0x53485546464c45ull);  // "SHUFFLE": a stream apart from the weights'
-  std::vector<EpochStats> history;
-
-  const std::string input_text = join(data.train.sample_shape());
-  std::vector<int64_t> cls64(o.classes.begin(), o.classes.end());
-  const nn::Metadata model_meta = {{"nabla.spec", spec.to_string()},
-                                   {"nabla.input", input_text},
-                                   {"nabla.classes", join(cls64)},
-                                   {"nabla.normalize", moments_text(data.norm)}};
-  if (!o.resume.empty()) {
-    auto& meta = ckpt.metadata;
-    if (meta["nabla.input"] != input_text)
-      throw Error("'" + o.resume + "': checkpoint was trained on samples of shape [" + meta["nabla.input"] +
-                  "], the data has [" + input_text + "]");
-    std::map<std::string, Tensor> tensors(ckpt.tensors.begin(), ckpt.tensors.end());
-    auto restore = [&](const std::string& name, Tensor& dst) {
-      auto it = tensors.find(name);
-      if (it == tensors.end()) throw Error("'" + o.resume + "': checkpoint has no tensor '" + name + "'");
-      if (it->second.shape() != dst.shape())
-        throw Error("'" + o.resume + "': tensor '" + name + "' has shape " + shape_string(it->second.shape()) +
-                    ", the model expects " + shape_string(dst.shape()));
-      dst.copy_from(it->second);
-    };
-    for (auto& [name, p] : model.named_parameters()) restore("model." + name, p->value);
-    std::vector<Tensor> state = opt.state();
-    for (size_t i = 0; i < state.size(); ++i) restore("optim." + std::to_string(i), state[i]);
-    opt.set_steps(parse_number<int64_t>(meta["nabla.steps"], "'" + o.resume + "': nabla.steps"));
-    const std::string saved_ranks = meta.count("nabla.ranks") ? meta["nabla.ranks"] : "1";
-    if (saved_ranks != std::to_string(ranks))
-      throw Error("'" + o.resume + "': checkpoint was trained on " + saved_ranks + " rank(s), this run has " +
-                  std::to_string(ranks) + "; resume with the same number (mpirun -np " + saved_ranks + ")");
-    rng.set_state(parse_number<uint64_t>(meta["nabla.rng"], "'" + o.resume + "': nabla.rng"));
-    history = parse_history(meta["nabla.history"], o.resume);
-    if (static_cast<int>(history.size()) >= o.epochs)
-      throw Error("'" + o.resume + "' already holds " + std::to_string(history.size()) + " epochs; ask for more with --epochs");
-  }
-
+// With several ranks: every rank has passed the setup (`synced` turns
+// true), the model specs and settings agree, rank 0's weights and optimiser
+// state are everyone's; returns the gradient reducer (null on one rank).
+std::unique_ptr<Reducer> join_ranks([[maybe_unused]] const dist::World* world, [[maybe_unused]] int ranks,
+                                    bool& synced, [[maybe_unused]] const nn::ModelSpec& spec,
+                                    [[maybe_unused]] const std::string& input_text,
+                                    [[maybe_unused]] const TrainOptions& o, [[maybe_unused]] Optimizer& opt,
+                                    [[maybe_unused]] const data::Rng& rng,
+                                    [[maybe_unused]] const std::vector<EpochStats>& history,
+                                    [[maybe_unused]] nn::Sequential& model) {
 #if NABLA_WITH_MPI
   std::unique_ptr<Reducer> reducer;
   if (ranks > 1) {
@@ -384,29 +222,150 @@ std::vector<EpochStats> train_body(const TrainOptions& options, const TrainObser
     world->broadcast(state, 0);
     reducer = std::make_unique<Reducer>(*world, model.parameters(), 2);
   }
+  return reducer;
 #else
   std::unique_ptr<Reducer> reducer;
   synced = true;
+  return reducer;
+#endif
+}
+
+// What on_start reports: the model's summary, loss, optimiser, data.
+std::string start_text(const TrainOptions& o, nn::Sequential& model, const Data& data, const nn::BuiltModel& built,
+                       const nn::ModelSpec& spec, bool binary, int ranks, const std::vector<EpochStats>& history) {
+  std::vector<int64_t> input = {o.batch};
+  const auto sample = data.train.sample_shape();
+  input.insert(input.end(), sample.begin(), sample.end());
+  std::string text = model.summary(input);
+  std::string loss = binary ? (built.ends_in_sigmoid ? "binary cross-entropy" : "binary cross-entropy from logits")
+                            : "softmax cross-entropy";
+  text += "spec: " + spec.to_string() + "\nloss: " + loss + "; optimizer: " + o.optimizer + " lr " + exact(o.lr) +
+          (o.optimizer == "sgd" ? " momentum " + exact(o.momentum) : "") + "; batch " + std::to_string(o.batch) +
+          "; threads " + std::to_string(num_threads()) +
+          (ranks > 1 ? "; " + std::to_string(ranks) + " ranks (global batch " + std::to_string(ranks * o.batch) + ")"
+                     : std::string()) +
+          "\ndata: " + std::to_string(data.train.size()) +
+          " training samples" + (data.has_test ? ", " + std::to_string(data.test.size()) + " test samples" : "") +
+          ", " + std::to_string(binary ? 2 : built.outputs) + " classes\n";
+  if (!history.empty()) text += "resuming after epoch " + std::to_string(history.size()) + " from '" + o.resume + "'\n";
+  return text;
+}
+
+// One epoch of training steps (the batches of this rank's shard, the
+// gradients summed over ranks): the epoch's training loss and accuracy,
+// its time and speed; the step times accumulate into step_seconds and
+// steps_timed.
+EpochStats train_epoch(int epoch, data::BatchIterator& it, data::Rng& rng, nn::Sequential& model, Objective& objective,
+                       Optimizer& opt, [[maybe_unused]] Reducer* reducer, int64_t outputs,
+                       const TrainObserver& observer, double& step_seconds, int64_t& steps_timed) {
+  const auto t0 = std::chrono::steady_clock::now();
+  it.start(&rng);
+  double loss_sum = 0;
+  int64_t right = 0, seen = 0, done = 0;
+  while (it.next()) {
+    const auto s0 = std::chrono::steady_clock::now();
+    opt.zero_grad();
+    const int64_t b = it.batch_size();
+    float loss = 0;
+    int64_t batch_right = 0;
+    if (b > 0) {  // a rank's slice of a short last batch may be empty
+      const Tensor out = model.forward(it.x());
+      loss = objective.forward(out, it.y());
+      model.backward(objective.backward());
+      for (int64_t i = 0; i < b; ++i)
+        batch_right += objective.predict(out.data() + i * outputs, outputs) == it.labels()[i];
+    }
+    double batch_loss_sum = static_cast<double>(loss) * static_cast<double>(b);
+#if NABLA_WITH_MPI
+    if (reducer) {
+      // Each rank's gradient is that of its slice's mean loss; scaled by
+      // slice / global batch, the sum over ranks is the gradient of the
+      // global batch's mean loss. The loss sum and the right predictions
+      // travel in the same buffer.
+      float extra[2] = {static_cast<float>(batch_loss_sum), static_cast<float>(batch_right)};
+      reducer->reduce(static_cast<float>(b) / static_cast<float>(it.global_batch_size()), extra);
+      batch_loss_sum = extra[0];
+      batch_right = static_cast<int64_t>(extra[1]);
+      loss = static_cast<float>(batch_loss_sum / static_cast<double>(it.global_batch_size()));
+    }
+#endif
+    opt.step();
+    step_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
+    ++steps_timed;
+    loss_sum += batch_loss_sum;
+    right += batch_right;
+    seen += it.global_batch_size();
+    if (!std::isfinite(loss))
+      throw Error("training diverged (loss " + exact(loss) + " in epoch " + std::to_string(epoch) +
+                  "); try a smaller --lr");
+    if (observer.on_batch)
+      observer.on_batch(epoch, ++done, it.num_batches(), loss_sum / static_cast<double>(seen),
+                        static_cast<double>(right) / static_cast<double>(seen));
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EpochStats s{epoch, loss_sum / static_cast<double>(seen), static_cast<double>(right) / static_cast<double>(seen),
+               kNaN, kNaN, secs, static_cast<double>(seen) / secs};
+  return s;
+}
+
+#if NABLA_WITH_MPI
+// What on_end reports with several ranks: the allreduce's share of a step.
+std::string allreduce_text(const Reducer& reducer, double step_seconds, int64_t steps_timed) {
+  const double step = step_seconds / static_cast<double>(steps_timed);
+  const double red = reducer.seconds() / static_cast<double>(reducer.calls());
+  char text[512];
+  std::snprintf(text, sizeof text,
+                "allreduce: %.2f MB/step (%lld floats in one buffer; %.2f MB sent per rank), %.2f ms of the "
+                "%.2f ms step = %.1f%% of step time (rank 0, mean of %lld steps; includes waiting for the slowest rank)\n",
+                static_cast<double>(reducer.bytes_per_step()) / 1e6,
+                static_cast<long long>(reducer.bytes_per_step() / 4),
+                static_cast<double>(reducer.bytes_sent_per_step()) / 1e6, 1e3 * red, 1e3 * step,
+                100 * red / step, static_cast<long long>(steps_timed));
+  return text;
+}
 #endif
 
-  if (observer.on_start) {
-    std::vector<int64_t> input = {o.batch};
-    const auto sample = data.train.sample_shape();
-    input.insert(input.end(), sample.begin(), sample.end());
-    std::string text = model.summary(input);
-    std::string loss = binary ? (built.ends_in_sigmoid ? "binary cross-entropy" : "binary cross-entropy from logits")
-                              : "softmax cross-entropy";
-    text += "spec: " + spec.to_string() + "\nloss: " + loss + "; optimizer: " + o.optimizer + " lr " + exact(o.lr) +
-            (o.optimizer == "sgd" ? " momentum " + exact(o.momentum) : "") + "; batch " + std::to_string(o.batch) +
-            "; threads " + std::to_string(num_threads()) +
-            (ranks > 1 ? "; " + std::to_string(ranks) + " ranks (global batch " + std::to_string(ranks * o.batch) + ")"
-                       : std::string()) +
-            "\ndata: " + std::to_string(data.train.size()) +
-            " training samples" + (data.has_test ? ", " + std::to_string(data.test.size()) + " test samples" : "") +
-            ", " + std::to_string(binary ? 2 : built.outputs) + " classes\n";
-    if (!history.empty()) text += "resuming after epoch " + std::to_string(history.size()) + " from '" + o.resume + "'\n";
-    observer.on_start(text);
+// The body of train(); `synced` turns true once every rank has passed the
+// setup (see train()).
+std::vector<EpochStats> train_body(const TrainOptions& options, const TrainObserver& given_observer,
+                                   const dist::World* world, bool& synced) {
+#if NABLA_WITH_MPI
+  const int rank = world ? world->rank() : 0, ranks = world ? world->size() : 1;
+#else
+  (void)world;
+  const int rank = 0, ranks = 1;
+#endif
+  // Only rank 0 reports and writes files.
+  const TrainObserver observer = rank == 0 ? given_observer : TrainObserver{};
+  TrainOptions o = checked_options(options, rank);
+
+  nn::TensorFile ckpt;
+  if (!o.resume.empty()) ckpt = read_checkpoint(o);
+  const nn::ModelSpec spec = nn::parse_spec(nn::resolve_model(o.model));
+  const Data data = load_data(o.data, o.test_data, o.label, o.classes, o.limit, o.normalize);
+  nn::manual_seed(o.seed);
+  nn::BuiltModel built = nn::build_classifier(spec, data.train.sample_shape(), data.train.num_classes);
+  nn::Sequential& model = built.model;
+  const bool binary = built.outputs == 1;
+  Objective objective(binary, built.ends_in_sigmoid), test_objective(binary, built.ends_in_sigmoid);
+  Optimizer opt(o.optimizer, model.parameters(), o.lr, o.momentum, o.weight_decay);
+  data::Rng rng(o.seed ^ 0x53485546464c45ull);  // "SHUFFLE": a stream apart from the weights'
+  std::vector<EpochStats> history;
+
+  const std::string input_text = join(data.train.sample_shape());
+  std::vector<int64_t> cls64(o.classes.begin(), o.classes.end());
+  const nn::Metadata model_meta = {{"nabla.spec", spec.to_string()},
+                                   {"nabla.input", input_text},
+                                   {"nabla.classes", join(cls64)},
+                                   {"nabla.normalize", moments_text(data.norm)}};
+  if (!o.resume.empty()) {
+    const Resumed r = restore_checkpoint(ckpt, o, input_text, ranks, model, opt.state());
+    opt.set_steps(r.steps);
+    rng.set_state(r.rng);
+    history = r.history;
   }
+  std::unique_ptr<Reducer> reducer = join_ranks(world, ranks, synced, spec, input_text, o, opt, rng, history, model);
+  if (observer.on_start) observer.on_start(start_text(o, model, data, built, spec, binary, ranks, history));
 
   data::BatchIterator it(data.train, o.batch * ranks, binary);
   if (ranks > 1) it.set_shard(rank, ranks);
@@ -414,53 +373,8 @@ std::vector<EpochStats> train_body(const TrainOptions& options, const TrainObser
   double step_seconds = 0;
   int64_t steps_timed = 0;
   for (int epoch = static_cast<int>(history.size()) + 1; epoch <= o.epochs; ++epoch) {
-    const auto t0 = std::chrono::steady_clock::now();
-    it.start(&rng);
-    double loss_sum = 0;
-    int64_t right = 0, seen = 0, done = 0;
-    while (it.next()) {
-      const auto s0 = std::chrono::steady_clock::now();
-      opt.zero_grad();
-      const int64_t b = it.batch_size();
-      float loss = 0;
-      int64_t batch_right = 0;
-      if (b > 0) {  // a rank's slice of a short last batch may be empty
-        const Tensor out = model.forward(it.x());
-        loss = objective.forward(out, it.y());
-        model.backward(objective.backward());
-        for (int64_t i = 0; i < b; ++i)
-          batch_right += objective.predict(out.data() + i * outputs, outputs) == it.labels()[i];
-      }
-      double batch_loss_sum = static_cast<double>(loss) * static_cast<double>(b);
-#if NABLA_WITH_MPI
-      if (reducer) {
-        // Each rank's gradient is that of its slice's mean loss; scaled by
-        // slice / global batch, the sum over ranks is the gradient of the
-        // global batch's mean loss. The loss sum and the right predictions
-        // travel in the same buffer.
-        float extra[2] = {static_cast<float>(batch_loss_sum), static_cast<float>(batch_right)};
-        reducer->reduce(static_cast<float>(b) / static_cast<float>(it.global_batch_size()), extra);
-        batch_loss_sum = extra[0];
-        batch_right = static_cast<int64_t>(extra[1]);
-        loss = static_cast<float>(batch_loss_sum / static_cast<double>(it.global_batch_size()));
-      }
-#endif
-      opt.step();
-      step_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
-      ++steps_timed;
-      loss_sum += batch_loss_sum;
-      right += batch_right;
-      seen += it.global_batch_size();
-      if (!std::isfinite(loss))
-        throw Error("training diverged (loss " + exact(loss) + " in epoch " + std::to_string(epoch) +
-                    "); try a smaller --lr");
-      if (observer.on_batch)
-        observer.on_batch(epoch, ++done, it.num_batches(), loss_sum / static_cast<double>(seen),
-                          static_cast<double>(right) / static_cast<double>(seen));
-    }
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    EpochStats s{epoch, loss_sum / static_cast<double>(seen), static_cast<double>(right) / static_cast<double>(seen),
-                 kNaN, kNaN, secs, static_cast<double>(seen) / secs};
+    EpochStats s = train_epoch(epoch, it, rng, model, objective, opt, reducer.get(), outputs, observer, step_seconds,
+                               steps_timed);
     if (data.has_test && rank == 0) {  // the replicas are equal: rank 0 alone evaluates
       const Evaluation e = run_eval(model, data.test, test_objective, outputs, o.batch);
       s.test_loss = e.loss;
@@ -470,18 +384,8 @@ std::vector<EpochStats> train_body(const TrainOptions& options, const TrainObser
 
     if (!o.save.empty()) {
       nn::save(model, o.save, model_meta);
-      std::vector<std::pair<std::string, Tensor>> tensors;
-      for (auto& [name, p] : model.named_parameters()) tensors.emplace_back("model." + name, p->value);
-      const std::vector<Tensor> state = opt.state();
-      for (size_t i = 0; i < state.size(); ++i) tensors.emplace_back("optim." + std::to_string(i), state[i]);
-      nn::Metadata meta = model_meta;
-      meta["nabla.format"] = "checkpoint-1";
-      meta["nabla.steps"] = std::to_string(opt.steps());
-      meta["nabla.rng"] = std::to_string(rng.state());
-      meta["nabla.ranks"] = std::to_string(ranks);
-      meta["nabla.history"] = history_text(history);
-      for (const auto& [k, v] : run_settings(o, spec.to_string())) meta["run." + k] = v;
-      nn::save_tensors(o.save + ".ckpt", tensors, meta);
+      write_checkpoint(o.save + ".ckpt", model, opt.state(), opt.steps(), rng.state(), ranks, history, model_meta, o,
+                       spec);
     }
     if (!o.log.empty()) nabla::write_file_atomic(o.log, log_csv(history));
     if (!o.plot.empty()) nabla::write_file_atomic(o.plot, plot_svg(history, "nabla: " + spec.to_string()));
@@ -489,17 +393,7 @@ std::vector<EpochStats> train_body(const TrainOptions& options, const TrainObser
   }
 #if NABLA_WITH_MPI
   if (reducer && observer.on_end && steps_timed > 0) {
-    const double step = step_seconds / static_cast<double>(steps_timed);
-    const double red = reducer->seconds() / static_cast<double>(reducer->calls());
-    char text[512];
-    std::snprintf(text, sizeof text,
-                  "allreduce: %.2f MB/step (%lld floats in one buffer; %.2f MB sent per rank), %.2f ms of the "
-                  "%.2f ms step = %.1f%% of step time (rank 0, mean of %lld steps; includes waiting for the slowest rank)\n",
-                  static_cast<double>(reducer->bytes_per_step()) / 1e6,
-                  static_cast<long long>(reducer->bytes_per_step() / 4),
-                  static_cast<double>(reducer->bytes_sent_per_step()) / 1e6, 1e3 * red, 1e3 * step,
-                  100 * red / step, static_cast<long long>(steps_timed));
-    observer.on_end(text);
+    observer.on_end(allreduce_text(*reducer, step_seconds, steps_timed));
   }
 #endif
   return history;
@@ -532,7 +426,7 @@ Evaluation evaluate_file(const std::string& model_path, const std::string& data_
       throw Error("'" + model_path + "': no metadata '" + k + "' (not a model saved by nabla train --save)");
     return it->second;
   };
-  const ModelSpec spec = parse_spec(meta("nabla.spec"));
+  const nn::ModelSpec spec = nn::parse_spec(meta("nabla.spec"));
   const std::string cls = meta("nabla.classes");
   const std::vector<int32_t> classes = cls.empty() ? std::vector<int32_t>{} : to_int32(split_ints(cls, "nabla.classes"));
   Data d;
@@ -551,14 +445,12 @@ Evaluation evaluate_file(const std::string& model_path, const std::string& data_
                              parse_number<float>(comma == std::string::npos ? "" : norm.substr(comma + 1), "nabla.normalize")});
   }
   // The number of classes comes from the model's output layer.
-  const LayerSpec& last_dense = *std::find_if(spec.layers.rbegin(), spec.layers.rend(),
-                                              [](const LayerSpec& l) { return l.kind == LayerKind::Dense; });
-  const int64_t k = last_dense.units == 1 ? 2 : last_dense.units;
+  const int64_t k = nn::spec_classes(spec);
   if (d.test.num_classes > k)
     throw Error("'" + data_path + "' has " + std::to_string(d.test.num_classes) + " classes, the model predicts " +
                 std::to_string(k));
   d.test.num_classes = k;
-  BuiltModel built = build_model(spec, d.test.sample_shape(), k);
+  nn::BuiltModel built = nn::build_classifier(spec, d.test.sample_shape(), k);
   nn::load(built.model, model_path);
   Objective obj(built.outputs == 1, built.ends_in_sigmoid);
   return run_eval(built.model, d.test, obj, built.outputs, 256);

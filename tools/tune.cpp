@@ -16,7 +16,7 @@
 #include "kernels/gemm/gemm_shapes.hpp"
 #include "nabla/error.hpp"
 #include "nabla/kernels/gemm.hpp"
-#include "nabla/runtime/config.hpp"
+#include "nabla/kernels/gemm_config.hpp"
 #include "nabla/runtime/measure.hpp"
 #include "nabla/runtime/threads.hpp"
 #include "nabla/runtime/trace.hpp"

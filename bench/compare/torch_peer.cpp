@@ -7,6 +7,11 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/core/stack.h>
+
+#include <functional>
+#include <optional>
 #include <stdexcept>
 
 namespace nabla_compare {
@@ -21,6 +26,26 @@ std::vector<float> copy_out(const torch::Tensor& t) {
   const torch::Tensor c = t.contiguous();
   const float* p = c.data_ptr<float>();
   return std::vector<float>(p, p + c.numel());
+}
+
+// An element-wise activation by its ATen operator's name, called boxed
+// through the dispatcher (autograd included): "relu", or "leaky_relu" with
+// its slope, and the operator's own defaults for the rest of its schema.
+std::function<torch::Tensor(torch::Tensor)> aten_activation(const std::string& op, std::optional<double> param) {
+  const c10::OperatorHandle handle = c10::Dispatcher::singleton().findSchemaOrThrow(("aten::" + op).c_str(), "");
+  return [handle, param](torch::Tensor x) {
+    torch::jit::Stack stack;
+    stack.emplace_back(std::move(x));
+    if (param) stack.emplace_back(c10::Scalar(*param));
+    const auto& args = handle.schema().arguments();
+    for (size_t a = stack.size(); a < args.size(); ++a) {
+      if (!args[a].default_value())
+        throw std::runtime_error("aten::" + handle.schema().name() + ": argument " + args[a].name() + " has no default");
+      stack.push_back(*args[a].default_value());
+    }
+    handle.callBoxed(&stack);
+    return stack.back().toTensor();
+  };
 }
 
 }  // namespace
@@ -64,17 +89,18 @@ TorchNet::TorchNet(const NetDesc& net, int64_t batch, const std::vector<std::vec
   Impl& m = *impl_;
   namespace tn = torch::nn;
   for (const LayerDesc& l : net.layers) {
-    switch (l.kind) {
-      case LayerDesc::Kind::Dense: m.model->push_back(tn::Linear(l.in, l.out)); break;
-      case LayerDesc::Kind::Conv:
-        m.model->push_back(tn::Conv2d(tn::Conv2dOptions(l.in, l.out, l.kernel).stride(l.stride).padding(l.pad)));
-        break;
-      case LayerDesc::Kind::MaxPool: m.model->push_back(tn::MaxPool2d(tn::MaxPool2dOptions(l.kernel).stride(l.stride))); break;
-      case LayerDesc::Kind::Flatten: m.model->push_back(tn::Flatten()); break;
-      case LayerDesc::Kind::ReLU: m.model->push_back(tn::ReLU()); break;
-      case LayerDesc::Kind::Sigmoid: m.model->push_back(tn::Sigmoid()); break;
-      case LayerDesc::Kind::Tanh: m.model->push_back(tn::Tanh()); break;
-    }
+    auto i = [&](const char* name) { return static_cast<int64_t>(l.arg(name)); };
+    if (!l.aten_op.empty()) m.model->push_back(tn::Functional(aten_activation(l.aten_op, l.aten_param)));
+    else if (l.module == "Linear") m.model->push_back(tn::Linear(i("in_features"), i("out_features")));
+    else if (l.module == "Conv2d")
+      m.model->push_back(tn::Conv2d(tn::Conv2dOptions(i("in_channels"), i("out_channels"), i("kernel_size"))
+                                        .stride(i("stride"))
+                                        .padding(i("padding"))));
+    else if (l.module == "MaxPool2d")
+      m.model->push_back(tn::MaxPool2d(tn::MaxPool2dOptions(i("kernel_size")).stride(i("stride"))));
+    else if (l.module == "Flatten") m.model->push_back(tn::Flatten());
+    else if (l.module == "Softmax") m.model->push_back(tn::Softmax(tn::SoftmaxOptions(-1)));
+    else throw std::runtime_error("no libtorch equivalent for torch.nn." + l.module);
   }
   const auto ps = m.model->parameters();
   if (ps.size() != params.size())

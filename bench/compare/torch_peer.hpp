@@ -5,16 +5,30 @@
 // Built (and NABLA_HAVE_TORCH defined) only when CMake finds libtorch.
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nabla_compare {
 
-/// One layer of a network, as both frameworks build it.
+/// One layer of a network, as torch builds it: nabla's layer registry
+/// describes it (nn::torch_equivalent), so no layer type is listed here.
 struct LayerDesc {
-  enum class Kind { Dense, Conv, MaxPool, Flatten, ReLU, Sigmoid, Tanh } kind;
-  int64_t in = 0, out = 0;              ///< Dense: features; Conv: channels
-  int64_t kernel = 0, stride = 0, pad = 0;  ///< Conv, MaxPool
+  std::string module;  ///< torch.nn module: "Linear", "Conv2d", "MaxPool2d", "Flatten", "Softmax", "ReLU", …
+  std::vector<std::pair<std::string, double>> kwargs;  ///< its arguments by torch's names
+  /// An element-wise activation: its ATen operator ("relu", "leaky_relu")
+  /// and parameter, called through the dispatcher (any row of nabla's
+  /// activation table, without a case here).
+  std::string aten_op;
+  std::optional<double> aten_param;
+  /// kwargs[name]; throws std::runtime_error when it is not there.
+  double arg(const std::string& name) const {
+    for (const auto& [k, v] : kwargs)
+      if (k == name) return v;
+    throw std::runtime_error("torch layer " + module + ": no argument " + name);
+  }
 };
 
 /// A network and its loss: classes == 1: the network ends in a sigmoid,

@@ -1,6 +1,7 @@
 #include "nabla/nn/layers.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "nabla/error.hpp"
@@ -64,6 +65,8 @@ Dense::Dense(int64_t in, int64_t out) : in_(in), out_(out) {
   bias = {Tensor({out}), Tensor({out})};
   reset_parameters(Init::PyTorchDefault, next_seed());
 }
+
+std::vector<double> Dense::args() const { return {double(in_), double(out_)}; }
 
 std::string Dense::name() const {
   return "Dense " + std::to_string(in_) + "→" + std::to_string(out_);
@@ -166,6 +169,10 @@ std::vector<std::pair<std::string, Parameter*>> Conv2D::named_parameters() {
   return {{"weight", &weight}, {"bias", &bias}};
 }
 
+std::vector<double> Conv2D::args() const {
+  return {double(in_ch_), double(out_ch_), double(k_), double(stride_), double(pad_)};
+}
+
 int64_t Conv2D::num_parameters() const { return out_ch_ * in_ch_ * k_ * k_ + out_ch_; }
 
 void Conv2D::reset_parameters(Init init, uint64_t seed) {
@@ -205,6 +212,8 @@ MaxPool2D::MaxPool2D(int64_t kernel, int64_t stride) {
   geom_.stride = stride == 0 ? kernel : stride;
   geom_.padding = 0;
 }
+
+std::vector<double> MaxPool2D::args() const { return {double(geom_.kernel), double(geom_.stride)}; }
 
 std::string MaxPool2D::name() const {
   const std::string k = std::to_string(geom_.kernel);
@@ -256,17 +265,36 @@ void Flatten::backward(const Tensor& /*x*/, const Tensor& /*y*/, const Tensor& d
 
 // ---- activations ------------------------------------------------------------
 
-std::vector<int64_t> ElementwiseActivation::output_shape(const std::vector<int64_t>& input) const {
+ActivationLayer::ActivationLayer(nk::Activation f) : f_(f) {
+  nk::check_activation(f, "activation layer");
+}
+
+std::string ActivationLayer::name() const {
+  std::string s(f_.info().layer);
+  if (nk::has_param(f_.kind)) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "(%g)", static_cast<double>(f_.param));
+    s += buf;
+  }
+  return s;
+}
+
+std::vector<double> ActivationLayer::args() const {
+  if (nk::has_param(f_.kind)) return {static_cast<double>(f_.param)};
+  return {};
+}
+
+std::vector<int64_t> ActivationLayer::output_shape(const std::vector<int64_t>& input) const {
   if (input.empty()) throw Error("input has no batch dimension");
   return input;
 }
 
-void ElementwiseActivation::forward(const Tensor& x, Tensor& y, nk::Activation /*act*/) {
+void ActivationLayer::forward(const Tensor& x, Tensor& y, nk::Activation /*act*/) {
   nk::activation_forward(f_, 1, 1, x.numel(), x.data(), nk::BiasKind::None, nullptr, y.data());
 }
 
-void ElementwiseActivation::backward(const Tensor& /*x*/, const Tensor& y, const Tensor& dz,
-                                     Tensor* dx, nk::Activation /*input_deriv*/) {
+void ActivationLayer::backward(const Tensor& /*x*/, const Tensor& y, const Tensor& dz, Tensor* dx,
+                               nk::Activation /*input_deriv*/) {
   if (dx != nullptr) nk::activation_backward(f_, y.numel(), y.data(), dz.data(), dx->data());
 }
 

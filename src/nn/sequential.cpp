@@ -7,7 +7,8 @@
 #include "nabla/kernels/activation.hpp"
 #include "nabla/runtime/trace.hpp"
 #include "nn/buffer.hpp"
-#include "tensor/tensor_internal.hpp"
+#include "nabla/nn/loss.hpp"
+#include "nn/fusion.hpp"
 
 namespace nabla::nn {
 
@@ -39,11 +40,7 @@ namespace {
 
 // The name a trace shows for a step: the layer, and the activation fused into it.
 std::string step_name(const Layer& layer, nk::Activation act) {
-  std::string s = layer.name();
-  if (act == nk::Activation::ReLU) s += " + ReLU";
-  if (act == nk::Activation::Sigmoid) s += " + Sigmoid";
-  if (act == nk::Activation::Tanh) s += " + Tanh";
-  return s;
+  return act.is_none() ? layer.name() : layer.name() + " + " + ActivationLayer(act).name();
 }
 
 }  // namespace
@@ -107,7 +104,7 @@ void Sequential::plan(const std::vector<int64_t>& input) {
     s.layer->prepare(shape);
     shape = s.layer->output_shape(shape);
     if (fusion_ && s.layer->fuses_activation() && i + 1 < layers_.size() &&
-        layers_[i + 1]->activation() != nk::Activation::None) {
+        !layers_[i + 1]->activation().is_none()) {
       s.act = layers_[i + 1]->activation();
       s.last = static_cast<int64_t>(++i);
     }
@@ -146,10 +143,11 @@ Tensor Sequential::backward(const Tensor& dloss) {
     throw Error("Sequential::backward: gradient " + shape_string(dloss.shape()) +
                 " does not match the output " + shape_string(last.y.shape()));
   const int64_t n_out = last.y.numel();
-  const nabla::detail::TensorAccess::Impl* hint = nabla::detail::TensorAccess::impl(dloss);
-  if (fusion_ && last.act == nk::Activation::Sigmoid && hint && hint->fused_dz &&
-      hint->fused_of == last.y.data()) {
-    std::memcpy(last.dz.data(), hint->fused_dz->data, static_cast<size_t>(n_out) * sizeof(float));
+  const Tensor* fused_dz = nullptr;
+  if (fusion_ && !last.act.is_none())
+    if (const Loss* loss = detail::loss_of_gradient(dloss.data())) fused_dz = loss->fused_input_grad(last.act, last.y, dloss);
+  if (fused_dz != nullptr && fused_dz->shape() == last.y.shape()) {
+    std::memcpy(last.dz.data(), fused_dz->data(), static_cast<size_t>(n_out) * sizeof(float));
   } else {
     const trace::LayerScope scope(last.first, [&] { return step_name(*last.layer, last.act); },
                                   trace::Pass::BackwardData);

@@ -2,12 +2,15 @@
 // the file lookup gemm_config() uses at start-up.
 #include "nabla/runtime/profile.hpp"
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "nabla/error.hpp"
@@ -165,7 +168,7 @@ Profile profile_from_json(std::string_view text_in) {
   c.parallel_flops = number(g, "parallel_flops", "gemm", 0, 1e15);
   c.task_flops = number(g, "task_flops", "gemm", 1e3, 1e15);
   try {
-    validate_gemm_config(p.isa, c);
+    check_gemm_blocking(c);
   } catch (const Error& e) {
     throw Error(std::string("profile: ") + e.what());
   }
@@ -216,7 +219,22 @@ void save_profile(const Profile& p, const std::string& path) {
   write_file_atomic(path, profile_to_json(p));
 }
 
-namespace detail {
+void check_gemm_blocking(const GemmConfig& cfg) {
+  if (cfg.kc < 1 || cfg.mr < 1 || cfg.nr < 1 || cfg.mc < cfg.mr || cfg.nc < cfg.nr || cfg.mc % cfg.mr ||
+      cfg.nc % cfg.nr)
+    throw Error("GEMM configuration: invalid blocking " + to_string(cfg) +
+                " (need kc >= 1, mc a positive multiple of mr, nc of nr)");
+  if (!(cfg.small_flops >= 0) || !(cfg.parallel_flops >= 0) || !(cfg.task_flops > 0))
+    throw Error("GEMM configuration: thresholds must be numbers, small_flops and parallel_flops >= 0, task_flops > 0");
+}
+
+std::string to_string(const GemmConfig& c) {
+  return std::string(c.auto_tile ? "tile per shape (default " : "tile ") + std::to_string(c.mr) + "x" +
+         std::to_string(c.nr) + (c.auto_tile ? ")" : "") + " mc=" + std::to_string(c.mc) +
+         " kc=" + std::to_string(c.kc) + " nc=" + std::to_string(c.nc);
+}
+
+namespace {
 
 // Looks the profile of an ISA up as profile.hpp describes; never throws.
 ProfileStatus find_profile(Isa isa) {
@@ -249,6 +267,34 @@ ProfileStatus find_profile(Isa isa) {
     std::fprintf(stderr, "nabla: warning: tuning profile ignored: %s\n", e.what());
   }
   return st;
+}
+
+// The lookup runs once per ISA (reset_profile_status forgets it).
+std::mutex g_status_mutex;
+std::array<std::optional<ProfileStatus>, 3> g_status;
+
+}  // namespace
+
+ProfileStatus profile_status(Isa isa) {
+  const std::lock_guard lock(g_status_mutex);
+  auto& st = g_status[static_cast<int>(isa)];
+  if (!st) st = find_profile(isa);
+  return *st;
+}
+
+namespace detail {
+
+void reject_profile(Isa isa, const std::string& why) {
+  const std::lock_guard lock(g_status_mutex);
+  auto& st = g_status[static_cast<int>(isa)];
+  if (!st) st = ProfileStatus{};
+  st->profile.reset();
+  st->message = "ignored: " + why;
+}
+
+void reset_profile_status() {
+  const std::lock_guard lock(g_status_mutex);
+  for (auto& st : g_status) st.reset();
 }
 
 }  // namespace detail

@@ -88,12 +88,7 @@ int64_t Tensor::size(int64_t i) const {
 
 int64_t Tensor::numel() const { return impl_ ? impl_->numel : 0; }
 
-float* Tensor::data() {
-  if (!impl_) return nullptr;
-  impl_->fused_dz.reset();
-  impl_->fused_of = nullptr;
-  return impl_->data;
-}
+float* Tensor::data() { return impl_ ? impl_->data : nullptr; }
 
 const float* Tensor::data() const { return impl_ ? impl_->data : nullptr; }
 

@@ -59,6 +59,13 @@ void softmax_backward(int64_t rows, int64_t cols, const float* dst, const float*
 void bias_grad(int64_t batch, int64_t rows, int64_t cols, const float* diff, BiasKind bias_kind,
                float* db, bool accumulate = false);
 
+/// The float64 reference of one activation value, f(z), from the table's
+/// maths (what every scalar reference and the tests use).
+double activation_reference(Activation f, double z);
+/// The float64 reference of the derivative in use-the-output form:
+/// g · f'(z) given a = f(z).
+double activation_backward_reference(Activation f, double g, double a);
+
 /// Scalar reference of activation_forward (double intermediate, <cmath>).
 void activation_forward_reference(Activation f, int64_t batch, int64_t rows, int64_t cols,
                                   const float* src, BiasKind bias_kind, const float* bias,

@@ -1,6 +1,10 @@
 #pragma once
 /// \file layers.hpp  The layers a Sequential chains: Dense, Conv2D,
-/// MaxPool2D, Flatten, the activations ReLU, Sigmoid, Tanh, and Softmax.
+/// MaxPool2D, Flatten, Softmax, and one activation layer per row of the
+/// activation table (<nabla/kernels/types.hpp>: ReLU, Sigmoid, Tanh, …).
+/// Every layer type has an entry in the layer registry
+/// (<nabla/nn/registry.hpp>): its spec grammar, constructor arguments and
+/// torch equivalent.
 ///
 /// Layouts are PyTorch's: activations row-major, images NCHW, Dense weight
 /// [out, in] with Z = X·Wᵀ + b, Conv2D weight [out_ch, in_ch, k, k]. A layer owns its parameters and the scratch
@@ -22,6 +26,7 @@
 namespace nabla::nn {
 
 class Sequential;
+struct LayerType;
 
 /// Base of every layer. The public part describes the layer; the private
 /// virtuals are how Sequential runs it.
@@ -43,11 +48,16 @@ class Layer {
   /// Redraws the parameters with a scheme from a seed (no-op without
   /// parameters); gradients are left as they are.
   virtual void reset_parameters(Init /*init*/, uint64_t /*seed*/) {}
+  /// The layer's entry in the registry (<nabla/nn/registry.hpp>).
+  virtual const LayerType& type() const = 0;
+  /// The constructor arguments that make this layer, in the order of
+  /// type().args (LayerType::make(args()) builds an equal layer).
+  virtual std::vector<double> args() const { return {}; }
+  /// The element-wise activation this layer is (None for other layers).
+  virtual kernels::Activation activation() const { return kernels::Activation::None; }
 
  private:
   friend class Sequential;
-  /// The element-wise activation this layer is (None for other layers).
-  virtual kernels::Activation activation() const { return kernels::Activation::None; }
   /// True if a following element-wise activation can run in this layer's
   /// forward epilogue (Dense, Conv2D).
   virtual bool fuses_activation() const { return false; }
@@ -78,6 +88,8 @@ class Dense : public Layer {
   std::vector<std::pair<std::string, Parameter*>> named_parameters() override;
   int64_t num_parameters() const override;
   void reset_parameters(Init init, uint64_t seed) override;
+  const LayerType& type() const override;
+  std::vector<double> args() const override;
   /// Input features.
   int64_t in_features() const { return in_; }
   /// Output features.
@@ -112,6 +124,8 @@ class Conv2D : public Layer {
   std::vector<std::pair<std::string, Parameter*>> named_parameters() override;
   int64_t num_parameters() const override;
   void reset_parameters(Init init, uint64_t seed) override;
+  const LayerType& type() const override;
+  std::vector<double> args() const override;
   /// Input channels.
   int64_t in_channels() const { return in_ch_; }
   /// Output channels (filters).
@@ -145,6 +159,8 @@ class MaxPool2D : public Layer {
   /// kernel >= 1; stride >= 1, 0 meaning "= kernel" (PyTorch's default).
   explicit MaxPool2D(int64_t kernel, int64_t stride = 0);
   std::string name() const override;
+  const LayerType& type() const override;
+  std::vector<double> args() const override;
   /// Window side.
   int64_t kernel() const { return geom_.kernel; }
   /// Step between windows.
@@ -164,6 +180,7 @@ class MaxPool2D : public Layer {
 class Flatten : public Layer {
  public:
   std::string name() const override { return "Flatten"; }
+  const LayerType& type() const override;
   std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const override;
 
  private:
@@ -172,49 +189,54 @@ class Flatten : public Layer {
                 kernels::Activation input_deriv) override;
 };
 
-/// Common part of the element-wise activations: any input shape, output
-/// the same shape.
-class ElementwiseActivation : public Layer {
+/// An element-wise activation: any input shape, output the same shape. One
+/// class for every row of the activation table; the named layers below
+/// (ReLU, Sigmoid, …) are its typed constructors. Sequential runs it in the
+/// preceding Dense/Conv2D's epilogue when fusion is on.
+class ActivationLayer : public Layer {
  public:
+  /// Throws nabla::Error when the parameter is invalid for the kind (see
+  /// kernels::check_activation).
+  explicit ActivationLayer(kernels::Activation f);
+  /// The table's layer name, with the parameter when the kind has one:
+  /// "ReLU", "LeakyReLU(0.2)".
+  std::string name() const override;
+  const LayerType& type() const override;
+  std::vector<double> args() const override;
+  kernels::Activation activation() const override { return f_; }
   std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const override;
 
- protected:
-  explicit ElementwiseActivation(kernels::Activation f) : f_(f) {}
-
  private:
-  kernels::Activation activation() const override { return f_; }
   void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                 kernels::Activation input_deriv) override;
   kernels::Activation f_;
 };
 
+/// The activation layer of one kind of the table: `ActivationOf<ActKind::ReLU>()`,
+/// or with the kind's parameter, `ActivationOf<ActKind::LeakyReLU>(0.2f)`
+/// (default: torch's).
+template <kernels::ActKind K>
+class ActivationOf : public ActivationLayer {
+ public:
+  ActivationOf() requires(!kernels::has_param(K)) : ActivationLayer(K) {}
+  explicit ActivationOf(float param = kernels::activation_info(K).param_default) requires(kernels::has_param(K))
+      : ActivationLayer(kernels::Activation(K, param)) {}
+};
+
 /// max(x, 0); derivative 1 where the output is > 0, else 0.
-class ReLU : public ElementwiseActivation {
- public:
-  ReLU() : ElementwiseActivation(kernels::Activation::ReLU) {}
-  std::string name() const override { return "ReLU"; }
-};
-
+using ReLU = ActivationOf<kernels::ActKind::ReLU>;
 /// 1/(1 + e^−x).
-class Sigmoid : public ElementwiseActivation {
- public:
-  Sigmoid() : ElementwiseActivation(kernels::Activation::Sigmoid) {}
-  std::string name() const override { return "Sigmoid"; }
-};
-
+using Sigmoid = ActivationOf<kernels::ActKind::Sigmoid>;
 /// tanh(x).
-class Tanh : public ElementwiseActivation {
- public:
-  Tanh() : ElementwiseActivation(kernels::Activation::Tanh) {}
-  std::string name() const override { return "Tanh"; }
-};
+using Tanh = ActivationOf<kernels::ActKind::Tanh>;
 
 /// Softmax over the last dimension (max-subtracted). A model trained with
 /// SoftmaxCrossEntropy ends in logits; add Softmax for inference.
 class Softmax : public Layer {
  public:
   std::string name() const override { return "Softmax"; }
+  const LayerType& type() const override;
   std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const override;
 
  private:

@@ -6,6 +6,7 @@
 /// so step() never allocates. step() does not clear gradients: call
 /// zero_grad() (here or on the model) before each backward, as in PyTorch.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "nabla/nn/parameter.hpp"
@@ -13,30 +14,55 @@
 
 namespace nabla::nn {
 
+/// Base of the optimisers: what a training loop and a checkpoint need.
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  /// One update of every parameter from its gradient.
+  virtual void step() = 0;
+  /// Sets every parameter's gradient to zero.
+  virtual void zero_grad() = 0;
+  /// The learning rate (may be changed between steps, e.g. by a schedule).
+  virtual float lr() const = 0;
+  /// See lr(); throws nabla::Error for lr < 0.
+  virtual void set_lr(float lr) = 0;
+  /// Steps taken so far.
+  virtual int64_t steps() const = 0;
+  /// Restores steps() from a checkpoint; throws nabla::Error for t < 0.
+  virtual void set_steps(int64_t t) = 0;
+  /// The state a checkpoint must keep besides steps() (tensors sharing the
+  /// optimiser's storage: writing into them and calling set_steps()
+  /// restores a saved optimiser). Possibly empty.
+  virtual std::vector<Tensor> state() const = 0;
+  /// Name for messages and checkpoints: "SGD", "Adam".
+  virtual std::string name() const = 0;
+};
+
 /// torch.optim.SGD without dampening or Nesterov: g = grad + wd·w;
 /// with momentum, buf = g on the first step, then buf = momentum·buf + g,
 /// g = buf; w −= lr·g.
-class SGD {
+class SGD : public Optimizer {
  public:
   /// Throws nabla::Error on a null parameter, lr < 0, momentum < 0 or
   /// weight_decay < 0.
   SGD(std::vector<Parameter*> params, float lr, float momentum = 0.f, float weight_decay = 0.f);
   /// One update of every parameter.
-  void step();
+  void step() override;
   /// Sets every parameter's gradient to zero.
-  void zero_grad();
+  void zero_grad() override;
   /// The learning rate (may be changed between steps, e.g. by a schedule).
-  float lr() const { return lr_; }
+  float lr() const override { return lr_; }
   /// See lr(); throws nabla::Error for lr < 0.
-  void set_lr(float lr);
+  void set_lr(float lr) override;
   /// Steps taken so far (the first step seeds the momentum buffers).
-  int64_t steps() const { return t_; }
+  int64_t steps() const override { return t_; }
   /// The state a checkpoint must keep besides steps(): the momentum buffers,
   /// one per parameter in order (empty without momentum). Writing into them
   /// and calling set_steps() restores a saved optimiser.
-  std::vector<Tensor> state() const { return momentum_; }
+  std::vector<Tensor> state() const override { return momentum_; }
+  std::string name() const override { return "SGD"; }
   /// Restores steps() from a checkpoint; throws nabla::Error for t < 0.
-  void set_steps(int64_t t);
+  void set_steps(int64_t t) override;
 
  private:
   std::vector<Parameter*> params_;
@@ -48,28 +74,29 @@ class SGD {
 /// torch.optim.Adam (not AMSGrad; L2 weight decay added to the gradient,
 /// not AdamW): m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g²,
 /// w −= lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps).
-class Adam {
+class Adam : public Optimizer {
  public:
   /// Throws nabla::Error on a null parameter, lr < 0, a beta outside [0, 1),
   /// eps < 0 or weight_decay < 0.
   Adam(std::vector<Parameter*> params, float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f,
        float eps = 1e-8f, float weight_decay = 0.f);
   /// One update of every parameter.
-  void step();
+  void step() override;
   /// Sets every parameter's gradient to zero.
-  void zero_grad();
+  void zero_grad() override;
   /// The learning rate.
-  float lr() const { return lr_; }
+  float lr() const override { return lr_; }
   /// See lr(); throws nabla::Error for lr < 0.
-  void set_lr(float lr);
+  void set_lr(float lr) override;
   /// Steps taken so far.
-  int64_t steps() const { return t_; }
+  int64_t steps() const override { return t_; }
   /// The state a checkpoint must keep besides steps(): the first moments of
   /// every parameter in order, then the second moments. Writing into them
   /// and calling set_steps() restores a saved optimiser.
-  std::vector<Tensor> state() const;
+  std::vector<Tensor> state() const override;
+  std::string name() const override { return "Adam"; }
   /// Restores steps() from a checkpoint; throws nabla::Error for t < 0.
-  void set_steps(int64_t t);
+  void set_steps(int64_t t) override;
 
  private:
   std::vector<Parameter*> params_;

@@ -18,8 +18,8 @@
 /// activation's derivative is applied in the epilogue of the GEMM that
 /// produces the gradient of that activation (when the next layer is a Dense,
 /// or a Conv2D, which applies it right after col2im; after a pooling it is a
-/// separate pass); a model ending in
-/// Sigmoid trained with BinaryCrossEntropy uses dZ = (A − Y)/N directly.
+/// separate pass); a model ending in Sigmoid trained with BinaryCrossEntropy
+/// uses dZ = (A − Y)/N directly (given the loss's unmodified gradient).
 /// set_fusion(false) runs every layer on its own, for testing and
 /// profiling; results agree to float rounding.
 ///

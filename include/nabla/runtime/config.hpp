@@ -1,9 +1,11 @@
 #pragma once
-/// \file config.hpp  The GEMM configuration: micro-tile and cache blocking.
+/// \file config.hpp  The GEMM configuration record: micro-tile and cache
+/// blocking, as a tuning profile stores it.
 ///
-/// Defaults are derived from the cache sizes hwloc reports (see
-/// default_gemm_config() in src/runtime/config.cpp for the rationale); a
-/// tuning profile may override them with set_gemm_config().
+/// The runtime only carries it (profiles load and save it); the GEMM family
+/// owns what it means — the defaults derived from the cache sizes, which
+/// micro-tiles exist, the configuration in use: see
+/// <nabla/kernels/gemm_config.hpp>.
 #include <cstdint>
 #include <string>
 
@@ -30,19 +32,11 @@ struct GemmConfig {
   bool operator==(const GemmConfig&) const = default;
 };
 
-/// The defaults for an ISA on this CPU.
-GemmConfig default_gemm_config(Isa isa);
-/// The configuration in use for an ISA: set_gemm_config()'s if called, else
-/// the tuning profile's for this CPU (runtime/profile.hpp), else the defaults.
-GemmConfig gemm_config(Isa isa);
-/// Throws nabla::Error if cfg is invalid for the ISA (non-positive block, mc
-/// not a multiple of mr, tile not compiled, negative threshold, ...).
-void validate_gemm_config(Isa isa, const GemmConfig& cfg);
-/// Overrides the configuration for an ISA; throws nabla::Error if invalid.
-void set_gemm_config(Isa isa, const GemmConfig& cfg);
-/// Drops every override and forgets the loaded profiles: the next
-/// gemm_config() looks the profile up again (NABLA_PROFILE is re-read).
-void reset_gemm_config();
+/// Throws nabla::Error if the blocking or the thresholds are invalid
+/// whatever the ISA (non-positive block, mc not a multiple of mr, negative
+/// threshold). Whether the tile is compiled is the GEMM family's check
+/// (validate_gemm_config).
+void check_gemm_blocking(const GemmConfig& cfg);
 
 /// Human-readable one-line summary ("tile per shape (default 6x64) mc=336 kc=384 nc=5440").
 std::string to_string(const GemmConfig& cfg);

@@ -68,8 +68,9 @@ std::string default_profile_path(Isa isa);
 /// JSON text of a profile.
 std::string profile_to_json(const Profile& p);
 /// Parses and validates a profile; throws nabla::Error naming the first
-/// problem (not JSON, missing or mistyped field, a value out of range, a
-/// micro-tile not compiled for the ISA, ...). Does not check the key.
+/// problem (not JSON, missing or mistyped field, a value out of range, ...).
+/// Does not check the key, nor whether the micro-tile is compiled (the GEMM
+/// family does when it adopts the profile: gemm_config()).
 Profile profile_from_json(std::string_view text);
 /// Reads and validates a profile file; throws nabla::Error naming the file.
 Profile load_profile(const std::string& path);
@@ -84,5 +85,14 @@ struct ProfileStatus {
 };
 /// The status for an ISA (loads the profile if not yet done).
 ProfileStatus profile_status(Isa isa);
+
+namespace detail {
+/// Marks the profile of an ISA as not used, with the reason (the GEMM
+/// family calls it when the profile's micro-tile is not compiled here).
+void reject_profile(Isa isa, const std::string& why);
+/// Forgets the looked-up profiles: the next profile_status() looks again
+/// (reset_gemm_config calls it).
+void reset_profile_status();
+}  // namespace detail
 
 }  // namespace nabla

@@ -3,7 +3,10 @@
 // (common/parallel.hpp). Compiled with generic flags: nothing here touches
 // SIMD.
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "kernels/common/names.hpp"
 #include "nabla/runtime/trace.hpp"
@@ -56,11 +59,37 @@ void check_ptr(const char* fn, const void* p, const char* what, const Where& whe
   if (!p) throw Error(std::string(fn) + ": " + what + " is null" + where());
 }
 
-int64_t min_parallel(Activation f) {
-  return f == Activation::Sigmoid || f == Activation::Tanh ? kParallelMinCompute : kParallelMinMemory;
-}
+int64_t min_parallel(Activation f) { return f.info().transcendental ? kParallelMinCompute : kParallelMinMemory; }
 
 }  // namespace
+
+const char* activation_name(Activation a) { return a.info().name.data(); }
+
+std::string activation_label(Activation a) {
+  std::string s(a.info().name);
+  if (has_param(a.kind)) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, " %g", static_cast<double>(a.param));
+    s += buf;
+  }
+  return s;
+}
+
+const ActivationInfo* find_activation(std::string_view name) {
+  for (const ActivationInfo& row : kActivations)
+    if (row.name == name) return &row;
+  return nullptr;
+}
+
+void check_activation(Activation a, const char* where) {
+  if (static_cast<size_t>(a.kind) >= kActivations.size())
+    throw Error(std::string(where) + ": activation kind " + std::to_string(static_cast<int>(a.kind)) +
+                " is not in the activation table");
+  const ActivationInfo& row = a.info();
+  if (has_param(a.kind) && !(std::isfinite(a.param) && a.param >= row.param_min))
+    throw Error(std::string(where) + ": " + std::string(row.layer) + "'s " + std::string(row.param) + " is " +
+                std::to_string(a.param) + "; it must be a finite number >= " + std::to_string(row.param_min));
+}
 
 void activation_forward(Activation f, int64_t batch, int64_t rows, int64_t cols, const float* src,
                         BiasKind bias_kind, const float* bias, float* dst) {
@@ -68,14 +97,15 @@ void activation_forward(Activation f, int64_t batch, int64_t rows, int64_t cols,
   check_sizes(fn, batch, rows, cols);
   const int64_t total = batch * rows * cols;
   if (total == 0) return;
-  const auto where = [&] { return dims(batch, rows, cols) + " " + activation_name(f) + ", bias " + bias_name(bias_kind); };
+  const auto where = [&] { return dims(batch, rows, cols) + " " + activation_label(f) + ", bias " + bias_name(bias_kind); };
+  check_activation(f, fn);
   check_ptr(fn, src, "src", where);
   check_ptr(fn, dst, "dst", where);
   if (bias_kind != BiasKind::None) check_ptr(fn, bias, "bias", where);
   const auto& k = detail::activation_kernels(active_isa());
   const trace::KernelScope scope([&] {
     const double n = static_cast<double>(total), biased = bias_kind != BiasKind::None;
-    const double per = (f == Activation::ReLU ? 1 : f == Activation::None ? 0 : 4) + biased;
+    const double per = f.info().fwd_flops + biased;
     return trace::Call{detail::variant_name(detail::activation_op(f, biased, false), active_isa()),
                        std::to_string(total), per * n, 8 * n};
   });
@@ -110,15 +140,16 @@ void activation_backward(Activation f, int64_t n, const float* dst, const float*
   const char* fn = "activation_backward";
   if (n < 0) throw Error(std::string(fn) + ": negative size n=" + std::to_string(n));
   if (n == 0) return;
-  const auto where = [&] { return std::string(" (n=") + std::to_string(n) + ", " + activation_name(f) + ")"; };
-  if (f != Activation::None) check_ptr(fn, dst, "dst", where);
+  const auto where = [&] { return std::string(" (n=") + std::to_string(n) + ", " + activation_label(f) + ")"; };
+  check_activation(f, fn);
+  if (!f.is_none()) check_ptr(fn, dst, "dst", where);
   check_ptr(fn, diff_dst, "diff_dst", where);
   check_ptr(fn, diff_src, "diff_src", where);
   const auto& k = detail::activation_kernels(active_isa());
   const trace::KernelScope scope([&] {
     const double e = static_cast<double>(n);
     return trace::Call{detail::variant_name(detail::activation_op(f, false, true), active_isa()), std::to_string(n),
-                       (f == Activation::None ? 0 : f == Activation::ReLU ? 1 : 3) * e,
+                       f.info().bwd_flops * e,
                        (f == Activation::None ? 8 : 12) * e};
   });
   detail::parallel_ranges(n, kParallelMinMemory, int64_t{1} << 16, [&](int64_t i0, int64_t i1) {

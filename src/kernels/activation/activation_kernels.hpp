@@ -20,36 +20,6 @@
 namespace nabla::kernels::detail {
 namespace {
 
-// Functors over the one definition of each activation (activation_math.hpp).
-struct IdentityOp {
-  template <class B> B fwd(B x) const { return x; }
-  template <class B> B bwd(B g, B) const { return g; }
-};
-struct ReluOp {
-  template <class B> B fwd(B x) const { return relu_fwd(x); }
-  template <class B> B bwd(B g, B a) const { return relu_bwd_use_dst(g, a); }
-};
-struct SigmoidOp {
-  template <class B> B fwd(B x) const { return sigmoid_fwd(x); }
-  template <class B> B bwd(B g, B a) const { return sigmoid_bwd_use_dst(g, a); }
-};
-struct TanhOp {
-  template <class B> B fwd(B x) const { return tanh_fwd(x); }
-  template <class B> B bwd(B g, B a) const { return tanh_bwd_use_dst(g, a); }
-};
-
-// Calls fn(op) with the functor of f, so the loops below are compiled once
-// per activation with the activation inlined.
-template <class F>
-inline void with_op(Activation f, F&& fn) {
-  switch (f) {
-    case Activation::ReLU: fn(ReluOp{}); return;
-    case Activation::Sigmoid: fn(SigmoidOp{}); return;
-    case Activation::Tanh: fn(TanhOp{}); return;
-    case Activation::None: fn(IdentityOp{}); return;
-  }
-}
-
 template <class B, class Op>
 void forward_rows(Op op, int64_t rows, int64_t cols, const float* src, BiasKind kind,
                   const float* bias, float* dst) {
@@ -74,12 +44,12 @@ void forward_rows(Op op, int64_t rows, int64_t cols, const float* src, BiasKind 
 template <class B>
 void forward(Activation f, int64_t rows, int64_t cols, const float* src, BiasKind kind,
              const float* bias, float* dst) {
-  with_op(f, [&](auto op) { forward_rows<B>(op, rows, cols, src, kind, bias, dst); });
+  with_activation(f, [&](auto op) { forward_rows<B>(op, rows, cols, src, kind, bias, dst); });
 }
 
 template <class B>
 void backward(Activation f, int64_t n, const float* dst, const float* diff_dst, float* diff_src) {
-  with_op(f, [&](auto op) {
+  with_activation(f, [&](auto op) {
     vec_loop<B>(n, [&](int64_t i, auto lanes) {
       store(diff_src + i, op.bwd(load<B>(diff_dst + i, lanes), load<B>(dst + i, lanes)), lanes);
     });

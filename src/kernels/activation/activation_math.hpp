@@ -12,10 +12,14 @@
 // and exp_sub, the exponential of softmax (the activation kernels' softmax
 // and the fused softmax cross-entropy both use it).
 //
-// Included only by per-ISA translation units; everything is in an anonymous
-// namespace so that no copy compiled with one ISA's flags is shared with
-// another translation unit by the linker.
+// Included by the per-ISA translation units and by the scalar references
+// (reference_math.hpp); everything is in an anonymous namespace so that no
+// copy compiled with one ISA's flags is shared with another translation unit
+// by the linker.
 #include <xsimd/xsimd.hpp>
+
+#include <cmath>
+#include <cstddef>
 
 #include "nabla/kernels/types.hpp"
 
@@ -74,26 +78,86 @@ inline B exp_sub(B z, B m) {
   return xsimd::select(xsimd::abs(r) < B(1.f), xsimd::fma(e, r, e), e);
 }
 
+// ---------------------------------------------------------------------------
+// The activation table's maths: one struct per ActKind (same order as
+// kActivations in <nabla/kernels/types.hpp>), holding the parameter and
+//   fwd(x)          the SIMD forward, any xsimd batch
+//   bwd(g, a)       the SIMD derivative in use-the-output form, g · f'(z)
+//                   written in terms of a = f(z)
+//   ref(z)          the float64 reference of fwd (the scalar references)
+//   ref_bwd(g, a)   the float64 reference of bwd
+// Every element-wise kernel, GEMM epilogue, convolution epilogue and scalar
+// reference reaches these through with_activation(), so a new row here is
+// fused everywhere.
+
+template <ActKind K>
+struct ActOp;
+
+template <>
+struct ActOp<ActKind::None> {
+  float p;
+  template <class B> B fwd(B x) const { return x; }
+  template <class B> B bwd(B g, B) const { return g; }
+  double ref(double z) const { return z; }
+  double ref_bwd(double g, double) const { return g; }
+};
+
+// max(x, 0); the derivative at exactly 0 is 0, as PyTorch's. The reference
+// selects (g where a > 0, else exactly 0, even for a NaN g), as the kernels do.
+template <>
+struct ActOp<ActKind::ReLU> {
+  float p;
+  template <class B> B fwd(B x) const { return relu_fwd(x); }
+  template <class B> B bwd(B g, B a) const { return relu_bwd_use_dst(g, a); }
+  double ref(double z) const { return z < 0 ? 0 : z; }
+  double ref_bwd(double g, double a) const { return a > 0 ? g : 0; }
+};
+
+template <>
+struct ActOp<ActKind::Sigmoid> {
+  float p;
+  template <class B> B fwd(B x) const { return sigmoid_fwd(x); }
+  template <class B> B bwd(B g, B a) const { return sigmoid_bwd_use_dst(g, a); }
+  double ref(double z) const { return 1 / (1 + std::exp(-z)); }
+  double ref_bwd(double g, double a) const { return g * (a * (1 - a)); }
+};
+
+template <>
+struct ActOp<ActKind::Tanh> {
+  float p;
+  template <class B> B fwd(B x) const { return tanh_fwd(x); }
+  template <class B> B bwd(B g, B a) const { return tanh_bwd_use_dst(g, a); }
+  double ref(double z) const { return std::tanh(z); }
+  double ref_bwd(double g, double a) const { return g * ((1 - a) * (1 + a)); }
+};
+
+template <size_t I, class F>
+inline decltype(auto) dispatch_activation(Activation f, F& fn) {
+  constexpr auto kind = static_cast<ActKind>(I);
+  if constexpr (I + 1 < kActivations.size()) {
+    if (f.kind != kind) return dispatch_activation<I + 1>(f, fn);
+  }
+  return fn(ActOp<kind>{f.param});
+}
+
+// Calls fn(op) with the ActOp of f (its parameter inside), so that a loop
+// written in fn is compiled once per activation with the activation inlined:
+//   with_activation(f, [&](auto op) { for (...) y[i] = op.fwd(x[i]); });
+// Every instantiation of fn must return the same type.
+template <class F>
+inline decltype(auto) with_activation(Activation f, F&& fn) {
+  return dispatch_activation<0>(f, fn);
+}
+
+// One value through f (dispatch per call: for code outside hot loops).
 template <class B>
 inline B activation_fwd(Activation f, B x) {
-  switch (f) {
-    case Activation::ReLU: return relu_fwd(x);
-    case Activation::Sigmoid: return sigmoid_fwd(x);
-    case Activation::Tanh: return tanh_fwd(x);
-    case Activation::None: break;
-  }
-  return x;
+  return with_activation(f, [&](auto op) { return op.fwd(x); });
 }
 
 template <class B>
 inline B activation_bwd_use_dst(Activation f, B g, B a) {
-  switch (f) {
-    case Activation::ReLU: return relu_bwd_use_dst(g, a);
-    case Activation::Sigmoid: return sigmoid_bwd_use_dst(g, a);
-    case Activation::Tanh: return tanh_bwd_use_dst(g, a);
-    case Activation::None: break;
-  }
-  return g;
+  return with_activation(f, [&](auto op) { return op.bwd(g, a); });
 }
 
 }  // namespace

@@ -21,6 +21,12 @@ double bias_at(BiasKind kind, const float* bias, int64_t r, int64_t j) {
 
 }  // namespace
 
+double activation_reference(Activation f, double z) { return detail::activation_f64(f, z); }
+
+double activation_backward_reference(Activation f, double g, double a) {
+  return detail::activation_backward_f64(f, g, a);
+}
+
 void activation_forward_reference(Activation f, int64_t batch, int64_t rows, int64_t cols,
                                   const float* src, BiasKind bias_kind, const float* bias,
                                   float* dst) {

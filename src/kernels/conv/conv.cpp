@@ -27,7 +27,7 @@
 #include "nabla/error.hpp"
 #include "nabla/kernels/activation.hpp"
 #include "nabla/kernels/gemm.hpp"
-#include "nabla/runtime/config.hpp"
+#include "nabla/kernels/gemm_config.hpp"
 #include "nabla/runtime/threads.hpp"
 #include "nabla/runtime/trace.hpp"
 
@@ -370,6 +370,7 @@ void conv2d_forward(const ConvShape& s, const float* src, const float* weights, 
   check_ptr("conv2d_forward", src, "src", s);
   check_ptr("conv2d_forward", weights, "weights", s);
   check_ptr("conv2d_forward", dst, "dst", s);
+  check_activation(act, "conv2d_forward");
   const detail::ConvVariant& v = detail::conv_select(active_isa(), s);
   const trace::KernelScope scope([&] {
     return conv_call(v, s, join(bias ? "bias" : "", act_tag(act)),
@@ -383,6 +384,7 @@ void conv2d_backward_data(const ConvShape& s, const float* diff_dst, const float
   check_ptr("conv2d_backward_data", diff_dst, "diff_dst", s);
   check_ptr("conv2d_backward_data", weights, "weights", s);
   check_ptr("conv2d_backward_data", diff_src, "diff_src", s);
+  check_activation(src_act, "conv2d_backward_data");
   if (src_act != Activation::None) check_ptr("conv2d_backward_data", src, "src (for the derivative)", s);
   const detail::ConvVariant& v = detail::conv_select(active_isa(), s);
   const trace::KernelScope scope([&] {

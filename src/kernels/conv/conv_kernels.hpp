@@ -314,16 +314,9 @@ void direct1_forward(const ConvParams& p, int64_t oh, int64_t ow, const float* p
   // registers; 16 registers: 6 × 2.
   constexpr int R = B::size == 16 ? 4 : 2;
   constexpr int CB = 6;
-  switch (f) {
-    case Activation::None:
-      return direct1_forward_act<Arch, CB, R>(p, oh, ow, padded, w, bias, dst, [](B x) { return x; });
-    case Activation::ReLU:
-      return direct1_forward_act<Arch, CB, R>(p, oh, ow, padded, w, bias, dst, [](B x) { return relu_fwd(x); });
-    case Activation::Sigmoid:
-      return direct1_forward_act<Arch, CB, R>(p, oh, ow, padded, w, bias, dst, [](B x) { return sigmoid_fwd(x); });
-    case Activation::Tanh:
-      return direct1_forward_act<Arch, CB, R>(p, oh, ow, padded, w, bias, dst, [](B x) { return tanh_fwd(x); });
-  }
+  with_activation(f, [&](auto op) {
+    direct1_forward_act<Arch, CB, R>(p, oh, ow, padded, w, bias, dst, [op](B x) { return op.fwd(x); });
+  });
 }
 
 // Backward-weights: dw[c·taps + t] += Σ_{oy, ox} dz[c, oy, ox] ·

@@ -15,7 +15,7 @@
 
 #include "kernels/gemm/gemm_internal.hpp"
 #include "nabla/error.hpp"
-#include "nabla/runtime/config.hpp"
+#include "nabla/kernels/gemm_config.hpp"
 #include "nabla/runtime/threads.hpp"
 #include "nabla/runtime/trace.hpp"
 
@@ -103,8 +103,8 @@ std::string gemm_variant_name(const GemmVariant& v, const GemmPacking& packing, 
   if (at == std::string::npos) return name;
   std::string out = name.substr(0, at);
   if (ep.bias_kind != BiasKind::None) out += "_bias";
-  if (ep.act != Activation::None) out += std::string("_") + activation_name(ep.act);
-  if (ep.deriv != Activation::None) out += std::string("_d") + activation_name(ep.deriv);
+  if (!ep.act.is_none()) out += std::string("_") + activation_name(ep.act);
+  if (!ep.deriv.is_none()) out += std::string("_d") + activation_name(ep.deriv);
   out += tile.substr(0, tile.size() - 1);
   if (*packing.name) out += std::string("_") + packing.name;
   return out + name.substr(at + tile.size() - 1);
@@ -232,10 +232,12 @@ void validate(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, const float* 
   if (m > 0 && n > 0 && !c) throw Error("gemm: C is null" + dims());
   if (ep.bias_kind != BiasKind::None && !ep.bias && m > 0 && n > 0)
     throw Error("gemm: the epilogue has a bias kind but a null bias pointer" + dims());
-  if (ep.act != Activation::None && ep.deriv != Activation::None)
+  check_activation(ep.act, "gemm epilogue");
+  check_activation(ep.deriv, "gemm epilogue");
+  if (!ep.act.is_none() && !ep.deriv.is_none())
     throw Error(std::string("gemm: the epilogue asks for both an activation (") + activation_name(ep.act) +
                 ") and a derivative (" + activation_name(ep.deriv) + "); choose one" + dims());
-  if (ep.deriv != Activation::None && m > 0 && n > 0) {
+  if (!ep.deriv.is_none() && m > 0 && n > 0) {
     if (!ep.d) throw Error("gemm: the derivative epilogue has a null D matrix" + dims());
     if (ep.ldd < n)
       throw Error("gemm: ldd=" + std::to_string(ep.ldd) + " is less than the " + std::to_string(n) +
@@ -244,16 +246,6 @@ void validate(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, const float* 
 }
 
 }  // namespace
-
-const char* activation_name(Activation a) {
-  switch (a) {
-    case Activation::None: return "none";
-    case Activation::ReLU: return "relu";
-    case Activation::Sigmoid: return "sigmoid";
-    case Activation::Tanh: return "tanh";
-  }
-  return "?";
-}
 
 void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const Epilogue& ep) {
@@ -269,11 +261,11 @@ void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha, cons
   // tile is at least NR wide). Each element is the same chain of FMAs over
   // the same KC blocks (a·b = b·a exactly), so the result is bitwise the
   // one the tiles give.
-  if (n == 1 && m > 1 && ldc == 1 && (ep.deriv == Activation::None || ep.ldd == 1)) {
+  if (n == 1 && m > 1 && ldc == 1 && (ep.deriv.is_none() || ep.ldd == 1)) {
     g = {!g.tb, !g.ta, 1, m, k, alpha, b, ldb, a, lda, beta, c, m, ep};
     if (ep.bias_kind == BiasKind::PerRow) g.ep.bias_kind = BiasKind::PerCol;
     else if (ep.bias_kind == BiasKind::PerCol) g.ep.bias_kind = BiasKind::PerRow;
-    if (ep.deriv != Activation::None) g.ep.ldd = m;
+    if (!ep.deriv.is_none()) g.ep.ldd = m;
   }
   if (cfg.auto_tile) {
     v = &detail::select_variant(variants, g.m, g.n, g.k, !detail::gemm_packs_a(cfg, g));
@@ -288,7 +280,7 @@ void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha, cons
     // The call as made (g may be the transposed single row).
     const bool yes_a = ta == Trans::Yes, yes_b = tb == Trans::Yes;
     if (yes_a || yes_b) shape += std::string(":") + (yes_a ? "t" : "n") + (yes_b ? "t" : "n");
-    const double c_traffic = (beta != 0.f ? 2 : 1) + (ep.deriv != Activation::None ? 1 : 0);
+    const double c_traffic = (beta != 0.f ? 2 : 1) + (ep.deriv.is_none() ? 0 : 1);
     return trace::Call{detail::gemm_variant_name(*v, pack_a, ep), std::move(shape), 2 * fm * fn * fk,
                        4 * (fm * fk + fk * fn + c_traffic * fm * fn)};
   });

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "nabla/kernels/gemm.hpp"
-#include "nabla/runtime/config.hpp"
+#include "nabla/kernels/gemm_config.hpp"
 #include "nabla/runtime/cpu.hpp"
 
 namespace nabla::kernels::detail {

@@ -99,25 +99,12 @@ __attribute__((noinline)) void map_tile_with(float* c, int64_t ldc, const float*
 template <class Arch>
 void activate_tile(const TileOut& out, int mv, int nv) {
   using B = xsimd::batch<float, Arch>;
-  switch (out.act) {
-    case Activation::None: break;
-    case Activation::ReLU: map_tile<Arch>(out.c, out.ldc, mv, nv, [](B x) { return relu_fwd(x); }); break;
-    case Activation::Sigmoid: map_tile<Arch>(out.c, out.ldc, mv, nv, [](B x) { return sigmoid_fwd(x); }); break;
-    case Activation::Tanh: map_tile<Arch>(out.c, out.ldc, mv, nv, [](B x) { return tanh_fwd(x); }); break;
-  }
-  switch (out.deriv) {
-    case Activation::None: break;
-    case Activation::ReLU:
-      map_tile_with<Arch>(out.c, out.ldc, out.d, out.ldd, mv, nv, [](B g, B a) { return relu_bwd_use_dst(g, a); });
-      break;
-    case Activation::Sigmoid:
-      map_tile_with<Arch>(out.c, out.ldc, out.d, out.ldd, mv, nv,
-                          [](B g, B a) { return sigmoid_bwd_use_dst(g, a); });
-      break;
-    case Activation::Tanh:
-      map_tile_with<Arch>(out.c, out.ldc, out.d, out.ldd, mv, nv, [](B g, B a) { return tanh_bwd_use_dst(g, a); });
-      break;
-  }
+  if (!out.act.is_none())
+    with_activation(out.act, [&](auto op) { map_tile<Arch>(out.c, out.ldc, mv, nv, [op](B x) { return op.fwd(x); }); });
+  if (!out.deriv.is_none())
+    with_activation(out.deriv, [&](auto op) {
+      map_tile_with<Arch>(out.c, out.ldc, out.d, out.ldd, mv, nv, [op](B g, B a) { return op.bwd(g, a); });
+    });
 }
 
 // Applies alpha/beta and the bias to the accumulators in registers and
@@ -176,7 +163,7 @@ inline __attribute__((always_inline)) void store_tile(
       }
     }
   }
-  if (out.epilogue && (out.act != Activation::None || out.deriv != Activation::None))
+  if (out.epilogue && (!out.act.is_none() || !out.deriv.is_none()))
     activate_tile<Arch>(out, mv, nv);
 }
 
@@ -412,7 +399,7 @@ void gemm_chunk(const GemmArgs& g, const GemmBlocking& blk, int64_t m0, int64_t 
             out.c = g.c + i * g.ldc + j;
             if (g.ep.bias_kind == BiasKind::PerRow) out.bias = g.ep.bias + i;
             if (g.ep.bias_kind == BiasKind::PerCol) out.bias = g.ep.bias + j;
-            if (g.ep.deriv != Activation::None) out.d = g.ep.d + i * g.ep.ldd + j;
+            if (!g.ep.deriv.is_none()) out.d = g.ep.d + i * g.ep.ldd + j;
             // A in place (small problems) only for full row tiles; the last
             // partial tile is packed on its own.
             const bool a_in_place = !blk.pack_a && mv == MR && kc > 0;

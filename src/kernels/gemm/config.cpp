@@ -1,12 +1,14 @@
-// The GEMM configuration: defaults derived from the cache sizes, overridable.
-#include "nabla/runtime/config.hpp"
+// The GEMM configuration: defaults derived from the cache sizes and the
+// compiled micro-tiles, the tuning profile's when it is valid here,
+// overridable.
+#include "nabla/kernels/gemm_config.hpp"
 
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstdio>
 #include <deque>
 #include <mutex>
-#include <optional>
 #include <string>
 
 #include "kernels/gemm/gemm_internal.hpp"
@@ -14,9 +16,6 @@
 #include "nabla/runtime/profile.hpp"
 
 namespace nabla {
-namespace detail {
-ProfileStatus find_profile(Isa isa);  // profile.cpp
-}  // namespace detail
 namespace {
 
 // Every gemm() call reads the configuration, often from several threads at
@@ -27,7 +26,6 @@ namespace {
 std::mutex g_mutex;
 std::deque<GemmConfig> g_store;                            // under g_mutex
 std::array<std::atomic<const GemmConfig*>, 3> g_config{};  // in use (null: not yet chosen)
-std::array<std::optional<ProfileStatus>, 3> g_profile;     // looked up once per ISA, under g_mutex
 
 // Under g_mutex.
 void publish_locked(Isa isa, const GemmConfig& cfg) {
@@ -35,11 +33,19 @@ void publish_locked(Isa isa, const GemmConfig& cfg) {
   g_config[static_cast<int>(isa)].store(&g_store.back(), std::memory_order_release);
 }
 
-// Under g_mutex.
-const ProfileStatus& status_locked(Isa isa) {
-  auto& st = g_profile[static_cast<int>(isa)];
-  if (!st) st = detail::find_profile(isa);
-  return *st;
+// The profile's configuration when its tile is compiled here; else the
+// profile is marked ignored (profile_status tells why) and the defaults win.
+GemmConfig from_profile(Isa isa) {
+  const ProfileStatus st = profile_status(isa);
+  if (!st.profile) return default_gemm_config(isa);
+  try {
+    validate_gemm_config(isa, st.profile->gemm);
+    return st.profile->gemm;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "nabla: warning: tuning profile ignored: '%s': %s\n", st.path.c_str(), e.what());
+    detail::reject_profile(isa, std::string("'") + st.path + "': " + e.what());
+    return default_gemm_config(isa);
+  }
 }
 
 int64_t clamp_round_down(int64_t x, int64_t lo, int64_t hi, int64_t mult) {
@@ -91,14 +97,8 @@ GemmConfig gemm_config(Isa isa) {
   if (const GemmConfig* c = g_config[static_cast<int>(isa)].load(std::memory_order_acquire)) return *c;
   std::lock_guard lock(g_mutex);
   if (const GemmConfig* c = g_config[static_cast<int>(isa)].load(std::memory_order_acquire)) return *c;
-  const ProfileStatus& st = status_locked(isa);
-  publish_locked(isa, st.profile ? st.profile->gemm : default_gemm_config(isa));
+  publish_locked(isa, from_profile(isa));
   return *g_config[static_cast<int>(isa)].load(std::memory_order_acquire);
-}
-
-ProfileStatus profile_status(Isa isa) {
-  std::lock_guard lock(g_mutex);
-  return status_locked(isa);
 }
 
 void validate_gemm_config(Isa isa, const GemmConfig& cfg) {
@@ -108,11 +108,7 @@ void validate_gemm_config(Isa isa, const GemmConfig& cfg) {
   if (!compiled)
     throw Error("GEMM configuration: no " + std::to_string(cfg.mr) + "x" + std::to_string(cfg.nr) +
                 " micro-kernel is compiled for " + isa_name(isa));
-  if (cfg.kc < 1 || cfg.mc < cfg.mr || cfg.nc < cfg.nr || cfg.mc % cfg.mr || cfg.nc % cfg.nr)
-    throw Error("GEMM configuration: invalid blocking " + to_string(cfg) +
-                " (need kc >= 1, mc a positive multiple of mr, nc of nr)");
-  if (!(cfg.small_flops >= 0) || !(cfg.parallel_flops >= 0) || !(cfg.task_flops > 0))
-    throw Error("GEMM configuration: thresholds must be numbers, small_flops and parallel_flops >= 0, task_flops > 0");
+  check_gemm_blocking(cfg);
 }
 
 void set_gemm_config(Isa isa, const GemmConfig& cfg) {
@@ -125,13 +121,7 @@ void set_gemm_config(Isa isa, const GemmConfig& cfg) {
 void reset_gemm_config() {
   std::lock_guard lock(g_mutex);
   for (auto& slot : g_config) slot.store(nullptr, std::memory_order_release);
-  for (auto& st : g_profile) st.reset();
-}
-
-std::string to_string(const GemmConfig& c) {
-  return std::string(c.auto_tile ? "tile per shape (default " : "tile ") + std::to_string(c.mr) + "x" +
-         std::to_string(c.nr) + (c.auto_tile ? ")" : "") + " mc=" + std::to_string(c.mc) +
-         " kc=" + std::to_string(c.kc) + " nc=" + std::to_string(c.nc);
+  detail::reset_profile_status();
 }
 
 }  // namespace nabla

@@ -1,0 +1,449 @@
+// The layer registry (registry.hpp): one entry per layer type, the model-spec
+// parser and the builder, all reading the entries.
+#include "nabla/nn/registry.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+
+#include "nabla/error.hpp"
+
+namespace nabla::nn {
+
+namespace nk = nabla::kernels;
+
+namespace {
+
+constexpr double kNotGiven = std::numeric_limits<double>::quiet_NaN();
+constexpr double kMaxWhole = double(int64_t{1} << 20);  // spec numbers: a typo is an error, not a huge model
+
+int64_t whole(double v) { return static_cast<int64_t>(v); }
+
+std::string number_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+using Arg = LayerArg;
+using T = LayerArg::Type;
+
+Arg int_arg(std::string name, std::optional<double> def, double min, std::string spec_keyword, bool in_spec,
+            std::string torch_name, std::string doc) {
+  return Arg{std::move(name), T::Int, def, min, std::move(spec_keyword), in_spec, std::move(torch_name), std::move(doc)};
+}
+
+TorchEquivalent torch_of(std::string module, std::vector<std::pair<std::string, double>> kwargs,
+                         std::string extra = "") {
+  TorchEquivalent t;
+  t.module = std::move(module);
+  t.kwargs = std::move(kwargs);
+  t.extra = std::move(extra);
+  return t;
+}
+
+// Requires image input, for the messages of the image layers.
+void need_images(const std::vector<int64_t>& input) {
+  if (input.size() != 4)
+    throw Error("needs image input [C, H, W], it gets " + shape_string({input.begin() + 1, input.end()}));
+}
+
+std::vector<LayerType> make_registry() {
+  std::vector<LayerType> r;
+
+  LayerType dense;
+  dense.name = "Dense";
+  dense.token = "dense";
+  dense.doc = "Fully connected layer: Z = X·Wᵀ + b for X [N, in], W [out, in], b [out] (PyTorch's Linear). "
+              "Initialised with PyTorch's default.";
+  dense.args = {int_arg("in_features", std::nullopt, 1, "", false, "in_features", "the number of input features"),
+                int_arg("out_features", std::nullopt, 1, "", true, "out_features", "the number of units")};
+  dense.input_rank = 2;
+  dense.takes_activation = true;
+  dense.make = [](const std::vector<double>& a) { return std::make_unique<Dense>(whole(a[0]), whole(a[1])); };
+  dense.infer = [](std::vector<double>& a, const std::vector<int64_t>& in) { a[0] = static_cast<double>(in[1]); };
+  dense.count_parameters = [](const std::vector<double>& a) { return (a[0] + 1) * a[1]; };
+  dense.torch = [](const std::vector<double>& a) {
+    return torch_of("Linear", {{"in_features", a[0]}, {"out_features", a[1]}});
+  };
+  r.push_back(std::move(dense));
+
+  LayerType conv;
+  conv.name = "Conv2D";
+  conv.token = "conv";
+  conv.doc = "2-D convolution over NCHW input, square kernel, zero padding (PyTorch's Conv2d): weight "
+             "[out_channels, in_channels, kernel, kernel], bias [out_channels]; output side (H + 2·padding − kernel) "
+             "/ stride + 1. Initialised with PyTorch's default.";
+  conv.args = {int_arg("in_channels", std::nullopt, 1, "", false, "in_channels", "the number of input channels"),
+               int_arg("out_channels", std::nullopt, 1, "", true, "out_channels", "the number of output channels"),
+               int_arg("kernel", std::nullopt, 1, "", true, "kernel_size", "the kernel size"),
+               int_arg("stride", 1, 1, "stride", true, "stride", "the stride"),
+               int_arg("padding", 0, 0, "pad", true, "padding", "the padding")};
+  conv.input_rank = 4;
+  conv.takes_activation = true;
+  conv.make = [](const std::vector<double>& a) {
+    return std::make_unique<Conv2D>(whole(a[0]), whole(a[1]), whole(a[2]), whole(a[3]), whole(a[4]));
+  };
+  conv.infer = [](std::vector<double>& a, const std::vector<int64_t>& in) {
+    a[0] = static_cast<double>(in[1]);
+    const int64_t k = whole(a[2]), pad = whole(a[4]);
+    if (in[2] + 2 * pad < k || in[3] + 2 * pad < k)
+      throw Error("kernel " + std::to_string(k) + " is larger than the " + std::to_string(in[2]) + "×" +
+                  std::to_string(in[3]) + " input padded by " + std::to_string(pad));
+  };
+  conv.count_parameters = [](const std::vector<double>& a) { return a[1] * (a[0] * a[2] * a[2] + 1); };
+  conv.torch = [](const std::vector<double>& a) {
+    return torch_of("Conv2d", {{"in_channels", a[0]}, {"out_channels", a[1]}, {"kernel_size", a[2]},
+                               {"stride", a[3]}, {"padding", a[4]}});
+  };
+  r.push_back(std::move(conv));
+
+  LayerType pool;
+  pool.name = "MaxPool2D";
+  pool.token = "maxpool";
+  pool.doc = "2-D max pooling over NCHW input, square window, no padding, floor mode (PyTorch's MaxPool2d); "
+             "backward routes each gradient to the window's first maximum.";
+  pool.args = {int_arg("kernel", std::nullopt, 1, "", true, "kernel_size", "the window size"),
+               int_arg("stride", 0, 0, "stride", true, "stride", "the stride (0: the window size)")};
+  pool.input_rank = 4;
+  pool.make = [](const std::vector<double>& a) { return std::make_unique<MaxPool2D>(whole(a[0]), whole(a[1])); };
+  pool.infer = [](std::vector<double>& a, const std::vector<int64_t>& in) {
+    const int64_t k = whole(a[0]);
+    if (in[2] < k || in[3] < k)
+      throw Error("window " + std::to_string(k) + " is larger than the " + std::to_string(in[2]) + "×" +
+                  std::to_string(in[3]) + " input");
+  };
+  pool.torch = [](const std::vector<double>& a) {
+    return torch_of("MaxPool2d", {{"kernel_size", a[0]}, {"stride", a[1] == 0 ? a[0] : a[1]}});
+  };
+  r.push_back(std::move(pool));
+
+  LayerType flatten;
+  flatten.name = "Flatten";
+  flatten.token = "flatten";
+  flatten.doc = "[N, d1, …, dk] → [N, d1·…·dk] in C, H, W order (PyTorch's Flatten()).";
+  flatten.make = [](const std::vector<double>&) { return std::make_unique<Flatten>(); };
+  flatten.torch = [](const std::vector<double>&) { return torch_of("Flatten", {}); };
+  r.push_back(std::move(flatten));
+
+  LayerType softmax;
+  softmax.name = "Softmax";
+  softmax.token = "softmax";
+  softmax.doc = "Softmax over the last dimension (max-subtracted). A model trained with SoftmaxCrossEntropy "
+                "ends in logits; add Softmax for inference.";
+  softmax.make = [](const std::vector<double>&) { return std::make_unique<Softmax>(); };
+  softmax.torch = [](const std::vector<double>&) { return torch_of("Softmax", {}, "dim=-1"); };
+  r.push_back(std::move(softmax));
+
+  // One entry per activation of the table.
+  for (const nk::ActivationInfo& row : nk::kActivations) {
+    if (row.kind == nk::ActKind::None) continue;
+    LayerType act;
+    act.name = std::string(row.layer);
+    act.token = std::string(row.name);
+    act.activation = row.kind;
+    act.doc = "Element-wise " + std::string(row.layer) + " (torch.nn." + std::string(row.torch_module) +
+              "); any input shape. Runs fused in the preceding Dense/Conv2D's epilogue.";
+    if (nk::has_param(row.kind))
+      act.args = {Arg{std::string(row.param), T::Float, static_cast<double>(row.param_default),
+                      static_cast<double>(row.param_min), "", true, std::string(row.param),
+                      "the " + std::string(row.param)}};
+    const nk::ActKind kind = row.kind;
+    act.make = [kind](const std::vector<double>& a) {
+      return std::make_unique<ActivationLayer>(a.empty() ? nk::Activation(kind)
+                                                         : nk::Activation(kind, static_cast<float>(a[0])));
+    };
+    act.torch = [kind](const std::vector<double>& a) {
+      const nk::ActivationInfo& info = nk::activation_info(kind);
+      TorchEquivalent t;
+      t.module = std::string(info.torch_module);
+      t.aten_op = std::string(info.torch_op);
+      if (!a.empty()) {
+        t.kwargs = {{std::string(info.param), a[0]}};
+        t.aten_param = a[0];
+      }
+      return t;
+    };
+    r.push_back(std::move(act));
+  }
+  return r;
+}
+
+}  // namespace
+
+// ---- LayerType ----------------------------------------------------------------
+
+void LayerType::check_args(const std::vector<double>& a) const {
+  if (a.size() != args.size())
+    throw Error(name + ": " + std::to_string(a.size()) + " arguments given, it takes " + std::to_string(args.size()));
+  for (size_t i = 0; i < args.size(); ++i) {
+    const LayerArg& d = args[i];
+    const double v = a[i];
+    const std::string what = name + "'s " + d.name + " ";
+    if (std::isnan(v)) throw Error(what + "is missing");
+    if (!std::isfinite(v)) throw Error(what + "is " + number_text(v) + ", not a finite number");
+    if (d.type == T::Int && v != std::floor(v)) throw Error(what + number_text(v) + " is not a whole number");
+    if (v < d.min) throw Error(what + number_text(v) + " is less than " + number_text(d.min));
+  }
+}
+
+std::unique_ptr<Layer> LayerType::create(const std::vector<double>& a) const {
+  check_args(a);
+  return make(a);
+}
+
+const std::vector<LayerType>& layer_types() {
+  static const std::vector<LayerType> registry = make_registry();
+  return registry;
+}
+
+const LayerType* find_layer_type(std::string_view key) {
+  for (const LayerType& t : layer_types())
+    if (t.name == key || t.token == key) return &t;
+  return nullptr;
+}
+
+const LayerType& layer_type(std::string_view key) {
+  if (const LayerType* t = find_layer_type(key)) return *t;
+  std::string known;
+  for (const LayerType& t : layer_types()) known += (known.empty() ? "" : ", ") + t.name;
+  throw Error("unknown layer type '" + std::string(key) + "' (known: " + known + ")");
+}
+
+const LayerType& activation_layer_type(nk::ActKind kind) {
+  for (const LayerType& t : layer_types())
+    if (t.activation == kind && kind != nk::ActKind::None) return t;
+  throw Error("no layer type for activation kind " + std::to_string(static_cast<int>(kind)));
+}
+
+TorchEquivalent torch_equivalent(const Layer& layer) { return layer.type().torch(layer.args()); }
+
+std::string TorchEquivalent::python() const {
+  std::string s = "torch.nn." + module + "(";
+  bool first = true;
+  for (const auto& [k, v] : kwargs) {
+    s += (first ? "" : ", ") + k + "=" + number_text(v);
+    first = false;
+  }
+  if (!extra.empty()) s += (first ? "" : ", ") + extra;
+  return s + ")";
+}
+
+// The registry entries of the concrete layers.
+const LayerType& Dense::type() const { return layer_type("Dense"); }
+const LayerType& Conv2D::type() const { return layer_type("Conv2D"); }
+const LayerType& MaxPool2D::type() const { return layer_type("MaxPool2D"); }
+const LayerType& Flatten::type() const { return layer_type("Flatten"); }
+const LayerType& Softmax::type() const { return layer_type("Softmax"); }
+const LayerType& ActivationLayer::type() const { return activation_layer_type(activation().kind); }
+
+// ---- model specs ----------------------------------------------------------------
+
+namespace {
+
+// Tokens of one layer, consumed left to right.
+class Tokens {
+ public:
+  Tokens(const std::string& text, int index) : index_(index), text_(text) {
+    std::istringstream in(text);
+    for (std::string t; in >> t;) tokens_.push_back(t);
+  }
+  bool done() const { return pos_ >= tokens_.size(); }
+  const std::string& peek() const { return tokens_[pos_]; }
+  std::string take() { return tokens_[pos_++]; }
+  // The next token as a value of arg d, checked against its limits.
+  double number(const LayerArg& d, const std::string& after) {
+    if (done()) throw error("expected " + d.doc + " after '" + after + "'");
+    const std::string t = take();
+    double v = 0;
+    bool ok = false;
+    if (d.type == T::Int) {
+      int64_t i = 0;
+      auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), i);
+      ok = ec == std::errc() && p == t.data() + t.size() && i >= d.min && i <= kMaxWhole;
+      v = static_cast<double>(i);
+      if (!ok)
+        throw error(d.doc + " '" + t + "' is not a whole number in [" + number_text(d.min) + ", " +
+                    number_text(kMaxWhole) + "]");
+    } else {
+      char* end = nullptr;
+      v = std::strtod(t.c_str(), &end);
+      ok = end == t.c_str() + t.size() && !t.empty() && std::isfinite(v) && v >= d.min;
+      if (!ok) throw error(d.doc + " '" + t + "' is not a finite number >= " + number_text(d.min));
+    }
+    return v;
+  }
+  // Whether the next token is a number (an optional positional argument).
+  bool number_next() const {
+    if (done()) return false;
+    const std::string& t = peek();
+    char* end = nullptr;
+    std::strtod(t.c_str(), &end);
+    return end == t.c_str() + t.size() && !t.empty();
+  }
+  Error error(const std::string& what) const {
+    return Error("model spec, layer " + std::to_string(index_) + " '" + text_ + "': " + what);
+  }
+
+ private:
+  int index_;
+  std::string text_;
+  std::vector<std::string> tokens_;
+  size_t pos_ = 0;
+};
+
+std::string known_tokens() {
+  std::string s;
+  for (const LayerType& t : layer_types()) s += (s.empty() ? "" : ", ") + t.token;
+  return s;
+}
+
+// The positional arguments of a type in a spec: required ones must be there,
+// optional ones are taken when a number follows.
+void parse_args(const LayerType& type, Tokens& t, std::vector<double>& args, const std::string& head) {
+  std::string last = head;
+  for (size_t i = 0; i < type.args.size(); ++i) {
+    const LayerArg& d = type.args[i];
+    if (!d.in_spec || !d.spec_keyword.empty()) continue;
+    if (d.default_value && !t.number_next()) continue;
+    args[i] = t.number(d, last);
+    last = std::to_string(whole(args[i]));
+  }
+  while (!t.done()) {
+    size_t i = 0;
+    while (i < type.args.size() && !(type.args[i].in_spec && type.args[i].spec_keyword == t.peek())) ++i;
+    if (i == type.args.size()) break;
+    const std::string kw = t.take();
+    args[i] = t.number(type.args[i], kw);
+  }
+}
+
+LayerSpec parse_layer(const std::string& text, int index) {
+  Tokens t(text, index);
+  if (t.done()) throw t.error("empty layer (two '|' in a row, or one at an end)");
+  LayerSpec l;
+  const std::string head = t.take();
+  const LayerType* type = nullptr;
+  for (const LayerType& lt : layer_types())
+    if (lt.token == head) type = &lt;
+  if (!type) throw t.error("unknown layer '" + head + "' (expected one of " + known_tokens() + ")");
+  l.type = type;
+  l.args.assign(type->args.size(), kNotGiven);
+  parse_args(*type, t, l.args, head);
+  if (type->takes_activation && !t.done()) {
+    const LayerType* act = find_layer_type(t.peek());
+    if (act && act->activation != nk::ActKind::None && act->token == t.peek()) {
+      const std::string name = t.take();
+      std::vector<double> a(act->args.size(), kNotGiven);
+      parse_args(*act, t, a, name);
+      l.act = a.empty() || std::isnan(a[0]) ? nk::Activation(act->activation)
+                                            : nk::Activation(act->activation, static_cast<float>(a[0]));
+    }
+  }
+  if (!t.done()) throw t.error("unexpected '" + t.peek() + "'");
+  return l;
+}
+
+}  // namespace
+
+double LayerSpec::arg(std::string_view name) const {
+  for (size_t i = 0; i < type->args.size(); ++i)
+    if (type->args[i].name == name) return args[i];
+  return kNotGiven;
+}
+
+std::string LayerSpec::to_string() const {
+  std::string s = type->token;
+  auto value = [](double v) { return number_text(v); };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const LayerArg& d = type->args[i];
+    if (!d.in_spec || !d.spec_keyword.empty() || std::isnan(args[i])) continue;
+    if (d.default_value && args[i] == *d.default_value) continue;
+    s += " " + value(args[i]);
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    const LayerArg& d = type->args[i];
+    if (!d.in_spec || d.spec_keyword.empty() || std::isnan(args[i])) continue;
+    if (d.default_value && args[i] == *d.default_value) continue;
+    s += " " + d.spec_keyword + " " + value(args[i]);
+  }
+  if (!act.is_none()) {
+    s += " " + std::string(act.info().name);
+    if (nk::has_param(act.kind) && act.param != act.info().param_default) s += " " + value(act.param);
+  }
+  return s;
+}
+
+std::string ModelSpec::to_string() const {
+  std::string s;
+  for (const auto& l : layers) s += (s.empty() ? "" : " | ") + l.to_string();
+  return s;
+}
+
+ModelSpec parse_spec(const std::string& text) {
+  ModelSpec spec;
+  size_t start = 0;
+  for (int index = 0;; ++index) {
+    const size_t bar = text.find('|', start);
+    spec.layers.push_back(parse_layer(text.substr(start, bar == std::string::npos ? bar : bar - start), index));
+    if (bar == std::string::npos) break;
+    start = bar + 1;
+  }
+  return spec;
+}
+
+Sequential build_model(const ModelSpec& spec, const std::vector<int64_t>& sample_shape) {
+  Sequential m;
+  std::vector<int64_t> shape = {1};  // batch of one, then the sample
+  shape.insert(shape.end(), sample_shape.begin(), sample_shape.end());
+  // Limits that keep a typo ("conv 5 8958 pad 9059") a clear error instead
+  // of a multi-gigabyte allocation: parameters of the whole model, and the
+  // values one sample has after any layer.
+  constexpr double kMaxParameters = double(int64_t{1} << 28);  // 1 GiB of floats
+  constexpr double kMaxSampleValues = double(int64_t{1} << 24);  // 64 MiB per sample
+  double parameters = 0;
+  auto add = [&](std::unique_ptr<Layer> layer) {
+    shape = layer->output_shape(shape);
+    double values = 1;
+    for (size_t d = 1; d < shape.size(); ++d) values *= static_cast<double>(shape[d]);
+    if (values > kMaxSampleValues)
+      throw Error("its output " + shape_string({shape.begin() + 1, shape.end()}) + " has " +
+                  std::to_string(static_cast<int64_t>(values)) + " values per sample, more than the limit of " +
+                  std::to_string(static_cast<int64_t>(kMaxSampleValues)));
+    m.add(std::move(layer));
+  };
+  for (size_t i = 0; i < spec.layers.size(); ++i) {
+    const LayerSpec& l = spec.layers[i];
+    try {
+      const LayerType& type = *l.type;
+      if (type.input_rank == 2 && shape.size() > 2) add(layer_type("Flatten").create({}));
+      if (type.input_rank == 4) need_images(shape);
+      std::vector<double> args = l.args;
+      for (size_t a = 0; a < args.size(); ++a)
+        if (std::isnan(args[a]) && type.args[a].default_value) args[a] = *type.args[a].default_value;
+      if (type.infer) type.infer(args, shape);
+      type.check_args(args);
+      if (type.count_parameters) {
+        parameters += type.count_parameters(args);
+        if (parameters > kMaxParameters)
+          throw Error("the layer would bring the model to " + std::to_string(static_cast<int64_t>(parameters)) +
+                      " parameters, more than the limit of " + std::to_string(static_cast<int64_t>(kMaxParameters)));
+      }
+      add(type.make(args));
+      if (!l.act.is_none()) add(std::make_unique<ActivationLayer>(l.act));
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      if (what.rfind("model spec", 0) == 0) throw;
+      throw Error("model spec, layer " + std::to_string(i) + " '" + l.to_string() + "': " + what);
+    }
+  }
+  return m;
+}
+
+Sequential from_spec(const std::string& text, const std::vector<int64_t>& sample_shape) {
+  return build_model(parse_spec(text), sample_shape);
+}
+
+}  // namespace nabla::nn
