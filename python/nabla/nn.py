@@ -9,12 +9,12 @@ import inspect as _inspect
 import weakref as _weakref
 
 from . import _core
-from ._core.nn import (Adam, BinaryCrossEntropy, Layer, LayerArg, LayerType, MSE, Parameter, SGD, Sequential,
-                       _time_steps_cpp,
+from ._core.nn import (Adam, BinaryCrossEntropy, Layer, LayerArg, LayerType, Loss, MSE, Optimizer, Parameter, SGD,
+                       Sequential, _time_steps_cpp, presets, resolve_model,
                        SoftmaxCrossEntropy, layer_types)
 
-__all__ = ["Adam", "BinaryCrossEntropy", "Layer", "MSE", "Parameter", "SGD", "Sequential",
-           "SoftmaxCrossEntropy", "layer_types"]
+__all__ = ["Adam", "BinaryCrossEntropy", "Layer", "Loss", "MSE", "Optimizer", "Parameter", "SGD", "Sequential",
+           "SoftmaxCrossEntropy", "layer_types", "presets", "resolve_model"]
 
 _TYPES = {"int": int, "float": float, "bool": bool}
 
@@ -73,7 +73,7 @@ for _t in layer_types():
     __all__.append(_t.name)
 del _t
 
-for _c in (Adam, BinaryCrossEntropy, Layer, LayerArg, LayerType, MSE, Parameter, SGD, Sequential,
+for _c in (Adam, BinaryCrossEntropy, Layer, LayerArg, LayerType, Loss, MSE, Optimizer, Parameter, SGD, Sequential,
            SoftmaxCrossEntropy):
     _c.__module__ = __name__
 del _c
@@ -84,7 +84,8 @@ _SPECS = _weakref.WeakKeyDictionary()
 
 
 def from_spec(spec, input_shape):
-    """A Sequential from a model spec, the language of `nabla train --model`,
+    """A Sequential from a model spec, the language of `nabla train --model`
+    (or a preset name: 'cnn', 'lenet', ..., see presets()),
     for samples of input_shape ((features,) or (channels, height, width)),
     checking every shape on the way::
 
@@ -100,6 +101,7 @@ def from_spec(spec, input_shape):
     `nabla eval --model FILE` can rebuild the model.
     """
     shape = [int(d) for d in input_shape]
+    spec = resolve_model(spec)
     model = _core.nn.from_spec(spec, shape)
     _SPECS[model] = (spec, tuple(shape))
     return model

@@ -1,22 +1,26 @@
 #include "layer_table.hpp"
 
 #include "nabla/error.hpp"
+#include "nabla/nn/registry.hpp"
 
 namespace nabla::python {
 
-// Until the nn layer registry lands: Dense only (what the tests need).
+// A view of nn::layer_types(), made once: the registry is the only list of
+// layer types; nothing here names one.
 const std::vector<LayerTypeInfo>& layer_types() {
   static const std::vector<LayerTypeInfo> types = [] {
-    std::vector<LayerTypeInfo> t;
-    t.push_back({"Dense",
-                 "Fully connected layer: Z = X·Wᵀ + b for X [N, in], W [out, in], b [out] "
-                 "(torch.nn.Linear). Initialised with PyTorch's default from the manual_seed() generator.",
-                 {{"in_features", "int", std::nullopt, "input features (>= 1)"},
-                  {"out_features", "int", std::nullopt, "output features (>= 1)"}},
-                 [](const std::vector<double>& a) -> std::unique_ptr<nn::Layer> {
-                   return std::make_unique<nn::Dense>(static_cast<int64_t>(a[0]), static_cast<int64_t>(a[1]));
-                 }});
-    return t;
+    std::vector<LayerTypeInfo> out;
+    for (const nn::LayerType& t : nn::layer_types()) {
+      LayerTypeInfo info;
+      info.name = t.name;
+      info.doc = t.doc;
+      for (const nn::LayerArg& a : t.args)
+        info.args.push_back({a.name, a.type == nn::LayerArg::Type::Int ? "int" : "float", a.default_value, a.doc});
+      const nn::LayerType* type = &t;  // registry entries live for the program
+      info.make = [type](const std::vector<double>& args) { return type->create(args); };
+      out.push_back(std::move(info));
+    }
+    return out;
   }();
   return types;
 }
@@ -27,9 +31,6 @@ const LayerTypeInfo& find_layer_type(const std::string& name) {
   throw Error("nabla.nn: unknown layer type '" + name + "'");
 }
 
-std::string layer_type_name(const nn::Layer& layer) {
-  const std::string n = layer.name();
-  return n.substr(0, n.find(' '));
-}
+std::string layer_type_name(const nn::Layer& layer) { return layer.type().name; }
 
 }  // namespace nabla::python

@@ -25,6 +25,8 @@
 #include "nabla/nn/loss.hpp"
 #include "nabla/nn/optim.hpp"
 #include "nabla/nn/parameter.hpp"
+#include "nabla/nn/presets.hpp"
+#include "nabla/nn/registry.hpp"
 #include "nabla/nn/sequential.hpp"
 #include "nabla/nn/serialize.hpp"
 
@@ -72,77 +74,36 @@ void add_layer(const SequentialPtr& model, PyLayer& l) {
   l.owner = model;  // l.layer stays valid: the model owns the same object now
 }
 
-template <class Loss>
-py::class_<Loss> bind_loss(py::module_& nn, const char* name, const char* doc) {
-  py::class_<Loss> c(nn, name, doc);
-  auto forward = [](Loss& loss, py::handle pred, py::handle target) {
-    const Tensor p = to_tensor(pred, "loss.forward: pred"), t = to_tensor(target, "loss.forward: target");
-    py::gil_scoped_release unlocked;
-    return loss.forward(p, t);
-  };
-  c.def("forward", forward, py::arg("pred"), py::arg("target"),
-        "Returns the mean loss (a float) and computes its gradient; raises nabla.Error on a shape mismatch.");
-  c.def("__call__", forward, py::arg("pred"), py::arg("target"), "Same as forward().");
-  c.def(
-      "backward", [](const Loss& loss) { return to_array(loss.backward(), /*writeable=*/false); },
-      "dLoss/dpred of the last forward, a read-only NumPy array (pass it to Sequential.backward; copy it "
-      "to modify it). Raises nabla.Error before any forward.");
-  return c;
-}
-
-// An optimiser and the Parameter objects it updates (which keep their models
-// alive while the optimiser lives).
+// An optimiser and the Parameter objects it updates (which keep their
+// models alive while the optimiser lives).
 template <class Opt>
-struct PyOptim {
+struct Held : Opt {
+  template <class... A>
+  explicit Held(py::list p, A... a) : Opt(param_ptrs(p), a...), params(std::move(p)) {}
   py::list params;
-  Opt opt;
+
+  static std::vector<nn::Parameter*> param_ptrs(const py::list& params) {
+    std::vector<nn::Parameter*> out;
+    for (py::handle h : params) {
+      if (!py::isinstance<nn::Parameter>(h))
+        throw py::type_error("optimiser: expected nabla.nn.Parameter objects (model.parameters()), got " +
+                             describe(h));
+      out.push_back(h.cast<nn::Parameter*>());
+    }
+    return out;
+  }
 };
 
-template <class Opt>
-std::vector<nn::Parameter*> param_ptrs(const py::list& params) {
-  std::vector<nn::Parameter*> out;
-  for (py::handle h : params) {
-    if (!py::isinstance<nn::Parameter>(h))
-      throw py::type_error("optimiser: expected nabla.nn.Parameter objects (model.parameters()), got " +
-                           describe(h));
-    out.push_back(h.cast<nn::Parameter*>());
-  }
-  return out;
-}
-
-template <class Opt, class... Extra>
-py::class_<PyOptim<Opt>> bind_optim_common(py::module_& nn, const char* name, const char* doc) {
-  using W = PyOptim<Opt>;
-  py::class_<W> c(nn, name, doc);
-  c.def(
-       "step",
-       [](W& w) {
-         py::gil_scoped_release unlocked;
-         w.opt.step();
-       },
-       "One update of every parameter from its gradient.")
-      .def("zero_grad", [](W& w) { w.opt.zero_grad(); }, "Sets every parameter's gradient to zero.")
-      .def_property(
-          "lr", [](const W& w) { return w.opt.lr(); }, [](W& w, float lr) { w.opt.set_lr(lr); },
-          "The learning rate (may be changed between steps; >= 0).")
-      .def_property_readonly("steps", [](const W& w) { return w.opt.steps(); }, "Steps taken so far.")
-      .def_readonly("params", &W::params, "The Parameter objects this optimiser updates.")
-      .def(
-          "state",
-          [](const W& w) {
-            py::list out;
-            for (const Tensor& t : w.opt.state()) out.append(to_array(t));
-            return out;
-          },
-          "The optimiser's buffers as NumPy views (see the class doc).");
-  return c;
+nn::Optimizer& optimizer_of(py::handle h) {
+  if (!py::isinstance<nn::Optimizer>(h)) throw py::type_error("expected a nabla.nn optimiser, got " + describe(h));
+  return h.cast<nn::Optimizer&>();
 }
 
 // The training step of the Python benchmark (bench/python_overhead.py), in
 // C++: what Python's per-step cost is measured against, in the same process
 // on the same objects.
-template <class Loss, class Opt>
-double time_steps(nn::Sequential& m, Loss& loss, Opt& opt, const Tensor& x, const Tensor& y, int64_t steps) {
+double time_steps(nn::Sequential& m, nn::Loss& loss, nn::Optimizer& opt, const Tensor& x, const Tensor& y,
+                  int64_t steps) {
   py::gil_scoped_release unlocked;
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < steps; ++i) {
@@ -152,16 +113,6 @@ double time_steps(nn::Sequential& m, Loss& loss, Opt& opt, const Tensor& x, cons
     opt.step();
   }
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-template <class Loss>
-double time_steps_loss(nn::Sequential& m, Loss& loss, py::handle opt, const Tensor& x, const Tensor& y,
-                       int64_t steps) {
-  if (py::isinstance<PyOptim<nn::SGD>>(opt))
-    return time_steps(m, loss, opt.cast<PyOptim<nn::SGD>&>().opt, x, y, steps);
-  if (py::isinstance<PyOptim<nn::Adam>>(opt))
-    return time_steps(m, loss, opt.cast<PyOptim<nn::Adam>&>().opt, x, y, steps);
-  throw py::type_error("_time_steps_cpp: unknown optimiser " + describe(opt));
 }
 
 }  // namespace
@@ -232,6 +183,9 @@ then views the layer inside the model, and keeps the model alive.
 )doc")
       .def(py::init([](const std::string& type, const std::vector<double>& args) {
              const LayerTypeInfo& t = find_layer_type(type);
+             if (args.size() != t.args.size())
+               throw py::type_error(t.name + ": expected " + std::to_string(t.args.size()) + " arguments, got " +
+                                    std::to_string(args.size()));
              auto l = std::make_unique<PyLayer>();
              l->owned = t.make(args);
              l->layer = l->owned.get();
@@ -243,6 +197,23 @@ then views the layer inside the model, and keeps the model alive.
       .def("name", [](const PyLayer& l) { return l.get().name(); },
            "Type and configuration, as errors and summary() print it: 'Dense 120→84'.")
       .def_readonly("type", &PyLayer::type, "The layer type's name ('Conv2D').")
+      .def_property_readonly(
+          "args",
+          [](const PyLayer& l) {
+            py::dict d;
+            const auto values = l.get().args();
+            const auto& type = l.get().type();
+            for (size_t i = 0; i < values.size() && i < type.args.size(); ++i) {
+              if (type.args[i].type == nn::LayerArg::Type::Int) d[py::str(type.args[i].name)] = static_cast<int64_t>(values[i]);
+              else d[py::str(type.args[i].name)] = values[i];
+            }
+            return d;
+          },
+          "The constructor arguments that make this layer, {name: value}.")
+      .def(
+          "torch", [](const PyLayer& l) { return nn::torch_equivalent(l.get()).python(); },
+          "The torch equivalent, as a Python expression: 'torch.nn.Conv2d(in_channels=1, out_channels=6, "
+          "kernel_size=5, stride=1, padding=2)' (eval it with torch imported).")
       .def(
           "output_shape", [](const PyLayer& l, const std::vector<int64_t>& in) { return shape_tuple(l.get().output_shape(in)); },
           py::arg("input_shape"),
@@ -439,64 +410,125 @@ model must not be used from two threads at once.
       .def("__repr__", [](const nn::Sequential& m) { return m.summary(); });
 
   // ---- losses -----------------------------------------------------------------------
-  bind_loss<nn::SoftmaxCrossEntropy>(nn, "SoftmaxCrossEntropy", R"doc(
+  auto loss_forward = [](nn::Loss& loss, py::handle pred, py::handle target) {
+    const Tensor p = to_tensor(pred, "loss.forward: pred"), t = to_tensor(target, "loss.forward: target");
+    py::gil_scoped_release unlocked;
+    return loss.forward(p, t);
+  };
+  py::class_<nn::Loss>(nn, "Loss", R"doc(
+Base of the losses (PyTorch's definitions, 'mean' reduction):
+``l = loss(pred, target)`` (or forward) returns the loss as a float and
+computes its gradient; ``loss.backward()`` is dLoss/dpred, so
+``model.backward(loss.backward())`` is the chain rule.
+)doc")
+      .def("forward", loss_forward, py::arg("pred"), py::arg("target"),
+           "Returns the mean loss (a float) and computes its gradient; raises nabla.Error on a shape mismatch.")
+      .def("__call__", loss_forward, py::arg("pred"), py::arg("target"), "Same as forward().")
+      .def(
+          "backward", [](const nn::Loss& loss) { return to_array(loss.backward(), /*writeable=*/false); },
+          "dLoss/dpred of the last forward, a read-only NumPy array (pass it to Sequential.backward, which "
+          "then uses the loss's fused gradient where there is one; copy it to modify it). Raises nabla.Error "
+          "before any forward.")
+      .def("name", &nn::Loss::name, "'SoftmaxCrossEntropy', 'BinaryCrossEntropy', ...")
+      .def("__repr__", [](const nn::Loss& l) { return "nabla.nn." + l.name() + "()"; });
+  py::class_<nn::SoftmaxCrossEntropy, nn::Loss>(nn, "SoftmaxCrossEntropy", R"doc(
 Softmax + cross-entropy from logits [N, C] (torch.nn.CrossEntropyLoss):
 targets are class indices [N] (whole numbers in [0, C) stored as float32)
 or probabilities [N, C] (one-hot or soft); mean over the batch. Gradient
 (softmax(z) − Y)/N.
 )doc")
       .def(py::init<>());
-  bind_loss<nn::MSE>(nn, "MSE", R"doc(
+  py::class_<nn::BinaryCrossEntropy, nn::Loss>(nn, "BinaryCrossEntropy", R"doc(
+Binary cross-entropy, mean over all elements. from_logits=False: pred are
+probabilities (torch.nn.BCELoss, logs clamped at −100); True: pred are
+logits (BCEWithLogitsLoss, numerically stable). When pred is the output of
+a Sequential ending in Sigmoid, model.backward(loss.backward()) uses the
+exact gradient (A − Y)/N for the sigmoid's input.
+)doc")
+      .def(py::init<bool>(), py::arg("from_logits") = false)
+      .def_property_readonly("from_logits", &nn::BinaryCrossEntropy::from_logits);
+  py::class_<nn::MSE, nn::Loss>(nn, "MSE", R"doc(
 Mean squared error over all elements (torch.nn.MSELoss): mean (p − y)²,
 gradient 2(p − y)/numel.
 )doc")
       .def(py::init<>());
-  bind_loss<nn::BinaryCrossEntropy>(nn, "BinaryCrossEntropy", R"doc(
-Binary cross-entropy, mean over all elements. from_logits=False: pred are
-probabilities (torch.nn.BCELoss, logs clamped at −100); True: pred are
-logits (BCEWithLogitsLoss, numerically stable). When pred is the output of
-a Sequential ending in Sigmoid, the model uses the fused gradient
-(A − Y)/N for the sigmoid's input.
-)doc")
-      .def(py::init<bool>(), py::arg("from_logits") = false)
-      .def_property_readonly("from_logits", &nn::BinaryCrossEntropy::from_logits);
 
   // ---- optimisers -------------------------------------------------------------------
-  bind_optim_common<nn::SGD>(nn, "SGD", R"doc(
+  py::class_<nn::Optimizer>(nn, "Optimizer", R"doc(
+Base of the optimisers (torch.optim's update rules), made from
+model.parameters(). step() updates every parameter from its gradient (the
+GIL released); it does not clear gradients: call zero_grad() (here or on
+the model) before each backward, as in PyTorch.
+)doc")
+      .def(
+          "step",
+          [](nn::Optimizer& o) {
+            py::gil_scoped_release unlocked;
+            o.step();
+          },
+          "One update of every parameter from its gradient.")
+      .def("zero_grad", &nn::Optimizer::zero_grad, "Sets every parameter's gradient to zero.")
+      .def_property("lr", &nn::Optimizer::lr, &nn::Optimizer::set_lr,
+                    "The learning rate (may be changed between steps; >= 0).")
+      .def_property("steps", &nn::Optimizer::steps, &nn::Optimizer::set_steps,
+                    "Steps taken so far (set it with the state to restore a checkpoint).")
+      .def(
+          "state",
+          [](const nn::Optimizer& o) {
+            py::list out;
+            for (const Tensor& t : o.state()) out.append(to_array(t));
+            return out;
+          },
+          "The buffers a checkpoint keeps besides steps, as writable NumPy views (see the class doc).")
+      .def("name", &nn::Optimizer::name, "'SGD', 'Adam', ...")
+      .def("__repr__", [](const nn::Optimizer& o) { return "nabla.nn." + o.name() + "(lr=" + std::to_string(o.lr()) + ")"; });
+  py::class_<Held<nn::SGD>, nn::Optimizer>(nn, "SGD", R"doc(
 torch.optim.SGD without dampening or Nesterov: g = grad + weight_decay·w;
 with momentum, buf = g on the first step, then buf = momentum·buf + g,
 g = buf; w −= lr·g. state(): the momentum buffers, one per parameter.
 )doc")
       .def(py::init([](const py::iterable& params, float lr, float momentum, float weight_decay) {
-             py::list l(params);
-             return PyOptim<nn::SGD>{l, nn::SGD(param_ptrs<nn::SGD>(l), lr, momentum, weight_decay)};
+             return std::make_unique<Held<nn::SGD>>(py::list(params), lr, momentum, weight_decay);
            }),
            py::arg("params"), py::arg("lr"), py::arg("momentum") = 0.f, py::arg("weight_decay") = 0.f,
-           "SGD(model.parameters(), lr, momentum=0, weight_decay=0); raises nabla.Error for negative values.");
-  bind_optim_common<nn::Adam>(nn, "Adam", R"doc(
+           "SGD(model.parameters(), lr, momentum=0, weight_decay=0); raises nabla.Error for negative values.")
+      .def_readonly("params", &Held<nn::SGD>::params, "The Parameter objects it updates.");
+  py::class_<Held<nn::Adam>, nn::Optimizer>(nn, "Adam", R"doc(
 torch.optim.Adam (not AMSGrad; L2 weight decay added to the gradient, not
 AdamW): m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g²,
 w −= lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps). state(): the first moments of
 every parameter in order, then the second moments.
 )doc")
       .def(py::init([](const py::iterable& params, float lr, float beta1, float beta2, float eps, float weight_decay) {
-             py::list l(params);
-             return PyOptim<nn::Adam>{l, nn::Adam(param_ptrs<nn::Adam>(l), lr, beta1, beta2, eps, weight_decay)};
+             return std::make_unique<Held<nn::Adam>>(py::list(params), lr, beta1, beta2, eps, weight_decay);
            }),
            py::arg("params"), py::arg("lr") = 1e-3f, py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f,
            py::arg("eps") = 1e-8f, py::arg("weight_decay") = 0.f,
-           "Adam(model.parameters(), lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0).");
+           "Adam(model.parameters(), lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0).")
+      .def_readonly("params", &Held<nn::Adam>::params, "The Parameter objects it updates.");
+
+  nn.def(
+      "from_spec",
+      [](const std::string& spec, const std::vector<int64_t>& input_shape) {
+        return std::make_shared<nn::Sequential>(nn::from_spec(nn::resolve_model(spec), input_shape));
+      },
+      py::arg("spec"), py::arg("input_shape"), "See nabla.nn.from_spec.");
+  nn.def("resolve_model", &nn::resolve_model, py::arg("preset_or_spec"),
+         "The spec of a preset name ('cnn', 'lenet', ...), or the text itself when it is not one.");
+  nn.def(
+      "presets",
+      [] {
+        py::dict d;
+        for (const auto& p : nn::presets()) d[py::str(p.name)] = p.spec;
+        return d;
+      },
+      "{preset name: spec}: the seven architectures of DESIGN.md, lenet, mlp and cnn.");
 
   nn.def(
       "_time_steps_cpp",
-      [](nn::Sequential& m, py::handle loss, py::handle opt, py::handle x, py::handle y, int64_t steps) {
+      [](nn::Sequential& m, nn::Loss& loss, py::handle opt, py::handle x, py::handle y, int64_t steps) {
         const Tensor tx = to_tensor(x, "x"), ty = to_tensor(y, "y");
-        if (py::isinstance<nn::SoftmaxCrossEntropy>(loss))
-          return time_steps_loss(m, loss.cast<nn::SoftmaxCrossEntropy&>(), opt, tx, ty, steps);
-        if (py::isinstance<nn::BinaryCrossEntropy>(loss))
-          return time_steps_loss(m, loss.cast<nn::BinaryCrossEntropy&>(), opt, tx, ty, steps);
-        if (py::isinstance<nn::MSE>(loss)) return time_steps_loss(m, loss.cast<nn::MSE&>(), opt, tx, ty, steps);
-        throw py::type_error("_time_steps_cpp: unknown loss " + describe(loss));
+        return time_steps(m, loss, optimizer_of(opt), tx, ty, steps);
       },
       py::arg("model"), py::arg("loss"), py::arg("opt"), py::arg("x"), py::arg("y"), py::arg("steps"),
       "Seconds for `steps` training steps (zero_grad, forward, loss, backward, step) run in C++: the "
