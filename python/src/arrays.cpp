@@ -46,7 +46,7 @@ std::string describe(py::handle obj) {
   return "an object of type " + py::str(py::type::handle_of(obj).attr("__name__")).cast<std::string>();
 }
 
-Tensor to_tensor(py::handle obj, const char* what) {
+Tensor to_tensor(py::handle obj, const char* what, bool writable) {
   auto& api = npy_api::get();
   if (!api.PyArray_Check_(obj.ptr())) {
     if (py::isinstance<Tensor>(obj)) return obj.cast<const Tensor&>();
@@ -68,12 +68,13 @@ Tensor to_tensor(py::handle obj, const char* what) {
     throw py::value_error(std::string(what) + ": expected a C-contiguous array, got a non-contiguous " +
                           describe(obj) + " (use numpy.ascontiguousarray)");
   auto* data = reinterpret_cast<float*>(a->data);
+  const bool may_adopt = !writable || (a->flags & npy_api::NPY_ARRAY_WRITEABLE_);
   // A view nabla handed out: the very Tensor behind it.
-  if (a->base != nullptr && PyCapsule_CheckExact(a->base) && PyCapsule_IsValid(a->base, kCapsuleName)) {
+  if (may_adopt && a->base != nullptr && PyCapsule_CheckExact(a->base) && PyCapsule_IsValid(a->base, kCapsuleName)) {
     const auto* t = static_cast<const Tensor*>(PyCapsule_GetPointer(a->base, kCapsuleName));
     if (t->data() == data && t->shape() == shape) return *t;
   }
-  if (reinterpret_cast<uintptr_t>(data) % 64 == 0) {
+  if (may_adopt && reinterpret_cast<uintptr_t>(data) % 64 == 0) {
     Py_INCREF(obj.ptr());
     return Tensor::adopt(data, std::move(shape),
                          std::shared_ptr<void>(obj.ptr(), [](void* p) { release_ref(static_cast<PyObject*>(p)); }));

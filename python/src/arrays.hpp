@@ -32,8 +32,9 @@ namespace nabla::python {
 namespace py = pybind11;
 
 /// The conversion described above; `what` names the argument in errors
-/// ("Sequential.forward: x").
-Tensor to_tensor(py::handle obj, const char* what);
+/// ("Sequential.forward: x"). With writable, a read-only array is copied
+/// rather than adopted (for tensors nabla will write into).
+Tensor to_tensor(py::handle obj, const char* what, bool writable = false);
 /// A NumPy view of t (None for an empty tensor); read-only unless writeable.
 py::object to_array(const Tensor& t, bool writeable = true);
 /// "float64 array of shape (64, 784)" for error messages.

@@ -70,13 +70,15 @@ Samples and their classes, in memory: x is [N, F] for tabular rows or
 [0, num_classes).
 
 x and labels are NumPy views (float32, int32) of the dataset's memory.
-Dataset(x, labels, num_classes=None) builds one from arrays (x is copied
-once, unless it is 64-byte aligned; num_classes defaults to 1 + max label).
+Dataset(x, labels, num_classes=None) builds one from arrays: x is used in
+place when it is 64-byte aligned and writable (normalize() then changes
+it), else copied once; labels are copied; num_classes defaults to 1 + the
+largest label.
 )doc")
       .def(py::init([](py::handle x, const py::array_t<int32_t, py::array::c_style | py::array::forcecast>& labels,
                        std::optional<int64_t> num_classes) {
              auto d = std::make_shared<data::Dataset>();
-             d->x = to_tensor(x, "Dataset: x");
+             d->x = to_tensor(x, "Dataset: x", /*writable=*/true);  // normalize() writes into it
              if (labels.ndim() != 1 || labels.shape(0) != d->x.size(0))
                throw py::value_error("Dataset: labels must be 1-D with " + std::to_string(d->x.size(0)) +
                                      " entries (one per sample of x)");

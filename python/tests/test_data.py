@@ -60,3 +60,19 @@ def test_load_fashion_mnist_and_train_a_step():
     assert 0 <= test.x.min() and test.x.max() <= 1
     with pytest.raises(ValueError):
         nabla.data.load_mnist_dir(FASHION, "validation")
+
+
+def test_dataset_from_arrays_adopts_only_writable_aligned_memory():
+    x = nabla.aligned_array(np.arange(12, dtype=np.float32).reshape(4, 3))
+    d = nabla.data.Dataset(x, np.array([0, 1, 0, 1]))
+    assert np.shares_memory(d.x, x) and d.num_classes == 2
+    ro = nabla.aligned_array(np.arange(12, dtype=np.float32).reshape(4, 3))
+    ro.flags.writeable = False
+    d = nabla.data.Dataset(ro, np.array([0, 1, 0, 1]), num_classes=3)
+    assert not np.shares_memory(d.x, ro) and d.num_classes == 3
+    nabla.data.normalize(d, 1.0, 2.0)  # writes into its own copy
+    assert ro[0, 0] == 0
+    with pytest.raises(ValueError):
+        nabla.data.Dataset(x, np.array([0, 1]))
+    with pytest.raises(nabla.Error):
+        nabla.data.Dataset(x, np.array([0, 1, 0, -1]))
