@@ -1,5 +1,6 @@
 #include "arrays.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -60,9 +61,8 @@ Tensor to_tensor(py::handle obj, const char* what, bool writable) {
                          " (convert with .astype(numpy.float32))");
   if (a->nd < 1 || a->nd > 4)
     throw py::value_error(std::string(what) + ": expected rank 1 to 4, got a " + describe(obj));
-  std::vector<int64_t> shape(a->dimensions, a->dimensions + a->nd);
   int64_t n = 1;
-  for (int64_t e : shape) n *= e;
+  for (int i = 0; i < a->nd; ++i) n *= a->dimensions[i];
   if (n == 0) throw py::value_error(std::string(what) + ": empty " + describe(obj));
   if (!(a->flags & npy_api::NPY_ARRAY_C_CONTIGUOUS_))
     throw py::value_error(std::string(what) + ": expected a C-contiguous array, got a non-contiguous " +
@@ -72,8 +72,10 @@ Tensor to_tensor(py::handle obj, const char* what, bool writable) {
   // A view nabla handed out: the very Tensor behind it.
   if (may_adopt && a->base != nullptr && PyCapsule_CheckExact(a->base) && PyCapsule_IsValid(a->base, kCapsuleName)) {
     const auto* t = static_cast<const Tensor*>(PyCapsule_GetPointer(a->base, kCapsuleName));
-    if (t->data() == data && t->shape() == shape) return *t;
+    if (t->data() == data && std::equal(t->shape().begin(), t->shape().end(), a->dimensions, a->dimensions + a->nd))
+      return *t;
   }
+  std::vector<int64_t> shape(a->dimensions, a->dimensions + a->nd);
   if (may_adopt && reinterpret_cast<uintptr_t>(data) % 64 == 0) {
     Py_INCREF(obj.ptr());
     return Tensor::adopt(data, std::move(shape),
