@@ -2,6 +2,8 @@
 // (Fashion-MNIST, skipped when absent), resume-from-checkpoint, outputs,
 // and the `nabla` binary's error contract.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 #include <cmath>
@@ -110,6 +112,47 @@ TEST(Train, LenetOn2000FashionMnistSamplesBeats70Percent) {
             "conv 6 5 pad 2 relu | maxpool 2 | conv 16 5 relu | maxpool 2 | dense 120 relu | dense 84 relu | dense 10");
   for (const auto& f : fs::directory_iterator(fs::path(o.save).parent_path()))
     EXPECT_EQ(f.path().string().find(".tmp."), std::string::npos) << f.path();
+}
+
+// Two presets trained for one epoch give exactly the weights (FNV-1a of
+// every parameter's bytes, by name) and losses recorded with the code before
+// the activation table and layer registry (commit 23a4346): the redesign
+// changed no arithmetic. cnn-sigmoid also pins the sigmoid + BCE fusion.
+TEST(Train, PresetsTrainBitwiseAsBeforeTheRegistry) {
+  SKIP_WITHOUT_DATA();
+  TempDir dir;
+  struct Pin {
+    const char* model;
+    std::vector<int32_t> classes;
+    int threads;
+    uint64_t weights;
+    double train_loss, test_loss;
+  };
+  for (const Pin& p : {Pin{"cnn-sigmoid", {0, 6}, 2, 0x83b9a9672d90d1b2ull, 0.566903, 0.465759},
+                       Pin{"lenet", {}, 1, 0x3da8c0e83c03ff22ull, 2.146966, 1.779940}}) {
+    SCOPED_TRACE(p.model);
+    cli::TrainOptions o;
+    o.model = p.model;
+    o.classes = p.classes;
+    o.epochs = 1;
+    o.limit = 1000;
+    o.seed = 7;
+    o.threads = p.threads;
+    o.save = dir / (std::string(p.model) + ".safetensors");
+    const auto history = cli::train(o);
+    ASSERT_EQ(history.size(), 1u);
+    EXPECT_NEAR(history[0].train_loss, p.train_loss, 1e-6);
+    EXPECT_NEAR(history[0].test_loss, p.test_loss, 1e-6);
+    auto file = nabla::nn::load_tensors(o.save);
+    std::sort(file.tensors.begin(), file.tensors.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const auto& [name, t] : file.tensors) {
+      const auto* bytes = reinterpret_cast<const unsigned char*>(t.data());
+      for (size_t i = 0; i < static_cast<size_t>(t.numel()) * sizeof(float); ++i) h = (h ^ bytes[i]) * 0x100000001b3ull;
+    }
+    EXPECT_EQ(h, p.weights) << std::hex << h;
+  }
 }
 
 TEST(Train, ResumeIsBitwiseIdenticalToAnUninterruptedRun) {

@@ -6,12 +6,16 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
+#include <string>
 
 #include "nabla/error.hpp"
 #include "nabla/nn/layers.hpp"
 #include "nabla/nn/loss.hpp"
 #include "nabla/nn/sequential.hpp"
+#include "activation_test_util.hpp"
+#include "nabla/nn/registry.hpp"
 #include "nn_test_util.hpp"
 
 namespace nn = nabla::nn;
@@ -132,6 +136,60 @@ TEST(Layers, ActivationsAgainstReference) {
       if (kind == 2) m.add(nn::Tanh());
       if (kind == 3) m.add(nn::Softmax());
       check_layer_model(m, {6, 10}, fusion);
+    }
+  }
+}
+
+// Every activation of the table (and each parameterised one at a second
+// parameter value) as a layer: alone, fused into a Dense's and a Conv2D's
+// forward epilogue, and with its derivative fused into the next Dense's GEMM
+// epilogue and the next Conv2D's col2im; fusion on and off, against the
+// float64 reference.
+TEST(Layers, EveryActivationOfTheTable) {
+  for (const nabla::kernels::Activation f : nabla::test::real_activations()) {
+    SCOPED_TRACE(nabla::test::label(f));
+    auto act = [&] { return std::make_unique<nn::ActivationLayer>(f); };
+    for (bool fusion : {true, false}) {
+      SCOPED_TRACE(fusion ? "fused" : "unfused");
+      {
+        nn::Sequential m;
+        m.add(act());
+        check_layer_model(m, {5, 7}, fusion);
+      }
+      {
+        nn::Sequential m;
+        m.add(nn::Dense(9, 11)).add(act()).add(nn::Dense(11, 6)).add(act()).add(nn::Dense(6, 3));
+        check_layer_model(m, {4, 9}, fusion);
+      }
+      {
+        nn::Sequential m;
+        m.add(nn::Conv2D(2, 3, 3, 1, 1)).add(act()).add(nn::Conv2D(3, 4, 3, 2)).add(act()).add(nn::Flatten());
+        m.add(nn::Dense(4 * 3 * 3, 5)).add(act());
+        check_layer_model(m, {2, 2, 7, 7}, fusion);
+      }
+    }
+    // Its registry entry makes the same layer back from its arguments.
+    const nn::ActivationLayer layer(f);
+    const nn::LayerType& type = layer.type();
+    EXPECT_EQ(type.activation, f.kind);
+    EXPECT_EQ(type.create(layer.args())->name(), layer.name());
+    EXPECT_EQ(type.create(layer.args())->activation(), f);
+    EXPECT_EQ(nn::torch_equivalent(layer).module, std::string(f.info().torch_module));
+  }
+}
+
+TEST(Layers, ActivationParametersAreChecked) {
+  for (const nabla::kernels::ActivationInfo& row : nabla::kernels::kActivations) {
+    if (!nabla::kernels::has_param(row.kind)) continue;
+    SCOPED_TRACE(std::string(row.name));
+    for (float bad : {row.param_min - 1.f, std::numeric_limits<float>::quiet_NaN(),
+                      std::numeric_limits<float>::infinity()}) {
+      try {
+        nn::ActivationLayer l(nabla::kernels::Activation(row.kind, bad));
+        ADD_FAILURE() << "accepted " << bad;
+      } catch (const nabla::Error& e) {
+        EXPECT_NE(std::string(e.what()).find(std::string(row.param)), std::string::npos) << e.what();
+      }
     }
   }
 }

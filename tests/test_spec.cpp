@@ -48,6 +48,45 @@ TEST(Spec, ParsesEveryLayerKind) {
   EXPECT_EQ(nn::parse_spec("conv 4 3 pad 0 stride 1 sigmoid").layers[0].act, Activation::Sigmoid);
 }
 
+// Every activation of the table is a spec token: alone and as the suffix of
+// dense and conv, with its parameter where it has one; the text round-trips
+// and builds the layer the registry describes.
+TEST(Spec, EveryActivationOfTheTableIsAToken) {
+  for (const nabla::kernels::ActivationInfo& row : nabla::kernels::kActivations) {
+    if (row.kind == nabla::kernels::ActKind::None) continue;
+    const std::string name(row.name);
+    SCOPED_TRACE(name);
+    std::vector<std::string> forms = {name, "dense 4 " + name, "conv 3 3 pad 1 " + name + " | dense 2"};
+    if (nabla::kernels::has_param(row.kind))
+      for (const std::string& f : {name + " 0.25", "dense 4 " + name + " 0.25", "conv 3 3 " + name + " 0.25 | dense 2"})
+        forms.push_back(f);
+    for (const std::string& text : forms) {
+      SCOPED_TRACE(text);
+      const nn::ModelSpec s = nn::parse_spec(text);
+      EXPECT_EQ(s.to_string(), text);
+      EXPECT_EQ(nn::parse_spec(s.to_string()).to_string(), text);
+      nn::Sequential m = nn::build_model(s, {1, 6, 6});
+      bool found = false;
+      for (int64_t i = 0; i < m.size(); ++i) {
+        const nabla::kernels::Activation a = m.layer(i).activation();
+        if (a.kind != row.kind) continue;
+        found = true;
+        const float want = text.find("0.25") != std::string::npos ? 0.25f : row.param_default;
+        if (nabla::kernels::has_param(row.kind)) EXPECT_EQ(a.param, want);
+        EXPECT_EQ(m.layer(i).name().rfind(std::string(row.layer), 0), 0u) << m.layer(i).name();
+      }
+      EXPECT_TRUE(found);
+    }
+    if (nabla::kernels::has_param(row.kind)) {
+      EXPECT_NE(error_of("dense 4 " + name + " x | dense 10").find("unexpected 'x'"), std::string::npos);
+      EXPECT_NE(error_of("dense 4 " + name + " -5 | dense 10").find("'-5' is not a finite number >="), std::string::npos)
+          << error_of("dense 4 " + name + " -5 | dense 10");
+    } else {
+      EXPECT_NE(error_of("dense 4 " + name + " 0.5 | dense 10").find("unexpected '0.5'"), std::string::npos);
+    }
+  }
+}
+
 TEST(Spec, InvalidStringsNameTheLayerAndToken) {
   struct Case {
     const char* spec;

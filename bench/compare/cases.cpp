@@ -292,13 +292,23 @@ void add_conv_cases(std::vector<Case>& cases) {
 // -- whole networks
 
 struct NetCase {
-  const char* preset;
-  bool image;  // 1×28×28 input (else 784)
+  std::string name;  // the case's name: a preset, or "act-<activation>"
+  std::string spec;  // a preset name or a model spec
+  bool image;        // 1×28×28 input (else 784)
+  std::vector<int64_t> batches;
 };
 
-const NetCase kNets[] = {{"logreg", false},      {"mlp-tanh", false},    {"mlp-relu", false},
-                         {"deep-sigmoid", false}, {"deep-softmax", false}, {"cnn-sigmoid", true},
-                         {"cnn-softmax", true},  {"lenet", true},        {"cnn", true}};
+// The presets, then one MLP per activation of the table (every activation
+// checked against torch's and timed; batch 64 only).
+const std::vector<NetCase> kNets = [] {
+  std::vector<NetCase> v;
+  for (const char* p : {"logreg", "mlp-tanh", "mlp-relu", "deep-sigmoid", "deep-softmax"}) v.push_back({p, p, false, {1, 64, 256}});
+  for (const char* p : {"cnn-sigmoid", "cnn-softmax", "lenet", "cnn"}) v.push_back({p, p, true, {1, 64, 256}});
+  for (const nabla::kernels::ActivationInfo& row : nabla::kernels::kActivations)
+    if (row.kind != nabla::kernels::ActKind::None)
+      v.push_back({"act-" + std::string(row.name), "dense 128 " + std::string(row.name) + " | dense 10", false, {64}});
+  return v;
+}();
 
 /// nabla's model for a preset (weights from manual_seed(1)), the batch pool,
 /// the loss, and the optimiser; the state both sides start every sample from.
@@ -315,7 +325,7 @@ struct NablaNet {
 
   NablaNet(const NetCase& net, int64_t batch) {
     sample = net.image ? std::vector<int64_t>{1, 28, 28} : std::vector<int64_t>{784};
-    const auto spec = nn::parse_spec(nn::resolve_model(net.preset));
+    const auto spec = nn::parse_spec(nn::resolve_model(net.spec));
     nn::manual_seed(1);
     auto built = nn::build_classifier(spec, sample, nn::spec_classes(spec));
     // Binary presets end in "dense 1 sigmoid" (2 classes), the others in logits.
@@ -379,9 +389,9 @@ nabla_compare::NetDesc describe(nn::Sequential& model, const std::vector<int64_t
 
 void add_net_cases(std::vector<Case>& cases, Kind kind) {
   for (const NetCase& net : kNets) {
-    if (kind == Kind::Infer && std::string(net.preset) != "lenet" && std::string(net.preset) != "cnn") continue;
-    for (int64_t batch : {1, 64, 256}) {
-      cases.push_back({std::string(kind_name(kind)) + "/" + net.preset + "/b" + std::to_string(batch), kind,
+    if (kind == Kind::Infer && net.name != "lenet" && net.name != "cnn") continue;
+    for (int64_t batch : net.batches) {
+      cases.push_back({std::string(kind_name(kind)) + "/" + net.name + "/b" + std::to_string(batch), kind,
                        {Peer::Torch}, [net, batch, kind](int threads) {
         auto nb = std::make_shared<NablaNet>(net, batch);
         auto inst = std::make_unique<Instance>();

@@ -19,7 +19,7 @@
 namespace nabla::kernels {
 
 /// The element-wise activations, in the order of kActivations.
-enum class ActKind : uint8_t { None, ReLU, Sigmoid, Tanh };
+enum class ActKind : uint8_t { None, ReLU, Sigmoid, Tanh, ELU, LeakyReLU };
 
 /// One row of the activation table.
 struct ActivationInfo {
@@ -48,12 +48,14 @@ struct ActivationInfo {
 };
 
 /// The table: one row per ActKind, in its order.
-inline constexpr std::array<ActivationInfo, 4> kActivations = {{
+inline constexpr std::array<ActivationInfo, 6> kActivations = {{
     // kind           name       layer      torch     aten       param  def  min  fwd  bwd  transc.
     {ActKind::None, "none", "Identity", "Identity", "", "", 0.f, 0.f, 0.f, 0.f, false},
     {ActKind::ReLU, "relu", "ReLU", "ReLU", "relu", "", 0.f, 0.f, 1.f, 1.f, false},
     {ActKind::Sigmoid, "sigmoid", "Sigmoid", "Sigmoid", "sigmoid", "", 0.f, 0.f, 4.f, 3.f, true},
     {ActKind::Tanh, "tanh", "Tanh", "Tanh", "tanh", "", 0.f, 0.f, 4.f, 3.f, true},
+    {ActKind::ELU, "elu", "ELU", "ELU", "elu", "alpha", 1.f, 0.f, 5.f, 2.f, true},
+    {ActKind::LeakyReLU, "leakyrelu", "LeakyReLU", "LeakyReLU", "leaky_relu", "negative_slope", 0.01f, 0.f, 1.f, 1.f, false},
 }};
 
 namespace detail {

@@ -230,6 +230,10 @@ using ReLU = ActivationOf<kernels::ActKind::ReLU>;
 using Sigmoid = ActivationOf<kernels::ActKind::Sigmoid>;
 /// tanh(x).
 using Tanh = ActivationOf<kernels::ActKind::Tanh>;
+/// x for x > 0, alpha·(e^x − 1) else (torch.nn.ELU; alpha >= 0, default 1).
+using ELU = ActivationOf<kernels::ActKind::ELU>;
+/// x for x >= 0, negative_slope·x else (torch.nn.LeakyReLU; slope >= 0, default 0.01).
+using LeakyReLU = ActivationOf<kernels::ActKind::LeakyReLU>;
 
 /// Softmax over the last dimension (max-subtracted). A model trained with
 /// SoftmaxCrossEntropy ends in logits; add Softmax for inference.

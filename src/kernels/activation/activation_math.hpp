@@ -131,6 +131,30 @@ struct ActOp<ActKind::Tanh> {
   double ref_bwd(double g, double a) const { return g * ((1 - a) * (1 + a)); }
 };
 
+// α(e^x − 1) for x <= 0 (expm1: exact near 0, where e^x − 1 cancels), x
+// above. Use-the-output derivative: 1 above 0, else α·e^z = a + α (valid
+// for α >= 0, where a <= 0 exactly when z <= 0), as torch's elu_backward.
+template <>
+struct ActOp<ActKind::ELU> {
+  float p;
+  template <class B> B fwd(B x) const { return xsimd::select(x > B(0.f), x, B(p) * xsimd::expm1(x)); }
+  template <class B> B bwd(B g, B a) const { return xsimd::select(a > B(0.f), g, g * (a + B(p))); }
+  double ref(double z) const { return z > 0 ? z : p * std::expm1(z); }
+  double ref_bwd(double g, double a) const { return a > 0 ? g : g * (a + p); }
+};
+
+// x for x >= 0, slope·x below (NaN passes: NaN < 0 is false). Derivative
+// from the output: 1 where a > 0, else the slope (valid for slope >= 0; at
+// exactly 0 the slope, as torch's leaky_relu_backward).
+template <>
+struct ActOp<ActKind::LeakyReLU> {
+  float p;
+  template <class B> B fwd(B x) const { return xsimd::select(x < B(0.f), x * B(p), x); }
+  template <class B> B bwd(B g, B a) const { return xsimd::select(a > B(0.f), g, g * B(p)); }
+  double ref(double z) const { return z < 0 ? z * p : z; }
+  double ref_bwd(double g, double a) const { return a > 0 ? g : g * p; }
+};
+
 template <size_t I, class F>
 inline decltype(auto) dispatch_activation(Activation f, F& fn) {
   constexpr auto kind = static_cast<ActKind>(I);
