@@ -1,5 +1,5 @@
 // Convolution benchmark: nabla against oneDNN's convolution primitives on
-// the three layers of the convolution issue, batch 64, at 1 and 2 threads,
+// the convolution layers of bench_cases.hpp, batch 64, at 1 and 2 threads,
 // interleaved in one run. Passes: forward (bias + ReLU fused in both
 // libraries), backward-data, backward-weights (with the bias gradient), and
 // `train` = the passes one training step runs for the layer: forward +

@@ -1,5 +1,6 @@
 // One full training step (zero_grad, forward, loss, backward, SGD step) of
-// the networks of issue 5, at batch 1, 64 and 256, 1 and 2 threads
+// the presets logreg, mlp-tanh, mlp, lenet and cnn (nn::presets(), the
+// models `nabla train` and nabla_compare use), at batch 1, 64 and 256, 1 and 2 threads
 // (BM_train_step), and inference alone (BM_infer: forward only) for the two
 // CNNs. Counters: samples/s, and "floor" = the fraction of the FLOP floor
 // (GEMM FLOPs of the step, without the first layer's input gradient, at the
@@ -10,7 +11,6 @@
 #include <benchmark/benchmark.h>
 
 #include <cmath>
-#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,6 +18,7 @@
 #include "nabla/nn/layers.hpp"
 #include "nabla/nn/loss.hpp"
 #include "nabla/nn/optim.hpp"
+#include "nabla/nn/presets.hpp"
 #include "nabla/nn/sequential.hpp"
 #include "nabla/runtime/cpu.hpp"
 #include "nabla/runtime/threads.hpp"
@@ -35,65 +36,50 @@ struct Flops {
 };
 
 struct Net {
-  const char* name;
+  const char* name;             // a preset of nn::presets()
   std::vector<int64_t> sample;  // input shape of one sample
   int64_t classes;              // 1: sigmoid + BCE; else logits + cross-entropy
-  std::function<nn::Sequential()> build;
   Flops flops;
 };
 
-/// One GEMM layer: `out` outputs, each a dot product of length k, at
-/// `positions` places per sample (Dense: out features, k = in, 1 position;
-/// Conv2D: out channels, k = in_ch·kh·kw, OH·OW positions).
-struct GemmLayer {
-  int64_t out, k, positions = 1;
-};
-
-Flops count_flops(const std::vector<GemmLayer>& layers) {
+/// The GEMM FLOPs of a model per sample, from each layer's registry entry
+/// and arguments: Dense 2·in·out, Conv2D 2·out·in·k²·OH·OW.
+Flops count_flops(nn::Sequential& model, const std::vector<int64_t>& sample) {
   Flops f;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    const double pass = 2.0 * static_cast<double>(layers[i].out * layers[i].k * layers[i].positions);
-    f.forward += pass;
-    f.train += pass * (i == 0 ? 2 : 3);  // fwd, dW (, dX)
+  std::vector<int64_t> shape = {1};
+  shape.insert(shape.end(), sample.begin(), sample.end());
+  bool first = true;
+  for (int64_t i = 0; i < model.size(); ++i) {
+    nn::Layer& l = model.layer(i);
+    const std::vector<int64_t> out = l.output_shape(shape);
+    const std::vector<double> a = l.args();
+    double pass = 0;
+    if (l.type().name == "Dense") pass = 2 * a[0] * a[1];
+    if (l.type().name == "Conv2D") pass = 2 * a[1] * a[0] * a[2] * a[2] * static_cast<double>(out[2] * out[3]);
+    if (pass > 0) {
+      f.forward += pass;
+      f.train += pass * (first ? 2 : 3);  // fwd, dW (, dX: nobody asks for the first layer's)
+      first = false;
+    }
+    shape = out;
   }
   return f;
 }
 
-Flops dense_flops(const std::vector<std::pair<int64_t, int64_t>>& layers) {
-  std::vector<GemmLayer> g;
-  for (const auto& [in, out] : layers) g.push_back({out, in});
-  return count_flops(g);
-}
-
+/// The presets timed here: the MLPs, then the CNNs (from kFirstCnn).
 const std::vector<Net>& nets() {
-  static const std::vector<Net> n = {
-      {"logreg", {784}, 1, [] { return nn::Sequential().add(nn::Dense(784, 1)).add(nn::Sigmoid()); },
-       dense_flops({{784, 1}})},
-      {"mlp_tanh", {784}, 1,
-       [] { return nn::Sequential().add(nn::Dense(784, 128)).add(nn::Tanh()).add(nn::Dense(128, 1)).add(nn::Sigmoid()); },
-       dense_flops({{784, 128}, {128, 1}})},
-      {"mlp_relu_softmax", {784}, 10,
-       [] {
-         return nn::Sequential().add(nn::Dense(784, 256)).add(nn::ReLU()).add(nn::Dense(256, 128)).add(nn::ReLU())
-             .add(nn::Dense(128, 10));
-       },
-       dense_flops({{784, 256}, {256, 128}, {128, 10}})},
-      {"lenet", {1, 28, 28}, 10,
-       [] {
-         return nn::Sequential().add(nn::Conv2D(1, 6, 5)).add(nn::ReLU()).add(nn::MaxPool2D(2))
-             .add(nn::Conv2D(6, 16, 5)).add(nn::ReLU()).add(nn::MaxPool2D(2)).add(nn::Flatten())
-             .add(nn::Dense(16 * 4 * 4, 120)).add(nn::ReLU()).add(nn::Dense(120, 84)).add(nn::ReLU())
-             .add(nn::Dense(84, 10));
-       },
-       count_flops({{6, 1 * 5 * 5, 24 * 24}, {16, 6 * 5 * 5, 8 * 8}, {120, 256}, {84, 120}, {10, 84}})},
-      {"cnn", {1, 28, 28}, 10,
-       [] {
-         return nn::Sequential().add(nn::Conv2D(1, 32, 3, 1, 1)).add(nn::ReLU()).add(nn::MaxPool2D(2))
-             .add(nn::Conv2D(32, 64, 3, 1, 1)).add(nn::ReLU()).add(nn::MaxPool2D(2)).add(nn::Flatten())
-             .add(nn::Dense(64 * 7 * 7, 128)).add(nn::ReLU()).add(nn::Dense(128, 10));
-       },
-       count_flops({{32, 1 * 3 * 3, 28 * 28}, {64, 32 * 3 * 3, 14 * 14}, {128, 64 * 7 * 7}, {10, 128}})},
-  };
+  static const std::vector<Net> n = [] {
+    std::vector<Net> v;
+    for (const char* name : {"logreg", "mlp-tanh", "mlp", "lenet", "cnn"}) {
+      const nn::ModelSpec spec = nn::parse_spec(nn::resolve_model(name));
+      const std::vector<int64_t> sample =
+          nn::spec_takes_images(spec) ? std::vector<int64_t>{1, 28, 28} : std::vector<int64_t>{784};
+      nn::Sequential m = nn::build_model(spec, sample);
+      const int64_t classes = nn::spec_classes(spec) == 2 ? 1 : nn::spec_classes(spec);
+      v.push_back({name, sample, classes, count_flops(m, sample)});
+    }
+    return v;
+  }();
   return n;
 }
 
@@ -121,7 +107,7 @@ struct Setup {
     peak = peak_gflops(threads);
     nabla::set_num_threads(threads);
     nn::manual_seed(1);
-    model = net.build();
+    model = nn::from_spec(nn::resolve_model(net.name), net.sample);
     std::vector<int64_t> in = {batch};
     in.insert(in.end(), net.sample.begin(), net.sample.end());
     x = Tensor::uniform(in, 0.f, 1.f, 2);

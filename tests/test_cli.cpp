@@ -258,6 +258,6 @@ TEST(Binary, ErrorsAreOneLineOnStderrAndNoFileIsWritten) {
   EXPECT_EQ(run_nabla("info", out, err, dir), 0);
   EXPECT_NE(out.find("gemm:"), std::string::npos) << out;
   EXPECT_EQ(run_nabla("train --help", out, err, dir), 0);
-  EXPECT_NE(out.find("conv CHANNELS KERNEL [stride S] [pad P]"), std::string::npos);
+  EXPECT_NE(out.find("conv OUT_CHANNELS KERNEL [stride STRIDE] [pad PADDING] [ACT]"), std::string::npos);
   EXPECT_NE(out.find("lenet"), std::string::npos);
 }

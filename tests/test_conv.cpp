@@ -382,6 +382,33 @@ TEST(ConvVariants, EveryVariantAgainstReference) {
     probs.emplace_back(p, Activation::ReLU, Activation::None, true, false, seed++);
     probs.emplace_back(p, Activation::Tanh, Activation::Sigmoid, false, true, seed++);
   }
+  // Stride 1 (the implicit column matrix): output channels MR ± 1 and
+  // past a tile, primes, full in-place panels and edge panels, one output
+  // row, rectangular kernels and paddings (backward-data then pads dZ
+  // differently along each axis).
+  const ConvParams stride1[] = {
+      {.n = 2, .c_in = 3, .h = 9, .w = 11, .c_out = 7, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1},
+      {.n = 2, .c_in = 8, .h = 28, .w = 28, .c_out = 9, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1},
+      {.n = 1, .c_in = 5, .h = 13, .w = 31, .c_out = 17, .kh = 3, .kw = 5, .pad_h = 2, .pad_w = 0},
+      {.n = 2, .c_in = 19, .h = 14, .w = 29, .c_out = 64, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1},
+      {.n = 3, .c_in = 2, .h = 1, .w = 17, .c_out = 13, .kh = 1, .kw = 3, .pad_w = 1},
+      {.n = 1, .c_in = 4, .h = 23, .w = 19, .c_out = 1, .kh = 2, .kw = 2, .pad_h = 1, .pad_w = 0},
+      // strides and dilations (phase-split planes)
+      {.n = 2, .c_in = 5, .h = 28, .w = 28, .c_out = 9, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1,
+       .pad_w = 1},
+      {.n = 1, .c_in = 3, .h = 17, .w = 23, .c_out = 7, .kh = 3, .kw = 5, .stride_h = 3, .stride_w = 2, .pad_h = 2,
+       .pad_w = 1},
+      {.n = 2, .c_in = 6, .h = 15, .w = 17, .c_out = 17, .kh = 2, .kw = 3, .stride_h = 1, .stride_w = 3, .dil_h = 2,
+       .dil_w = 2},
+      {.n = 2, .c_in = 4, .h = 19, .w = 21, .c_out = 8, .kh = 3, .kw = 3, .pad_h = 2, .pad_w = 2, .dil_h = 2,
+       .dil_w = 2},
+      {.n = 1, .c_in = 2, .h = 9, .w = 21, .c_out = 3, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .dil_h = 2,
+       .dil_w = 2},
+  };
+  for (const ConvParams& p : stride1) {
+    probs.emplace_back(p, Activation::ReLU, Activation::Tanh, true, true, seed++);
+    probs.emplace_back(p, Activation::Sigmoid, Activation::None, false, false, seed++);
+  }
   for_each_isa([&](nabla::Isa isa) {
     const auto variants = nk::detail::conv_variants(isa);
     ASSERT_FALSE(variants.empty());

@@ -24,7 +24,9 @@
 #include <cstring>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <ostream>
+#include <random>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -370,6 +372,89 @@ TEST_P(GemmVariantTest, ThreadCountsBitwise) {
       GemmTester().m(2).n(12 * nr() + 5).k(29).ta(ta).tb(tb).bias(kPerRow).act(kTanh).threads(counts)
           .Test(v(), parallel(small_blocking(v())));
       if (HasFailure()) return;
+    }
+}
+
+// Indirect operands (GemmArgs::b_rows, a_rows: each row of the operand at
+// its own offset, as the convolution's implicit column matrix reads a
+// padded image): bitwise the result of the same call on the dense
+// operand, on every path (B in place, B packed, B transposed and packed;
+// A in place and packed), across edge tiles and block boundaries, with
+// the in-register ReLU and ReLU-derivative epilogues and on 1-3 threads.
+TEST_P(GemmVariantTest, IndirectOperandsMatchDense) {
+  std::mt19937 rng(31);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  const int64_t kc = nabla::default_gemm_config(v().isa).kc;
+  struct Shape {
+    int64_t m, n, k;
+  };
+  const Shape shapes[] = {{mr() - 1 > 0 ? mr() - 1 : 1, nr() + 1, 7},
+                          {mr() + 1, 2 * nr() - 1, 29},
+                          {3 * mr(), 3 * nr(), kc + 5},
+                          {2 * mr() + 3, nr() - 1 > 0 ? nr() - 1 : 1, 2 * kc + 1},
+                          {1, 5 * nr() + 3, 13}};
+  // Rows of `rows` × `cols` scattered in reverse order with gaps; the dense copy beside.
+  auto scatter = [&](int64_t rows, int64_t cols, std::vector<float>& dense, std::vector<float>& store,
+                     std::vector<int64_t>& off) {
+    dense.resize(static_cast<size_t>(rows * cols));
+    for (float& x : dense) x = u(rng);
+    const int64_t pitch = cols + 3;
+    store.assign(static_cast<size_t>(rows * pitch + 5), std::numeric_limits<float>::quiet_NaN());
+    off.resize(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+      off[static_cast<size_t>(r)] = (rows - 1 - r) * pitch + 2;
+      std::copy_n(dense.data() + r * cols, cols, store.data() + off[static_cast<size_t>(r)]);
+    }
+  };
+  const int saved_threads = nabla::num_threads();
+  const GemmConfig base = serial_default(v());
+  const GemmConfig configs[] = {base, unpacked(base), packed(base), small_blocking(v()), parallel(small_blocking(v()))};
+  for (const Shape& sh : shapes)
+    for (int which = 0; which < 3; ++which) {  // 0: indirect B, 1: indirect Bᵀ, 2: indirect A
+      const bool tb = which == 1;
+      std::vector<float> a_dense, a_store, b_dense, b_store, d(static_cast<size_t>(sh.m * sh.n));
+      std::vector<int64_t> a_off, b_off;
+      for (float& x : d) x = u(rng);
+      if (which == 2) {
+        scatter(sh.m, sh.k, a_dense, a_store, a_off);
+        b_dense.resize(static_cast<size_t>(sh.k * sh.n));
+        for (float& x : b_dense) x = u(rng);
+      } else {
+        a_dense.resize(static_cast<size_t>(sh.m * sh.k));
+        for (float& x : a_dense) x = u(rng);
+        if (tb) scatter(sh.n, sh.k, b_dense, b_store, b_off);
+        else scatter(sh.k, sh.n, b_dense, b_store, b_off);
+      }
+      for (const Epilogue& ep : {Epilogue{}, Epilogue::bias_act(kNoBias, nullptr, kReLU),
+                                 Epilogue::derivative(kReLU, d.data(), sh.n)})
+        for (const GemmConfig& cfg : configs) {
+          SCOPED_TRACE(std::string(v().name) + " m=" + std::to_string(sh.m) + " n=" + std::to_string(sh.n) +
+                       " k=" + std::to_string(sh.k) + " case=" + std::to_string(which));
+          GemmArgs g{false, tb, sh.m, sh.n, sh.k, 1.f, a_dense.data(), sh.k, b_dense.data(), tb ? sh.k : sh.n,
+                     0.f, nullptr, sh.n, ep};
+          std::vector<float> c_dense(static_cast<size_t>(sh.m * sh.n)), c_ind(c_dense.size());
+          g.c = c_dense.data();
+          for (int t : {1, 2, 3}) {
+            nabla::set_num_threads(t);
+            nabla::kernels::detail::gemm_run(v(), cfg, g);
+            GemmArgs h = g;
+            h.c = c_ind.data();
+            if (which == 2) {
+              h.a = a_store.data();
+              h.lda = 1;
+              h.a_rows = a_off.data();
+            } else {
+              h.b = b_store.data();
+              h.ldb = 1;
+              h.b_rows = b_off.data();
+            }
+            nabla::kernels::detail::gemm_run(v(), cfg, h);
+            EXPECT_EQ(0, std::memcmp(c_dense.data(), c_ind.data(), sizeof(float) * c_dense.size()))
+                << "threads=" << t;
+          }
+          nabla::set_num_threads(saved_threads);
+          if (HasFailure()) return;
+        }
     }
 }
 

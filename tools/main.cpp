@@ -38,11 +38,7 @@ namespace {
 
 std::string grammar_help() {
   std::string s =
-      "\nModel spec: layers separated by '|':\n"
-      "  dense UNITS [relu|sigmoid|tanh]\n"
-      "  conv CHANNELS KERNEL [stride S] [pad P] [relu|sigmoid|tanh]\n"
-      "  maxpool KERNEL [stride S]\n"
-      "  flatten | relu | sigmoid | tanh | softmax\n"
+      "\nModel spec: layers separated by '|':\n" + nabla::nn::spec_help() +
       "A flatten is inserted before a dense layer that follows images. End with\n"
       "'dense C' (C classes, softmax cross-entropy) or, for two classes,\n"
       "'dense 1 sigmoid' (binary cross-entropy; pick them with --classes A,B).\n"

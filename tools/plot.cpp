@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/xml.hpp"
 #include "trainer.hpp"
 
 namespace nabla::cli {
@@ -88,25 +89,10 @@ std::string plot_svg(const std::vector<EpochStats>& history, const std::string& 
   std::string s =
       "<svg xmlns='http://www.w3.org/2000/svg' width='960' height='400' font-family='sans-serif' font-size='12'>\n"
       "<rect width='100%' height='100%' fill='white'/>\n"
-      "<text x='480' y='22' text-anchor='middle' font-size='14'>" + xml_escape(title) + "</text>\n";
+      "<text x='480' y='22' text-anchor='middle' font-size='14'>" + nabla::detail::xml_escape(title) + "</text>\n";
   s += panel(70, 70, 360, 260, "loss", 0, loss_hi, "%.3g", {tl, vl}, std::max(n, 1));
   s += panel(560, 70, 360, 260, "accuracy (%)", std::min(acc_floor, 90.0), 100, "%.0f", {ta, va}, std::max(n, 1));
   return s + "</svg>\n";
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
-  }
-  return out;
 }
 
 }  // namespace nabla::cli

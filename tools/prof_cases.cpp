@@ -95,7 +95,7 @@ std::vector<ProfCase> prof_cases(const std::string& family, const std::vector<st
   const Family& f = find_family(family);
   std::vector<ProfCase> cases;
   if (shapes.empty())
-    for (const char* s : f.defaults) f.cases(s, isas, cases);
+    for (const std::string& s : f.defaults) f.cases(s, isas, cases);
   for (const std::string& s : shapes) f.cases(s, isas, cases);
   return cases;
 }

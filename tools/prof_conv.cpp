@@ -27,7 +27,7 @@ const char* kConvSyntax =
     "NxCxHxW,OxKHxKW[,sS|sSHxSW][,pP|pPHxPW][,dD|dDHxDW], e.g. 64x1x28x28,6x5x5,p2";
 
 // The layers of bench/bench_conv.cpp, and a 1x1 one for the pointwise variant.
-const char* kConvDefaults[] = {"64x1x28x28,6x5x5", "64x6x12x12,16x5x5", "64x32x28x28,64x3x3,p1",
+const std::vector<std::string> kConvDefaults = {"64x1x28x28,6x5x5", "64x6x12x12,16x5x5", "64x32x28x28,64x3x3,p1",
                                "64x64x14x14,64x1x1"};
 
 nk::ConvParams parse_conv_shape(const std::string& text) {

@@ -26,7 +26,7 @@ namespace nkd = nabla::kernels::detail;
 // ---- element-wise ----------------------------------------------------------------
 
 // The sizes of bench/bench_eltwise.cpp.
-const char* kEltwiseDefaults[] = {"16384", "221184", "1605632", "16777216"};
+const std::vector<std::string> kEltwiseDefaults = {"16384", "221184", "1605632", "16777216"};
 
 // One element-wise operation: each ISA's kernel table is one variant of it
 // (reached through the public function with the ISA forced), named

@@ -6,6 +6,7 @@
 #include "kernels/common/names.hpp"
 #include "kernels/conv/conv_internal.hpp"
 #include "kernels/gemm/gemm_internal.hpp"
+#include "kernels/gemm/gemm_shapes.hpp"
 #include "nabla/error.hpp"
 #include "nabla/kernels/activation.hpp"
 #include "nabla/kernels/conv.hpp"
@@ -25,15 +26,19 @@ namespace nkd = nabla::kernels::detail;
 
 const char* kGemmSyntax = "MxNxK[:nn|nt|tn|tt], e.g. 64x256x784:nt";
 
-// The training shapes of bench/bench_gemm.cpp (the 1024-2048 squares left out).
-const char* kGemmDefaults[] = {"64x256x784:nt", "64x128x256:nt", "64x10x128:nt", "64x256x784", "64x128x256",
-                               "64x10x128",     "256x784x64:tn", "64x784x256",   "6x36864x25", "16x4096x150",
-                               "64x50176x288"};
-
 std::string gemm_shape_string(const GemmShape& s) {
   std::string out = std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
   if (s.ta || s.tb) out += std::string(":") + (s.ta ? "t" : "n") + (s.tb ? "t" : "n");
   return out;
+}
+
+// The training shapes bench_gemm measures and the tuner tunes on
+// (kTrainingGemmShapes), without the squares.
+std::vector<std::string> gemm_defaults() {
+  std::vector<std::string> v;
+  for (const nkd::GemmShape& s : nkd::kTrainingGemmShapes)
+    if (std::string_view(s.what) != "square") v.push_back(gemm_shape_string({s.ta, s.tb, s.m, s.n, s.k}));
+  return v;
 }
 
 struct GemmData {
@@ -93,7 +98,7 @@ void gemm_cases(const std::string& text, const std::vector<Isa>& isas, std::vect
 
 }  // namespace
 
-const Family kGemmFamily = {"gemm", kGemmSyntax, kGemmDefaults, &gemm_cases};
+const Family kGemmFamily = {"gemm", kGemmSyntax, gemm_defaults(), &gemm_cases};
 
 }  // namespace prof_detail
 

@@ -37,7 +37,7 @@ void check_elements(std::initializer_list<int64_t> factors, const std::string& s
 struct Family {
   const char* name;
   const char* syntax;
-  std::span<const char* const> defaults;
+  std::vector<std::string> defaults;
   void (*cases)(const std::string& shape, const std::vector<Isa>& isas, std::vector<ProfCase>& out);
 };
 

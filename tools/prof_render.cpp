@@ -7,6 +7,7 @@
 
 #include "nabla/runtime/file.hpp"
 #include "prof_internal.hpp"
+#include "common/xml.hpp"
 #include "trainer.hpp"
 
 namespace nabla::cli {
@@ -226,19 +227,19 @@ std::string prof_roofline_svg(const ProfReport& r) {
     << "<rect x=\"0\" y=\"0\" width=\"1200\" height=\"" << f1(H) << "\" fill=\"white\"/>\n";
   const std::string title = "nabla prof " + (r.mode == "model" ? "--model " + r.model : r.family) + ": roofline, " +
                             isa_name(r.isa) + ", " + std::to_string(r.threads) + " thread" + (r.threads == 1 ? "" : "s");
-  s << "<text x=\"" << f1(px0) << "\" y=\"25\" font-size=\"14\">" << xml_escape(title) << "</text>\n";
+  s << "<text x=\"" << f1(px0) << "\" y=\"25\" font-size=\"14\">" << nabla::detail::xml_escape(title) << "</text>\n";
   // Grid and axes: one line per decade.
   for (double e = lx0; e <= lx1; e += 1) {
     s << "<line x1=\"" << f1(X(std::pow(10, e))) << "\" y1=\"" << f1(py0) << "\" x2=\"" << f1(X(std::pow(10, e)))
       << "\" y2=\"" << f1(py1) << "\" stroke=\"#ddd\"/>\n";
     s << "<text x=\"" << f1(X(std::pow(10, e))) << "\" y=\"" << f1(py1 + 15) << "\" text-anchor=\"middle\">"
-      << xml_escape(fmt("%g", std::pow(10, e))) << "</text>\n";
+      << nabla::detail::xml_escape(fmt("%g", std::pow(10, e))) << "</text>\n";
   }
   for (double e = ly0; e <= ly1; e += 1) {
     s << "<line x1=\"" << f1(px0) << "\" y1=\"" << f1(Y(std::pow(10, e))) << "\" x2=\"" << f1(px1) << "\" y2=\""
       << f1(Y(std::pow(10, e))) << "\" stroke=\"#ddd\"/>\n";
     s << "<text x=\"" << f1(px0 - 5) << "\" y=\"" << f1(Y(std::pow(10, e)) + 4) << "\" text-anchor=\"end\">"
-      << xml_escape(fmt("%g", std::pow(10, e))) << "</text>\n";
+      << nabla::detail::xml_escape(fmt("%g", std::pow(10, e))) << "</text>\n";
   }
   s << "<rect x=\"" << f1(px0) << "\" y=\"" << f1(py0) << "\" width=\"" << f1(px1 - px0) << "\" height=\""
     << f1(py1 - py0) << "\" fill=\"none\" stroke=\"black\"/>\n";
@@ -259,25 +260,25 @@ std::string prof_roofline_svg(const ProfReport& r) {
     s << "<line class=\"roof\" x1=\"" << f1(X(xs)) << "\" y1=\"" << f1(Y(bw * xs)) << "\" x2=\"" << f1(X(ridge))
       << "\" y2=\"" << f1(Y(peak)) << "\" stroke=\"" << col << "\" stroke-width=\"1.5\"/>\n";
     s << "<text x=\"" << f1(X(xs) + 4) << "\" y=\"" << f1(Y(bw * xs) - 6) << "\" fill=\"" << col << "\">"
-      << xml_escape(roof.bw[b].level + " " + fmt("%.0f", bw) + " GB/s") << "</text>\n";
+      << nabla::detail::xml_escape(roof.bw[b].level + " " + fmt("%.0f", bw) + " GB/s") << "</text>\n";
   }
   s << "<line class=\"roof\" x1=\"" << f1(X(std::min(ridge_min, std::pow(10, lx1)))) << "\" y1=\"" << f1(Y(peak))
     << "\" x2=\"" << f1(px1) << "\" y2=\"" << f1(Y(peak)) << "\" stroke=\"#d62728\" stroke-width=\"2\"/>\n";
   s << "<text x=\"" << f1(px1 - 4) << "\" y=\"" << f1(Y(peak) - 6) << "\" text-anchor=\"end\" fill=\"#d62728\">"
-    << xml_escape("peak " + fmt("%.1f", peak) + " GFLOP/s") << "</text>\n";
+    << nabla::detail::xml_escape("peak " + fmt("%.1f", peak) + " GFLOP/s") << "</text>\n";
   // Points, numbered; the legend names them.
-  s << "<text x=\"650\" y=\"50\" font-weight=\"bold\">" << xml_escape("#  variant  pass  shape  GFLOP/s") << "</text>\n";
+  s << "<text x=\"650\" y=\"50\" font-weight=\"bold\">" << nabla::detail::xml_escape("#  variant  pass  shape  GFLOP/s") << "</text>\n";
   for (size_t p = 0; p < pts.size(); ++p) {
     const ProfRow& w = r.rows[pts[p]];
     const std::string num = std::to_string(pts[p] + 1);
     const double cx = X(w.intensity), cy = Y(w.gflops);
     s << "<circle class=\"point\" cx=\"" << f1(cx) << "\" cy=\"" << f1(cy)
-      << "\" r=\"3.5\" fill=\"#444\"><title>" << xml_escape(num + " " + row_label(w)) << "</title></circle>\n";
+      << "\" r=\"3.5\" fill=\"#444\"><title>" << nabla::detail::xml_escape(num + " " + row_label(w)) << "</title></circle>\n";
     s << "<text x=\"" << f1(cx + 5) << "\" y=\"" << f1(cy + (p % 2 ? 11 : -4)) << "\" font-size=\"9\">" << num
       << "</text>\n";
     std::string label = num + "  " + (w.layer >= 0 ? "L" + std::to_string(w.layer) + " " : "") + row_label(w) + "  " +
                         fmt("%.1f", w.gflops);
-    s << "<text x=\"650\" y=\"" << f1(66 + 13.0 * static_cast<double>(p)) << "\" font-size=\"10\">" << xml_escape(label)
+    s << "<text x=\"650\" y=\"" << f1(66 + 13.0 * static_cast<double>(p)) << "\" font-size=\"10\">" << nabla::detail::xml_escape(label)
       << "</text>\n";
   }
   s << "</svg>\n";

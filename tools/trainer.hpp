@@ -118,7 +118,5 @@ std::string log_csv(const std::vector<EpochStats>& history);
 /// An SVG picture of a history: loss and accuracy per epoch, train and test.
 std::string plot_svg(const std::vector<EpochStats>& history, const std::string& title);
 
-/// Text made safe inside XML/SVG content and attributes (& < > " ').
-std::string xml_escape(const std::string& s);
 
 }  // namespace nabla::cli

@@ -15,7 +15,6 @@
 #include "dnnl_conv.hpp"
 #include "nabla/nn/presets.hpp"
 #include "nabla/nabla.hpp"
-#include "trainer.hpp"
 
 #ifdef NABLA_HAVE_OPENBLAS
 #include <cblas.h>

@@ -20,7 +20,7 @@
 //                         weights, the same loss).
 //   infer/<net>/b<batch>  forward alone, lenet and cnn (libtorch under
 //                         c10::InferenceMode).
-//   conv/<layer>/<pass>   the three layers of bench_conv: fwd (bias + ReLU),
+//   conv/<layer>/<pass>   the five layers of bench_conv: fwd (bias + ReLU),
 //                         bwd_data, bwd_weights (+ bias gradient), train (the
 //                         passes a training step runs: fwd + bwd_weights, +
 //                         bwd_data except for a first layer); peers: oneDNN's

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "compare/compare.hpp"
-#include "trainer.hpp"
+#include "common/xml.hpp"
 
 namespace nabla_compare {
 namespace {
@@ -257,7 +257,7 @@ void write_svg(const std::string& path, const std::vector<Result>& results) {
                   "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s, %d thr, %s</text>"
                   "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>"
                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"9\">%.2f</text>\n",
-                  label_w - 6, y + row_h - 3, nabla::cli::xml_escape(r.case_name).c_str(), r.threads, peer_name(r.peer),
+                  label_w - 6, y + row_h - 3, nabla::detail::xml_escape(r.case_name).c_str(), r.threads, peer_name(r.peer),
                   std::min(x1, x2), y + 1, std::abs(x2 - x1), row_h - 2, colour.at(r.peer),
                   r.ratio >= 1 ? x2 + 3 : x2 - 3, y + row_h - 3, r.ratio >= 1 ? "start" : "end", r.ratio);
     s << buf;

@@ -2,6 +2,7 @@
 // parser and the builder, all reading the entries.
 #include "nabla/nn/registry.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -50,14 +51,20 @@ void need_images(const std::vector<int64_t>& input) {
     throw Error("needs image input [C, H, W], it gets " + shape_string({input.begin() + 1, input.end()}));
 }
 
+LayerType entry(std::string name, std::string token, std::string doc) {
+  LayerType t;
+  t.name = std::move(name);
+  t.token = std::move(token);
+  t.doc = std::move(doc);
+  return t;
+}
+
 std::vector<LayerType> make_registry() {
   std::vector<LayerType> r;
 
-  LayerType dense;
-  dense.name = "Dense";
-  dense.token = "dense";
-  dense.doc = "Fully connected layer: Z = X·Wᵀ + b for X [N, in], W [out, in], b [out] (PyTorch's Linear). "
-              "Initialised with PyTorch's default.";
+  LayerType dense = entry("Dense", "dense",
+                   "Fully connected layer: Z = X·Wᵀ + b for X [N, in], W [out, in], b [out] (PyTorch's Linear). "
+                   "Initialised with PyTorch's default.");
   dense.args = {int_arg("in_features", std::nullopt, 1, "", false, "in_features", "the number of input features"),
                 int_arg("out_features", std::nullopt, 1, "", true, "out_features", "the number of units")};
   dense.input_rank = 2;
@@ -70,12 +77,10 @@ std::vector<LayerType> make_registry() {
   };
   r.push_back(std::move(dense));
 
-  LayerType conv;
-  conv.name = "Conv2D";
-  conv.token = "conv";
-  conv.doc = "2-D convolution over NCHW input, square kernel, zero padding (PyTorch's Conv2d): weight "
-             "[out_channels, in_channels, kernel, kernel], bias [out_channels]; output side (H + 2·padding − kernel) "
-             "/ stride + 1. Initialised with PyTorch's default.";
+  LayerType conv = entry("Conv2D", "conv",
+                   "2-D convolution over NCHW input, square kernel, zero padding (PyTorch's Conv2d): weight "
+                   "[out_channels, in_channels, kernel, kernel], bias [out_channels]; output side (H + 2·padding − kernel) "
+                   "/ stride + 1. Initialised with PyTorch's default.");
   conv.args = {int_arg("in_channels", std::nullopt, 1, "", false, "in_channels", "the number of input channels"),
                int_arg("out_channels", std::nullopt, 1, "", true, "out_channels", "the number of output channels"),
                int_arg("kernel", std::nullopt, 1, "", true, "kernel_size", "the kernel size"),
@@ -100,11 +105,9 @@ std::vector<LayerType> make_registry() {
   };
   r.push_back(std::move(conv));
 
-  LayerType pool;
-  pool.name = "MaxPool2D";
-  pool.token = "maxpool";
-  pool.doc = "2-D max pooling over NCHW input, square window, no padding, floor mode (PyTorch's MaxPool2d); "
-             "backward routes each gradient to the window's first maximum.";
+  LayerType pool = entry("MaxPool2D", "maxpool",
+                   "2-D max pooling over NCHW input, square window, no padding, floor mode (PyTorch's MaxPool2d); "
+                   "backward routes each gradient to the window's first maximum.");
   pool.args = {int_arg("kernel", std::nullopt, 1, "", true, "kernel_size", "the window size"),
                int_arg("stride", 0, 0, "stride", true, "stride", "the stride (0: the window size)")};
   pool.input_rank = 4;
@@ -120,19 +123,15 @@ std::vector<LayerType> make_registry() {
   };
   r.push_back(std::move(pool));
 
-  LayerType flatten;
-  flatten.name = "Flatten";
-  flatten.token = "flatten";
-  flatten.doc = "[N, d1, …, dk] → [N, d1·…·dk] in C, H, W order (PyTorch's Flatten()).";
+  LayerType flatten = entry("Flatten", "flatten",
+                   "[N, d1, …, dk] → [N, d1·…·dk] in C, H, W order (PyTorch's Flatten()).");
   flatten.make = [](const std::vector<double>&) { return std::make_unique<Flatten>(); };
   flatten.torch = [](const std::vector<double>&) { return torch_of("Flatten", {}); };
   r.push_back(std::move(flatten));
 
-  LayerType softmax;
-  softmax.name = "Softmax";
-  softmax.token = "softmax";
-  softmax.doc = "Softmax over the last dimension (max-subtracted). A model trained with SoftmaxCrossEntropy "
-                "ends in logits; add Softmax for inference.";
+  LayerType softmax = entry("Softmax", "softmax",
+                   "Softmax over the last dimension (max-subtracted). A model trained with SoftmaxCrossEntropy "
+                   "ends in logits; add Softmax for inference.");
   softmax.make = [](const std::vector<double>&) { return std::make_unique<Softmax>(); };
   softmax.torch = [](const std::vector<double>&) { return torch_of("Softmax", {}, "dim=-1"); };
   r.push_back(std::move(softmax));
@@ -192,6 +191,32 @@ void LayerType::check_args(const std::vector<double>& a) const {
 std::unique_ptr<Layer> LayerType::create(const std::vector<double>& a) const {
   check_args(a);
   return make(a);
+}
+
+std::string LayerType::spec_grammar() const {
+  auto upper = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+  };
+  std::string s = token;
+  for (const LayerArg& d : args)
+    if (d.in_spec && d.spec_keyword.empty()) s += d.default_value ? " [" + upper(d.name) + "]" : " " + upper(d.name);
+  for (const LayerArg& d : args)
+    if (d.in_spec && !d.spec_keyword.empty()) s += " [" + d.spec_keyword + " " + upper(d.name) + "]";
+  if (takes_activation) s += " [ACT]";
+  return s;
+}
+
+std::string spec_help() {
+  std::string s, acts;
+  for (const LayerType& t : layer_types()) {
+    if (t.activation != nk::ActKind::None) {
+      acts += (acts.empty() ? "" : " | ") + t.spec_grammar();
+      continue;
+    }
+    s += "  " + t.spec_grammar() + "\n";
+  }
+  return s + "  ACT\n  where ACT is one of: " + acts + "\n";
 }
 
 const std::vector<LayerType>& layer_types() {

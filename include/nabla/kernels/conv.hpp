@@ -18,7 +18,11 @@
 ///
 /// W is read as the [C_out, C_in·kh·kw] matrix it already is in memory. A
 /// 1×1, stride-1, unpadded convolution skips im2col/col2im (the image is the
-/// column matrix). Work is split over images (and inside each GEMM) with
+/// column matrix). Most other layers never write col_n either: the GEMM
+/// reads it from the zero-padded (for a stride, phase-split) image through
+/// a table of row offsets, on a pitch a few columns wider than OW, and
+/// backward-data runs as that forward GEMM on dZ_n with the flipped
+/// weights (with a stride, one GEMM per input phase; no col2im). Work is split over images (and inside each GEMM) with
 /// oneTBB; the column buffers are per-thread and reused, so a steady-state
 /// call allocates nothing. Every result is bitwise identical for any thread
 /// count.

@@ -95,6 +95,8 @@ struct LayerType {
   void check_args(const std::vector<double>& args) const;
   /// make() after check_args().
   std::unique_ptr<Layer> create(const std::vector<double>& args) const;
+  /// How a spec writes it: "conv OUT_CHANNELS KERNEL [stride STRIDE] [pad PADDING] [ACT]".
+  std::string spec_grammar() const;
 };
 
 /// Every layer type: Dense, Conv2D, MaxPool2D, Flatten, Softmax, then one per
@@ -106,6 +108,9 @@ const LayerType* find_layer_type(std::string_view key);
 const LayerType& layer_type(std::string_view key);
 /// The entry of an activation kind.
 const LayerType& activation_layer_type(kernels::ActKind kind);
+/// The model-spec grammar, one line per layer type, from the registry (what
+/// `nabla train --help` prints).
+std::string spec_help();
 /// The torch equivalent of a layer (layer.type().torch(layer.args())).
 TorchEquivalent torch_equivalent(const Layer& layer);
 

@@ -30,6 +30,17 @@ struct ConvKernels {
   /// dw [C_out, kh·kw] += the weight gradient of one image from dz [C_out, OH, OW].
   void (*direct1_backward_weights)(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* dz,
                                    float* dw);
+  /// dst [planes, rows, cols] = the first cols floats of each pitch-wide
+  /// row of src (planes ld_src apart): the implicit path's GEMM result on
+  /// the padded pitch, without its wasted columns; then, when f is not
+  /// None, dst ⊙= f'(act) (act laid out like dst).
+  void (*unpitch)(int64_t planes, int64_t rows, int64_t cols, int64_t pitch, int64_t ld_src, const float* src,
+                  float* dst, Activation f, const float* act);
+  /// One image [planes, h, w] → its zero-padded phase planes [planes, sh,
+  /// sw, hq, wq]: phase (α, β) holds padded[α + sh·u, β + sw·v] (the
+  /// implicit path of a strided layer, conv.cpp's ImplicitLayout).
+  void (*phase_split)(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t sh, int64_t sw,
+                      int64_t hq, int64_t wq, const float* src, float* dst);
 };
 
 /// Slack in floats past the padded image that the direct kernels may read
@@ -49,6 +60,9 @@ enum class ConvAlgo {
   Im2colGemm,  ///< im2col per image, then GEMM (col2im after the backward-data GEMM)
   Pointwise,   ///< the image is the column matrix: GEMM only (f' fused in its epilogue)
   Direct1,     ///< one input channel: direct forward and backward-weights; backward-data as im2col
+  Implicit,    ///< GEMM on the padded (stride > 1: phase-split) image through row offsets (no column
+               ///< matrix); stride-1 backward-data as the forward convolution of the padded dZ with the
+               ///< flipped weights, strided backward-data as one such GEMM per input phase (no col2im)
 };
 
 /// One convolution variant: an algorithm for one ISA, and the shapes it

@@ -239,6 +239,66 @@ void col2im(const ConvParams& p, int64_t oh, int64_t ow, const float* col, float
   }
 }
 
+// [planes, pitch-wide rows] → [planes, rows, cols] (see ConvKernels::unpitch)
+template <class Arch>
+void unpitch(int64_t planes, int64_t rows, int64_t cols, int64_t pitch, int64_t ld_src, const float* src, float* dst,
+             Activation f, const float* act) {
+  using B = xsimd::batch<float, Arch>;
+  for (int64_t c = 0; c < planes; ++c) {
+    const float* s = src + c * ld_src;
+    float* d = dst + c * rows * cols;
+    if (f == Activation::None) {
+      copy_rows<Arch>(d, cols, s, pitch, rows, cols);
+      continue;
+    }
+    const float* a = act + c * rows * cols;
+    for (int64_t y = 0; y < rows; ++y)
+      zip_row<Arch>(d + y * cols, s + y * pitch, a + y * cols, cols,
+                    [f](B g, B x) { return activation_bwd_use_dst(f, g, x); });
+  }
+}
+
+// [planes, h, w] → [planes, sh, sw, hq, wq] (see ConvKernels::phase_split).
+// Column t = x + pw of a padded row goes to phase t mod sw at t div sw: a
+// strided copy per phase; stride 2 (the common case) is a deinterleave of
+// pairs, written so that the compiler vectorises it with this ISA's
+// permutes.
+template <class Arch>
+void phase_split(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t sh, int64_t sw, int64_t hq,
+                 int64_t wq, const float* src, float* dst) {
+  const int64_t plane_size = hq * wq, channel = sh * sw * plane_size;
+  zero_row<Arch>(dst, planes * channel);
+  for (int64_t c = 0; c < planes; ++c)
+    for (int64_t y = 0; y < h; ++y) {
+      const int64_t r = y + ph;
+      float* row = dst + c * channel + (r % sh) * sw * plane_size + (r / sh) * wq;
+      const float* __restrict s = src + (c * h + y) * w;
+      if (sw == 2) {
+        int64_t x = 0;
+        if (pw & 1) {  // x = 0 lands on phase 1
+          row[plane_size + (pw >> 1)] = s[0];
+          x = 1;
+        }
+        // From here x + pw is even: the pair (x, x + 1) goes to both phases at (x + pw) / 2.
+        float* __restrict even = row + ((x + pw) >> 1);
+        float* __restrict odd = row + plane_size + ((x + pw) >> 1);
+        const int64_t pairs = (w - x) / 2;
+        const float* __restrict sp = s + x;
+        for (int64_t k = 0; k < pairs; ++k) {
+          even[k] = sp[2 * k];
+          odd[k] = sp[2 * k + 1];
+        }
+        if ((w - x) & 1) even[pairs] = s[w - 1];
+        continue;
+      }
+      for (int64_t beta = 0; beta < sw; ++beta) {
+        float* d = row + beta * plane_size;
+        int64_t v = pw > beta ? (pw - beta + sw - 1) / sw : 0;
+        for (int64_t x = v * sw + beta - pw; x < w; x += sw, ++v) d[v] = s[x];
+      }
+    }
+}
+
 // ---- direct convolution of one input channel (stride 1, no dilation) ---------
 //
 // The first layer of an image network has one input channel: its column
@@ -423,5 +483,6 @@ void direct1_backward_weights(const ConvParams& p, int64_t oh, int64_t ow, const
 
 #define NABLA_CONV_KERNELS(ARCH)                                                                         \
   ::nabla::kernels::detail::ConvKernels {                                                               \
-    &im2col<ARCH>, &col2im<ARCH>, &direct1_forward<ARCH>, &direct1_backward_weights<ARCH>               \
+    &im2col<ARCH>, &col2im<ARCH>, &direct1_forward<ARCH>, &direct1_backward_weights<ARCH>, &unpitch<ARCH>, \
+        &phase_split<ARCH>                                                                              \
   }

@@ -161,7 +161,7 @@ void gemm_run(const GemmVariant& v, const GemmConfig& cfg, const GemmArgs& g) {
   // a transposed B must be packed. Otherwise full panels are read in place:
   // measured +11-14% on the batch-64 shapes (64×784×288: 206 -> 234 GF/s),
   // +47% on 16×4096×150, even where B's rows are 4 KiB apart.
-  blk.pack_b = g.tb || g.m > blk.mc;
+  blk.pack_b = g.tb || g.m > blk.mc || g.a_rows;
 
   const int64_t k_eff = (g.alpha == 0.f || g.k == 0) ? 0 : g.k;
   const int64_t nk = k_eff == 0 ? 1 : (k_eff + blk.kc - 1) / blk.kc;
@@ -250,19 +250,26 @@ void validate(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, const float* 
 void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc, const Epilogue& ep) {
   validate(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, ep);
+  detail::gemm_validated({ta == Trans::Yes, tb == Trans::Yes, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep});
+}
+
+void detail::gemm_validated(GemmArgs g) {
+  const int64_t m = g.m, n = g.n, k = g.k;
+  const float beta = g.beta;
+  const Epilogue ep = g.ep;
+  const Trans ta = g.ta ? Trans::Yes : Trans::No, tb = g.tb ? Trans::Yes : Trans::No;
   if (m == 0 || n == 0) return;
   const Isa isa = active_isa();
   const GemmConfig cfg = gemm_config(isa);
   const auto variants = detail::gemm_variants(isa);
   const detail::GemmVariant* v = &variants[0];
-  detail::GemmArgs g{ta == Trans::Yes, tb == Trans::Yes, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep};
   // A single column (n == 1, contiguous) is computed as the single row
   // Cᵀ = op(B)ᵀ·op(A)ᵀ, which the one-row tiles run without padding (every
   // tile is at least NR wide). Each element is the same chain of FMAs over
   // the same KC blocks (a·b = b·a exactly), so the result is bitwise the
   // one the tiles give.
-  if (n == 1 && m > 1 && ldc == 1 && (ep.deriv.is_none() || ep.ldd == 1)) {
-    g = {!g.tb, !g.ta, 1, m, k, alpha, b, ldb, a, lda, beta, c, m, ep};
+  if (n == 1 && m > 1 && g.ldc == 1 && !g.b_rows && !g.a_rows && (ep.deriv.is_none() || ep.ldd == 1)) {
+    g = {!g.tb, !g.ta, 1, m, k, g.alpha, g.b, g.ldb, g.a, g.lda, beta, g.c, m, ep};
     if (ep.bias_kind == BiasKind::PerRow) g.ep.bias_kind = BiasKind::PerCol;
     else if (ep.bias_kind == BiasKind::PerCol) g.ep.bias_kind = BiasKind::PerRow;
     if (!ep.deriv.is_none()) g.ep.ldd = m;

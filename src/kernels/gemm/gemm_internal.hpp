@@ -25,6 +25,17 @@ struct GemmArgs {
   float* c = nullptr;
   int64_t ldc = 0;
   Epilogue ep;
+  /// Indirect B (null: none): row r of B as stored (row p of op(B), or
+  /// column j when transposed) starts at b + b_rows[r] and ldb is not used.
+  /// A convolution's column matrix is this over its zero-padded image
+  /// (conv.cpp: the implicit im2col), so it is never written; full
+  /// NR-column panels of an untransposed B are read in place, the rest is
+  /// packed as usual.
+  const int64_t* b_rows = nullptr;
+  /// Indirect A (untransposed A only; null: none): row i of A starts at
+  /// a + a_rows[i], lda is not used, B is packed. Full MR-row tiles read
+  /// it in place through MR row pointers.
+  const int64_t* a_rows = nullptr;
 };
 
 /// Cache blocking of one call (derived from the GemmConfig and the shape).
@@ -89,5 +100,10 @@ std::string gemm_variant_name(const GemmVariant& v, bool pack_a, const Epilogue&
 /// Runs a validated call with a given variant and configuration (tests and
 /// the profiler use it to reach every variant; gemm() uses the default).
 void gemm_run(const GemmVariant& v, const GemmConfig& cfg, const GemmArgs& args);
+
+/// What gemm() does after validating: picks the active ISA's variant for
+/// the call and runs it (traced). For callers inside the library that
+/// build GemmArgs themselves (an indirect B); arguments must be valid.
+void gemm_validated(GemmArgs args);
 
 }  // namespace nabla::kernels::detail

@@ -11,7 +11,9 @@
 //   packed B block:  ceil(nb/NR) micro-panels, each kc×NR:  bp[p*NR + j]
 //                    columns past the edge are zero
 //   in place:        A read as a[i*rs_a + p*cs_a] (either transpose), B as
-//                    b[p*ldb + j] (not transposed only), for full tiles
+//                    b[p*ldb + j] (not transposed only), for full tiles;
+//                    an indirect B (GemmArgs::b_rows) as b[b_rows[p] + j],
+//                    an indirect A (a_rows) as a[a_rows[i] + p]
 //
 // Loop levels of one chunk C[m0:m1, n0:n1] (threads split chunks in the
 // driver; nothing inside a chunk is parallel, and K is never split across
@@ -150,10 +152,18 @@ inline __attribute__((always_inline)) void store_tile(
       }
     }
   }
+  // ReLU (one max) and its derivative (one compare and blend with D) are
+  // applied in registers; the other activations and derivatives run over
+  // the stored tile (activate_tile), keeping their code out of the
+  // micro-kernels.
+  const bool relu = out.epilogue && out.act == ActKind::ReLU;
+  const bool drelu = out.epilogue && out.deriv == ActKind::ReLU;
   NABLA_UNROLL for (int i = 0; i < MR; ++i) {
     if (!kFull && i >= mv) break;
     float* crow = out.c + i * out.ldc;
     NABLA_UNROLL for (int v = 0; v < NV; ++v) {
+      if (relu) acc[i][v] = relu_fwd(acc[i][v]);
+      if (drelu) acc[i][v] = relu_bwd_use_dst(acc[i][v], load(out.d + i * out.ldd, v));
       if constexpr (kFull) {
         acc[i][v].store_unaligned(crow + v * W);
       } else {
@@ -163,19 +173,24 @@ inline __attribute__((always_inline)) void store_tile(
       }
     }
   }
-  if (out.epilogue && (!out.act.is_none() || !out.deriv.is_none()))
+  if (out.epilogue && ((!out.act.is_none() && !relu) || (!out.deriv.is_none() && !drelu)))
     activate_tile<Arch>(out, mv, nv);
 }
 
 // The micro-kernel: acc[MR][NR] = Σ_p A[i, p] · B[p, j] over kc, then stored
 // through the epilogue. A is packed (a[p*MR + i]) or read in place
 // (a[i*rs_a + p*cs_a]); B is a packed, aligned panel (b[p*NR + j]) or read in
-// place (b[p*rs_b + j]). In-place operands need a full tile (mv == MR for A,
-// nv == NR for B); edge tiles come packed (zero-padded), so the hot loop is
-// the same for every tile and only the stores are masked.
-template <class Arch, int MR, int NR, bool kPackedA, bool kPackedB>
+// place (b[p*rs_b + j], or b[b_off[p] + j] when kIndirectB). In-place
+// operands need a full tile (mv == MR for A, nv == NR for B); edge tiles come
+// packed (zero-padded), so the hot loop is the same for every tile and only
+// the stores are masked.
+// An indirect A (kIndirectA, in place) reads row i at a + a_off[i].
+template <class Arch, int MR, int NR, bool kPackedA, bool kPackedB, bool kIndirectB = false, bool kIndirectA = false>
 void micro_kernel(int64_t kc, const float* __restrict a, int64_t rs_a, int64_t cs_a,
-                  const float* __restrict b, int64_t rs_b, int mv, int nv, const TileOut& out) {
+                  const float* __restrict b, int64_t rs_b, const int64_t* __restrict b_off, int mv, int nv,
+                  const TileOut& out, const int64_t* __restrict a_off = nullptr) {
+  static_assert(!(kIndirectB && kPackedB), "an indirect B is read in place");
+  static_assert(!(kIndirectA && kPackedA), "an indirect A is read in place");
   using B = xsimd::batch<float, Arch>;
   constexpr int W = B::size;
   static_assert(NR % W == 0, "NR must be a multiple of the vector width");
@@ -193,15 +208,20 @@ void micro_kernel(int64_t kc, const float* __restrict a, int64_t rs_a, int64_t c
   }
   B acc[MR][NV];
   NABLA_UNROLL for (int i = 0; i < MR; ++i) { NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = B(0.f); } }
+  const float* arow[MR];
+  if constexpr (kIndirectA) {
+    NABLA_UNROLL for (int i = 0; i < MR; ++i) arow[i] = a + a_off[i];
+  }
 
   for (int64_t p = 0; p < kc; ++p) {
     B bv[NV];
+    const float* brow = kIndirectB ? b + b_off[p] : b + p * rs_b;
     NABLA_UNROLL for (int v = 0; v < NV; ++v) {
-      bv[v] = kPackedB ? B::load_aligned(b + p * rs_b + v * W) : B::load_unaligned(b + p * rs_b + v * W);
+      bv[v] = kPackedB ? B::load_aligned(brow + v * W) : B::load_unaligned(brow + v * W);
     }
     const float* ap = a + p * cs_a;
     NABLA_UNROLL for (int i = 0; i < MR; ++i) {
-      const B ai(ap[i * rs_a]);
+      const B ai(kIndirectA ? arow[i][p] : ap[i * rs_a]);
       NABLA_UNROLL for (int v = 0; v < NV; ++v) { acc[i][v] = fmadd<Arch>(ai, bv[v], acc[i][v]); }
     }
   }
@@ -210,14 +230,14 @@ void micro_kernel(int64_t kc, const float* __restrict a, int64_t rs_a, int64_t c
   else store_tile<Arch, MR, NR, false>(acc, mv, nv, out);
 }
 
-// Copies a block of `rows` source rows (stride lds) × `cols` columns to dst
-// transposed: dst[c*ldd + r] = src[r*lds + c]; dst rows are `width` wide
+// Copies a block of `rows` source rows (row r at src[r]) × `cols` columns
+// to dst transposed: dst[c*ldd + r] = src[r][c]; dst rows are `width` wide
 // (r ≥ rows is written as 0 up to width). The packing of a transposed
 // operand is this; on AVX2/AVX-512 it runs 8×8 blocks in registers.
-inline void transpose_scalar(const float* __restrict src, int64_t lds, int rows, int64_t cols,
-                             float* __restrict dst, int64_t ldd, int width) {
+inline void transpose_scalar(const float* const* src, int rows, int64_t cols, float* __restrict dst, int64_t ldd,
+                             int width) {
   for (int r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
+    for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r][c];
   for (int r = rows; r < width; ++r)
     for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = 0.f;
 }
@@ -225,10 +245,10 @@ inline void transpose_scalar(const float* __restrict src, int64_t lds, int rows,
 #ifdef __AVX2__
 // 8×8 in registers: rows ≥ rows are zero; each output row stores `width`
 // (≤ 8) floats.
-inline void transpose_8x8(const float* __restrict src, int64_t lds, int rows, float* __restrict dst,
-                          int64_t ldd, int width) {
+inline void transpose_8x8(const float* const* src, int64_t c0, int rows, float* __restrict dst, int64_t ldd,
+                          int width) {
   __m256 r[8];
-  NABLA_UNROLL for (int i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_loadu_ps(src + i * lds) : _mm256_setzero_ps();
+  NABLA_UNROLL for (int i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_loadu_ps(src[i] + c0) : _mm256_setzero_ps();
   __m256 t[8], u[8];
   NABLA_UNROLL for (int i = 0; i < 8; i += 2) {
     t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
@@ -254,18 +274,26 @@ inline void transpose_8x8(const float* __restrict src, int64_t lds, int rows, fl
 }
 #endif
 
-// dst[c*ldd + r] = src[r*lds + c] for r < rows, c < cols; 0 for rows ≤ r < width.
-inline void transpose_pack(const float* __restrict src, int64_t lds, int rows, int64_t cols,
-                           float* __restrict dst, int64_t ldd, int width) {
+// dst[c*ldd + r] = row(r)[c] for r < rows, c < cols; 0 for rows ≤ r < width
+// (≤ 64). row(r) is the start of source row r: src + r·lds, or an
+// indirect operand's row.
+template <class Row>
+inline void transpose_pack(Row row, int rows, int64_t cols, float* __restrict dst, int64_t ldd, int width) {
+  const float* src[64];
+  for (int r = 0; r < rows; ++r) src[r] = row(r);
 #ifdef __AVX2__
   for (int r0 = 0; r0 < width; r0 += 8) {
     const int w = std::min(8, width - r0), nr = std::clamp(rows - r0, 0, w);
     int64_t c0 = 0;
-    for (; c0 + 8 <= cols; c0 += 8) transpose_8x8(src + r0 * lds + c0, lds, nr, dst + c0 * ldd + r0, ldd, w);
-    if (c0 < cols) transpose_scalar(src + r0 * lds + c0, lds, nr, cols - c0, dst + c0 * ldd + r0, ldd, w);
+    for (; c0 + 8 <= cols; c0 += 8) transpose_8x8(src + r0, c0, nr, dst + c0 * ldd + r0, ldd, w);
+    if (c0 < cols) {
+      const float* rest[8];
+      for (int r = 0; r < nr; ++r) rest[r] = src[r0 + r] + c0;
+      transpose_scalar(rest, nr, cols - c0, dst + c0 * ldd + r0, ldd, w);
+    }
   }
 #else
-  transpose_scalar(src, lds, rows, cols, dst, ldd, width);
+  transpose_scalar(src, rows, cols, dst, ldd, width);
 #endif
 }
 
@@ -285,8 +313,10 @@ void pack_a(const GemmArgs& g, int64_t i0, int64_t mb, int64_t p0, int64_t kc, f
         for (int i = rows; i < MR; ++i) d[i] = 0.f;
       }
     } else {
-      // op(A)[i, p] = a[i*lda + p]: transpose MR rows into the panel.
-      transpose_pack(g.a + (i0 + ir) * g.lda + p0, g.lda, rows, kc, panel, MR, MR);
+      // op(A)[i, p] = a[i*lda + p] (or a[a_rows[i] + p]): transpose MR rows into the panel.
+      const int64_t i1 = i0 + ir;
+      transpose_pack([&](int r) { return g.a_rows ? g.a + g.a_rows[i1 + r] + p0 : g.a + (i1 + r) * g.lda + p0; },
+                     rows, kc, panel, MR, MR);
     }
   }
 }
@@ -298,11 +328,12 @@ void pack_b_panel(const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int col
   using B = xsimd::batch<float, Arch>;
   constexpr int W = B::size;
   if (!g.tb) {
-    // op(B)[p, j] = b[p*ldb + j]: rows are contiguous.
+    // op(B)[p, j] = b[p*ldb + j] (or b[b_rows[p] + j]): rows are contiguous.
     const float* src = g.b + p0 * g.ldb + j0;
+    auto row = [&](int64_t p) { return g.b_rows ? g.b + g.b_rows[p0 + p] + j0 : src + p * g.ldb; };
     if (cols == NR) {
       for (int64_t p = 0; p < kc; ++p) {
-        const float* s = src + p * g.ldb;
+        const float* s = row(p);
         NABLA_UNROLL for (int v = 0; v < NR / W; ++v) {
           B::load_unaligned(s + v * W).store_aligned(panel + p * NR + v * W);
         }
@@ -310,7 +341,7 @@ void pack_b_panel(const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int col
     } else {
       // Edge panel: partial (masked) loads, zero-filled full stores.
       for (int64_t p = 0; p < kc; ++p) {
-        const float* s = src + p * g.ldb;
+        const float* s = row(p);
         NABLA_UNROLL for (int v = 0; v < NR / W; ++v) {
           const int n = lanes<W>(cols, v);
           const B x = n == W ? B::load_unaligned(s + v * W) : n > 0 ? Tail<Arch>::load(s + v * W, n) : B(0.f);
@@ -319,8 +350,9 @@ void pack_b_panel(const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int col
       }
     }
   } else {
-    // op(B)[p, j] = b[j*ldb + p]: transpose NR rows of b into the panel.
-    transpose_pack(g.b + j0 * g.ldb + p0, g.ldb, cols, kc, panel, NR, NR);
+    // op(B)[p, j] = b[j*ldb + p] (or b[b_rows[j] + p]): transpose NR rows of b into the panel.
+    transpose_pack([&](int r) { return g.b_rows ? g.b + g.b_rows[j0 + r] + p0 : g.b + (j0 + r) * g.ldb + p0; },
+                   cols, kc, panel, NR, NR);
   }
 }
 
@@ -382,11 +414,14 @@ void gemm_chunk(const GemmArgs& g, const GemmBlocking& blk, int64_t m0, int64_t 
           // missing on) a block-sized buffer.
           float* bp = single_ic ? b_buf : b_buf + jr * kc;
           if (!b_in_place && ic == m0 && kc > 0) pack_b_panel<Arch, NR>(g, p0, kc, j, nv, bp);
-          const float* b_src = b_in_place ? g.b + p0 * g.ldb + j : bp;
+          const bool indirect_b = g.b_rows != nullptr;
+          const float* b_src = !b_in_place ? bp : indirect_b ? g.b + j : g.b + p0 * g.ldb + j;
+          const int64_t* b_off = indirect_b ? g.b_rows + p0 : nullptr;
           // While this panel's tiles compute, fetch the next panel's source
           // (it comes from memory, strided: the prefetchers alone leave the
-          // packing waiting on misses), a slice before each tile.
-          const bool fetch_next = (ic == m0 || b_in_place) && jr + NR < nb && kc > 0;
+          // packing waiting on misses), a slice before each tile. An
+          // indirect B is a small padded image, already in the caches.
+          const bool fetch_next = (ic == m0 || b_in_place) && jr + NR < nb && kc > 0 && !indirect_b;
           const int64_t next_cols = std::min<int64_t>(NR, nb - jr - NR);
           const int64_t units = g.tb ? next_cols : kc, tiles = (mb + MR - 1) / MR;
           for (int64_t ir = 0; ir < mb; ir += MR) {  // ir
@@ -404,20 +439,29 @@ void gemm_chunk(const GemmArgs& g, const GemmBlocking& blk, int64_t m0, int64_t 
             // partial tile is packed on its own.
             const bool a_in_place = !blk.pack_a && mv == MR && kc > 0;
             const float* a_src = a_buf + ir * kc;
+            if (a_in_place && g.a_rows) {  // the driver packs B for an indirect A
+              micro_kernel<Arch, MR, NR, false, true, false, true>(kc, g.a + p0, 0, 0, b_src, NR, nullptr, mv, nv,
+                                                                   out, g.a_rows + i);
+              continue;
+            }
             if (a_in_place) {
               a_src = g.ta ? g.a + p0 * g.lda + i : g.a + i * g.lda + p0;
             } else if (!blk.pack_a && kc > 0) {
               pack_a<MR>(g, i, mv, p0, kc, a_buf);
               a_src = a_buf;
             }
-            if (a_in_place && b_in_place)
-              micro_kernel<Arch, MR, NR, false, false>(kc, a_src, rs_a, cs_a, b_src, g.ldb, mv, nv, out);
+            if (a_in_place && b_in_place && indirect_b)
+              micro_kernel<Arch, MR, NR, false, false, true>(kc, a_src, rs_a, cs_a, b_src, 0, b_off, mv, nv, out);
+            else if (a_in_place && b_in_place)
+              micro_kernel<Arch, MR, NR, false, false>(kc, a_src, rs_a, cs_a, b_src, g.ldb, nullptr, mv, nv, out);
             else if (a_in_place)
-              micro_kernel<Arch, MR, NR, false, true>(kc, a_src, rs_a, cs_a, b_src, NR, mv, nv, out);
+              micro_kernel<Arch, MR, NR, false, true>(kc, a_src, rs_a, cs_a, b_src, NR, nullptr, mv, nv, out);
+            else if (b_in_place && indirect_b)
+              micro_kernel<Arch, MR, NR, true, false, true>(kc, a_src, 1, MR, b_src, 0, b_off, mv, nv, out);
             else if (b_in_place)
-              micro_kernel<Arch, MR, NR, true, false>(kc, a_src, 1, MR, b_src, g.ldb, mv, nv, out);
+              micro_kernel<Arch, MR, NR, true, false>(kc, a_src, 1, MR, b_src, g.ldb, nullptr, mv, nv, out);
             else
-              micro_kernel<Arch, MR, NR, true, true>(kc, a_src, 1, MR, b_src, NR, mv, nv, out);
+              micro_kernel<Arch, MR, NR, true, true>(kc, a_src, 1, MR, b_src, NR, nullptr, mv, nv, out);
           }
         }
       }
