@@ -72,6 +72,27 @@ TEST(Tensor, ShapeViewsAndCopies) {
   EXPECT_THROW(t.size(3), nabla::Error);
 }
 
+TEST(Tensor, AdoptsExternalStorage) {
+  // The owner is released with the last Tensor that shares the storage.
+  alignas(64) static float buf[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  int released = 0;
+  {
+    auto owner = std::shared_ptr<void>(&released, [](void* p) { ++*static_cast<int*>(p); });
+    Tensor t = Tensor::adopt(buf, {2, 4}, std::move(owner));
+    EXPECT_EQ(t.data(), buf);
+    EXPECT_EQ(t.shape(), (std::vector<int64_t>{2, 4}));
+    Tensor v = t.reshape({8});
+    t = Tensor();
+    EXPECT_EQ(released, 0);
+    EXPECT_EQ(v.data()[7], 8.f);
+  }
+  EXPECT_EQ(released, 1);
+  EXPECT_THROW(Tensor::adopt(buf + 1, {4}, nullptr), nabla::Error);  // misaligned
+  EXPECT_THROW(Tensor::adopt(nullptr, {4}, nullptr), nabla::Error);
+  EXPECT_THROW(Tensor::adopt(buf, {}, nullptr), nabla::Error);
+  EXPECT_THROW(Tensor::adopt(buf, {2, 0}, nullptr), nabla::Error);
+}
+
 TEST(Tensor, SeededInitialisers) {
   const Tensor a = Tensor::uniform({1000}, -2.f, 3.f, 5), b = Tensor::uniform({1000}, -2.f, 3.f, 5);
   const Tensor c = Tensor::uniform({1000}, -2.f, 3.f, 6);

@@ -27,6 +27,15 @@ class Tensor {
   /// above 4 or a negative extent. An empty shape gives the empty tensor.
   explicit Tensor(std::vector<int64_t> shape);
 
+  /// A tensor over memory nabla did not allocate (no copy): `data` holds
+  /// numel(shape) floats, contiguous and row-major, 64-byte aligned like
+  /// every Tensor's, and stays valid while `owner` is alive; the last Tensor
+  /// sharing this storage (views and copies included) releases `owner`. This
+  /// is how the Python module hands a NumPy array to nabla without copying
+  /// it. Throws nabla::Error for a null or misaligned `data`, or a shape as
+  /// the constructor rejects it (or an empty one).
+  static Tensor adopt(float* data, std::vector<int64_t> shape, std::shared_ptr<void> owner);
+
   /// The extents, exactly rank() entries.
   const std::vector<int64_t>& shape() const;
   /// Number of dimensions.

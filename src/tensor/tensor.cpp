@@ -1,6 +1,7 @@
 #include "nabla/tensor.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <new>
 #include <numbers>
@@ -57,6 +58,22 @@ Tensor::Tensor(std::vector<int64_t> shape) {
     impl_->storage = allocate(n);
     impl_->data = impl_->storage.get();
   }
+}
+
+Tensor Tensor::adopt(float* data, std::vector<int64_t> shape, std::shared_ptr<void> owner) {
+  const int64_t n = checked_numel(shape, "Tensor::adopt");
+  if (n == 0) throw Error("Tensor::adopt: empty shape " + shape_string(shape));
+  if (data == nullptr) throw Error("Tensor::adopt: null data for shape " + shape_string(shape));
+  if (reinterpret_cast<uintptr_t>(data) % static_cast<uintptr_t>(kAlign) != 0)
+    throw Error("Tensor::adopt: data for shape " + shape_string(shape) + " is not 64-byte aligned");
+  Tensor t;
+  t.impl_ = std::make_shared<Impl>();
+  t.impl_->numel = n;
+  t.impl_->shape = std::move(shape);
+  // Aliasing constructor: the storage points at data and shares owner's count.
+  t.impl_->storage = std::shared_ptr<float>(std::move(owner), data);
+  t.impl_->data = data;
+  return t;
 }
 
 const std::vector<int64_t>& Tensor::shape() const { return impl_ ? impl_->shape : kNoShape; }

@@ -1,0 +1,100 @@
+"""Every layer type of the registry, as nabla.nn generates it, against its
+torch equivalent (Layer.torch(), evaluated in float64 on the same weights):
+forward output, input gradient and parameter gradients, ≤ 1e-5 relative
+(to the largest value of each tensor). A layer type without an example here
+fails the test: adding a layer to the registry means adding its case."""
+import inspect
+
+import numpy as np
+import pytest
+
+import nabla
+from nabla import nn
+from conftest import rand
+
+# type name → [(constructor args, input shape)]; types whose arguments all
+# have defaults and that take any input also run with () on IMAGE.
+EXAMPLES = {
+    "Dense": [((7, 5), (6, 7))],
+    "Conv2D": [((3, 4, 3), (2, 3, 9, 9)), ((3, 4, 3, 2, 1), (2, 3, 9, 9)), ((2, 3, 1), (2, 2, 5, 5))],
+    "MaxPool2D": [((2,), (2, 3, 8, 8)), ((3, 2), (2, 3, 9, 9))],
+    "AvgPool2D": [((2,), (2, 3, 8, 8)), ((3, 2, 1), (2, 3, 9, 9))],
+    "GlobalAvgPool2D": [((), (2, 3, 5, 5))],
+    "Flatten": [((), (2, 3, 4, 4))],
+    "Softmax": [((), (5, 7))],
+}
+IMAGE = (2, 3, 5, 5)
+SKIP = {"Dropout": "random in training mode", "BatchNorm1D": "training statistics: tested in test_nn",
+        "BatchNorm2D": "training statistics: tested in test_nn", "Residual": "takes Sequentials"}
+
+
+def cases():
+    out = []
+    for t in nn.layer_types():
+        if t.name in SKIP:
+            continue
+        if t.name in EXAMPLES:
+            out += [(t.name, a, s) for a, s in EXAMPLES[t.name]]
+        elif all(a.default is not None for a in t.args):
+            out.append((t.name, (), IMAGE))
+            for a in t.args:  # a non-default parameter too (LeakyReLU's slope, ...)
+                if a.type == "float":
+                    out.append((t.name, (a.default + 0.25,), IMAGE))
+        else:
+            out.append((t.name, None, None))
+    return out
+
+
+@pytest.mark.parametrize("name, args, shape", cases(), ids=lambda v: str(v))
+def test_layer_against_torch(torch, name, args, shape):
+    assert args is not None, f"no example for layer type {name}: add one to EXAMPLES"
+    layer = getattr(nn, name)(*args)
+    model = nn.Sequential(layer)
+    model.input_grad = True
+    tlayer = eval(model[0].torch(), {"torch": torch}).double()
+    tmodel = torch.nn.Sequential(tlayer)
+    tmodel.load_state_dict({k: torch.from_numpy(v.astype(np.float64)) for k, v in model.state_dict().items()},
+                           strict=True)
+    x = rand(*shape, seed=1)
+    y = model(x)
+    tx = torch.from_numpy(x.astype(np.float64)).requires_grad_()
+    ty = tmodel(tx)
+    check(y, ty.detach().numpy(), "forward")
+    dy = rand(*y.shape, seed=2)
+    dx = model.backward(dy)
+    ty.backward(torch.from_numpy(dy.astype(np.float64)))
+    check(dx, tx.grad.numpy(), "input gradient")
+    tp = dict(tmodel.named_parameters())
+    for (pname, _), p in zip(model.named_parameters(), model.parameters()):
+        check(p.grad, tp[pname].grad.numpy(), pname + " gradient")
+
+
+def check(a, ref, what, rtol=1e-5):
+    a, ref = np.asarray(a, np.float64), np.asarray(ref, np.float64)
+    assert a.shape == ref.shape, (what, a.shape, ref.shape)
+    scale = max(np.abs(ref).max(), 1e-30)
+    err = np.abs(a - ref).max() / scale
+    assert err <= rtol, f"{what}: max |diff| / max |ref| = {err:.3g}"
+
+
+def test_generated_classes_read_like_the_registry():
+    for t in nn.layer_types():
+        cls = getattr(nn, t.name)
+        assert issubclass(cls, nn.Layer) and cls.__module__ == "nabla.nn"
+        assert t.doc.strip().split("\n")[0] in cls.__doc__
+        params = list(inspect.signature(cls).parameters.values())
+        assert [p.name for p in params] == [a.name for a in t.args]
+        for p, a in zip(params, t.args):
+            assert (p.default is inspect.Parameter.empty) == (a.default is None)
+            assert a.name in cls.__doc__ and a.doc in cls.__doc__
+
+
+def test_from_spec():
+    model = nn.from_spec("conv 4 3 pad 1 relu | maxpool 2 | dense 10", input_shape=(1, 28, 28))
+    assert [model[i].type for i in range(len(model))] == ["Conv2D", "ReLU", "MaxPool2D", "Flatten", "Dense"]
+    assert model.output_shape((5, 1, 28, 28)) == (5, 10)
+    assert model(nabla.aligned_empty((2, 1, 28, 28))).shape == (2, 10)
+    with pytest.raises(nabla.Error, match="maxpool 40"):
+        nn.from_spec("maxpool 40", input_shape=(1, 28, 28))
+    with pytest.raises(nabla.Error):
+        nn.from_spec("dense 0", input_shape=(10,))
