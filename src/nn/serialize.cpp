@@ -196,7 +196,13 @@ TensorFile load_tensors(const std::string& path) {
   TensorFile out;
   out.metadata = p.metadata;
   for (const Entry& e : p.entries) {
-    if (e.dtype != "F32") fail(path, "tensor '" + e.name + "' has dtype " + e.dtype + ", expected F32");
+    if (e.dtype == "I64" && e.shape.empty()) {
+      int64_t v = 0;
+      std::memcpy(&v, p.data + e.begin, 8);
+      out.counts.emplace_back(e.name, v);
+      continue;
+    }
+    if (e.dtype != "F32") fail(path, "tensor '" + e.name + "' has dtype " + e.dtype + ", expected F32 (or an I64 scalar)");
     if (e.shape.empty() || e.shape.size() > 4)
       fail(path, "tensor '" + e.name + "' has rank " + std::to_string(e.shape.size()) +
                      ", nabla tensors have rank 1 to 4");

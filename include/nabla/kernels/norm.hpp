@@ -45,7 +45,8 @@ void batchnorm_backward_apply(const NormShape& s, const float* dy, const float* 
                               const float* mean, const float* k_dz, const float* k_x, const float* k_0, float* dx);
 
 /// dst[i] = src[i]·scale if dropout_keep(key, i, p), else 0, with scale =
-/// float(1/(1 − p)); p in [0, 1), n < 2^32. The same call on the upstream
+/// float(1/(1 − p)); p in [0, 1) (in effect rounded to a multiple of
+/// 2^-16: each 32-bit hash decides two elements), n < 2^32. The same call on the upstream
 /// gradient with the same key is the backward pass. dst may be src.
 void dropout(int64_t n, const float* src, float p, uint64_t key, float* dst);
 

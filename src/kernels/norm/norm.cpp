@@ -5,6 +5,7 @@
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -124,7 +125,7 @@ uint64_t dropout_key(uint64_t seed, uint64_t counter) {
 }
 
 bool dropout_keep(uint64_t key, int64_t i, float p) {
-  return (detail::dropout_hash(key, static_cast<uint32_t>(i)) >> 8) >= detail::dropout_threshold(p);
+  return detail::dropout_bits(key, static_cast<uint64_t>(i)) >= detail::dropout_threshold(p);
 }
 
 void dropout(int64_t n, const float* src, float p, uint64_t key, float* dst) {
@@ -138,8 +139,10 @@ void dropout(int64_t n, const float* src, float p, uint64_t key, float* dst) {
   });
   const uint32_t t = detail::dropout_threshold(p);
   const float scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(p)));
-  detail::parallel_ranges(n, detail::kParallelMinMemory, int64_t{1} << 16,
-                          [&](int64_t i0, int64_t i1) { k.dropout(i0, i1, src, t, scale, key, dst); });
+  // Pieces start at multiples of 32 (a block of the mask layout).
+  detail::parallel_ranges((n + 31) / 32, detail::kParallelMinMemory / 32, int64_t{1} << 11, [&](int64_t b0, int64_t b1) {
+    k.dropout(b0 * 32, std::min(b1 * 32, n), src, t, scale, key, dst);
+  });
 }
 
 }  // namespace nabla::kernels

@@ -9,11 +9,10 @@
 
 namespace nabla::kernels::detail {
 
-/// The dropout hash of one element: two rounds of the "lowbias32" integer
-/// mixer (Wellons), keyed by the low and high halves of the call key. Its top
-/// 24 bits, compared with round(p·2^24), decide the element.
-inline uint32_t dropout_hash(uint64_t key, uint32_t i) {
-  uint32_t x = i ^ static_cast<uint32_t>(key);
+/// The dropout hash: two rounds of the "lowbias32" integer mixer (Wellons),
+/// keyed by the low and high halves of the call key.
+inline uint32_t dropout_hash(uint64_t key, uint32_t j) {
+  uint32_t x = j ^ static_cast<uint32_t>(key);
   x ^= x >> 16;
   x *= 0x7feb352du;
   x ^= x >> 15;
@@ -28,8 +27,18 @@ inline uint32_t dropout_hash(uint64_t key, uint32_t i) {
   return x;
 }
 
-/// round(p·2^24): element kept when (hash >> 8) >= this.
-inline uint32_t dropout_threshold(float p) { return static_cast<uint32_t>(static_cast<double>(p) * 16777216.0 + 0.5); }
+/// Each hash decides two elements by its 16-bit halves: in a block of 32
+/// elements, hash 16·block + l (l < 16) gives element 32·block + l its low
+/// half and element 32·block + 16 + l its high half (a layout that does not
+/// depend on the vector width, so every ISA draws the same mask).
+inline uint32_t dropout_bits(uint64_t key, uint64_t i) {
+  const uint32_t h = dropout_hash(key, static_cast<uint32_t>(i / 32 * 16 + i % 16));
+  return (i / 16) % 2 ? h >> 16 : h & 0xFFFFu;
+}
+
+/// round(p·2^16): element kept when its 16 bits are >= this (p is in effect
+/// rounded to a multiple of 2^-16).
+inline uint32_t dropout_threshold(float p) { return static_cast<uint32_t>(static_cast<double>(p) * 65536.0 + 0.5); }
 
 /// The normalisation kernels for one ISA, over channels [c0, c1) (the
 /// reductions) or rows [r0, r1) of the [n·c, hw] / [n, c] view (the
@@ -43,6 +52,7 @@ struct NormKernels {
   void (*bwd_apply)(const NormShape& s, int64_t r0, int64_t r1, const float* dy, const float* y, Activation act,
                     const float* x, const float* mean, const float* k_dz, const float* k_x, const float* k_0,
                     float* dx);
+  /// Elements [i0, i1), i0 a multiple of 32.
   void (*dropout)(int64_t i0, int64_t i1, const float* src, uint32_t threshold, float scale, uint64_t key, float* dst);
 };
 

@@ -206,22 +206,36 @@ inline U lowbias32(U x) {
   return x;
 }
 
-// The vector form of dropout_hash (norm_internal.hpp), element for element.
+// The vector form of dropout_bits (norm_internal.hpp): per block of 32
+// elements, 16/W hash vectors, each deciding a vector in the block's first
+// half (low 16 bits) and one in its second half (high 16 bits).
 template <class B>
 void dropout(int64_t i0, int64_t i1, const float* src, uint32_t threshold, float scale, uint64_t key, float* dst) {
   using U = xsimd::batch<uint32_t, typename B::arch_type>;
   using I = xsimd::batch<int32_t, typename B::arch_type>;
-  alignas(64) uint32_t iota[B::size];
-  for (uint32_t l = 0; l < B::size; ++l) iota[l] = l;
+  constexpr int64_t W = B::size;
+  static_assert(16 % W == 0, "vector width divides 16");
+  alignas(64) uint32_t iota[W];
+  for (uint32_t l = 0; l < W; ++l) iota[l] = l;
   const U lane = U::load_aligned(iota), k_lo(static_cast<uint32_t>(key)), k_hi(static_cast<uint32_t>(key >> 32));
+  const U low(0xFFFFu);
   const B t(static_cast<float>(threshold)), sc(scale);
-  vec_loop<B>(i1 - i0, [&](int64_t i, auto lanes) {
-    const U idx = U(static_cast<uint32_t>(i0 + i)) + lane;
-    const U h = lowbias32(lowbias32(idx ^ k_lo) ^ k_hi);
-    const B u = xsimd::batch_cast<float>(xsimd::bitwise_cast<I>(h >> 8));
-    const B v = load<B>(src + i0 + i, lanes);
-    store(dst + i0 + i, xsimd::select(u >= t, v * sc, B(0.f)), lanes);
-  });
+  auto apply = [&](int64_t o, U bits) {
+    if (o >= i1) return;
+    const B u = xsimd::batch_cast<float>(xsimd::bitwise_cast<I>(bits));
+    if (o + W <= i1)
+      store(dst + o, xsimd::select(u >= t, load<B>(src + o, Full{}) * sc, B(0.f)), Full{});
+    else
+      store(dst + o, xsimd::select(u >= t, load<B>(src + o, i1 - o) * sc, B(0.f)), i1 - o);
+  };
+  for (int64_t b = i0; b < i1; b += 32) {
+    for (int64_t q = 0; q < 16; q += W) {
+      const U j = U(static_cast<uint32_t>(b / 2 + q)) + lane;
+      const U h = lowbias32(lowbias32(j ^ k_lo) ^ k_hi);
+      apply(b + q, h & low);
+      apply(b + 16 + q, h >> 16);
+    }
+  }
 }
 
 }  // namespace
