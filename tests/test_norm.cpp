@@ -84,7 +84,8 @@ TEST(BatchNorm, ApplyAndBackwardMatchReference) {
 }
 
 TEST(BatchNorm, ThreadCountIndependent) {
-  const nk::NormShape s{64, 24, 1024};  // above the parallel cut-off
+  for (const nk::NormShape s : {nk::NormShape{64, 24, 1024}, nk::NormShape{4096, 300, 1}}) {  // above the parallel cut-off
+  SCOPED_TRACE(std::to_string(s.n) + "x" + std::to_string(s.c) + "x" + std::to_string(s.hw));
   const auto x = uniform(s.numel(), -2, 2, 1), dy = uniform(s.numel(), -1, 1, 2);
   const auto scale = uniform(s.c, 0.5, 2, 3), shift = uniform(s.c, -1, 1, 4);
   std::vector<double> m0, v0, a0, b0;
@@ -107,6 +108,7 @@ TEST(BatchNorm, ThreadCountIndependent) {
     EXPECT_EQ(b, b0);
     EXPECT_TRUE(nabla::test::bitwise_equal(y, y0));
   });
+  }
 }
 
 TEST(Dropout, MatchesReferenceBitwiseOnEveryIsa) {

@@ -42,6 +42,8 @@ std::string grammar_help() {
       "  dense UNITS [relu|sigmoid|tanh]\n"
       "  conv CHANNELS KERNEL [stride S] [pad P] [relu|sigmoid|tanh]\n"
       "  maxpool KERNEL [stride S]\n"
+      "  batchnorm [eps E] [momentum M] [relu|sigmoid|tanh]   (2-D after images, 1-D after features)\n"
+      "  dropout P\n"
       "  flatten | relu | sigmoid | tanh | softmax\n"
       "A flatten is inserted before a dense layer that follows images. End with\n"
       "'dense C' (C classes, softmax cross-entropy) or, for two classes,\n"

@@ -55,20 +55,36 @@ void channel_sums(const NormShape& s, int64_t c0, int64_t c1, Term&& term, doubl
     }
     return;
   }
-  for (int64_t j = c0; j < c1; j += W) {
-    const int64_t w = c1 - j < W ? c1 - j : W;
-    double d1[W] = {}, d2[W] = {};
+  // [N, F]: G vectors of channels at a time (independent accumulators, so
+  // the adds of one row do not wait on each other); a lane's sum is the same
+  // whichever group it is in.
+  constexpr int64_t G = 4;
+  for (int64_t j = c0; j < c1; j += G * W) {
+    const int64_t width = c1 - j < G * W ? c1 - j : G * W;
+    double d1[G * W] = {}, d2[G * W] = {};
     for (int64_t b0 = 0; b0 < s.n; b0 += kSumBlock) {
       const int64_t b1 = s.n - b0 < kSumBlock ? s.n : b0 + kSumBlock;
-      B a1(0.f), a2(0.f);
-      if (w == W)
-        for (int64_t n = b0; n < b1; ++n) term(n * s.c + j, j, Full{}, a1, a2);
-      else
-        for (int64_t n = b0; n < b1; ++n) term(n * s.c + j, j, w, a1, a2);
-      hadd_into(a1, d1);
-      hadd_into(a2, d2);
+      B a1[G], a2[G];
+      for (int64_t g = 0; g < G; ++g) a1[g] = a2[g] = B(0.f);
+      if (width == G * W) {
+        for (int64_t n = b0; n < b1; ++n)
+          for (int64_t g = 0; g < G; ++g) term(n * s.c + j + g * W, j + g * W, Full{}, a1[g], a2[g]);
+      } else {
+        for (int64_t n = b0; n < b1; ++n)
+          for (int64_t g = 0; g * W < width; ++g) {
+            const int64_t w = width - g * W;
+            if (w >= W)
+              term(n * s.c + j + g * W, j + g * W, Full{}, a1[g], a2[g]);
+            else
+              term(n * s.c + j + g * W, j + g * W, w, a1[g], a2[g]);
+          }
+      }
+      for (int64_t g = 0; g < G; ++g) {
+        hadd_into(a1[g], d1 + g * W);
+        hadd_into(a2[g], d2 + g * W);
+      }
     }
-    for (int64_t l = 0; l < w; ++l) {
+    for (int64_t l = 0; l < width; ++l) {
       out1[j + l] = d1[l];
       out2[j + l] = d2[l];
     }
