@@ -337,7 +337,8 @@ class Tokens {
 
 std::string known_tokens() {
   std::string s;
-  for (const LayerType& t : layer_types()) s += (s.empty() ? "" : ", ") + t.token;
+  for (const LayerType& t : layer_types())
+    if (&t == find_layer_type(t.token)) s += (s.empty() ? "" : ", ") + t.token;  // a shared token once
   return s;
 }
 
