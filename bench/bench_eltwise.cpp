@@ -15,6 +15,7 @@
 
 #include "nabla/kernels/activation.hpp"
 #include "nabla/kernels/loss.hpp"
+#include "nabla/kernels/norm.hpp"
 #include "nabla/kernels/optim.hpp"
 #include "nabla/kernels/pool.hpp"
 
@@ -215,6 +216,48 @@ void BM_scale(benchmark::State& st) {
   const int64_t n = st.range(0);
   auto x = buffer(n, -1, 1, 1);
   for (auto _ : st) nk::scale(n, x.data(), 0.999999f);
+
+// ---- batch norm and dropout -----------------------------------------------------
+
+// Training forward of BatchNorm + ReLU over [N, C, HW] (HW = 1: [N, C]):
+// the statistics pass (reads x) and the apply pass with the activation fused
+// (reads x, writes y): 12 bytes per element, as a triad.
+void BM_batchnorm_relu_fwd(benchmark::State& st) {
+  const nk::NormShape s{st.range(0), st.range(1), st.range(2)};
+  const int64_t n = s.numel();
+  auto x = buffer(n, -1, 1, 1), y = buffer(n, 0, 0, 2), scale = buffer(s.c, 0.5, 2, 3), shift = buffer(s.c, -1, 1, 4);
+  std::vector<double> mean(static_cast<size_t>(s.c)), var(mean);
+  for (auto _ : st) {
+    nk::batchnorm_stats(s, x.data(), mean.data(), var.data());
+    nk::batchnorm_apply(s, x.data(), scale.data(), shift.data(), nk::Activation::ReLU, y.data());
+  }
+  set_bw(st, 12.0 * n);
+  st.counters["n"] = static_cast<double>(n);
+}
+
+// Training backward with ReLU's derivative fused in both passes: the sums
+// (read dy, y, x) and dx (read dy, y, x, write dx): 28 bytes per element.
+void BM_batchnorm_relu_bwd(benchmark::State& st) {
+  const nk::NormShape s{st.range(0), st.range(1), st.range(2)};
+  const int64_t n = s.numel();
+  auto x = buffer(n, -1, 1, 1), y = buffer(n, 0, 1, 2), dy = buffer(n, -1, 1, 3), dx = buffer(n, 0, 0, 4);
+  auto mean = buffer(s.c, -0.1, 0.1, 5), k1 = buffer(s.c, -1, 1, 6), k2 = buffer(s.c, -1, 1, 7), k3 = buffer(s.c, -1, 1, 8);
+  std::vector<double> a(static_cast<size_t>(s.c)), b(a);
+  for (auto _ : st) {
+    nk::batchnorm_backward_reduce(s, dy.data(), y.data(), nk::Activation::ReLU, x.data(), mean.data(), a.data(), b.data());
+    nk::batchnorm_backward_apply(s, dy.data(), y.data(), nk::Activation::ReLU, x.data(), mean.data(), k1.data(),
+                                 k2.data(), k3.data(), dx.data());
+  }
+  set_bw(st, 28.0 * n);
+  st.counters["n"] = static_cast<double>(n);
+}
+
+// Dropout p = 0.5 (reads x, writes y; the mask is a hash, not stored): as a copy.
+void BM_dropout(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  auto x = buffer(n, -1, 1, 1), y = buffer(n, 0, 0, 2);
+  uint64_t counter = 0;
+  for (auto _ : st) nk::dropout(n, x.data(), 0.5f, nk::dropout_key(1, counter++), y.data());
   set_bw(st, 8.0 * n);
 }
 
@@ -243,6 +286,13 @@ BENCHMARK(BM_mse)->Apply(sizes);
 BENCHMARK(BM_maxpool2x2_fwd)->ArgNames({"C", "HW"})->Args({6, 24})->Args({32, 28});
 BENCHMARK(BM_maxpool2x2_bwd)->ArgNames({"C", "HW"})->Args({6, 24})->Args({32, 28});
 BENCHMARK(BM_sgd_momentum)->Apply(sizes);
+// Batch-norm shapes: [16, 16, 16×16] (256 KiB, L2), [64, 6, 24×24] (L2/L3), [64, 32, 28×28] (L3),
+// [256, 256] features; copy and triad at the same element counts.
+BENCHMARK(BM_batchnorm_relu_fwd)->ArgNames({"N", "C", "HW"})->Args({16, 16, 256})->Args({64, 6, 576})->Args({64, 32, 784})->Args({256, 256, 1});
+BENCHMARK(BM_batchnorm_relu_bwd)->ArgNames({"N", "C", "HW"})->Args({16, 16, 256})->Args({64, 6, 576})->Args({64, 32, 784})->Args({256, 256, 1});
+BENCHMARK(BM_triad)->ArgName("n")->Arg(65536)->Arg(64 * 6 * 576)->Arg(64 * 32 * 784);
+BENCHMARK(BM_copy)->ArgName("n")->Arg(65536);
+BENCHMARK(BM_dropout)->Apply(sizes)->Arg(65536);
 BENCHMARK(BM_adam)->Apply(sizes);
 BENCHMARK(BM_sgd_nesterov)->Apply(sizes);
 BENCHMARK(BM_adamw)->Apply(sizes);

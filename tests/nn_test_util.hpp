@@ -31,12 +31,17 @@ inline int64_t numel(const Shape& s) {
 
 /// One layer of the reference: kind + parameters in PyTorch's layouts.
 struct RefLayer {
-  enum Kind { Dense, Conv, Pool, Flatten, Act, Softmax } kind;
+  enum Kind { Dense, Conv, Pool, Flatten, Act, Softmax, BatchNorm, Identity } kind;
   nabla::kernels::Activation act;  // Act: a row of the activation table
   Vec w, b;                       // Dense [out, in] / Conv [o, c, k, k]; bias
   int64_t in = 0, out = 0;        // Dense features / Conv channels
   int64_t k = 0, stride = 1, pad = 0;  // Conv and Pool
   Vec dw, db;                     // gradients from backward
+  // BatchNorm: w = weight, b = bias; torch's definitions.
+  double eps = 1e-5, momentum = 0.1;
+  bool training = true;
+  Vec running_mean, running_var;  // updated by a training forward
+  Vec mean, inv;                  // of the last forward (batch or running statistics)
 };
 
 /// The reference network: forward keeps every activation, backward returns
@@ -102,6 +107,36 @@ struct RefNet {
               }
           break;
         case RefLayer::Flatten: y = a; break;
+        case RefLayer::Identity: y = a; break;
+        case RefLayer::BatchNorm: {
+          const int64_t c = s[1], hw = numel(s) / (s[0] * c), m = s[0] * hw;
+          l.mean.assign(c, 0);
+          l.inv.assign(c, 0);
+          for (int64_t ch = 0; ch < c; ++ch) {
+            double sum = 0, sq = 0;
+            for (int64_t n = 0; n < s[0]; ++n)
+              for (int64_t i = 0; i < hw; ++i) sum += a[(n * c + ch) * hw + i];
+            const double mu = sum / m;
+            for (int64_t n = 0; n < s[0]; ++n)
+              for (int64_t i = 0; i < hw; ++i) sq += (a[(n * c + ch) * hw + i] - mu) * (a[(n * c + ch) * hw + i] - mu);
+            const double var = sq / m;
+            if (l.training) {
+              l.mean[ch] = mu;
+              l.inv[ch] = 1 / std::sqrt(var + l.eps);
+              l.running_mean[ch] = l.momentum * mu + (1 - l.momentum) * l.running_mean[ch];
+              l.running_var[ch] = l.momentum * var * m / (m - 1) + (1 - l.momentum) * l.running_var[ch];
+            } else {
+              l.mean[ch] = l.running_mean[ch];
+              l.inv[ch] = 1 / std::sqrt(l.running_var[ch] + l.eps);
+            }
+            for (int64_t n = 0; n < s[0]; ++n)
+              for (int64_t i = 0; i < hw; ++i) {
+                const int64_t j = (n * c + ch) * hw + i;
+                y[j] = (a[j] - l.mean[ch]) * l.inv[ch] * l.w[ch] + l.b[ch];
+              }
+          }
+          break;
+        }
         case RefLayer::Act:
           for (size_t i = 0; i < y.size(); ++i) y[i] = nabla::kernels::activation_reference(l.act, a[i]);
           break;
@@ -179,6 +214,31 @@ struct RefNet {
               }
           break;
         case RefLayer::Flatten: dx = dy; break;
+        case RefLayer::Identity: dx = dy; break;
+        case RefLayer::BatchNorm: {
+          const int64_t c = s[1], hw = numel(s) / (s[0] * c);
+          const double m = static_cast<double>(s[0] * hw);
+          l.dw.assign(c, 0);
+          l.db.assign(c, 0);
+          for (int64_t ch = 0; ch < c; ++ch) {
+            double sdy = 0, sdyx = 0;
+            for (int64_t n = 0; n < s[0]; ++n)
+              for (int64_t i = 0; i < hw; ++i) {
+                const int64_t j = (n * c + ch) * hw + i;
+                sdy += dy[j];
+                sdyx += dy[j] * (a[j] - l.mean[ch]) * l.inv[ch];
+              }
+            l.dw[ch] = sdyx;
+            l.db[ch] = sdy;
+            for (int64_t n = 0; n < s[0]; ++n)
+              for (int64_t i = 0; i < hw; ++i) {
+                const int64_t j = (n * c + ch) * hw + i;
+                const double xh = (a[j] - l.mean[ch]) * l.inv[ch];
+                dx[j] = l.training ? l.w[ch] * l.inv[ch] * (dy[j] - sdy / m - xh * sdyx / m) : l.w[ch] * l.inv[ch] * dy[j];
+              }
+          }
+          break;
+        }
         case RefLayer::Act:
           for (size_t i = 0; i < dx.size(); ++i) dx[i] = nabla::kernels::activation_backward_reference(l.act, dy[i], y[i]);
           break;
@@ -201,13 +261,15 @@ struct RefNet {
   std::vector<Vec*> params() {
     std::vector<Vec*> p;
     for (auto& l : layers)
-      if (l.kind == RefLayer::Dense || l.kind == RefLayer::Conv) p.insert(p.end(), {&l.w, &l.b});
+      if (l.kind == RefLayer::Dense || l.kind == RefLayer::Conv || l.kind == RefLayer::BatchNorm)
+        p.insert(p.end(), {&l.w, &l.b});
     return p;
   }
   std::vector<Vec*> grads() {
     std::vector<Vec*> p;
     for (auto& l : layers)
-      if (l.kind == RefLayer::Dense || l.kind == RefLayer::Conv) p.insert(p.end(), {&l.dw, &l.db});
+      if (l.kind == RefLayer::Dense || l.kind == RefLayer::Conv || l.kind == RefLayer::BatchNorm)
+        p.insert(p.end(), {&l.dw, &l.db});
     return p;
   }
 };
@@ -247,6 +309,18 @@ inline RefNet reference_of(nn::Sequential& m,
       rl.kind = RefLayer::Flatten;
     } else if (type == "Softmax") {
       rl.kind = RefLayer::Softmax;
+    } else if (type == "BatchNorm2D" || type == "BatchNorm1D") {
+      rl.kind = RefLayer::BatchNorm;
+      rl.eps = a.at(1);
+      rl.momentum = a.at(2);
+      rl.training = l.is_training();
+      rl.w = to_vec(params.at(0).second->value);
+      rl.b = to_vec(params.at(1).second->value);
+      const auto buffers = l.named_buffers();
+      rl.running_mean = to_vec(*buffers.at(0).second.value);
+      rl.running_var = to_vec(*buffers.at(1).second.value);
+    } else if (type == "Dropout" && !l.is_training()) {
+      rl.kind = RefLayer::Identity;
     } else if (!l.activation().is_none()) {
       rl.kind = RefLayer::Act;
       rl.act = l.activation();
@@ -354,7 +428,8 @@ inline Tensor random_target(RefLoss kind, const Shape& out, uint64_t seed) {
 /// gradients against central finite differences of its loss.
 inline void check_against_reference(nn::Sequential& m, LossCase& loss, const Tensor& x,
                                     const Tensor& t, double tol,
-                                    const std::function<bool(nn::Layer&, RefLayer&)>& extra = {}) {
+                                    const std::function<bool(nn::Layer&, RefLayer&)>& extra = {},
+                                    bool model_grad_scale = false) {
   m.zero_grad();
   Tensor y = m.forward(x);
   const float l = loss.forward(y, t);
@@ -372,9 +447,14 @@ inline void check_against_reference(nn::Sequential& m, LossCase& loss, const Ten
   auto params = m.named_parameters();
   auto rgrads = ref.grads();
   ASSERT_EQ(params.size(), rgrads.size());
+  // model_grad_scale: relative to the model's largest gradient (for a bias
+  // before a BatchNorm, whose exact gradient is 0 and the float one noise).
+  double model_scale = 1e-3;
+  for (const Vec* g : rgrads)
+    for (double v : *g) model_scale = std::max(model_scale, std::fabs(v));
   for (size_t i = 0; i < params.size(); ++i) {
     // gradients are compared relative to the largest one of the tensor
-    double scale = 1e-3;
+    double scale = model_grad_scale ? model_scale : 1e-3;
     for (double v : *rgrads[i]) scale = std::max(scale, std::fabs(v));
     Vec scaled(rgrads[i]->size());
     std::vector<float> got(scaled.size());

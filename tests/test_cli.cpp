@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <tuple>
 
 #include "nabla/data/dataset.hpp"
 #include "nabla/error.hpp"
@@ -160,21 +161,28 @@ TEST(Train, ResumeIsBitwiseIdenticalToAnUninterruptedRun) {
   SKIP_WITHOUT_DATA();
   TempDir dir;
   // Every optimiser, with the schedules, warm-up and clipping: the
-  // checkpoint carries the optimiser's state and the schedule's epoch.
+  // checkpoint carries the optimiser's state and the schedule's epoch. The
+  // last model has BatchNorm (running statistics in the checkpoint) and
+  // Dropout (its stream's counter in the checkpoint).
   struct Run {
     const char* optimizer;
     bool nesterov;
     const char *schedule, *warmup;
     float clip, lr;
+    const char* model;
   };
-  for (const Run& run : {Run{"sgd", false, "", "", 0.f, 0.01f}, Run{"adam", false, "", "", 0.f, 0.01f},
-                         Run{"sgd", true, "step:1:0.5", "", 0.f, 0.01f},
-                         Run{"adamw", false, "cosine:3", "2", 0.5f, 0.01f},
-                         Run{"rmsprop", false, "step:2:0.1", "1:0.5", 1.f, 0.001f}}) {
+  const char* mlp = "dense 32 tanh | dense 1 sigmoid";
+  for (const Run& run : {Run{"sgd", false, "", "", 0.f, 0.01f, mlp}, Run{"adam", false, "", "", 0.f, 0.01f, mlp},
+                         Run{"sgd", true, "step:1:0.5", "", 0.f, 0.01f, mlp},
+                         Run{"adamw", false, "cosine:3", "2", 0.5f, 0.01f, mlp},
+                         Run{"rmsprop", false, "step:2:0.1", "1:0.5", 1.f, 0.001f, mlp},
+                         Run{"sgd", false, "", "", 0.f, 0.01f,
+                             "dense 32 | batchnorm tanh | dropout 0.3 | dense 1 sigmoid"}}) {
     const char* opt = run.optimizer;
-    SCOPED_TRACE(std::string(opt) + " " + run.schedule + " warmup " + run.warmup);
+    const char* model = run.model;
+    SCOPED_TRACE(std::string(opt) + " " + run.schedule + " warmup " + run.warmup + " " + model);
     cli::TrainOptions o;
-    o.model = "dense 32 tanh | dense 1 sigmoid";
+    o.model = model;
     o.classes = {0, 6};
     o.limit = 700;  // 11 batches of 64 and a partial one
     o.optimizer = opt;
@@ -294,6 +302,50 @@ TEST(Train, CsvDataTrainsAndEvaluates) {
   const auto h = cli::train(o);
   EXPECT_GT(h.back().test_accuracy, 0.95);
   EXPECT_GT(cli::evaluate_file(dir / "m", dir / "d.csv", "y").accuracy, 0.95);
+}
+
+// A model with BatchNorm and Dropout trains, evaluates (in eval mode), and a
+// file without its buffers is one clear error line from `nabla eval`.
+TEST(Binary, BatchNormModelFilesNeedTheirBuffers) {
+  TempDir dir;
+  std::string text = "x0,x1,y\n";
+  nabla::data::Rng rng(2);
+  for (int i = 0; i < 300; ++i) {
+    const double a = static_cast<double>(rng.below(2001)) / 1000 - 1, b = static_cast<double>(rng.below(2001)) / 1000 - 1;
+    text += std::to_string(a) + "," + std::to_string(b) + "," + (a + b > 0 ? "1" : "0") + "\n";
+  }
+  std::ofstream(dir / "d.csv") << text;
+  cli::TrainOptions o;
+  o.model = "dense 8 | batchnorm relu | dropout 0.2 | dense 1 sigmoid";
+  o.data = dir / "d.csv";
+  o.test_data = dir / "d.csv";
+  o.label = "y";
+  o.epochs = 10;
+  o.lr = 0.05f;
+  o.save = dir / "m";
+  const auto h = cli::train(o);
+  EXPECT_GT(h.back().test_accuracy, 0.9);
+  const auto e = cli::evaluate_file(dir / "m", dir / "d.csv", "y");
+  EXPECT_EQ(e.accuracy, h.back().test_accuracy);  // the same eval-mode pass
+  // The same file with the buffer renamed, and with the counter's dtype changed.
+  std::ifstream in(dir / "m", std::ios::binary);
+  const std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const auto& [from, to, message] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"\"1.running_mean\"", "\"1.running_meam\"", "missing buffer '1.running_mean'"},
+           {"\"dtype\":\"I64\"", "\"dtype\":\"F64\"", "'1.num_batches_tracked' has dtype F64"}}) {
+    SCOPED_TRACE(message);
+    std::string bad = good;
+    const size_t at = bad.find(from);
+    ASSERT_NE(at, std::string::npos);
+    bad.replace(at, from.size(), to);
+    std::ofstream(dir / "bad", std::ios::binary) << bad;
+    std::string out, err;
+    EXPECT_EQ(run_nabla("eval --model " + dir / "bad" + " --data " + dir / "d.csv" + " --label y", out, err, dir), 1);
+    EXPECT_EQ(err.rfind("nabla: error: ", 0), 0u) << err;
+    EXPECT_NE(err.find(message), std::string::npos) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_TRUE(out.empty()) << out;
+  }
 }
 
 TEST(Binary, ErrorsAreOneLineOnStderrAndNoFileIsWritten) {

@@ -135,6 +135,16 @@ Resumed restore_checkpoint(nn::TensorFile& ckpt, const TrainOptions& o, const st
   };
   for (auto& [name, p] : model.named_parameters()) restore("model." + name, p->value);
   for (size_t i = 0; i < optim_state.size(); ++i) restore("optim." + std::to_string(i), optim_state[i]);
+  // Buffers (BatchNorm's running statistics; counters in the metadata) and the dropout stream.
+  for (auto& [name, b] : model.named_buffers()) {
+    if (b.value) restore("buffer." + name, *b.value);
+    if (b.count) *b.count = parse_number<int64_t>(meta["nabla.buffer." + name], "'" + o.resume + "': nabla.buffer." + name);
+  }
+  if (meta.count("nabla.random")) {
+    const std::vector<int64_t> st = split_ints(meta["nabla.random"], "'" + o.resume + "': nabla.random");
+    if (st.size() != 3) throw Error("'" + o.resume + "': nabla.random has " + std::to_string(st.size()) + " fields, expected 3");
+    nn::set_random_state({static_cast<uint64_t>(st[0]), static_cast<uint64_t>(st[1]), static_cast<uint64_t>(st[2])});
+  }
   r.steps = parse_number<int64_t>(meta["nabla.steps"], "'" + o.resume + "': nabla.steps");
   const std::string saved_ranks = meta.count("nabla.ranks") ? meta["nabla.ranks"] : "1";
   if (saved_ranks != std::to_string(ranks))
@@ -157,6 +167,12 @@ void write_checkpoint(const std::string& path, nn::Sequential& model, const std:
   for (auto& [name, p] : model.named_parameters()) tensors.emplace_back("model." + name, p->value);
   for (size_t i = 0; i < optim_state.size(); ++i) tensors.emplace_back("optim." + std::to_string(i), optim_state[i]);
   nn::Metadata meta = model_meta;
+  for (auto& [name, b] : model.named_buffers()) {
+    if (b.value) tensors.emplace_back("buffer." + name, *b.value);
+    if (b.count) meta["nabla.buffer." + name] = std::to_string(*b.count);
+  }
+  const nn::RandomState rs = nn::random_state();
+  meta["nabla.random"] = join({static_cast<int64_t>(rs.init), static_cast<int64_t>(rs.seed), static_cast<int64_t>(rs.counter)});
   meta["nabla.format"] = "checkpoint-1";
   meta["nabla.steps"] = std::to_string(steps);
   meta["nabla.schedule_epoch"] = std::to_string(schedule_epoch);

@@ -170,6 +170,13 @@ Evaluation run_eval(nn::Sequential& model, const data::Dataset& d, Objective& ob
   Evaluation e;
   const auto k = static_cast<size_t>(obj.binary() ? 2 : outputs);
   e.confusion.assign(k, std::vector<int64_t>(k, 0));
+  // Evaluation mode (BatchNorm's running statistics, no dropout), the caller's mode restored after.
+  struct ModeGuard {
+    nn::Sequential& m;
+    bool was;
+    ~ModeGuard() { m.train(was); }
+  } guard{model, model.is_training()};
+  model.eval();
   data::BatchIterator it(d, batch, obj.binary());
   double loss = 0;
   int64_t right = 0;

@@ -100,6 +100,11 @@ TorchNet::TorchNet(const NetDesc& net, int64_t batch, const std::vector<std::vec
       m.model->push_back(tn::MaxPool2d(tn::MaxPool2dOptions(i("kernel_size")).stride(i("stride"))));
     else if (l.module == "Flatten") m.model->push_back(tn::Flatten());
     else if (l.module == "Softmax") m.model->push_back(tn::Softmax(tn::SoftmaxOptions(-1)));
+    else if (l.module == "BatchNorm2d")
+      m.model->push_back(tn::BatchNorm2d(tn::BatchNorm2dOptions(i("num_features")).eps(l.arg("eps")).momentum(l.arg("momentum"))));
+    else if (l.module == "BatchNorm1d")
+      m.model->push_back(tn::BatchNorm1d(tn::BatchNorm1dOptions(i("num_features")).eps(l.arg("eps")).momentum(l.arg("momentum"))));
+    else if (l.module == "Dropout") m.model->push_back(tn::Dropout(tn::DropoutOptions(l.arg("p"))));
     else throw std::runtime_error("no libtorch equivalent for torch.nn." + l.module);
   }
   const auto ps = m.model->parameters();

@@ -3,10 +3,13 @@
 #include <atomic>
 
 #include "nabla/error.hpp"
+#include "nabla/kernels/norm.hpp"
 
 namespace nabla::nn {
 namespace {
 std::atomic<uint64_t> g_seed_state{0};
+std::atomic<uint64_t> g_dropout_seed{0};
+std::atomic<uint64_t> g_dropout_counter{0};
 }
 
 Init parse_init(const std::string& name) {
@@ -30,7 +33,21 @@ const char* init_name(Init init) {
   return "?";
 }
 
-void manual_seed(uint64_t seed) { g_seed_state.store(seed); }
+void manual_seed(uint64_t seed) {
+  g_seed_state.store(seed);
+  g_dropout_seed.store(seed);
+  g_dropout_counter.store(0);
+}
+
+RandomState random_state() { return {g_seed_state.load(), g_dropout_seed.load(), g_dropout_counter.load()}; }
+
+void set_random_state(const RandomState& s) {
+  g_seed_state.store(s.init);
+  g_dropout_seed.store(s.seed);
+  g_dropout_counter.store(s.counter);
+}
+
+uint64_t next_dropout_key() { return kernels::dropout_key(g_dropout_seed.load(), g_dropout_counter.fetch_add(1)); }
 
 uint64_t next_seed() {
   // splitmix64 over an atomic counter: distinct, well-mixed seeds.

@@ -8,6 +8,7 @@
 #include "nabla/kernels/activation.hpp"
 #include "nabla/kernels/conv.hpp"
 #include "nabla/kernels/gemm.hpp"
+#include "nabla/kernels/norm.hpp"
 #include "nabla/kernels/pool.hpp"
 #include "nabla/runtime/trace.hpp"
 #include "nn/layers_internal.hpp"
@@ -99,6 +100,11 @@ void Dense::forward(const Tensor& x, Tensor& y, nk::Activation act) {
            nk::Epilogue::bias_act(nk::BiasKind::PerCol, bias.value.data(), act));
 }
 
+void Dense::forward_with(const Tensor& x, Tensor& y, nk::Activation act, const Tensor& w, const Tensor& b) {
+  nk::gemm(nk::Trans::No, nk::Trans::Yes, x.size(0), out_, in_, 1.f, x.data(), in_, w.data(), in_, 0.f, y.data(), out_,
+           nk::Epilogue::bias_act(nk::BiasKind::PerCol, b.data(), act));
+}
+
 void Dense::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
                      nk::Activation input_deriv) {
   const int64_t n = x.size(0);
@@ -186,6 +192,10 @@ void Conv2D::prepare(const std::vector<int64_t>& input) {
 
 void Conv2D::forward(const Tensor& x, Tensor& y, nk::Activation act) {
   nk::conv2d_forward(*shape_, x.data(), weight.value.data(), bias.value.data(), act, y.data());
+}
+
+void Conv2D::forward_with(const Tensor& x, Tensor& y, nk::Activation act, const Tensor& w, const Tensor& b) {
+  nk::conv2d_forward(*shape_, x.data(), w.data(), b.data(), act, y.data());
 }
 
 void Conv2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
@@ -312,6 +322,182 @@ void Softmax::backward(const Tensor& /*x*/, const Tensor& y, const Tensor& dz, T
                        nk::Activation /*input_deriv*/) {
   const int64_t cols = y.size(-1);
   if (dx != nullptr) nk::softmax_backward(y.numel() / cols, cols, y.data(), dz.data(), dx->data());
+}
+
+// ---- BatchNorm --------------------------------------------------------------
+
+BatchNorm::BatchNorm(int rank, int64_t channels, double eps, double momentum)
+    : rank_(rank), c_(channels), eps_(eps), momentum_(momentum) {
+  if (channels < 1 || !(eps >= 0) || !(momentum >= 0) || !std::isfinite(eps) || !std::isfinite(momentum)) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "(%lld, eps=%g, momentum=%g): channels must be >= 1, eps and momentum finite and >= 0",
+                  static_cast<long long>(channels), eps, momentum);
+    throw Error(std::string(rank == 4 ? "BatchNorm2D" : "BatchNorm1D") + buf);
+  }
+  weight = {Tensor({channels}), Tensor({channels})};
+  bias = {Tensor({channels}), Tensor({channels})};
+  running_mean = Tensor({channels});
+  running_var = Tensor({channels});
+  running_var.fill(1.f);
+  reset_parameters(Init::PyTorchDefault, 0);
+  for (auto* v : {&mean_, &var_, &sum_dz_, &sum_dzx_}) v->assign(static_cast<size_t>(channels), 0.0);
+  for (auto* v : {&mean_f_, &scale_, &shift_, &k_dz_, &k_x_, &k_0_}) v->assign(static_cast<size_t>(channels), 0.f);
+}
+
+std::string BatchNorm::name() const {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%s(%lld", rank_ == 4 ? "BatchNorm2D" : "BatchNorm1D", static_cast<long long>(c_));
+  std::string s = buf;
+  if (eps_ != 1e-5) std::snprintf(buf, sizeof buf, ", eps=%g", eps_), s += buf;
+  if (momentum_ != 0.1) std::snprintf(buf, sizeof buf, ", momentum=%g", momentum_), s += buf;
+  return s + ")";
+}
+
+std::vector<int64_t> BatchNorm::output_shape(const std::vector<int64_t>& input) const {
+  const std::string c = std::to_string(c_);
+  if (static_cast<int>(input.size()) != rank_)
+    throw Error("input " + shape_string(input) + " is not " + (rank_ == 4 ? "[N, " + c + ", H, W]" : "[N, " + c + "]"));
+  if (input[1] != c_)
+    throw Error("input " + shape_string(input) + " has " + std::to_string(input[1]) + " channels, expected " + c);
+  return input;
+}
+
+std::vector<std::pair<std::string, Parameter*>> BatchNorm::named_parameters() {
+  return {{"weight", &weight}, {"bias", &bias}};
+}
+
+std::vector<std::pair<std::string, Buffer>> BatchNorm::named_buffers() {
+  return {{"running_mean", {&running_mean, nullptr}},
+          {"running_var", {&running_var, nullptr}},
+          {"num_batches_tracked", {nullptr, &num_batches_tracked}}};
+}
+
+void BatchNorm::reset_parameters(Init /*init*/, uint64_t /*seed*/) {
+  weight.value.fill(1.f);
+  bias.value.fill(0.f);
+}
+
+void BatchNorm::prepare(const std::vector<int64_t>& input) {
+  if (is_training() && input[0] * (rank_ == 4 ? input[2] * input[3] : 1) < 2)
+    throw Error(name() + ": expected more than 1 value per channel when training, got input " + shape_string(input));
+}
+
+namespace {
+nk::NormShape norm_shape(const Tensor& x) {
+  return {x.size(0), x.size(1), x.shape().size() == 4 ? x.size(2) * x.size(3) : 1};
+}
+}  // namespace
+
+void BatchNorm::forward(const Tensor& x, Tensor& y, nk::Activation act) {
+  const nk::NormShape s = norm_shape(x);
+  act_ = act;
+  trained_forward_ = is_training();
+  if (trained_forward_) {
+    const int64_t m = s.n * s.hw;
+    if (m < 2)
+      throw Error(name() + ": expected more than 1 value per channel when training, got input " + shape_string(x.shape()));
+    nk::batchnorm_stats(s, x.data(), mean_.data(), var_.data());
+    const double unbias = static_cast<double>(m) / static_cast<double>(m - 1);
+    float* rm = running_mean.data();
+    float* rv = running_var.data();
+    for (int64_t c = 0; c < c_; ++c) {
+      const double inv = 1.0 / std::sqrt(var_[c] + eps_);
+      // torch (batch_norm_cpu_update_stats, in double): running = momentum·batch + (1 − momentum)·running.
+      rm[c] = static_cast<float>(momentum_ * mean_[c] + (1 - momentum_) * rm[c]);
+      rv[c] = static_cast<float>(momentum_ * var_[c] * unbias + (1 - momentum_) * rv[c]);
+      mean_f_[c] = static_cast<float>(mean_[c]);
+      var_[c] = inv;  // kept as the inverse standard deviation for backward
+      scale_[c] = static_cast<float>(weight.value.data()[c] * inv);
+      shift_[c] = static_cast<float>(bias.value.data()[c] - mean_[c] * weight.value.data()[c] * inv);
+    }
+    ++num_batches_tracked;
+  } else {
+    for (int64_t c = 0; c < c_; ++c) {
+      const double inv = 1.0 / std::sqrt(static_cast<double>(running_var.data()[c]) + eps_);
+      mean_f_[c] = running_mean.data()[c];
+      var_[c] = inv;
+      scale_[c] = static_cast<float>(weight.value.data()[c] * inv);
+      shift_[c] = static_cast<float>(bias.value.data()[c] - running_mean.data()[c] * weight.value.data()[c] * inv);
+    }
+  }
+  nk::batchnorm_apply(s, x.data(), scale_.data(), shift_.data(), act, y.data());
+}
+
+void BatchNorm::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, nk::Activation /*input_deriv*/) {
+  // dy = dLoss/d(output after the fused activation); dz = dy ⊙ act'(y).
+  // dweight += Σ dz·x̂, dbias += Σ dz; in training
+  // dx = w·inv·(dz − Σdz/M − x̂·Σ(dz·x̂)/M), x̂ = (x − mean)·inv; in eval dx = w·inv·dz.
+  const nk::NormShape s = norm_shape(x);
+  {
+    const trace::PassScope weights(trace::Pass::BackwardWeights);
+    nk::batchnorm_backward_reduce(s, dy.data(), y.data(), act_, x.data(), mean_f_.data(), sum_dz_.data(),
+                                  sum_dzx_.data());
+  }
+  const double m = static_cast<double>(s.n * s.hw);
+  for (int64_t c = 0; c < c_; ++c) {
+    const double inv = var_[c], w = weight.value.data()[c];
+    weight.grad.data()[c] += static_cast<float>(sum_dzx_[c] * inv);
+    bias.grad.data()[c] += static_cast<float>(sum_dz_[c]);
+    k_dz_[c] = static_cast<float>(w * inv);
+    k_x_[c] = trained_forward_ ? static_cast<float>(-w * inv * inv * inv * sum_dzx_[c] / m) : 0.f;
+    k_0_[c] = trained_forward_ ? static_cast<float>(-w * inv * sum_dz_[c] / m) : 0.f;
+  }
+  if (dx != nullptr)
+    nk::batchnorm_backward_apply(s, dy.data(), y.data(), act_, x.data(), mean_f_.data(), k_dz_.data(), k_x_.data(),
+                                 k_0_.data(), dx->data());
+}
+
+bool BatchNorm::fold(const Tensor& w, const Tensor& b, Tensor& fw, Tensor& fb) const {
+  if (w.shape().empty() || w.size(0) != c_ || b.numel() != c_) return false;
+  if (fw.shape() != w.shape()) fw = Tensor(w.shape());
+  if (fb.shape() != b.shape()) fb = Tensor(b.shape());
+  const int64_t row = w.numel() / c_;
+  for (int64_t c = 0; c < c_; ++c) {
+    const double sc = weight.value.data()[c] / std::sqrt(static_cast<double>(running_var.data()[c]) + eps_);
+    for (int64_t j = 0; j < row; ++j) fw.data()[c * row + j] = static_cast<float>(w.data()[c * row + j] * sc);
+    fb.data()[c] = static_cast<float>((b.data()[c] - running_mean.data()[c]) * sc + bias.value.data()[c]);
+  }
+  return true;
+}
+
+// ---- Dropout ----------------------------------------------------------------
+
+Dropout::Dropout(double p) : p_(p) {
+  if (!(p >= 0 && p < 1)) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "Dropout(%g): the drop probability p must be in [0, 1)", p);
+    throw Error(buf);
+  }
+}
+
+std::string Dropout::name() const {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "Dropout(%g)", p_);
+  return buf;
+}
+
+std::vector<int64_t> Dropout::output_shape(const std::vector<int64_t>& input) const {
+  if (input.empty()) throw Error("input has no batch dimension");
+  return input;
+}
+
+void Dropout::forward(const Tensor& x, Tensor& y, nk::Activation /*act*/) {
+  masked_ = is_training() && p_ > 0;
+  if (!masked_) {
+    std::memcpy(y.data(), x.data(), static_cast<size_t>(x.numel()) * sizeof(float));
+    return;
+  }
+  key_ = next_dropout_key();
+  nk::dropout(x.numel(), x.data(), static_cast<float>(p_), key_, y.data());
+}
+
+void Dropout::backward(const Tensor& /*x*/, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
+                       nk::Activation /*input_deriv*/) {
+  if (dx == nullptr) return;
+  if (!masked_)
+    std::memcpy(dx->data(), dz.data(), static_cast<size_t>(dz.numel()) * sizeof(float));
+  else
+    nk::dropout(dz.numel(), dz.data(), static_cast<float>(p_), key_, dx->data());
 }
 
 }  // namespace nabla::nn

@@ -136,6 +136,44 @@ std::vector<LayerType> make_registry() {
   softmax.torch = [](const std::vector<double>&) { return torch_of("Softmax", {}, "dim=-1"); };
   r.push_back(std::move(softmax));
 
+  // BatchNorm: one spec token, the entry of the input's rank (build_model).
+  for (const int rank : {4, 2}) {
+    LayerType bn;
+    bn.name = rank == 4 ? "BatchNorm2D" : "BatchNorm1D";
+    bn.token = "batchnorm";
+    bn.doc = std::string("Batch normalisation over ") + (rank == 4 ? "[N, C, H, W]" : "[N, F]") + " (PyTorch's " +
+             (rank == 4 ? "BatchNorm2d" : "BatchNorm1d") + "): batch statistics and momentum-updated running "
+             "statistics in training, running statistics in eval; affine weight 1, bias 0 at init. The spec token "
+             "'batchnorm' is BatchNorm2D after images, BatchNorm1D after [N, F]; an activation after it runs in the "
+             "same pass.";
+    bn.args = {int_arg("num_features", std::nullopt, 1, "", false, "num_features", "the number of channels"),
+               Arg{"eps", T::Float, 1e-5, 0, "eps", true, "eps", "the value added to the variance"},
+               Arg{"momentum", T::Float, 0.1, 0, "momentum", true, "momentum", "the running statistics' momentum"}};
+    bn.input_rank = rank;
+    bn.takes_activation = true;
+    bn.make = [rank](const std::vector<double>& a) -> std::unique_ptr<Layer> {
+      if (rank == 4) return std::make_unique<BatchNorm2D>(whole(a[0]), a[1], a[2]);
+      return std::make_unique<BatchNorm1D>(whole(a[0]), a[1], a[2]);
+    };
+    bn.infer = [](std::vector<double>& a, const std::vector<int64_t>& in) { a[0] = static_cast<double>(in[1]); };
+    bn.count_parameters = [](const std::vector<double>& a) { return 2 * a[0]; };
+    bn.torch = [rank](const std::vector<double>& a) {
+      return torch_of(rank == 4 ? "BatchNorm2d" : "BatchNorm1d",
+                      {{"num_features", a[0]}, {"eps", a[1]}, {"momentum", a[2]}});
+    };
+    r.push_back(std::move(bn));
+  }
+
+  LayerType dropout;
+  dropout.name = "Dropout";
+  dropout.token = "dropout";
+  dropout.doc = "Dropout (PyTorch's Dropout): in training zeroes each element with probability p and scales the "
+                "others by 1/(1 − p); the identity in eval. Masks from the stream manual_seed() seeds.";
+  dropout.args = {Arg{"p", T::Float, std::nullopt, 0, "", true, "p", "the drop probability p (in [0, 1))"}};
+  dropout.make = [](const std::vector<double>& a) { return std::make_unique<Dropout>(a[0]); };
+  dropout.torch = [](const std::vector<double>& a) { return torch_of("Dropout", {{"p", a[0]}}); };
+  r.push_back(std::move(dropout));
+
   // One entry per activation of the table.
   for (const nk::ActivationInfo& row : nk::kActivations) {
     if (row.kind == nk::ActKind::None) continue;
@@ -262,6 +300,9 @@ const LayerType& Conv2D::type() const { return layer_type("Conv2D"); }
 const LayerType& MaxPool2D::type() const { return layer_type("MaxPool2D"); }
 const LayerType& Flatten::type() const { return layer_type("Flatten"); }
 const LayerType& Softmax::type() const { return layer_type("Softmax"); }
+const LayerType& BatchNorm2D::type() const { return layer_type("BatchNorm2D"); }
+const LayerType& BatchNorm1D::type() const { return layer_type("BatchNorm1D"); }
+const LayerType& Dropout::type() const { return layer_type("Dropout"); }
 const LayerType& ActivationLayer::type() const { return activation_layer_type(activation().kind); }
 
 // ---- model specs ----------------------------------------------------------------
@@ -321,7 +362,8 @@ class Tokens {
 
 std::string known_tokens() {
   std::string s;
-  for (const LayerType& t : layer_types()) s += (s.empty() ? "" : ", ") + t.token;
+  for (const LayerType& t : layer_types())
+    if (&t == find_layer_type(t.token)) s += (s.empty() ? "" : ", ") + t.token;  // a shared token once
   return s;
 }
 
@@ -442,7 +484,11 @@ Sequential build_model(const ModelSpec& spec, const std::vector<int64_t>& sample
   for (size_t i = 0; i < spec.layers.size(); ++i) {
     const LayerSpec& l = spec.layers[i];
     try {
-      const LayerType& type = *l.type;
+      const LayerType* typed = l.type;  // an entry sharing the token that takes this rank (batchnorm)
+      for (const LayerType& t : layer_types())
+        if (t.token == typed->token && typed->input_rank != 0 && t.input_rank == static_cast<int>(shape.size()))
+          typed = &t;
+      const LayerType& type = *typed;
       if (type.input_rank == 2 && shape.size() > 2) add(layer_type("Flatten").create({}));
       if (type.input_rank == 4) need_images(shape);
       std::vector<double> args = l.args;

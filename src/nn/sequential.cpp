@@ -31,6 +31,8 @@ struct Sequential::Step {
   Layer* layer = nullptr;
   int64_t first = 0, last = 0;  // layer indices covered
   nk::Activation act = nk::Activation::None;
+  Layer* norm = nullptr;  // eval mode: a BatchNorm folded into this Dense/Conv2D
+  Tensor folded_w, folded_b;
   bool has_params = false;
   bool need_dx = false;  // does anything before this step need dLoss/dx?
   Tensor y, dz;
@@ -39,8 +41,9 @@ struct Sequential::Step {
 namespace {
 
 // The name a trace shows for a step: the layer, and the activation fused into it.
-std::string step_name(const Layer& layer, nk::Activation act) {
-  return act.is_none() ? layer.name() : layer.name() + " + " + ActivationLayer(act).name();
+std::string step_name(const Layer& layer, nk::Activation act, const Layer* norm = nullptr) {
+  const std::string base = norm ? layer.name() + " + " + norm->name() : layer.name();
+  return act.is_none() ? base : base + " + " + ActivationLayer(act).name();
 }
 
 }  // namespace
@@ -53,6 +56,7 @@ Sequential& Sequential::operator=(Sequential&&) noexcept = default;
 Sequential& Sequential::add(std::unique_ptr<Layer> layer) & {
   if (!layer) throw Error("Sequential::add: null layer");
   for (auto& np : layer->named_parameters()) params_.push_back(np.second);
+  layer->set_training(training_);
   layers_.push_back(std::move(layer));
   planned_ = false;
   forward_done_ = false;
@@ -69,6 +73,20 @@ Layer& Sequential::layer(int64_t i) {
 void Sequential::set_input_grad(bool on) {
   if (on != input_grad_) planned_ = false;
   input_grad_ = on;
+}
+
+Sequential& Sequential::train(bool on) {
+  if (on != training_) planned_ = false;  // eval folds BatchNorm into the step before
+  training_ = on;
+  for (auto& l : layers_) l->set_training(on);
+  return *this;
+}
+
+std::vector<std::pair<std::string, Buffer>> Sequential::named_buffers() {
+  std::vector<std::pair<std::string, Buffer>> out;
+  for (size_t i = 0; i < layers_.size(); ++i)
+    for (auto& [name, b] : layers_[i]->named_buffers()) out.emplace_back(std::to_string(i) + "." + name, b);
+  return out;
 }
 
 void Sequential::set_fusion(bool on) {
@@ -103,6 +121,15 @@ void Sequential::plan(const std::vector<int64_t>& input) {
     s.need_dx = params_before;
     s.layer->prepare(shape);
     shape = s.layer->output_shape(shape);
+    // Eval mode: a BatchNorm after a Dense/Conv2D is folded into its weights.
+    Tensor probe_w, probe_b;
+    const auto wb = s.layer->named_parameters();
+    if (fusion_ && !training_ && s.layer->fuses_activation() && wb.size() == 2 && i + 1 < layers_.size() &&
+        layers_[i + 1]->fold(wb[0].second->value, wb[1].second->value, probe_w, probe_b)) {
+      s.norm = layers_[++i].get();
+      s.norm->prepare(shape);
+      s.last = static_cast<int64_t>(i);
+    }
     if (fusion_ && s.layer->fuses_activation() && i + 1 < layers_.size() &&
         !layers_[i + 1]->activation().is_none()) {
       s.act = layers_[i + 1]->activation();
@@ -129,8 +156,16 @@ Tensor Sequential::forward(const Tensor& x) {
   for (size_t s = 0; s < steps_.size(); ++s) {
     const Tensor& in = s == 0 ? x_ : steps_[s - 1].y;
     const Step& st = steps_[s];
-    const trace::LayerScope scope(st.first, [&] { return step_name(*st.layer, st.act); }, trace::Pass::Forward);
-    steps_[s].layer->forward(in, steps_[s].y, steps_[s].act);
+    const trace::LayerScope scope(st.first, [&] { return step_name(*st.layer, st.act, st.norm); },
+                                  trace::Pass::Forward);
+    Step& sm = steps_[s];
+    if (sm.norm) {
+      const auto wb = sm.layer->named_parameters();
+      sm.norm->fold(wb[0].second->value, wb[1].second->value, sm.folded_w, sm.folded_b);
+      sm.layer->forward_with(in, sm.y, sm.act, sm.folded_w, sm.folded_b);
+    } else {
+      sm.layer->forward(in, sm.y, sm.act);
+    }
   }
   forward_done_ = true;
   return last.y;
@@ -142,11 +177,19 @@ Tensor Sequential::backward(const Tensor& dloss) {
   if (dloss.shape() != last.y.shape())
     throw Error("Sequential::backward: gradient " + shape_string(dloss.shape()) +
                 " does not match the output " + shape_string(last.y.shape()));
+  for (const Step& st : steps_)
+    if (st.norm)
+      throw Error("Sequential::backward: the model is in eval mode, with layer " + std::to_string(st.last) + " (" +
+                  st.norm->name() + ") folded into layer " + std::to_string(st.first) +
+                  "; call train() (or set_fusion(false)) before a forward whose gradient you need");
   const int64_t n_out = last.y.numel();
   const Tensor* fused_dz = nullptr;
-  if (fusion_ && !last.act.is_none())
+  const bool own_deriv = last.layer->wants_output_grad();  // the layer applies its activation's derivative
+  if (fusion_ && !own_deriv && !last.act.is_none())
     if (const Loss* loss = detail::loss_of_gradient(dloss.data())) fused_dz = loss->fused_input_grad(last.act, last.y, dloss);
-  if (fused_dz != nullptr && fused_dz->shape() == last.y.shape()) {
+  if (own_deriv) {
+    std::memcpy(last.dz.data(), dloss.data(), static_cast<size_t>(n_out) * sizeof(float));
+  } else if (fused_dz != nullptr && fused_dz->shape() == last.y.shape()) {
     std::memcpy(last.dz.data(), fused_dz->data(), static_cast<size_t>(n_out) * sizeof(float));
   } else {
     const trace::LayerScope scope(last.first, [&] { return step_name(*last.layer, last.act); },
@@ -159,7 +202,9 @@ Tensor Sequential::backward(const Tensor& dloss) {
     Step& st = steps_[s];
     Step* prev = s > 0 ? &steps_[s - 1] : nullptr;
     Tensor* dx = !st.need_dx ? nullptr : prev ? &prev->dz : &dx_;
-    const nk::Activation in_act = prev ? prev->act : nk::Activation::None;
+    // A step that applies its own activation's derivative gets dLoss/d(its output).
+    const nk::Activation in_act =
+        prev && !prev->layer->wants_output_grad() ? prev->act : nk::Activation::None;
     const bool fuse = fusion_ && st.layer->fuses_input_derivative();
     {
       // The layer marks its weight-gradient kernels (trace::PassScope).

@@ -32,6 +32,7 @@ std::string errno_text() { return std::strerror(errno); }
 
 struct Entry {
   std::string name;
+  std::string dtype = "F32";  // or "I64" (BatchNorm's num_batches_tracked)
   std::vector<int64_t> shape;
   uint64_t begin = 0, end = 0;
 };
@@ -43,8 +44,9 @@ Entry parse_entry(const std::string& path, const std::string& name, const Json& 
   const std::string where = "tensor '" + name + "'";
   if (!j.is_object()) fail(path, where + " is not a JSON object");
   if (!j.contains("dtype") || !j["dtype"].is_string()) fail(path, where + " has no dtype");
-  if (j["dtype"] != "F32")
-    fail(path, where + " has dtype " + j["dtype"].get<std::string>() + ", expected F32");
+  if (j["dtype"] != "F32" && j["dtype"] != "I64")
+    fail(path, where + " has dtype " + j["dtype"].get<std::string>() + ", expected F32 (or I64)");
+  e.dtype = j["dtype"].get<std::string>();
   if (!j.contains("shape") || !j["shape"].is_array()) fail(path, where + " has no shape");
   for (const auto& d : j["shape"]) {
     if (!d.is_number_unsigned()) fail(path, where + " has an invalid shape " + j["shape"].dump());
@@ -109,10 +111,11 @@ Parsed parse_file(const std::string& path) {
       fail(path, "tensor '" + name + "' has data_offsets [" + std::to_string(e.begin) + ", " +
                      std::to_string(e.end) + "] outside the " + std::to_string(data_size) +
                      " data bytes");
-    if (e.end - e.begin != numel * sizeof(float))
+    const uint64_t esize = e.dtype == "I64" ? 8 : 4;
+    if (e.end - e.begin != numel * esize)
       fail(path, "tensor '" + name + "' has " + std::to_string(e.end - e.begin) +
                      " data bytes, its shape " + shape_string(e.shape) + " needs " +
-                     std::to_string(numel * sizeof(float)));
+                     std::to_string(numel * esize));
     p.entries.push_back(std::move(e));
   }
   std::vector<const Entry*> by_offset;
@@ -126,8 +129,15 @@ Parsed parse_file(const std::string& path) {
   return p;
 }
 
+// One tensor to write: float32 values, or one int64 scalar (shape []).
+struct Out {
+  std::string name;
+  const Tensor* t = nullptr;
+  const int64_t* i64 = nullptr;
+};
+
 void write_file(const std::string& path, const std::vector<std::pair<std::string, const Tensor*>>& tensors,
-                const Metadata& metadata) {
+                const Metadata& metadata, const std::vector<Out>& scalars = {}) {
   Json header = Json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
@@ -137,6 +147,12 @@ void write_file(const std::string& path, const std::vector<std::pair<std::string
     const uint64_t bytes = static_cast<uint64_t>(t->numel()) * sizeof(float);
     header[name] = {{"dtype", "F32"}, {"shape", t->shape()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
+  }
+  for (const Out& o : scalars) {
+    if (o.name == "__metadata__" || header.contains(o.name))
+      fail(path, "tensor name '" + o.name + "' is reserved or used twice");
+    header[o.name] = {{"dtype", "I64"}, {"shape", Json::array()}, {"data_offsets", {offset, offset + 8}}};
+    offset += 8;
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
@@ -150,6 +166,7 @@ void write_file(const std::string& path, const std::vector<std::pair<std::string
       const size_t n = static_cast<size_t>(t->numel());
       ok = ok && std::fwrite(t->data(), sizeof(float), n, f) == n;
     }
+    for (const Out& o : scalars) ok = ok && std::fwrite(o.i64, 8, 1, f) == 1;
     return ok;
   });
 }
@@ -159,7 +176,12 @@ void write_file(const std::string& path, const std::vector<std::pair<std::string
 void save(Sequential& model, const std::string& path, const Metadata& metadata) {
   std::vector<std::pair<std::string, const Tensor*>> tensors;
   for (const auto& [name, p] : model.named_parameters()) tensors.emplace_back(name, &p->value);
-  write_file(path, tensors, metadata);
+  std::vector<Out> scalars;
+  for (const auto& [name, b] : model.named_buffers()) {
+    if (b.value) tensors.emplace_back(name, b.value);
+    if (b.count) scalars.push_back({name, nullptr, b.count});
+  }
+  write_file(path, tensors, metadata, scalars);
 }
 
 void save_tensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
@@ -174,6 +196,13 @@ TensorFile load_tensors(const std::string& path) {
   TensorFile out;
   out.metadata = p.metadata;
   for (const Entry& e : p.entries) {
+    if (e.dtype == "I64" && e.shape.empty()) {
+      int64_t v = 0;
+      std::memcpy(&v, p.data + e.begin, 8);
+      out.counts.emplace_back(e.name, v);
+      continue;
+    }
+    if (e.dtype != "F32") fail(path, "tensor '" + e.name + "' has dtype " + e.dtype + ", expected F32 (or an I64 scalar)");
     if (e.shape.empty() || e.shape.size() > 4)
       fail(path, "tensor '" + e.name + "' has rank " + std::to_string(e.shape.size()) +
                      ", nabla tensors have rank 1 to 4");
@@ -188,26 +217,39 @@ void load(Sequential& model, const std::string& path) {
   const Parsed parsed = parse_file(path);
   const auto& entries = parsed.entries;
   const char* data = parsed.data;
-  const auto params = model.named_parameters();
+  // Everything the model holds: parameters, float buffers, int64 buffers.
+  struct Target {
+    std::string name, kind;
+    Tensor* t = nullptr;
+    int64_t* i64 = nullptr;
+  };
+  std::vector<Target> targets;
+  for (const auto& [name, p] : model.named_parameters()) targets.push_back({name, "parameter", &p->value, nullptr});
+  for (const auto& [name, b] : model.named_buffers()) targets.push_back({name, "buffer", b.value, b.count});
   std::vector<const Entry*> source;
-  for (const auto& np : params) {
-    const std::string& name = np.first;
-    const Parameter* p = np.second;
+  for (const Target& tg : targets) {
+    const std::string& name = tg.name;
     auto it = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.name == name; });
-    if (it == entries.end()) fail(path, "missing tensor '" + name + "'");
-    if (it->shape != p->value.shape())
-      fail(path, "tensor '" + name + "' has shape " + shape_string(it->shape) +
-                     ", the model expects " + shape_string(p->value.shape()));
+    if (it == entries.end()) fail(path, "missing " + tg.kind + " '" + name + "'");
+    const std::string want = tg.t ? "F32" : "I64";
+    if (it->dtype != want)
+      fail(path, tg.kind + " '" + name + "' has dtype " + it->dtype + ", the model expects " + want);
+    const std::vector<int64_t> shape = tg.t ? tg.t->shape() : std::vector<int64_t>{};
+    if (it->shape != shape)
+      fail(path, tg.kind + " '" + name + "' has shape " + shape_string(it->shape) + ", the model expects " +
+                     shape_string(shape));
     source.push_back(&*it);
   }
   for (const auto& e : entries) {
-    const bool known = std::any_of(params.begin(), params.end(), [&](const auto& np) { return np.first == e.name; });
-    if (!known) fail(path, "unexpected tensor '" + e.name + "' (not a parameter of the model)");
+    const bool known = std::any_of(targets.begin(), targets.end(), [&](const Target& t) { return t.name == e.name; });
+    if (!known) fail(path, "unexpected tensor '" + e.name + "' (not a parameter or buffer of the model)");
   }
 
   // Everything is valid: only now touch the model.
-  for (size_t i = 0; i < params.size(); ++i)
-    std::memcpy(params[i].second->value.data(), data + source[i]->begin, source[i]->end - source[i]->begin);
+  for (size_t i = 0; i < targets.size(); ++i) {
+    void* dst = targets[i].t ? static_cast<void*>(targets[i].t->data()) : static_cast<void*>(targets[i].i64);
+    std::memcpy(dst, data + source[i]->begin, source[i]->end - source[i]->begin);
+  }
 }
 
 }  // namespace nabla::nn

@@ -31,11 +31,30 @@ const char* init_name(Init init);
 
 /// Seeds the generator newly constructed layers draw their initial
 /// parameters from (like torch.manual_seed): the same seed and the same
-/// sequence of layer constructions give the same weights. The generator
+/// sequence of layer constructions give the same weights. Also seeds the
+/// stream of dropout masks and resets its call counter. The generator
 /// starts at seed 0.
 void manual_seed(uint64_t seed);
+
+/// The whole state of those generators (what a checkpoint stores so that a
+/// resumed run draws what an uninterrupted one would).
+struct RandomState {
+  uint64_t init = 0;     ///< the initialisation generator
+  uint64_t seed = 0;     ///< the dropout stream's seed
+  uint64_t counter = 0;  ///< dropout calls drawn so far
+};
+/// The current state.
+RandomState random_state();
+/// Restores a state from random_state().
+void set_random_state(const RandomState& s);
+/// The key of the next dropout call (kernels::dropout_key(seed, counter++)).
+uint64_t next_dropout_key();
 
 /// The next seed from that generator (what a layer's constructor uses).
 uint64_t next_seed();
 
 }  // namespace nabla::nn
+
+namespace nabla {
+using nn::manual_seed;
+}  // namespace nabla

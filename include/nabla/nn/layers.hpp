@@ -28,6 +28,13 @@ namespace nabla::nn {
 class Sequential;
 struct LayerType;
 
+/// A layer's non-trainable state (torch's buffers: BatchNorm's running
+/// statistics): a float32 tensor, or an int64 scalar (num_batches_tracked).
+struct Buffer {
+  Tensor* value = nullptr;   ///< float32 buffers; null for an int64 one
+  int64_t* count = nullptr;  ///< the int64 scalar; null for a float32 one
+};
+
 /// Base of every layer. The public part describes the layer; the private
 /// virtuals are how Sequential runs it.
 class Layer {
@@ -55,9 +62,29 @@ class Layer {
   virtual std::vector<double> args() const { return {}; }
   /// The element-wise activation this layer is (None for other layers).
   virtual kernels::Activation activation() const { return kernels::Activation::None; }
+  /// The buffers, named as in torch's state_dict ("running_mean", …); empty
+  /// for layers without any.
+  virtual std::vector<std::pair<std::string, Buffer>> named_buffers() { return {}; }
+  /// Whether the layer is in training mode (Sequential::train()/eval() set it).
+  bool is_training() const { return training_; }
 
  private:
   friend class Sequential;
+  bool training_ = true;
+  /// Told when Sequential switches between training and evaluation.
+  virtual void set_training(bool on) { training_ = on; }
+  /// True if backward takes dLoss/d(its output after the fused activation)
+  /// and applies the activation's derivative itself (BatchNorm).
+  virtual bool wants_output_grad() const { return false; }
+  /// Dense/Conv2D: forward with other weight and bias tensors of the
+  /// parameters' shapes (a following BatchNorm folded in, in eval mode).
+  virtual void forward_with(const Tensor& /*x*/, Tensor& /*y*/, kernels::Activation /*act*/, const Tensor& /*w*/,
+                            const Tensor& /*b*/) {}
+  /// BatchNorm in eval mode: writes the weight and bias of a preceding
+  /// Dense/Conv2D with this layer folded in (w' = w·s per output row,
+  /// b' = (b − running_mean)·s + beta, s = weight/√(running_var + eps));
+  /// false when it cannot fold.
+  virtual bool fold(const Tensor& /*w*/, const Tensor& /*b*/, Tensor& /*fw*/, Tensor& /*fb*/) const { return false; }
   /// True if a following element-wise activation can run in this layer's
   /// forward epilogue (Dense, Conv2D).
   virtual bool fuses_activation() const { return false; }
@@ -101,6 +128,7 @@ class Dense : public Layer {
   bool fuses_activation() const override { return true; }
   bool fuses_input_derivative() const override { return true; }
   void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
+  void forward_with(const Tensor& x, Tensor& y, kernels::Activation act, const Tensor& w, const Tensor& b) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                 kernels::Activation input_deriv) override;
   int64_t in_, out_;
@@ -144,6 +172,7 @@ class Conv2D : public Layer {
   bool fuses_input_derivative() const override { return true; }
   void prepare(const std::vector<int64_t>& input) override;
   void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
+  void forward_with(const Tensor& x, Tensor& y, kernels::Activation act, const Tensor& w, const Tensor& b) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                 kernels::Activation input_deriv) override;
   kernels::ConvParams conv_params(const std::vector<int64_t>& input) const;
@@ -247,6 +276,94 @@ class Softmax : public Layer {
   void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                 kernels::Activation input_deriv) override;
+};
+
+/// Batch normalisation (torch.nn.BatchNorm1d/2d): in training, y = (x −
+/// mean)/√(var + eps)·weight + bias with the batch's per-channel mean and
+/// biased variance, and running_mean/running_var updated with momentum (the
+/// unbiased variance); in evaluation, the running statistics. weight starts
+/// at 1, bias at 0, running_mean at 0, running_var at 1. A following
+/// activation runs in the same pass (forward and backward); in eval mode a
+/// preceding Dense/Conv2D absorbs the layer (Sequential folds it into its
+/// weights). The two classes below fix the input rank.
+class BatchNorm : public Layer {
+ public:
+  /// channels >= 1, eps >= 0, momentum >= 0; throws nabla::Error otherwise.
+  BatchNorm(int rank, int64_t channels, double eps, double momentum);
+  std::string name() const override;
+  std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const override;
+  std::vector<std::pair<std::string, Parameter*>> named_parameters() override;
+  std::vector<std::pair<std::string, Buffer>> named_buffers() override;
+  int64_t num_parameters() const override { return 2 * c_; }
+  /// Resets weight to 1 and bias to 0 (any scheme: torch's reset_parameters).
+  void reset_parameters(Init init, uint64_t seed) override;
+  std::vector<double> args() const override { return {double(c_), eps_, momentum_}; }
+  /// Channels (features).
+  int64_t num_features() const { return c_; }
+  double eps() const { return eps_; }
+  double momentum() const { return momentum_; }
+  Parameter weight;          ///< [C], starts at 1
+  Parameter bias;            ///< [C], starts at 0
+  Tensor running_mean;       ///< [C], starts at 0
+  Tensor running_var;        ///< [C], starts at 1
+  int64_t num_batches_tracked = 0;
+
+ private:
+  bool fuses_activation() const override { return true; }
+  bool wants_output_grad() const override { return true; }
+  void prepare(const std::vector<int64_t>& input) override;
+  void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
+                kernels::Activation input_deriv) override;
+  bool fold(const Tensor& w, const Tensor& b, Tensor& fw, Tensor& fb) const override;
+  int rank_;
+  int64_t c_;
+  double eps_, momentum_;
+  kernels::Activation act_ = kernels::Activation::None;  // fused in the last forward
+  bool trained_forward_ = false;  // the last forward used batch statistics
+  std::vector<double> mean_, var_, sum_dz_, sum_dzx_;
+  std::vector<float> mean_f_, scale_, shift_, k_dz_, k_x_, k_0_;
+};
+
+/// BatchNorm over [N, C, H, W] (torch.nn.BatchNorm2d).
+class BatchNorm2D : public BatchNorm {
+ public:
+  explicit BatchNorm2D(int64_t channels, double eps = 1e-5, double momentum = 0.1)
+      : BatchNorm(4, channels, eps, momentum) {}
+  const LayerType& type() const override;
+};
+
+/// BatchNorm over [N, F] (torch.nn.BatchNorm1d on 2-D input).
+class BatchNorm1D : public BatchNorm {
+ public:
+  explicit BatchNorm1D(int64_t features, double eps = 1e-5, double momentum = 0.1)
+      : BatchNorm(2, features, eps, momentum) {}
+  const LayerType& type() const override;
+};
+
+/// Dropout (torch.nn.Dropout): in training, each element is zeroed with
+/// probability p and the others scaled by 1/(1 − p); the identity in eval
+/// mode. The mask is a counter-based hash of (the key of the call, element
+/// index): the key comes from the stream manual_seed() seeds, one per
+/// training forward, so results do not depend on the thread count and a
+/// resumed run (random_state() saved) repeats an uninterrupted one.
+class Dropout : public Layer {
+ public:
+  /// p in [0, 1); throws nabla::Error otherwise.
+  explicit Dropout(double p = 0.5);
+  std::string name() const override;
+  const LayerType& type() const override;
+  std::vector<double> args() const override { return {p_}; }
+  std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const override;
+  double p() const { return p_; }
+
+ private:
+  void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
+                kernels::Activation input_deriv) override;
+  double p_;
+  uint64_t key_ = 0;
+  bool masked_ = false;  // the last forward applied a mask
 };
 
 }  // namespace nabla::nn

@@ -17,6 +17,8 @@
 ///     layer   := "dense" UNITS [act]
 ///              | "conv" CHANNELS KERNEL ["stride" S] ["pad" P] [act]
 ///              | "maxpool" KERNEL ["stride" S]
+///              | "batchnorm" ["eps" E] ["momentum" M] [act]
+///              | "dropout" P
 ///              | "flatten" | "softmax" | act
 ///     act     := NAME [PARAM]      (a row of the activation table: "relu",
 ///                                   "sigmoid", "tanh", …; PARAM for the
@@ -99,7 +101,7 @@ struct LayerType {
   std::string spec_grammar() const;
 };
 
-/// Every layer type: Dense, Conv2D, MaxPool2D, Flatten, Softmax, then one per
+/// Every layer type: Dense, Conv2D, MaxPool2D, Flatten, Softmax, BatchNorm2D, BatchNorm1D, Dropout, then one per
 /// activation of the table (in its order, without None).
 const std::vector<LayerType>& layer_types();
 /// The entry whose name ("Conv2D") or spec token ("conv") is `key`, or null.

@@ -96,6 +96,20 @@ class Sequential {
   /// See set_fusion().
   bool fusion() const { return fusion_; }
 
+  /// Training mode (the default; PyTorch's train()): BatchNorm uses and
+  /// updates batch statistics, Dropout drops. Every layer is told.
+  Sequential& train(bool on = true);
+  /// Evaluation mode (PyTorch's eval()): BatchNorm uses its running
+  /// statistics — folded into the weights of a preceding Dense/Conv2D when
+  /// fusion is on (backward is then unavailable until train()) — and Dropout
+  /// is the identity.
+  Sequential& eval() { return train(false); }
+  /// See train().
+  bool is_training() const { return training_; }
+  /// Buffers named like PyTorch's state_dict ("1.running_mean",
+  /// "1.running_var", "1.num_batches_tracked"), in layer order.
+  std::vector<std::pair<std::string, Buffer>> named_buffers();
+
   /// The output shape for an input shape; throws nabla::Error as forward().
   std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const;
   /// Parameters named like PyTorch's nn.Sequential state_dict: "0.weight",
@@ -127,6 +141,7 @@ class Sequential {
   bool fusion_ = true;
   bool input_grad_ = false;
   bool forward_done_ = false;
+  bool training_ = true;
   Tensor x_;                   // the copy of the last input
   Tensor out_spare_;           // second output buffer (see the file comment)
   Tensor dx_, dx_spare_;       // the input gradient, when asked for

@@ -37,6 +37,7 @@ void load(Sequential& model, const std::string& path);
 /// The contents of a safetensors file: tensors in file order, and metadata.
 struct TensorFile {
   std::vector<std::pair<std::string, Tensor>> tensors;  ///< name, values
+  std::vector<std::pair<std::string, int64_t>> counts;  ///< int64 scalars (dtype I64, shape []): buffers such as num_batches_tracked
   Metadata metadata;                                    ///< "__metadata__"
 };
 
@@ -47,7 +48,7 @@ void save_tensors(const std::string& path, const std::vector<std::pair<std::stri
                   const Metadata& metadata = {});
 
 /// Reads every tensor and the metadata of a safetensors file, validated like
-/// load() (F32 only, rank 1 to 4, offsets in range and not overlapping,
+/// load() (F32 of rank 1 to 4, or I64 scalars into `counts`, offsets in range and not overlapping,
 /// metadata values strings). Throws nabla::Error naming the file.
 TensorFile load_tensors(const std::string& path);
 
