@@ -216,6 +216,8 @@ void BM_scale(benchmark::State& st) {
   const int64_t n = st.range(0);
   auto x = buffer(n, -1, 1, 1);
   for (auto _ : st) nk::scale(n, x.data(), 0.999999f);
+  set_bw(st, 8.0 * n);
+}
 
 // ---- batch norm and dropout -----------------------------------------------------
 
