@@ -252,7 +252,8 @@ std::string spec_help() {
       acts += (acts.empty() ? "" : " | ") + t.spec_grammar();
       continue;
     }
-    s += "  " + t.spec_grammar() + "\n";
+    const std::string line = "  " + t.spec_grammar() + "\n";
+    if (s.find(line) == std::string::npos) s += line;  // types sharing a token (batchnorm 1-D/2-D) once
   }
   return s + "  ACT\n  where ACT is one of: " + acts + "\n";
 }
