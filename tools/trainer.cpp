@@ -87,23 +87,20 @@ Data load_data(const std::string& path, const std::string& test_path, const std:
 // ---- loss and optimiser -----------------------------------------------------
 
 // The loss the model's output calls for, and how to read predictions.
-class Objective {
- public:
-  Objective(bool binary, bool probabilities) : binary_(binary), probabilities_(probabilities), bce_(!probabilities) {}
-  float forward(const Tensor& pred, const Tensor& target) {
-    return binary_ ? bce_.forward(pred, target) : sce_.forward(pred, target);
+// The loss of a classifier (nn::Loss: binary cross-entropy on one output,
+// softmax cross-entropy on logits) and how a prediction is read from an
+// output row.
+struct Objective {
+  Objective(bool binary, bool probabilities) : binary(binary), probabilities(probabilities) {
+    if (binary) loss = std::make_unique<nn::BinaryCrossEntropy>(!probabilities);
+    else loss = std::make_unique<nn::SoftmaxCrossEntropy>();
   }
-  Tensor backward() const { return binary_ ? bce_.backward() : sce_.backward(); }
   int32_t predict(const float* row, int64_t outputs) const {
-    if (binary_) return row[0] > (probabilities_ ? 0.5f : 0.f) ? 1 : 0;
+    if (binary) return row[0] > (probabilities ? 0.5f : 0.f) ? 1 : 0;
     return static_cast<int32_t>(std::max_element(row, row + outputs) - row);
   }
-  bool binary() const { return binary_; }
-
- private:
-  bool binary_, probabilities_;
-  nn::SoftmaxCrossEntropy sce_;
-  nn::BinaryCrossEntropy bce_;
+  bool binary, probabilities;
+  std::unique_ptr<nn::Loss> loss;
 };
 
 // The optimiser --optimizer names, over the model's parameters.
@@ -168,7 +165,7 @@ std::unique_ptr<nn::Schedule> make_schedule(const TrainOptions& o, nn::Optimizer
 
 Evaluation run_eval(nn::Sequential& model, const data::Dataset& d, Objective& obj, int64_t outputs, int64_t batch) {
   Evaluation e;
-  const auto k = static_cast<size_t>(obj.binary() ? 2 : outputs);
+  const auto k = static_cast<size_t>(obj.binary ? 2 : outputs);
   e.confusion.assign(k, std::vector<int64_t>(k, 0));
   // Evaluation mode (BatchNorm's running statistics, no dropout), the caller's mode restored after.
   struct ModeGuard {
@@ -177,12 +174,12 @@ Evaluation run_eval(nn::Sequential& model, const data::Dataset& d, Objective& ob
     ~ModeGuard() { m.train(was); }
   } guard{model, model.is_training()};
   model.eval();
-  data::BatchIterator it(d, batch, obj.binary());
+  data::BatchIterator it(d, batch, obj.binary);
   double loss = 0;
   int64_t right = 0;
   while (it.next()) {
     const Tensor out = model.forward(it.x());
-    loss += static_cast<double>(obj.forward(out, it.y())) * static_cast<double>(it.batch_size());
+    loss += static_cast<double>(obj.loss->forward(out, it.y())) * static_cast<double>(it.batch_size());
     for (int64_t i = 0; i < it.batch_size(); ++i) {
       const int32_t p = obj.predict(out.data() + i * outputs, outputs);
       const int32_t t = it.labels()[i];
@@ -339,8 +336,8 @@ EpochStats train_epoch(int epoch, data::BatchIterator& it, data::Rng& rng, nn::S
     int64_t batch_right = 0;
     if (b > 0) {  // a rank's slice of a short last batch may be empty
       const Tensor out = model.forward(it.x());
-      loss = objective.forward(out, it.y());
-      model.backward(objective.backward());
+      loss = objective.loss->forward(out, it.y());
+      model.backward(objective.loss->backward());
       for (int64_t i = 0; i < b; ++i)
         batch_right += objective.predict(out.data() + i * outputs, outputs) == it.labels()[i];
     }
