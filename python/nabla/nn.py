@@ -9,12 +9,14 @@ import inspect as _inspect
 import weakref as _weakref
 
 from . import _core
-from ._core.nn import (Adam, BinaryCrossEntropy, Layer, LayerArg, LayerType, Loss, MSE, Optimizer, Parameter, SGD,
-                       Sequential, _time_steps_cpp, presets, resolve_model,
+from ._core.nn import (Adam, AdamW, BinaryCrossEntropy, CosineAnnealingLR, Layer, LayerArg, LayerType,
+                       LinearWarmup, Loss, MSE, Optimizer, Parameter, RMSprop, SGD, Schedule, Sequential, StepLR,
+                       _time_steps_cpp, clip_grad_norm, manual_seed, presets, resolve_model,
                        SoftmaxCrossEntropy, layer_types)
 
-__all__ = ["Adam", "BinaryCrossEntropy", "Layer", "Loss", "MSE", "Optimizer", "Parameter", "SGD", "Sequential",
-           "SoftmaxCrossEntropy", "layer_types", "presets", "resolve_model"]
+__all__ = ["Adam", "AdamW", "BinaryCrossEntropy", "CosineAnnealingLR", "Layer", "LinearWarmup", "Loss", "MSE",
+           "Optimizer", "Parameter", "RMSprop", "SGD", "Schedule", "Sequential", "SoftmaxCrossEntropy", "StepLR",
+           "clip_grad_norm", "layer_types", "manual_seed", "presets", "resolve_model"]
 
 _TYPES = {"int": int, "float": float, "bool": bool}
 
@@ -73,8 +75,8 @@ for _t in layer_types():
     __all__.append(_t.name)
 del _t
 
-for _c in (Adam, BinaryCrossEntropy, Layer, LayerArg, LayerType, Loss, MSE, Optimizer, Parameter, SGD, Sequential,
-           SoftmaxCrossEntropy):
+for _c in (Adam, AdamW, BinaryCrossEntropy, CosineAnnealingLR, Layer, LayerArg, LayerType, LinearWarmup, Loss, MSE,
+           Optimizer, Parameter, RMSprop, SGD, Schedule, Sequential, SoftmaxCrossEntropy, StepLR):
     _c.__module__ = __name__
 del _c
 

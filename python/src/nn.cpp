@@ -26,6 +26,7 @@
 #include "nabla/nn/layers.hpp"
 #include "nabla/nn/loss.hpp"
 #include "nabla/nn/optim.hpp"
+#include "nabla/nn/schedule.hpp"
 #include "nabla/nn/parameter.hpp"
 #include "nabla/nn/presets.hpp"
 #include "nabla/nn/registry.hpp"
@@ -404,6 +405,30 @@ model must not be used from two threads at once.
           py::arg("state_dict"), py::arg("strict") = true,
           "Copies values in from {name: array} (e.g. a torch state_dict's tensors as .numpy()); with strict, "
           "every name must match. Checks everything before changing anything.")
+      .def(
+          "train", [](nn::Sequential& m, bool on) -> nn::Sequential& { return m.train(on); }, py::arg("mode") = true,
+          py::return_value_policy::reference_internal,
+          "Training mode (PyTorch's train()): BatchNorm uses and updates batch statistics, Dropout drops. Returns "
+          "the model.")
+      .def(
+          "eval", [](nn::Sequential& m) -> nn::Sequential& { return m.eval(); },
+          py::return_value_policy::reference_internal,
+          "Evaluation mode: BatchNorm uses its running statistics (folded into a preceding Dense/Conv2D when "
+          "fusion is on), Dropout is the identity. Returns the model.")
+      .def_property_readonly("training", &nn::Sequential::is_training, "True in training mode (the default).")
+      .def("is_training", &nn::Sequential::is_training, "See train().")
+      .def(
+          "named_buffers",
+          [](nn::Sequential& m) {
+            py::list out;
+            for (auto& [name, b] : m.named_buffers()) {
+              if (b.value) out.append(py::make_tuple(name, to_array(*b.value)));
+              else out.append(py::make_tuple(name, py::int_(*b.count)));
+            }
+            return out;
+          },
+          "[(name, value)]: BatchNorm's running_mean / running_var as writable NumPy views, num_batches_tracked "
+          "as an int (torch's state_dict names).")
       .def("zero_grad", &nn::Sequential::zero_grad, "Sets every gradient to zero.")
       .def("num_parameters", &nn::Sequential::num_parameters, "Number of trainable values.")
       .def(
@@ -494,15 +519,18 @@ the model) before each backward, as in PyTorch.
       .def("name", &nn::Optimizer::name, "'SGD', 'Adam', ...")
       .def("__repr__", [](const nn::Optimizer& o) { return "nabla.nn." + o.name() + "(lr=" + std::to_string(o.lr()) + ")"; });
   py::class_<Held<nn::SGD>, nn::Optimizer>(nn, "SGD", R"doc(
-torch.optim.SGD without dampening or Nesterov: g = grad + weight_decay·w;
-with momentum, buf = g on the first step, then buf = momentum·buf + g,
-g = buf; w −= lr·g. state(): the momentum buffers, one per parameter.
+torch.optim.SGD without dampening: g = grad + weight_decay·w; with
+momentum, buf = g on the first step, then buf = momentum·buf + g, and
+g = buf (or g + momentum·buf with nesterov); w −= lr·g. state(): the
+momentum buffers, one per parameter.
 )doc")
-      .def(py::init([](const py::iterable& params, float lr, float momentum, float weight_decay) {
-             return std::make_unique<Held<nn::SGD>>(py::list(params), lr, momentum, weight_decay);
+      .def(py::init([](const py::iterable& params, float lr, float momentum, float weight_decay, bool nesterov) {
+             return std::make_unique<Held<nn::SGD>>(py::list(params), lr, momentum, weight_decay, nesterov);
            }),
            py::arg("params"), py::arg("lr"), py::arg("momentum") = 0.f, py::arg("weight_decay") = 0.f,
-           "SGD(model.parameters(), lr, momentum=0, weight_decay=0); raises nabla.Error for negative values.")
+           py::arg("nesterov") = false,
+           "SGD(model.parameters(), lr, momentum=0, weight_decay=0, nesterov=False); raises nabla.Error for "
+           "negative values, or nesterov without momentum.")
       .def_readonly("params", &Held<nn::SGD>::params, "The Parameter objects it updates.");
   py::class_<Held<nn::Adam>, nn::Optimizer>(nn, "Adam", R"doc(
 torch.optim.Adam (not AMSGrad; L2 weight decay added to the gradient, not
@@ -517,6 +545,66 @@ every parameter in order, then the second moments.
            py::arg("eps") = 1e-8f, py::arg("weight_decay") = 0.f,
            "Adam(model.parameters(), lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0).")
       .def_readonly("params", &Held<nn::Adam>::params, "The Parameter objects it updates.");
+  py::class_<Held<nn::AdamW>, nn::Optimizer>(nn, "AdamW", R"doc(
+torch.optim.AdamW: decoupled weight decay (w −= lr·weight_decay·w before
+the Adam update). state(): first moments, then second moments.
+)doc")
+      .def(py::init([](const py::iterable& params, float lr, float beta1, float beta2, float eps, float weight_decay) {
+             return std::make_unique<Held<nn::AdamW>>(py::list(params), lr, beta1, beta2, eps, weight_decay);
+           }),
+           py::arg("params"), py::arg("lr") = 1e-3f, py::arg("beta1") = 0.9f, py::arg("beta2") = 0.999f,
+           py::arg("eps") = 1e-8f, py::arg("weight_decay") = 1e-2f,
+           "AdamW(model.parameters(), lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2).")
+      .def_readonly("params", &Held<nn::AdamW>::params, "The Parameter objects it updates.");
+  py::class_<Held<nn::RMSprop>, nn::Optimizer>(nn, "RMSprop", R"doc(
+torch.optim.RMSprop (not centred): s = alpha·s + (1−alpha)·g²,
+w −= lr·g/(√s + eps) (with momentum: buf = momentum·buf + g/(√s + eps),
+w −= lr·buf).
+)doc")
+      .def(py::init([](const py::iterable& params, float lr, float alpha, float eps, float weight_decay,
+                       float momentum) {
+             return std::make_unique<Held<nn::RMSprop>>(py::list(params), lr, alpha, eps, weight_decay, momentum);
+           }),
+           py::arg("params"), py::arg("lr") = 1e-2f, py::arg("alpha") = 0.99f, py::arg("eps") = 1e-8f,
+           py::arg("weight_decay") = 0.f, py::arg("momentum") = 0.f,
+           "RMSprop(model.parameters(), lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0).")
+      .def_readonly("params", &Held<nn::RMSprop>::params, "The Parameter objects it updates.");
+  nn.def(
+      "clip_grad_norm",
+      [](const py::iterable& params, float max_norm) {
+        const auto ptrs = Held<nn::SGD>::param_ptrs(py::list(params));
+        py::gil_scoped_release unlocked;
+        return nn::clip_grad_norm(ptrs, max_norm);
+      },
+      py::arg("params"), py::arg("max_norm"),
+      "torch.nn.utils.clip_grad_norm_: scales every gradient so that their L2 norm (all parameters together) is "
+      "at most max_norm; returns the norm before scaling.");
+
+  // ---- learning-rate schedules (one step() per epoch, like torch's) ---------------
+  py::class_<nn::Schedule>(nn, "Schedule", R"doc(
+Base of the learning-rate schedules: step() once per epoch sets the
+optimiser's lr from the epoch count (torch's closed forms);
+set_warmup(epochs, start_factor) adds a linear warm-up.
+)doc")
+      .def("step", &nn::Schedule::step, "One epoch done: the optimiser's lr becomes the next epoch's.")
+      .def_property("epoch", &nn::Schedule::epoch, &nn::Schedule::set_epoch, "Epochs stepped so far.")
+      .def("lr_at", &nn::Schedule::lr_at, py::arg("epoch"), "The learning rate of an epoch.")
+      .def("set_warmup", &nn::Schedule::set_warmup, py::arg("epochs"), py::arg("start_factor"),
+           "Linear warm-up from start_factor·rate over the first epochs.")
+      .def("name", &nn::Schedule::name);
+  py::class_<nn::StepLR, nn::Schedule>(nn, "StepLR", "torch.optim.lr_scheduler.StepLR: lr·gamma^(epoch // step_size).")
+      .def(py::init<nn::Optimizer&, int64_t, float>(), py::arg("optimizer"), py::arg("step_size"),
+           py::arg("gamma") = 0.1f, py::keep_alive<1, 2>());
+  py::class_<nn::CosineAnnealingLR, nn::Schedule>(nn, "CosineAnnealingLR",
+                                                  "torch.optim.lr_scheduler.CosineAnnealingLR's closed form.")
+      .def(py::init<nn::Optimizer&, int64_t, float>(), py::arg("optimizer"), py::arg("t_max"),
+           py::arg("eta_min") = 0.f, py::keep_alive<1, 2>());
+  py::class_<nn::LinearWarmup, nn::Schedule>(nn, "LinearWarmup",
+                                             "torch.optim.lr_scheduler.LinearLR from start_factor to 1.")
+      .def(py::init<nn::Optimizer&, int64_t, float>(), py::arg("optimizer"), py::arg("warmup_epochs"),
+           py::arg("start_factor") = 1.f / 3, py::keep_alive<1, 2>());
+  nn.def("manual_seed", &nn::manual_seed, py::arg("seed"),
+         "Seeds the weights' initialisation and Dropout's stream (like torch.manual_seed).");
 
   nn.def(
       "from_spec",
