@@ -179,6 +179,21 @@ TEST(Layers, PoolAndFlattenAgainstReference) {
   check_layer_model(m, {3, 2, 10, 11});
 }
 
+TEST(Layers, AvgPoolAndGlobalAvgPoolAgainstReference) {
+  nn::Sequential m;
+  m.add(nn::Tanh()).add(nn::AvgPool2D(2)).add(nn::ReLU()).add(nn::AvgPool2D(3, 1, 1)).add(nn::Conv2D(2, 3, 1));
+  m.add(nn::AvgPool2D(3, 2, 1)).add(nn::GlobalAvgPool2D()).add(nn::Flatten()).add(nn::Dense(3, 4));
+  check_layer_model(m, {3, 2, 10, 11});
+  EXPECT_EQ(m.output_shape({3, 2, 10, 11}), (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(nn::AvgPool2D(3, 2, 1).name(), "AvgPool2D 3×3/2 pad 1");
+  EXPECT_EQ(nn::GlobalAvgPool2D().output_shape({2, 5, 7, 3}), (std::vector<int64_t>{2, 5, 1, 1}));
+  EXPECT_THROW(nn::AvgPool2D(0), nabla::Error);
+  EXPECT_THROW(nn::AvgPool2D(2, -1), nabla::Error);
+  EXPECT_THROW(nn::AvgPool2D(2, 2, 2), nabla::Error);
+  EXPECT_THROW(nn::AvgPool2D(3).output_shape({1, 1, 2, 2}), nabla::Error);
+  EXPECT_THROW(nn::GlobalAvgPool2D().output_shape({1, 4}), nabla::Error);
+}
+
 TEST(Layers, Conv2DAgainstReference) {
   for (bool fusion : {true, false}) {
     SCOPED_TRACE(fusion ? "fused" : "unfused");

@@ -87,6 +87,45 @@ TEST(Spec, EveryActivationOfTheTableIsAToken) {
   }
 }
 
+TEST(Spec, AvgPoolAndGlobalAvgPool) {
+  const nn::ModelSpec s = nn::parse_spec("conv 4 3 pad 1 relu | avgpool 3 stride 2 pad 1 | avgpool 2 | gap | dense 3");
+  EXPECT_EQ(s.layers[1].type->name, "AvgPool2D");
+  EXPECT_EQ(s.layers[1].arg("padding"), 1);
+  EXPECT_EQ(s.layers[3].type->name, "GlobalAvgPool2D");
+  EXPECT_EQ(s.to_string(), "conv 4 3 pad 1 relu | avgpool 3 stride 2 pad 1 | avgpool 2 | gap | dense 3");
+  nn::Sequential m = nn::build_model(s, {1, 12, 12});
+  EXPECT_EQ(m.output_shape({2, 1, 12, 12}), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(nn::torch_equivalent(m.layer(2)).python(),
+            "torch.nn.AvgPool2d(kernel_size=3, stride=2, padding=1)");
+  EXPECT_EQ(nn::torch_equivalent(m.layer(4)).python(), "torch.nn.AdaptiveAvgPool2d(output_size=1)");
+  for (const auto& [spec, message] : std::vector<std::pair<const char*, const char*>>{
+           {"avgpool 0", "the window size '0'"},
+           {"avgpool", "expected the window size"},
+           {"avgpool 2 stride -1", "'-1' is not a whole number"},
+           {"avgpool 2 pad x", "padding (at most kernel/2) 'x'"},
+           {"gap 2", "unexpected '2'"}}) {
+    SCOPED_TRACE(spec);
+    EXPECT_THROW(
+        try { nn::parse_spec(spec); } catch (const nabla::Error& e) {
+          EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+          throw;
+        },
+        nabla::Error);
+  }
+  for (const auto& [spec, message] : std::vector<std::pair<const char*, const char*>>{
+           {"avgpool 3 pad 2", "padding 2 is more than half the window 3"},
+           {"avgpool 9", "window 9 is larger than the 4×4 input"},
+           {"dense 3 | gap", "needs image input"}}) {
+    SCOPED_TRACE(spec);
+    try {
+      nn::from_spec(spec, {1, 4, 4});
+      ADD_FAILURE() << "built";
+    } catch (const nabla::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Spec, InvalidStringsNameTheLayerAndToken) {
   struct Case {
     const char* spec;

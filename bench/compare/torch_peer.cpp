@@ -98,6 +98,10 @@ TorchNet::TorchNet(const NetDesc& net, int64_t batch, const std::vector<std::vec
                                         .padding(i("padding"))));
     else if (l.module == "MaxPool2d")
       m.model->push_back(tn::MaxPool2d(tn::MaxPool2dOptions(i("kernel_size")).stride(i("stride"))));
+    else if (l.module == "AvgPool2d")
+      m.model->push_back(tn::AvgPool2d(tn::AvgPool2dOptions(i("kernel_size")).stride(i("stride")).padding(i("padding"))));
+    else if (l.module == "AdaptiveAvgPool2d")
+      m.model->push_back(tn::AdaptiveAvgPool2d(tn::AdaptiveAvgPool2dOptions(i("output_size"))));
     else if (l.module == "Flatten") m.model->push_back(tn::Flatten());
     else if (l.module == "Softmax") m.model->push_back(tn::Softmax(tn::SoftmaxOptions(-1)));
     else throw std::runtime_error("no libtorch equivalent for torch.nn." + l.module);

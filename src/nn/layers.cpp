@@ -244,6 +244,68 @@ void MaxPool2D::backward(const Tensor& /*x*/, const Tensor& /*y*/, const Tensor&
   if (dx != nullptr) nk::max_pool2d_backward(geom_, dz.data(), argmax_.data(), dx->data());
 }
 
+// ---- AvgPool2D, GlobalAvgPool2D ---------------------------------------------------
+
+AvgPool2D::AvgPool2D(int64_t kernel, int64_t stride, int64_t padding) {
+  if (kernel < 1 || stride < 0 || padding < 0 || 2 * padding > kernel)
+    throw Error("AvgPool2D(" + std::to_string(kernel) + ", " + std::to_string(stride) + ", " +
+                std::to_string(padding) +
+                "): kernel must be >= 1, stride >= 1 (0: the kernel) and padding in [0, kernel/2]");
+  geom_.kernel = kernel;
+  geom_.stride = stride == 0 ? kernel : stride;
+  geom_.padding = padding;
+}
+
+std::vector<double> AvgPool2D::args() const {
+  return {double(geom_.kernel), double(geom_.stride), double(geom_.padding)};
+}
+
+std::string AvgPool2D::name() const {
+  const std::string k = std::to_string(geom_.kernel);
+  return "AvgPool2D " + k + "×" + k + "/" + std::to_string(geom_.stride) +
+         (geom_.padding ? " pad " + std::to_string(geom_.padding) : "");
+}
+
+std::vector<int64_t> AvgPool2D::output_shape(const std::vector<int64_t>& input) const {
+  if (input.size() != 4) throw Error("input " + shape_string(input) + " is not [N, C, H, W]");
+  if (input[2] + 2 * geom_.padding < geom_.kernel || input[3] + 2 * geom_.padding < geom_.kernel)
+    throw Error("input " + shape_string(input) + " (padded by " + std::to_string(geom_.padding) +
+                ") is smaller than the " + std::to_string(geom_.kernel) + "×" + std::to_string(geom_.kernel) +
+                " window");
+  kernels::AvgPool2d g = geom_;
+  g.n = input[0], g.c = input[1], g.h = input[2], g.w = input[3];
+  return {input[0], input[1], g.out_h(), g.out_w()};
+}
+
+void AvgPool2D::prepare(const std::vector<int64_t>& input) {
+  geom_.n = input[0], geom_.c = input[1], geom_.h = input[2], geom_.w = input[3];
+}
+
+void AvgPool2D::forward(const Tensor& x, Tensor& y, nk::Activation /*act*/) {
+  nk::avg_pool2d_forward(geom_, x.data(), y.data());
+}
+
+void AvgPool2D::backward(const Tensor& /*x*/, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
+                         nk::Activation /*input_deriv*/) {
+  if (dx != nullptr) nk::avg_pool2d_backward(geom_, dz.data(), dx->data());
+}
+
+std::vector<int64_t> GlobalAvgPool2D::output_shape(const std::vector<int64_t>& input) const {
+  if (input.size() != 4 || input[2] < 1 || input[3] < 1)
+    throw Error("input " + shape_string(input) + " is not [N, C, H, W] with H, W >= 1");
+  return {input[0], input[1], 1, 1};
+}
+
+void GlobalAvgPool2D::forward(const Tensor& x, Tensor& y, nk::Activation /*act*/) {
+  nk::global_avg_pool2d_forward(x.size(0) * x.size(1), x.size(2) * x.size(3), x.data(), y.data());
+}
+
+void GlobalAvgPool2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
+                               nk::Activation /*input_deriv*/) {
+  if (dx != nullptr)
+    nk::global_avg_pool2d_backward(x.size(0) * x.size(1), x.size(2) * x.size(3), dz.data(), dx->data());
+}
+
 // ---- Flatten ----------------------------------------------------------------
 
 std::vector<int64_t> Flatten::output_shape(const std::vector<int64_t>& input) const {

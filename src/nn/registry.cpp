@@ -120,6 +120,40 @@ std::vector<LayerType> make_registry() {
   };
   r.push_back(std::move(pool));
 
+  LayerType avgpool;
+  avgpool.name = "AvgPool2D";
+  avgpool.token = "avgpool";
+  avgpool.doc = "2-D average pooling over NCHW input, square window, zero padding counted in the divisor, floor "
+                "mode (PyTorch's AvgPool2d with count_include_pad=True): each output is its window's sum / kernel².";
+  avgpool.args = {int_arg("kernel", std::nullopt, 1, "", true, "kernel_size", "the window size"),
+                  int_arg("stride", 0, 0, "stride", true, "stride", "the stride (0: the window size)"),
+                  int_arg("padding", 0, 0, "pad", true, "padding", "the zero padding (at most kernel/2)")};
+  avgpool.input_rank = 4;
+  avgpool.make = [](const std::vector<double>& a) {
+    return std::make_unique<AvgPool2D>(whole(a[0]), whole(a[1]), whole(a[2]));
+  };
+  avgpool.infer = [](std::vector<double>& a, const std::vector<int64_t>& in) {
+    const int64_t k = whole(a[0]), pad = whole(a[2]);
+    if (2 * pad > k) throw Error("padding " + std::to_string(pad) + " is more than half the window " + std::to_string(k));
+    if (in[2] + 2 * pad < k || in[3] + 2 * pad < k)
+      throw Error("window " + std::to_string(k) + " is larger than the " + std::to_string(in[2]) + "×" +
+                  std::to_string(in[3]) + " input padded by " + std::to_string(pad));
+  };
+  avgpool.torch = [](const std::vector<double>& a) {
+    return torch_of("AvgPool2d", {{"kernel_size", a[0]}, {"stride", a[1] == 0 ? a[0] : a[1]}, {"padding", a[2]}});
+  };
+  r.push_back(std::move(avgpool));
+
+  LayerType gap;
+  gap.name = "GlobalAvgPool2D";
+  gap.token = "gap";
+  gap.doc = "Global average pooling: [N, C, H, W] → [N, C, 1, 1], the mean of each plane (PyTorch's "
+            "AdaptiveAvgPool2d(1)).";
+  gap.input_rank = 4;
+  gap.make = [](const std::vector<double>&) { return std::make_unique<GlobalAvgPool2D>(); };
+  gap.torch = [](const std::vector<double>&) { return torch_of("AdaptiveAvgPool2d", {{std::string("output_size"), 1.0}}); };
+  r.push_back(std::move(gap));
+
   LayerType flatten;
   flatten.name = "Flatten";
   flatten.token = "flatten";
@@ -236,6 +270,8 @@ const LayerType& Dense::type() const { return layer_type("Dense"); }
 const LayerType& Conv2D::type() const { return layer_type("Conv2D"); }
 const LayerType& MaxPool2D::type() const { return layer_type("MaxPool2D"); }
 const LayerType& Flatten::type() const { return layer_type("Flatten"); }
+const LayerType& AvgPool2D::type() const { return layer_type("AvgPool2D"); }
+const LayerType& GlobalAvgPool2D::type() const { return layer_type("GlobalAvgPool2D"); }
 const LayerType& Softmax::type() const { return layer_type("Softmax"); }
 const LayerType& ActivationLayer::type() const { return activation_layer_type(activation().kind); }
 

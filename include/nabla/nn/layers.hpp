@@ -176,6 +176,48 @@ class MaxPool2D : public Layer {
   std::vector<int32_t> argmax_;
 };
 
+/// 2-D average pooling over NCHW input, square window, zero padding counted
+/// in the divisor, floor mode (PyTorch's AvgPool2d(kernel, stride, padding),
+/// count_include_pad = True): every output is its window's sum / kernel².
+class AvgPool2D : public Layer {
+ public:
+  /// kernel >= 1; stride >= 1, 0 meaning "= kernel" (PyTorch's default);
+  /// 0 <= padding <= kernel/2. Throws nabla::Error naming the values otherwise.
+  explicit AvgPool2D(int64_t kernel, int64_t stride = 0, int64_t padding = 0);
+  /// "AvgPool2D 2×2/2", with " pad p" when not 0.
+  std::string name() const override;
+  const LayerType& type() const override;
+  std::vector<double> args() const override;
+  /// Window side.
+  int64_t kernel() const { return geom_.kernel; }
+  /// Step between windows.
+  int64_t stride() const { return geom_.stride; }
+  /// Zero padding on each side.
+  int64_t padding() const { return geom_.padding; }
+  std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const override;
+
+ private:
+  void prepare(const std::vector<int64_t>& input) override;
+  void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
+                kernels::Activation input_deriv) override;
+  kernels::AvgPool2d geom_;
+};
+
+/// Global average pooling: [N, C, H, W] → [N, C, 1, 1], the mean of each
+/// plane (PyTorch's AdaptiveAvgPool2d(1)).
+class GlobalAvgPool2D : public Layer {
+ public:
+  std::string name() const override { return "GlobalAvgPool2D"; }
+  const LayerType& type() const override;
+  std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const override;
+
+ private:
+  void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
+                kernels::Activation input_deriv) override;
+};
+
 /// [N, d1, ..., dk] → [N, d1·…·dk] (C, H, W order, PyTorch's Flatten()).
 class Flatten : public Layer {
  public:

@@ -17,6 +17,7 @@
 ///     layer   := "dense" UNITS [act]
 ///              | "conv" CHANNELS KERNEL ["stride" S] ["pad" P] [act]
 ///              | "maxpool" KERNEL ["stride" S]
+///              | "avgpool" KERNEL ["stride" S] ["pad" P] | "gap"
 ///              | "flatten" | "softmax" | act
 ///     act     := NAME [PARAM]      (a row of the activation table: "relu",
 ///                                   "sigmoid", "tanh", …; PARAM for the
@@ -97,7 +98,7 @@ struct LayerType {
   std::unique_ptr<Layer> create(const std::vector<double>& args) const;
 };
 
-/// Every layer type: Dense, Conv2D, MaxPool2D, Flatten, Softmax, then one per
+/// Every layer type: Dense, Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Flatten, Softmax, then one per
 /// activation of the table (in its order, without None).
 const std::vector<LayerType>& layer_types();
 /// The entry whose name ("Conv2D") or spec token ("conv") is `key`, or null.
