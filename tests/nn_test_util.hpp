@@ -218,7 +218,8 @@ struct RefNet {
             for (int64_t i = 0; i < s[2] * s[3]; ++i) dx[nc * s[2] * s[3] + i] = dy[nc] / double(s[2] * s[3]);
           break;
         case RefLayer::Act:
-          for (size_t i = 0; i < dx.size(); ++i) dx[i] = nabla::kernels::activation_backward_reference(l.act, dy[i], y[i]);
+          for (size_t i = 0; i < dx.size(); ++i) dx[i] = nabla::kernels::activation_backward_reference(
+              l.act, dy[i], nabla::kernels::derivative_uses_input(l.act.kind) ? a[i] : y[i]);
           break;
         case RefLayer::Softmax: {
           const int64_t c = s.back();

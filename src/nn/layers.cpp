@@ -99,8 +99,21 @@ void Dense::forward(const Tensor& x, Tensor& y, nk::Activation act) {
            nk::Epilogue::bias_act(nk::BiasKind::PerCol, bias.value.data(), act));
 }
 
-void Dense::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
-                     nk::Activation input_deriv) {
+void Layer::backward_from(const Tensor& x, const Tensor& d, const Tensor& y, const Tensor& dz, Tensor* dx,
+                          nk::Activation input_deriv) {
+  backward(x, y, dz, dx, nk::Activation::None);
+  if (dx != nullptr && !input_deriv.is_none())
+    nk::activation_backward(input_deriv, dx->numel(), d.data(), dx->data(), dx->data());
+}
+
+void Dense::backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx, nk::Activation input_deriv) {
+  backward_from(x, x, y, dz, dx, input_deriv);
+}
+
+// d: where input_deriv's derivative comes from (x = the previous activation's
+// output, or its input Z for the kinds whose derivative uses the input).
+void Dense::backward_from(const Tensor& x, const Tensor& d, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
+                          nk::Activation input_deriv) {
   const int64_t n = x.size(0);
   // dW += dZᵀ·X  [out, in];  db += Σ_n dZ;  dX = dZ·W [n, in] (⊙ f'(X) fused).
   {
@@ -112,7 +125,7 @@ void Dense::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Ten
   if (dx != nullptr) {
     const nk::Epilogue ep = input_deriv == nk::Activation::None
                                 ? nk::Epilogue{}
-                                : nk::Epilogue::derivative(input_deriv, x.data(), in_);
+                                : nk::Epilogue::derivative(input_deriv, d.data(), in_);
     nk::gemm(nk::Trans::No, nk::Trans::No, n, in_, out_, 1.f, dz.data(), out_,
              weight.value.data(), in_, 0.f, dx->data(), in_, ep);
   }
@@ -188,8 +201,12 @@ void Conv2D::forward(const Tensor& x, Tensor& y, nk::Activation act) {
   nk::conv2d_forward(*shape_, x.data(), weight.value.data(), bias.value.data(), act, y.data());
 }
 
-void Conv2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
-                      nk::Activation input_deriv) {
+void Conv2D::backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx, nk::Activation input_deriv) {
+  backward_from(x, x, y, dz, dx, input_deriv);
+}
+
+void Conv2D::backward_from(const Tensor& x, const Tensor& d, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
+                           nk::Activation input_deriv) {
   // dW += Σ_n dZ_n·col_nᵀ, db += Σ dZ (PyTorch's grad +=);
   // dX = col2im(Wᵀ·dZ) (⊙ f'(X), X being the previous activation's output, fused).
   {
@@ -199,7 +216,7 @@ void Conv2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Te
   }
   if (dx != nullptr)
     nk::conv2d_backward_data(*shape_, dz.data(), weight.value.data(), dx->data(), input_deriv,
-                             input_deriv == nk::Activation::None ? nullptr : x.data());
+                             input_deriv == nk::Activation::None ? nullptr : d.data());
 }
 
 // ---- MaxPool2D --------------------------------------------------------------
@@ -355,9 +372,10 @@ void ActivationLayer::forward(const Tensor& x, Tensor& y, nk::Activation /*act*/
   nk::activation_forward(f_, 1, 1, x.numel(), x.data(), nk::BiasKind::None, nullptr, y.data());
 }
 
-void ActivationLayer::backward(const Tensor& /*x*/, const Tensor& y, const Tensor& dz, Tensor* dx,
+void ActivationLayer::backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                                nk::Activation /*input_deriv*/) {
-  if (dx != nullptr) nk::activation_backward(f_, y.numel(), y.data(), dz.data(), dx->data());
+  const Tensor& d = nk::derivative_uses_input(f_.kind) ? x : y;  // the table's DerivFrom
+  if (dx != nullptr) nk::activation_backward(f_, y.numel(), d.data(), dz.data(), dx->data());
 }
 
 std::vector<int64_t> Softmax::output_shape(const std::vector<int64_t>& input) const {

@@ -34,6 +34,13 @@ struct Sequential::Step {
   bool has_params = false;
   bool need_dx = false;  // does anything before this step need dLoss/dx?
   Tensor y, dz;
+  // The pre-activation output, kept when act's derivative uses its input
+  // (kernels::derivative_uses_input: GELU, SiLU). Such a step runs the layer
+  // into z and the activation element-wise into y (the convolution's direct
+  // kernels have no second output; the activation is compute-bound, so the
+  // extra pass over z costs little); its derivative is still fused into the
+  // next layer's backward (D = z).
+  Tensor z;
 };
 
 namespace {
@@ -110,6 +117,7 @@ void Sequential::plan(const std::vector<int64_t>& input) {
     }
     s.y = Tensor(shape);
     s.dz = Tensor(shape);
+    if (nk::derivative_uses_input(s.act.kind)) s.z = Tensor(shape);
     params_before = params_before || s.has_params;
     steps_.push_back(std::move(s));
   }
@@ -130,7 +138,12 @@ Tensor Sequential::forward(const Tensor& x) {
     const Tensor& in = s == 0 ? x_ : steps_[s - 1].y;
     const Step& st = steps_[s];
     const trace::LayerScope scope(st.first, [&] { return step_name(*st.layer, st.act); }, trace::Pass::Forward);
-    steps_[s].layer->forward(in, steps_[s].y, steps_[s].act);
+    if (st.z.numel() > 0) {
+      steps_[s].layer->forward(in, steps_[s].z, nk::Activation::None);
+      nk::activation_forward(st.act, 1, 1, st.z.numel(), st.z.data(), nk::BiasKind::None, nullptr, steps_[s].y.data());
+    } else {
+      steps_[s].layer->forward(in, steps_[s].y, steps_[s].act);
+    }
   }
   forward_done_ = true;
   return last.y;
@@ -151,7 +164,8 @@ Tensor Sequential::backward(const Tensor& dloss) {
   } else {
     const trace::LayerScope scope(last.first, [&] { return step_name(*last.layer, last.act); },
                                   trace::Pass::BackwardData);
-    nk::activation_backward(last.act, n_out, last.y.data(), dloss.data(), last.dz.data());
+    nk::activation_backward(last.act, n_out, (last.z.numel() > 0 ? last.z : last.y).data(), dloss.data(),
+                            last.dz.data());
   }
 
   if (input_grad_) detail::acquire(dx_, dx_spare_, planned_input_);
@@ -165,14 +179,17 @@ Tensor Sequential::backward(const Tensor& dloss) {
       // The layer marks its weight-gradient kernels (trace::PassScope).
       const trace::LayerScope scope(st.first, [&] { return step_name(*st.layer, st.act); },
                                     trace::Pass::BackwardData);
-      st.layer->backward(prev ? prev->y : x_, st.y, st.dz, dx, fuse ? in_act : nk::Activation::None);
+      if (fuse && prev && prev->z.numel() > 0)
+        st.layer->backward_from(prev->y, prev->z, st.y, st.dz, dx, in_act);
+      else
+        st.layer->backward(prev ? prev->y : x_, st.y, st.dz, dx, fuse ? in_act : nk::Activation::None);
     }
     if (!st.need_dx) break;
     const trace::LayerScope scope(prev ? prev->last : -1, [&] { return prev ? layers_[static_cast<size_t>(prev->last)]->name() : std::string(); },
                                   trace::Pass::BackwardData);
     if (prev && !fuse && in_act != nk::Activation::None)
-      nk::activation_backward(in_act, prev->dz.numel(), prev->y.data(), prev->dz.data(),
-                              prev->dz.data());
+      nk::activation_backward(in_act, prev->dz.numel(), (prev->z.numel() > 0 ? prev->z : prev->y).data(),
+                              prev->dz.data(), prev->dz.data());
   }
   return input_grad_ ? dx_ : Tensor();
 }

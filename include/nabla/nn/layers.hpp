@@ -75,6 +75,12 @@ class Layer {
   /// fuses_input_derivative()).
   virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                         kernels::Activation input_deriv) = 0;
+  /// backward() for an input_deriv whose derivative uses its input
+  /// (kernels::derivative_uses_input: GELU, SiLU): d is the previous layer's
+  /// pre-activation output Z, x its activation A. Dense and Conv2D fuse the
+  /// derivative from d; the default runs backward() then an element-wise pass.
+  virtual void backward_from(const Tensor& x, const Tensor& d, const Tensor& y, const Tensor& dz, Tensor* dx,
+                             kernels::Activation input_deriv);
 };
 
 /// Fully connected layer: Z = X·Wᵀ + b for X [N, in], W [out, in], b [out].
@@ -103,6 +109,8 @@ class Dense : public Layer {
   void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                 kernels::Activation input_deriv) override;
+  void backward_from(const Tensor& x, const Tensor& d, const Tensor& y, const Tensor& dz, Tensor* dx,
+                     kernels::Activation input_deriv) override;
   int64_t in_, out_;
 };
 
@@ -146,6 +154,8 @@ class Conv2D : public Layer {
   void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                 kernels::Activation input_deriv) override;
+  void backward_from(const Tensor& x, const Tensor& d, const Tensor& y, const Tensor& dz, Tensor* dx,
+                     kernels::Activation input_deriv) override;
   kernels::ConvParams conv_params(const std::vector<int64_t>& input) const;
   int64_t in_ch_, out_ch_, k_, stride_, pad_;
   std::optional<kernels::ConvShape> shape_;  // the geometry at the planned input shape
@@ -276,6 +286,17 @@ using Tanh = ActivationOf<kernels::ActKind::Tanh>;
 using ELU = ActivationOf<kernels::ActKind::ELU>;
 /// x for x >= 0, negative_slope·x else (torch.nn.LeakyReLU; slope >= 0, default 0.01).
 using LeakyReLU = ActivationOf<kernels::ActKind::LeakyReLU>;
+/// z·σ(z) (torch.nn.SiLU); its derivative is computed from the input z.
+using SiLU = ActivationOf<kernels::ActKind::SiLU>;
+/// z·Φ(z), Φ the standard normal CDF (torch.nn.GELU(), erf form), or with
+/// tanh_approx its tanh approximation z(1 + tanh(√(2/π)(z + 0.044715·z³)))/2
+/// (torch.nn.GELU(approximate='tanh'); the table's kind GELUTanh, layer
+/// type "GELUTanh", spec token "gelu_tanh"). Derivatives from the input z.
+class GELU : public ActivationLayer {
+ public:
+  explicit GELU(bool tanh_approx = false)
+      : ActivationLayer(tanh_approx ? kernels::ActKind::GELUTanh : kernels::ActKind::GELU) {}
+};
 
 /// Softmax over the last dimension (max-subtracted). A model trained with
 /// SoftmaxCrossEntropy ends in logits; add Softmax for inference.
