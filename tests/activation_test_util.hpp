@@ -31,14 +31,19 @@ inline std::vector<kernels::Activation> real_activations() {
   return v;
 }
 
-/// Values an activation's output takes: f(z) for z uniform in [lo, hi] (the
-/// stored outputs a derivative is computed from).
+/// The values a derivative is computed from (D): the output f(z) for z
+/// uniform in [lo, hi], or z itself for the kinds whose derivative uses
+/// the input (kernels::derivative_uses_input).
 inline std::vector<float> activation_outputs(kernels::Activation f, int64_t n, uint32_t seed, float lo = -3.f,
                                              float hi = 3.f) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> dist(lo, hi);
   std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = static_cast<float>(kernels::activation_reference(f, dist(rng)));
+  const bool from_z = kernels::derivative_uses_input(f.kind);
+  for (auto& x : v) {
+    const float z = dist(rng);
+    x = from_z ? z : static_cast<float>(kernels::activation_reference(f, z));
+  }
   return v;
 }
 

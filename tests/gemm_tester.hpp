@@ -209,9 +209,10 @@ class GemmTester {
     std::vector<float> d;
     if (!deriv_.is_none()) {  // outputs of the activation: f(z) for z in [−3, 3]
       d = make_matrix(m_, n_, ldd, false, rng, -3.f, 3.f);
-      for (float& z : d) z = static_cast<float>(act64(deriv_, z));
+      if (!nabla::kernels::derivative_uses_input(deriv_.kind))  // else D is z itself
+        for (float& z : d) z = static_cast<float>(act64(deriv_, z));
       for (int64_t i = 0; i < m_; ++i)  // the kink: the derivative at exactly 0 (a = f(0))
-        for (int64_t j = (i % 3); j < n_; j += 5) d[i * ldd + j] = static_cast<float>(act64(deriv_, 0.0));
+        for (int64_t j = (i % 3); j < n_; j += 5) d[i * ldd + j] = nabla::kernels::derivative_uses_input(deriv_.kind) ? 0.f : static_cast<float>(act64(deriv_, 0.0));
     }
 
     GemmArgs g;

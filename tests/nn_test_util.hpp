@@ -31,7 +31,7 @@ inline int64_t numel(const Shape& s) {
 
 /// One layer of the reference: kind + parameters in PyTorch's layouts.
 struct RefLayer {
-  enum Kind { Dense, Conv, Pool, Flatten, Act, Softmax, BatchNorm, Identity } kind;
+  enum Kind { Dense, Conv, Pool, Flatten, Act, Softmax, BatchNorm, Identity, AvgPool, Gap } kind;
   nabla::kernels::Activation act;  // Act: a row of the activation table
   Vec w, b;                       // Dense [out, in] / Conv [o, c, k, k]; bias
   int64_t in = 0, out = 0;        // Dense features / Conv channels
@@ -58,6 +58,9 @@ struct RefNet {
         return {s[0], l.out, (s[2] + 2 * l.pad - l.k) / l.stride + 1, (s[3] + 2 * l.pad - l.k) / l.stride + 1};
       case RefLayer::Pool: return {s[0], s[1], (s[2] - l.k) / l.stride + 1, (s[3] - l.k) / l.stride + 1};
       case RefLayer::Flatten: return {s[0], numel(s) / s[0]};
+      case RefLayer::AvgPool:
+        return {s[0], s[1], (s[2] + 2 * l.pad - l.k) / l.stride + 1, (s[3] + 2 * l.pad - l.k) / l.stride + 1};
+      case RefLayer::Gap: return {s[0], s[1], 1, 1};
       default: return s;
     }
   }
@@ -137,6 +140,26 @@ struct RefNet {
           }
           break;
         }
+        case RefLayer::AvgPool:  // torch's count_include_pad = True: divide by k²
+          for (int64_t nc = 0; nc < s[0] * s[1]; ++nc)
+            for (int64_t i = 0; i < os[2]; ++i)
+              for (int64_t j = 0; j < os[3]; ++j) {
+                double sum = 0;
+                for (int64_t p = 0; p < l.k; ++p)
+                  for (int64_t q = 0; q < l.k; ++q) {
+                    const int64_t h = i * l.stride + p - l.pad, w = j * l.stride + q - l.pad;
+                    if (h >= 0 && h < s[2] && w >= 0 && w < s[3]) sum += a[(nc * s[2] + h) * s[3] + w];
+                  }
+                y[(nc * os[2] + i) * os[3] + j] = sum / double(l.k * l.k);
+              }
+          break;
+        case RefLayer::Gap:
+          for (int64_t nc = 0; nc < s[0] * s[1]; ++nc) {
+            double sum = 0;
+            for (int64_t i = 0; i < s[2] * s[3]; ++i) sum += a[nc * s[2] * s[3] + i];
+            y[nc] = sum / double(s[2] * s[3]);
+          }
+          break;
         case RefLayer::Act:
           for (size_t i = 0; i < y.size(); ++i) y[i] = nabla::kernels::activation_reference(l.act, a[i]);
           break;
@@ -239,8 +262,24 @@ struct RefNet {
           }
           break;
         }
+        case RefLayer::AvgPool:
+          for (int64_t nc = 0; nc < s[0] * s[1]; ++nc)
+            for (int64_t i = 0; i < os[2]; ++i)
+              for (int64_t j = 0; j < os[3]; ++j)
+                for (int64_t p = 0; p < l.k; ++p)
+                  for (int64_t q = 0; q < l.k; ++q) {
+                    const int64_t h = i * l.stride + p - l.pad, w = j * l.stride + q - l.pad;
+                    if (h >= 0 && h < s[2] && w >= 0 && w < s[3])
+                      dx[(nc * s[2] + h) * s[3] + w] += dy[(nc * os[2] + i) * os[3] + j] / double(l.k * l.k);
+                  }
+          break;
+        case RefLayer::Gap:
+          for (int64_t nc = 0; nc < s[0] * s[1]; ++nc)
+            for (int64_t i = 0; i < s[2] * s[3]; ++i) dx[nc * s[2] * s[3] + i] = dy[nc] / double(s[2] * s[3]);
+          break;
         case RefLayer::Act:
-          for (size_t i = 0; i < dx.size(); ++i) dx[i] = nabla::kernels::activation_backward_reference(l.act, dy[i], y[i]);
+          for (size_t i = 0; i < dx.size(); ++i) dx[i] = nabla::kernels::activation_backward_reference(
+              l.act, dy[i], nabla::kernels::derivative_uses_input(l.act.kind) ? a[i] : y[i]);
           break;
         case RefLayer::Softmax: {
           const int64_t c = s.back();
@@ -305,6 +344,13 @@ inline RefNet reference_of(nn::Sequential& m,
       rl.kind = RefLayer::Pool;
       rl.k = whole(0);
       rl.stride = whole(1);
+    } else if (type == "AvgPool2D") {
+      rl.kind = RefLayer::AvgPool;
+      rl.k = whole(0);
+      rl.stride = whole(1);
+      rl.pad = whole(2);
+    } else if (type == "GlobalAvgPool2D") {
+      rl.kind = RefLayer::Gap;
     } else if (type == "Flatten") {
       rl.kind = RefLayer::Flatten;
     } else if (type == "Softmax") {

@@ -27,6 +27,12 @@ const std::vector<Activation> kActs = nabla::test::all_activations();
 
 double f64(Activation f, double x) { return nk::activation_reference(f, x); }
 
+// The ulp bound of the forward against float64: 4 for the table's original
+// kinds; 24 for GELU and SiLU (measured worst: 18 ulp, GELU near z = −12 on
+// SSE2, where Φ(z) ~ 1e−36 is the product of two exponentials and erfc's
+// rational kernel; 24 ulp is 1.4e−6 relative, inside the 1e−5 contract).
+double ulp_limit(Activation f) { return nk::derivative_uses_input(f.kind) ? 24 : 4; }
+
 // Every 4099th float bit pattern: ~1 M values over the whole range.
 std::vector<float> float_sweep() {
   std::vector<float> v;
@@ -100,7 +106,7 @@ TEST(Activation, SigmoidTanhUlpEveryIsa) {
       UlpReport r;
       for (size_t i = 0; i < xs.size(); ++i) r.add(xs[i], out[i], f64(f, xs[i]));
       std::printf("[ ulp %-7s] %-7s %.2f (x=%g)\n", nabla::isa_name(isa), nk::activation_name(f), r.worst, r.at);
-      EXPECT_LE(r.worst, 4.0) << nabla::test::label(f);
+      EXPECT_LE(r.worst, ulp_limit(f)) << nabla::test::label(f);
       EXPECT_EQ(r.bad_special, 0) << nabla::test::label(f);
     }
   });
@@ -122,7 +128,7 @@ TEST(Activation, ForwardMatchesReferenceAllSizes) {
             ASSERT_LE(std::fabs(got[i] - ref[i]), std::numeric_limits<float>::min()) << "x=" << x[i];
             continue;
           }
-          const double tol = f.info().transcendental ? 4 : 0;
+          const double tol = f.info().transcendental ? ulp_limit(f) : 0;
           ASSERT_LE(ulp_error(got[i], ref[i]), tol)
               << nabla::test::label(f) << " n=" << n << " i=" << i << " x=" << x[i] << " got " << got[i];
         }
@@ -170,7 +176,7 @@ TEST(Activation, BiasPerColumnAndPerChannelInPlace) {
         nk::activation_forward(f, s.batch, s.rows, s.cols, got.data(), s.kind, bias.data(), got.data());  // in place
         nk::activation_forward_reference(f, s.batch, s.rows, s.cols, x.data(), s.kind, bias.data(), ref.data());
         for (int64_t i = 0; i < n; ++i)
-          ASSERT_LE(ulp_error(got[i], ref[i]), 4) << nabla::test::label(f) << " shape " << s.batch << "x" << s.rows
+          ASSERT_LE(ulp_error(got[i], ref[i]), ulp_limit(f)) << nabla::test::label(f) << " shape " << s.batch << "x" << s.rows
                                                   << "x" << s.cols << " i=" << i;
       }
     }
@@ -185,10 +191,15 @@ TEST(Activation, BackwardMatchesReferenceAndFiniteDifferences) {
       for (Activation f : kActs) {
         std::vector<float> a(z.size()), got(z.size()), ref(z.size());
         nk::activation_forward(f, 1, 1, n, z.data(), BiasKind::None, nullptr, a.data());
-        nk::activation_backward(f, n, a.data(), g.data(), got.data());
-        nk::activation_backward_reference(f, n, a.data(), g.data(), ref.data());
+        // D: the output, or z for the kinds whose derivative uses the input.
+        const bool from_z = nk::derivative_uses_input(f.kind);
+        const float* d = from_z ? z.data() : a.data();
+        nk::activation_backward(f, n, d, g.data(), got.data());
+        nk::activation_backward_reference(f, n, d, g.data(), ref.data());
         for (int64_t i = 0; i < n; ++i) {
-          ASSERT_LE(std::fabs(got[i] - ref[i]), 3e-7 * std::fabs(ref[i]) + 1e-30)
+          // GELU's and SiLU's f' = Φ + zφ, σ(1 + z(1 − σ)) have a root: there
+          // the error is relative to the terms, O(|g|), not to their sum.
+          ASSERT_LE(std::fabs(got[i] - ref[i]), 3e-7 * std::fabs(ref[i]) + (from_z ? 2e-7 * std::fabs(g[i]) : 1e-30))
               << nabla::test::label(f) << " n=" << n << " i=" << i;
           // Central difference of the float64 forward; away from the kinks at 0.
           if (std::fabs(z[i]) < 1e-3) continue;

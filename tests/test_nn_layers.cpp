@@ -13,6 +13,7 @@
 #include "nabla/error.hpp"
 #include "nabla/nn/layers.hpp"
 #include "nabla/nn/loss.hpp"
+#include "nabla/nn/residual.hpp"
 #include "nabla/nn/sequential.hpp"
 #include "activation_test_util.hpp"
 #include "nabla/nn/registry.hpp"
@@ -198,6 +199,21 @@ TEST(Layers, PoolAndFlattenAgainstReference) {
   nn::Sequential m;
   m.add(nn::Tanh()).add(nn::MaxPool2D(2)).add(nn::ReLU()).add(nn::MaxPool2D(3, 1)).add(nn::Flatten()).add(nn::Dense(2 * 3 * 3, 4));
   check_layer_model(m, {3, 2, 10, 11});
+}
+
+TEST(Layers, AvgPoolAndGlobalAvgPoolAgainstReference) {
+  nn::Sequential m;
+  m.add(nn::Tanh()).add(nn::AvgPool2D(2)).add(nn::ReLU()).add(nn::AvgPool2D(3, 1, 1)).add(nn::Conv2D(2, 3, 1));
+  m.add(nn::AvgPool2D(3, 2, 1)).add(nn::GlobalAvgPool2D()).add(nn::Flatten()).add(nn::Dense(3, 4));
+  check_layer_model(m, {3, 2, 10, 11});
+  EXPECT_EQ(m.output_shape({3, 2, 10, 11}), (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(nn::AvgPool2D(3, 2, 1).name(), "AvgPool2D 3×3/2 pad 1");
+  EXPECT_EQ(nn::GlobalAvgPool2D().output_shape({2, 5, 7, 3}), (std::vector<int64_t>{2, 5, 1, 1}));
+  EXPECT_THROW(nn::AvgPool2D(0), nabla::Error);
+  EXPECT_THROW(nn::AvgPool2D(2, -1), nabla::Error);
+  EXPECT_THROW(nn::AvgPool2D(2, 2, 2), nabla::Error);
+  EXPECT_THROW(nn::AvgPool2D(3).output_shape({1, 1, 2, 2}), nabla::Error);
+  EXPECT_THROW(nn::GlobalAvgPool2D().output_shape({1, 4}), nabla::Error);
 }
 
 TEST(Layers, Conv2DAgainstReference) {
@@ -428,4 +444,70 @@ TEST(Init, PyTorchDefaultHeXavier) {
   EXPECT_LE(max_abs(a.weight.value), std::sqrt(6.f / 150));
   EXPECT_GT(max_abs(a.weight.value), 0.9f * std::sqrt(6.f / 150));
   EXPECT_THROW(nn::parse_init("lecun"), nabla::Error);
+}
+
+// ---- Residual -------------------------------------------------------------------
+
+namespace {
+
+// A copy of `from`'s parameter values into `to` (same architecture).
+void copy_params(nn::Sequential& from, nn::Sequential& to) {
+  auto a = from.parameters(), b = to.parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) b[i]->value.copy_from(a[i]->value);
+}
+
+nn::Sequential block_body(int64_t c, int64_t out, int64_t stride) {
+  nn::Sequential b;
+  b.add(nn::Conv2D(c, out, 3, stride, 1)).add(nn::GELU()).add(nn::Conv2D(out, out, 3, 1, 1));
+  return b;
+}
+
+}  // namespace
+
+// body(x) + shortcut(x) against the two branches run as Sequentials of their
+// own with the same parameters: outputs, parameter gradients and the input
+// gradient, bitwise (the same kernels on the same data).
+TEST(Residual, EqualsItsBranchesBitwise) {
+  for (bool with_shortcut : {false, true}) {
+    SCOPED_TRACE(with_shortcut ? "conv shortcut" : "identity");
+    const int64_t out = with_shortcut ? 5 : 3, stride = with_shortcut ? 2 : 1;
+    nn::Sequential shortcut;
+    if (with_shortcut) shortcut.add(nn::Conv2D(3, out, 1, stride, 0));
+    nn::Sequential m;
+    m.add(nn::Residual(block_body(3, out, stride), std::move(shortcut)));
+    m.set_input_grad(true);
+    nn::Sequential b = block_body(3, out, stride), s;
+    if (with_shortcut) s.add(nn::Conv2D(3, out, 1, stride, 0));
+    auto& res = dynamic_cast<nn::Residual&>(m.layer(0));
+    copy_params(res.body(), b);
+    if (with_shortcut) copy_params(res.shortcut(), s);
+    b.set_input_grad(true);
+    s.set_input_grad(true);
+    const Tensor x = nabla::test::random_input({2, 3, 8, 9}, 5);
+    const Tensor y = m.forward(x);
+    const Tensor yb = b.forward(x);
+    const Tensor ys = with_shortcut ? s.forward(x) : x;
+    ASSERT_EQ(y.shape(), yb.shape());
+    for (int64_t i = 0; i < y.numel(); ++i) ASSERT_EQ(y.data()[i], yb.data()[i] + ys.data()[i]) << i;
+    const Tensor g = nabla::test::random_input(y.shape(), 6);
+    m.zero_grad();
+    const Tensor dx = m.backward(g);
+    const Tensor dxb = b.backward(g);
+    const Tensor dxs = with_shortcut ? s.backward(g) : g;
+    for (int64_t i = 0; i < dx.numel(); ++i) ASSERT_EQ(dx.data()[i], dxb.data()[i] + dxs.data()[i]) << i;
+    auto np = m.named_parameters();
+    ASSERT_EQ(np.size(), with_shortcut ? 6u : 4u);
+    EXPECT_EQ(np[0].first, "0.body.0.weight");
+    EXPECT_EQ(np[3].first, "0.body.2.bias");
+    if (with_shortcut) EXPECT_EQ(np[4].first, "0.shortcut.0.weight");
+    auto bp = b.parameters();
+    for (size_t i = 0; i < bp.size(); ++i)
+      for (int64_t j = 0; j < bp[i]->grad.numel(); ++j) ASSERT_EQ(np[i].second->grad.data()[j], bp[i]->grad.data()[j]);
+    EXPECT_EQ(m.num_parameters(), b.num_parameters() + s.num_parameters());
+  }
+  nn::Sequential m;
+  m.add(nn::Residual(block_body(3, 4, 1)));
+  EXPECT_THROW(m.output_shape({1, 3, 8, 8}), nabla::Error);  // 4 channels + identity of 3
+  EXPECT_THROW(nn::Residual(nn::Sequential()), nabla::Error);
 }

@@ -3,6 +3,7 @@
 // differences away from ties, every ISA, thread counts.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -170,4 +171,127 @@ TEST(MaxPool, InvalidGeometryThrows) {
     EXPECT_NE(std::string(e.what()).find("stride -1"), std::string::npos) << e.what();
   }
   EXPECT_NO_THROW(nk::max_pool2d_forward(MaxPool2d{0, 3, 4, 4, 2, 2, 0}, nullptr, nullptr, nullptr));
+}
+
+// ---- average pooling ------------------------------------------------------------
+
+namespace {
+
+using nk::AvgPool2d;
+
+std::string str(const AvgPool2d& p) {
+  return std::to_string(p.n) + "x" + std::to_string(p.c) + "x" + std::to_string(p.h) + "x" + std::to_string(p.w) +
+         " k" + std::to_string(p.kernel) + " s" + std::to_string(p.stride) + " p" + std::to_string(p.padding);
+}
+
+void check_avg_against_reference(const AvgPool2d& p, uint32_t seed) {
+  const int64_t in = p.n * p.c * p.h * p.w, out = p.n * p.c * p.out_h() * p.out_w();
+  const auto x = nabla::test::uniform(in, -3, 3, seed), dy = nabla::test::uniform(out, -1, 1, seed + 1);
+  std::vector<float> y(out, 7.f), yr(out), dx(in, 123.f), dxr(in);
+  nk::avg_pool2d_forward(p, x.data(), y.data());
+  nk::avg_pool2d_forward_reference(p, x.data(), yr.data());
+  ASSERT_TRUE(nabla::test::bitwise_equal(y, yr)) << str(p);
+  nk::avg_pool2d_backward(p, dy.data(), dx.data());
+  nk::avg_pool2d_backward_reference(p, dy.data(), dxr.data());
+  ASSERT_TRUE(nabla::test::bitwise_equal(dx, dxr)) << str(p);
+  // torch's definition in float64: the window sum (padding counted as 0) over kernel².
+  const int64_t oh = p.out_h(), ow = p.out_w();
+  for (int64_t q = 0; q < p.n * p.c; ++q)
+    for (int64_t o = 0; o < oh * ow; ++o) {
+      double s = 0;
+      for (int64_t a = 0; a < p.kernel; ++a)
+        for (int64_t b = 0; b < p.kernel; ++b) {
+          const int64_t hh = o / ow * p.stride - p.padding + a, ww = o % ow * p.stride - p.padding + b;
+          if (hh >= 0 && hh < p.h && ww >= 0 && ww < p.w) s += x[(q * p.h + hh) * p.w + ww];
+        }
+      ASSERT_NEAR(y[q * oh * ow + o], s / double(p.kernel * p.kernel), 1e-5) << str(p);
+    }
+}
+
+}  // namespace
+
+TEST(AvgPool, MatchesReferenceBitwiseEveryIsaAndGeometry) {
+  nabla::test::for_each_isa([](nabla::Isa) {
+    for (int64_t k = 1; k <= 4; ++k)
+      for (int64_t s = 1; s <= 3; ++s)
+        for (int64_t pad = 0; 2 * pad <= k; ++pad)
+          for (int64_t hw : {4, 7, 12}) {
+            if (hw + 2 * pad < k) continue;
+            check_avg_against_reference(AvgPool2d{2, 2, hw, hw + 1, k, s, pad}, static_cast<uint32_t>(k * 100 + s * 10 + pad));
+          }
+    // Every tail of 4/8/16 lanes, for the vectorised strides.
+    for (int64_t w = 2; w <= 70; ++w)
+      for (const auto& [k, s, pad] : std::vector<std::array<int64_t, 3>>{{2, 2, 0}, {3, 1, 1}, {3, 2, 1}, {2, 1, 0}})
+        if (w + 2 * pad >= k) check_avg_against_reference(AvgPool2d{1, 2, 3, w, k, s, pad}, static_cast<uint32_t>(w));
+  });
+}
+
+TEST(AvgPool, BackwardIsFiniteDifferenceOfForward) {
+  for (const AvgPool2d p : {AvgPool2d{1, 2, 6, 7, 2, 2, 0}, AvgPool2d{1, 2, 7, 7, 3, 2, 1}, AvgPool2d{1, 1, 5, 9, 3, 1, 1}}) {
+    const int64_t in = p.n * p.c * p.h * p.w, out = p.n * p.c * p.out_h() * p.out_w();
+    const auto x = nabla::test::uniform(in, -1, 1, 3), wgt = nabla::test::uniform(out, -1, 1, 9);
+    std::vector<float> dx(in);
+    nk::avg_pool2d_backward(p, wgt.data(), dx.data());
+    for (int64_t i = 0; i < in; ++i) {
+      auto L = [&](float dv) {
+        auto xp = x;
+        xp[i] += dv;
+        std::vector<float> yp(out);
+        nk::avg_pool2d_forward_reference(p, xp.data(), yp.data());
+        double l = 0;
+        for (int64_t o = 0; o < out; ++o) l += static_cast<double>(wgt[o]) * yp[o];
+        return l;
+      };
+      EXPECT_NEAR(dx[i], (L(0.01f) - L(-0.01f)) / 0.02, 1e-4) << str(p) << " i=" << i;
+    }
+  }
+}
+
+TEST(AvgPool, GlobalMatchesFloat64EveryIsaAndSize) {
+  nabla::test::for_each_isa([](nabla::Isa) {
+    for (int64_t plane : {1, 3, 4, 7, 8, 15, 16, 17, 31, 63, 64, 65, 196, 1000}) {
+      const int64_t planes = 5;
+      const auto x = nabla::test::uniform(planes * plane, -2, 3, static_cast<uint32_t>(plane));
+      std::vector<float> y(planes), yr(planes), dx(planes * plane, 9.f);
+      nk::global_avg_pool2d_forward(planes, plane, x.data(), y.data());
+      nk::global_avg_pool2d_forward_reference(planes, plane, x.data(), yr.data());
+      for (int64_t q = 0; q < planes; ++q) {
+        double mag = 0;
+        for (int64_t i = 0; i < plane; ++i) mag += std::fabs(x[q * plane + i]);
+        EXPECT_NEAR(y[q], yr[q], 2e-6 * mag / double(plane) + 1e-7) << "plane " << plane;
+      }
+      const auto dy = nabla::test::uniform(planes, -1, 1, 4);
+      nk::global_avg_pool2d_backward(planes, plane, dy.data(), dx.data());
+      for (int64_t q = 0; q < planes; ++q)
+        for (int64_t i = 0; i < plane; ++i) ASSERT_EQ(dx[q * plane + i], dy[q] / float(plane)) << plane;
+    }
+  });
+}
+
+TEST(AvgPool, LargeShapeAnyThreadCount) {
+  const AvgPool2d p{32, 16, 28, 28, 3, 2, 1};
+  const int64_t in = p.n * p.c * p.h * p.w, out = p.n * p.c * p.out_h() * p.out_w();
+  const auto x = nabla::test::uniform(in, -1, 1, 5);
+  std::vector<float> y0, dx0, g0;
+  nabla::test::for_each_thread_count([&](int t) {
+    std::vector<float> y(out), dx(in), g(p.n * p.c);
+    nk::avg_pool2d_forward(p, x.data(), y.data());
+    nk::avg_pool2d_backward(p, y.data(), dx.data());
+    nk::global_avg_pool2d_forward(p.n * p.c, p.h * p.w, x.data(), g.data());
+    if (t == 1) y0 = y, dx0 = dx, g0 = g;
+    EXPECT_TRUE(nabla::test::bitwise_equal(y, y0));
+    EXPECT_TRUE(nabla::test::bitwise_equal(dx, dx0));
+    EXPECT_TRUE(nabla::test::bitwise_equal(g, g0));
+  });
+}
+
+TEST(AvgPool, InvalidGeometryThrows) {
+  float x[16] = {}, y[16];
+  EXPECT_THROW(nk::avg_pool2d_forward(AvgPool2d{1, 1, 4, 4, 0, 1, 0}, x, y), nabla::Error);
+  EXPECT_THROW(nk::avg_pool2d_forward(AvgPool2d{1, 1, 4, 4, 2, 2, 2}, x, y), nabla::Error);
+  EXPECT_THROW(nk::avg_pool2d_forward(AvgPool2d{1, 1, 1, 4, 3, 1, 0}, x, y), nabla::Error);
+  EXPECT_THROW(nk::avg_pool2d_backward(AvgPool2d{1, 1, 4, 4, 2, 0, 0}, x, nullptr), nabla::Error);
+  EXPECT_THROW(nk::global_avg_pool2d_forward(1, 0, x, y), nabla::Error);
+  EXPECT_THROW(nk::global_avg_pool2d_backward(1, 4, x, nullptr), nabla::Error);
+  EXPECT_NO_THROW(nk::global_avg_pool2d_forward(0, 4, nullptr, nullptr));
 }

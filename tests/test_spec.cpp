@@ -2,10 +2,12 @@
 // strings, the presets, and building models (shapes, loss choice, errors).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "nabla/nn/presets.hpp"
+#include "nabla/nn/residual.hpp"
 #include "nabla/error.hpp"
 
 namespace nn = nabla::nn;
@@ -83,6 +85,45 @@ TEST(Spec, EveryActivationOfTheTableIsAToken) {
           << error_of("dense 4 " + name + " -5 | dense 10");
     } else {
       EXPECT_NE(error_of("dense 4 " + name + " 0.5 | dense 10").find("unexpected '0.5'"), std::string::npos);
+    }
+  }
+}
+
+TEST(Spec, AvgPoolAndGlobalAvgPool) {
+  const nn::ModelSpec s = nn::parse_spec("conv 4 3 pad 1 relu | avgpool 3 stride 2 pad 1 | avgpool 2 | gap | dense 3");
+  EXPECT_EQ(s.layers[1].type->name, "AvgPool2D");
+  EXPECT_EQ(s.layers[1].arg("padding"), 1);
+  EXPECT_EQ(s.layers[3].type->name, "GlobalAvgPool2D");
+  EXPECT_EQ(s.to_string(), "conv 4 3 pad 1 relu | avgpool 3 stride 2 pad 1 | avgpool 2 | gap | dense 3");
+  nn::Sequential m = nn::build_model(s, {1, 12, 12});
+  EXPECT_EQ(m.output_shape({2, 1, 12, 12}), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(nn::torch_equivalent(m.layer(2)).python(),
+            "torch.nn.AvgPool2d(kernel_size=3, stride=2, padding=1)");
+  EXPECT_EQ(nn::torch_equivalent(m.layer(4)).python(), "torch.nn.AdaptiveAvgPool2d(output_size=1)");
+  for (const auto& [spec, message] : std::vector<std::pair<const char*, const char*>>{
+           {"avgpool 0", "the window size '0'"},
+           {"avgpool", "expected the window size"},
+           {"avgpool 2 stride -1", "'-1' is not a whole number"},
+           {"avgpool 2 pad x", "padding (at most kernel/2) 'x'"},
+           {"gap 2", "unexpected '2'"}}) {
+    SCOPED_TRACE(spec);
+    EXPECT_THROW(
+        try { nn::parse_spec(spec); } catch (const nabla::Error& e) {
+          EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+          throw;
+        },
+        nabla::Error);
+  }
+  for (const auto& [spec, message] : std::vector<std::pair<const char*, const char*>>{
+           {"avgpool 3 pad 2", "padding 2 is more than half the window 3"},
+           {"avgpool 9", "window 9 is larger than the 4×4 input"},
+           {"dense 3 | gap", "needs image input"}}) {
+    SCOPED_TRACE(spec);
+    try {
+      nn::from_spec(spec, {1, 4, 4});
+      ADD_FAILURE() << "built";
+    } catch (const nabla::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
     }
   }
 }
@@ -169,4 +210,44 @@ TEST(Spec, ImpossibleModelsAreClearErrors) {
   EXPECT_NE(error_of("dense 7").find("7 outputs but the data has 10 classes"), std::string::npos);
   EXPECT_NE(error_of("dense 1 sigmoid").find("1 output (binary) but the data has 10 classes"), std::string::npos);
   EXPECT_NE(error_of("dense 10 sigmoid").find("a sigmoid on 10 outputs"), std::string::npos);
+}
+
+TEST(Spec, ResidualBlocks) {
+  const nn::ModelSpec s = nn::parse_spec("conv 4 3 pad 1 relu | res( conv 4 3 pad 1 gelu | conv 4 3 pad 1 ) | relu | "
+                                         "res(conv 8 3 stride 2 pad 1 silu|conv 8 3 pad 1) | gap | dense 2");
+  ASSERT_EQ(s.layers.size(), 6u);
+  EXPECT_EQ(s.layers[1].type->name, "Residual");
+  EXPECT_EQ(s.layers[1].body.size(), 2u);
+  EXPECT_EQ(s.to_string(), "conv 4 3 pad 1 relu | res( conv 4 3 pad 1 gelu | conv 4 3 pad 1 ) | relu | "
+                           "res( conv 8 3 stride 2 pad 1 silu | conv 8 3 pad 1 ) | gap | dense 2");
+  EXPECT_EQ(nn::parse_spec(s.to_string()).to_string(), s.to_string());
+  nn::Sequential m = nn::build_model(s, {3, 8, 8});
+  EXPECT_EQ(m.output_shape({2, 3, 8, 8}), (std::vector<int64_t>{2, 2}));
+  std::vector<std::string> names;
+  for (auto& [n, p] : m.named_parameters()) names.push_back(n);
+  EXPECT_EQ(names[2], "2.body.0.weight");
+  EXPECT_EQ(names[6], "4.body.0.weight");  // layers: conv, relu, res, relu, res, gap, flatten, dense
+  EXPECT_NE(std::find(names.begin(), names.end(), "4.shortcut.0.weight"), names.end());
+  auto& r = dynamic_cast<nn::Residual&>(m.layer(4));
+  ASSERT_EQ(r.shortcut().size(), 1);
+  EXPECT_EQ(r.shortcut().layer(0).name(), "Conv2D 4→8 1×1 stride 2");
+  for (const auto& [spec, message] : std::vector<std::pair<const char*, const char*>>{
+           {"res( dense 3", "unclosed 'res('"},
+           {"res()", "empty 'res()'"},
+           {"res( ) | dense 2", "empty 'res()'"},
+           {"res( dense x )", "'x'"}}) {
+    SCOPED_TRACE(spec);
+    try {
+      nn::parse_spec(spec);
+      ADD_FAILURE() << "parsed";
+    } catch (const nabla::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
+  try {
+    nn::from_spec("res( dense 3 )", {5});
+    ADD_FAILURE() << "built";
+  } catch (const nabla::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("only image blocks"), std::string::npos) << e.what();
+  }
 }

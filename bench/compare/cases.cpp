@@ -381,7 +381,7 @@ nabla_compare::NetDesc describe(nn::Sequential& model, const std::vector<int64_t
   net.classes = classes;
   for (int64_t i = 0; i < model.size(); ++i) {
     const nn::TorchEquivalent t = nn::torch_equivalent(model.layer(i));
-    net.layers.push_back({t.module, t.kwargs, t.aten_op, t.aten_param});
+    net.layers.push_back({t.module, t.kwargs, t.aten_op, t.aten_param, t.aten_str});
   }
   return net;
 }

@@ -31,14 +31,19 @@ std::vector<float> copy_out(const torch::Tensor& t) {
 // An element-wise activation by its ATen operator's name, called boxed
 // through the dispatcher (autograd included): "relu", or "leaky_relu" with
 // its slope, and the operator's own defaults for the rest of its schema.
-std::function<torch::Tensor(torch::Tensor)> aten_activation(const std::string& op, std::optional<double> param) {
+std::function<torch::Tensor(torch::Tensor)> aten_activation(const std::string& op, std::optional<double> param,
+                                                            const std::pair<std::string, std::string>& str = {}) {
   const c10::OperatorHandle handle = c10::Dispatcher::singleton().findSchemaOrThrow(("aten::" + op).c_str(), "");
-  return [handle, param](torch::Tensor x) {
+  return [handle, param, str](torch::Tensor x) {
     torch::jit::Stack stack;
     stack.emplace_back(std::move(x));
     if (param) stack.emplace_back(c10::Scalar(*param));
     const auto& args = handle.schema().arguments();
     for (size_t a = stack.size(); a < args.size(); ++a) {
+      if (!str.first.empty() && args[a].name() == str.first) {  // gelu's approximate='tanh'
+        stack.emplace_back(str.second);
+        continue;
+      }
       if (!args[a].default_value())
         throw std::runtime_error("aten::" + handle.schema().name() + ": argument " + args[a].name() + " has no default");
       stack.push_back(*args[a].default_value());
@@ -90,7 +95,7 @@ TorchNet::TorchNet(const NetDesc& net, int64_t batch, const std::vector<std::vec
   namespace tn = torch::nn;
   for (const LayerDesc& l : net.layers) {
     auto i = [&](const char* name) { return static_cast<int64_t>(l.arg(name)); };
-    if (!l.aten_op.empty()) m.model->push_back(tn::Functional(aten_activation(l.aten_op, l.aten_param)));
+    if (!l.aten_op.empty()) m.model->push_back(tn::Functional(aten_activation(l.aten_op, l.aten_param, l.aten_str)));
     else if (l.module == "Linear") m.model->push_back(tn::Linear(i("in_features"), i("out_features")));
     else if (l.module == "Conv2d")
       m.model->push_back(tn::Conv2d(tn::Conv2dOptions(i("in_channels"), i("out_channels"), i("kernel_size"))
@@ -98,6 +103,10 @@ TorchNet::TorchNet(const NetDesc& net, int64_t batch, const std::vector<std::vec
                                         .padding(i("padding"))));
     else if (l.module == "MaxPool2d")
       m.model->push_back(tn::MaxPool2d(tn::MaxPool2dOptions(i("kernel_size")).stride(i("stride"))));
+    else if (l.module == "AvgPool2d")
+      m.model->push_back(tn::AvgPool2d(tn::AvgPool2dOptions(i("kernel_size")).stride(i("stride")).padding(i("padding"))));
+    else if (l.module == "AdaptiveAvgPool2d")
+      m.model->push_back(tn::AdaptiveAvgPool2d(tn::AdaptiveAvgPool2dOptions(i("output_size"))));
     else if (l.module == "Flatten") m.model->push_back(tn::Flatten());
     else if (l.module == "Softmax") m.model->push_back(tn::Softmax(tn::SoftmaxOptions(-1)));
     else if (l.module == "BatchNorm2d")

@@ -23,6 +23,8 @@ struct LayerDesc {
   /// activation table, without a case here).
   std::string aten_op;
   std::optional<double> aten_param;
+  /// Its string argument by name ({"approximate", "tanh"}), if any.
+  std::pair<std::string, std::string> aten_str;
   /// kwargs[name]; throws std::runtime_error when it is not there.
   double arg(const std::string& name) const {
     for (const auto& [k, v] : kwargs)

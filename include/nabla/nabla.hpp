@@ -27,6 +27,7 @@
 #include "nabla/nn/parameter.hpp"
 #include "nabla/nn/presets.hpp"
 #include "nabla/nn/registry.hpp"
+#include "nabla/nn/residual.hpp"
 #include "nabla/nn/schedule.hpp"
 #include "nabla/nn/sequential.hpp"
 #include "nabla/nn/serialize.hpp"

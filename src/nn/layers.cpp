@@ -105,8 +105,21 @@ void Dense::forward_with(const Tensor& x, Tensor& y, nk::Activation act, const T
            nk::Epilogue::bias_act(nk::BiasKind::PerCol, b.data(), act));
 }
 
-void Dense::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
-                     nk::Activation input_deriv) {
+void Layer::backward_from(const Tensor& x, const Tensor& d, const Tensor& y, const Tensor& dz, Tensor* dx,
+                          nk::Activation input_deriv) {
+  backward(x, y, dz, dx, nk::Activation::None);
+  if (dx != nullptr && !input_deriv.is_none())
+    nk::activation_backward(input_deriv, dx->numel(), d.data(), dx->data(), dx->data());
+}
+
+void Dense::backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx, nk::Activation input_deriv) {
+  backward_from(x, x, y, dz, dx, input_deriv);
+}
+
+// d: where input_deriv's derivative comes from (x = the previous activation's
+// output, or its input Z for the kinds whose derivative uses the input).
+void Dense::backward_from(const Tensor& x, const Tensor& d, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
+                          nk::Activation input_deriv) {
   const int64_t n = x.size(0);
   // dW += dZᵀ·X  [out, in];  db += Σ_n dZ;  dX = dZ·W [n, in] (⊙ f'(X) fused).
   {
@@ -118,7 +131,7 @@ void Dense::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Ten
   if (dx != nullptr) {
     const nk::Epilogue ep = input_deriv == nk::Activation::None
                                 ? nk::Epilogue{}
-                                : nk::Epilogue::derivative(input_deriv, x.data(), in_);
+                                : nk::Epilogue::derivative(input_deriv, d.data(), in_);
     nk::gemm(nk::Trans::No, nk::Trans::No, n, in_, out_, 1.f, dz.data(), out_,
              weight.value.data(), in_, 0.f, dx->data(), in_, ep);
   }
@@ -198,8 +211,12 @@ void Conv2D::forward_with(const Tensor& x, Tensor& y, nk::Activation act, const 
   nk::conv2d_forward(*shape_, x.data(), w.data(), b.data(), act, y.data());
 }
 
-void Conv2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
-                      nk::Activation input_deriv) {
+void Conv2D::backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx, nk::Activation input_deriv) {
+  backward_from(x, x, y, dz, dx, input_deriv);
+}
+
+void Conv2D::backward_from(const Tensor& x, const Tensor& d, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
+                           nk::Activation input_deriv) {
   // dW += Σ_n dZ_n·col_nᵀ, db += Σ dZ (PyTorch's grad +=);
   // dX = col2im(Wᵀ·dZ) (⊙ f'(X), X being the previous activation's output, fused).
   {
@@ -209,7 +226,7 @@ void Conv2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Te
   }
   if (dx != nullptr)
     nk::conv2d_backward_data(*shape_, dz.data(), weight.value.data(), dx->data(), input_deriv,
-                             input_deriv == nk::Activation::None ? nullptr : x.data());
+                             input_deriv == nk::Activation::None ? nullptr : d.data());
 }
 
 // ---- MaxPool2D --------------------------------------------------------------
@@ -252,6 +269,68 @@ void MaxPool2D::forward(const Tensor& x, Tensor& y, nk::Activation /*act*/) {
 void MaxPool2D::backward(const Tensor& /*x*/, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
                          nk::Activation /*input_deriv*/) {
   if (dx != nullptr) nk::max_pool2d_backward(geom_, dz.data(), argmax_.data(), dx->data());
+}
+
+// ---- AvgPool2D, GlobalAvgPool2D ---------------------------------------------------
+
+AvgPool2D::AvgPool2D(int64_t kernel, int64_t stride, int64_t padding) {
+  if (kernel < 1 || stride < 0 || padding < 0 || 2 * padding > kernel)
+    throw Error("AvgPool2D(" + std::to_string(kernel) + ", " + std::to_string(stride) + ", " +
+                std::to_string(padding) +
+                "): kernel must be >= 1, stride >= 1 (0: the kernel) and padding in [0, kernel/2]");
+  geom_.kernel = kernel;
+  geom_.stride = stride == 0 ? kernel : stride;
+  geom_.padding = padding;
+}
+
+std::vector<double> AvgPool2D::args() const {
+  return {double(geom_.kernel), double(geom_.stride), double(geom_.padding)};
+}
+
+std::string AvgPool2D::name() const {
+  const std::string k = std::to_string(geom_.kernel);
+  return "AvgPool2D " + k + "×" + k + "/" + std::to_string(geom_.stride) +
+         (geom_.padding ? " pad " + std::to_string(geom_.padding) : "");
+}
+
+std::vector<int64_t> AvgPool2D::output_shape(const std::vector<int64_t>& input) const {
+  if (input.size() != 4) throw Error("input " + shape_string(input) + " is not [N, C, H, W]");
+  if (input[2] + 2 * geom_.padding < geom_.kernel || input[3] + 2 * geom_.padding < geom_.kernel)
+    throw Error("input " + shape_string(input) + " (padded by " + std::to_string(geom_.padding) +
+                ") is smaller than the " + std::to_string(geom_.kernel) + "×" + std::to_string(geom_.kernel) +
+                " window");
+  kernels::AvgPool2d g = geom_;
+  g.n = input[0], g.c = input[1], g.h = input[2], g.w = input[3];
+  return {input[0], input[1], g.out_h(), g.out_w()};
+}
+
+void AvgPool2D::prepare(const std::vector<int64_t>& input) {
+  geom_.n = input[0], geom_.c = input[1], geom_.h = input[2], geom_.w = input[3];
+}
+
+void AvgPool2D::forward(const Tensor& x, Tensor& y, nk::Activation /*act*/) {
+  nk::avg_pool2d_forward(geom_, x.data(), y.data());
+}
+
+void AvgPool2D::backward(const Tensor& /*x*/, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
+                         nk::Activation /*input_deriv*/) {
+  if (dx != nullptr) nk::avg_pool2d_backward(geom_, dz.data(), dx->data());
+}
+
+std::vector<int64_t> GlobalAvgPool2D::output_shape(const std::vector<int64_t>& input) const {
+  if (input.size() != 4 || input[2] < 1 || input[3] < 1)
+    throw Error("input " + shape_string(input) + " is not [N, C, H, W] with H, W >= 1");
+  return {input[0], input[1], 1, 1};
+}
+
+void GlobalAvgPool2D::forward(const Tensor& x, Tensor& y, nk::Activation /*act*/) {
+  nk::global_avg_pool2d_forward(x.size(0) * x.size(1), x.size(2) * x.size(3), x.data(), y.data());
+}
+
+void GlobalAvgPool2D::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
+                               nk::Activation /*input_deriv*/) {
+  if (dx != nullptr)
+    nk::global_avg_pool2d_backward(x.size(0) * x.size(1), x.size(2) * x.size(3), dz.data(), dx->data());
 }
 
 // ---- Flatten ----------------------------------------------------------------
@@ -303,9 +382,10 @@ void ActivationLayer::forward(const Tensor& x, Tensor& y, nk::Activation /*act*/
   nk::activation_forward(f_, 1, 1, x.numel(), x.data(), nk::BiasKind::None, nullptr, y.data());
 }
 
-void ActivationLayer::backward(const Tensor& /*x*/, const Tensor& y, const Tensor& dz, Tensor* dx,
+void ActivationLayer::backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                                nk::Activation /*input_deriv*/) {
-  if (dx != nullptr) nk::activation_backward(f_, y.numel(), y.data(), dz.data(), dx->data());
+  const Tensor& d = nk::derivative_uses_input(f_.kind) ? x : y;  // the table's DerivFrom
+  if (dx != nullptr) nk::activation_backward(f_, y.numel(), d.data(), dz.data(), dx->data());
 }
 
 std::vector<int64_t> Softmax::output_shape(const std::vector<int64_t>& input) const {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "nabla/error.hpp"
+#include "nabla/nn/residual.hpp"
 
 namespace nabla::nn {
 
@@ -125,6 +126,41 @@ std::vector<LayerType> make_registry() {
 
   LayerType flatten = entry("Flatten", "flatten",
                    "[N, d1, …, dk] → [N, d1·…·dk] in C, H, W order (PyTorch's Flatten()).");
+
+  LayerType avgpool;
+  avgpool.name = "AvgPool2D";
+  avgpool.token = "avgpool";
+  avgpool.doc = "2-D average pooling over NCHW input, square window, zero padding counted in the divisor, floor "
+                "mode (PyTorch's AvgPool2d with count_include_pad=True): each output is its window's sum / kernel².";
+  avgpool.args = {int_arg("kernel", std::nullopt, 1, "", true, "kernel_size", "the window size"),
+                  int_arg("stride", 0, 0, "stride", true, "stride", "the stride (0: the window size)"),
+                  int_arg("padding", 0, 0, "pad", true, "padding", "the zero padding (at most kernel/2)")};
+  avgpool.input_rank = 4;
+  avgpool.make = [](const std::vector<double>& a) {
+    return std::make_unique<AvgPool2D>(whole(a[0]), whole(a[1]), whole(a[2]));
+  };
+  avgpool.infer = [](std::vector<double>& a, const std::vector<int64_t>& in) {
+    const int64_t k = whole(a[0]), pad = whole(a[2]);
+    if (2 * pad > k) throw Error("padding " + std::to_string(pad) + " is more than half the window " + std::to_string(k));
+    if (in[2] + 2 * pad < k || in[3] + 2 * pad < k)
+      throw Error("window " + std::to_string(k) + " is larger than the " + std::to_string(in[2]) + "×" +
+                  std::to_string(in[3]) + " input padded by " + std::to_string(pad));
+  };
+  avgpool.torch = [](const std::vector<double>& a) {
+    return torch_of("AvgPool2d", {{"kernel_size", a[0]}, {"stride", a[1] == 0 ? a[0] : a[1]}, {"padding", a[2]}});
+  };
+  r.push_back(std::move(avgpool));
+
+  LayerType gap;
+  gap.name = "GlobalAvgPool2D";
+  gap.token = "gap";
+  gap.doc = "Global average pooling: [N, C, H, W] → [N, C, 1, 1], the mean of each plane (PyTorch's "
+            "AdaptiveAvgPool2d(1)).";
+  gap.input_rank = 4;
+  gap.make = [](const std::vector<double>&) { return std::make_unique<GlobalAvgPool2D>(); };
+  gap.torch = [](const std::vector<double>&) { return torch_of("AdaptiveAvgPool2d", {{std::string("output_size"), 1.0}}); };
+  r.push_back(std::move(gap));
+
   flatten.make = [](const std::vector<double>&) { return std::make_unique<Flatten>(); };
   flatten.torch = [](const std::vector<double>&) { return torch_of("Flatten", {}); };
   r.push_back(std::move(flatten));
@@ -174,6 +210,21 @@ std::vector<LayerType> make_registry() {
   dropout.torch = [](const std::vector<double>& a) { return torch_of("Dropout", {{"p", a[0]}}); };
   r.push_back(std::move(dropout));
 
+  LayerType res;
+  res.name = "Residual";
+  res.token = "res(";
+  res.doc = "y = body(x) + shortcut(x), the shortcut the identity when empty (torchvision's BasicBlock without "
+            "its last ReLU); parameters body.j.* and shortcut.j.*. In a spec, 'res( LAYERS )'; when the layers "
+            "change the shape, the shortcut is a 1×1 Conv2D with the body's stride.";
+  res.input_rank = 0;
+  res.make = [](const std::vector<double>&) -> std::unique_ptr<Layer> {
+    throw Error("Residual is made from its body: nn::Residual(body, shortcut) or 'res( LAYERS )' in a spec");
+  };
+  res.torch = [](const std::vector<double>&) {
+    return torch_of("Residual", {}, "body=torch.nn.Sequential(...), shortcut=torch.nn.Sequential(...)");
+  };
+  r.push_back(std::move(res));
+
   // One entry per activation of the table.
   for (const nk::ActivationInfo& row : nk::kActivations) {
     if (row.kind == nk::ActKind::None) continue;
@@ -200,6 +251,10 @@ std::vector<LayerType> make_registry() {
       if (!a.empty()) {
         t.kwargs = {{std::string(info.param), a[0]}};
         t.aten_param = a[0];
+      }
+      if (!info.torch_str_param.empty()) {
+        t.aten_str = {std::string(info.torch_str_param), std::string(info.torch_str_value)};
+        t.extra = t.aten_str.first + "='" + t.aten_str.second + "'";
       }
       return t;
     };
@@ -300,6 +355,8 @@ const LayerType& Dense::type() const { return layer_type("Dense"); }
 const LayerType& Conv2D::type() const { return layer_type("Conv2D"); }
 const LayerType& MaxPool2D::type() const { return layer_type("MaxPool2D"); }
 const LayerType& Flatten::type() const { return layer_type("Flatten"); }
+const LayerType& AvgPool2D::type() const { return layer_type("AvgPool2D"); }
+const LayerType& GlobalAvgPool2D::type() const { return layer_type("GlobalAvgPool2D"); }
 const LayerType& Softmax::type() const { return layer_type("Softmax"); }
 const LayerType& BatchNorm2D::type() const { return layer_type("BatchNorm2D"); }
 const LayerType& BatchNorm1D::type() const { return layer_type("BatchNorm1D"); }
@@ -388,7 +445,29 @@ void parse_args(const LayerType& type, Tokens& t, std::vector<double>& args, con
   }
 }
 
+ModelSpec parse_model(const std::string& text, int first_index);
+
 LayerSpec parse_layer(const std::string& text, int index) {
+  // "res( LAYERS )": a Residual whose body is the inner model.
+  const size_t lead = text.find_first_not_of(" \t\n");
+  if (lead != std::string::npos && text.compare(lead, 3, "res") == 0 &&
+      text.find_first_not_of(" \t\n", lead + 3) != std::string::npos &&
+      text[text.find_first_not_of(" \t\n", lead + 3)] == '(') {
+    const size_t open = text.find('(', lead);
+    const size_t close = text.find_last_of(')');
+    const auto error = [&](const std::string& what) {
+      return Error("model spec, layer " + std::to_string(index) + " '" + text + "': " + what);
+    };
+    if (close == std::string::npos || close < open) throw error("unclosed 'res(' (expected ')')");
+    if (text.find_first_not_of(" \t\n", close + 1) != std::string::npos)
+      throw error("unexpected '" + text.substr(close + 1) + "' after 'res( … )'");
+    const std::string inner = text.substr(open + 1, close - open - 1);
+    if (inner.find_first_not_of(" \t\n") == std::string::npos) throw error("empty 'res()': a block needs layers");
+    LayerSpec l;
+    l.type = &layer_type("Residual");
+    l.body = parse_model(inner, 0).layers;
+    return l;
+  }
   Tokens t(text, index);
   if (t.done()) throw t.error("empty layer (two '|' in a row, or one at an end)");
   LayerSpec l;
@@ -423,6 +502,11 @@ double LayerSpec::arg(std::string_view name) const {
 }
 
 std::string LayerSpec::to_string() const {
+  if (type->name == "Residual") {
+    std::string s = "res( ";
+    for (size_t i = 0; i < body.size(); ++i) s += (i ? " | " : "") + body[i].to_string();
+    return s + " )";
+  }
   std::string s = type->token;
   auto value = [](double v) { return number_text(v); };
   for (size_t i = 0; i < args.size(); ++i) {
@@ -450,16 +534,35 @@ std::string ModelSpec::to_string() const {
   return s;
 }
 
-ModelSpec parse_spec(const std::string& text) {
+namespace {
+
+// The next '|' outside parentheses at or after start, or npos.
+size_t find_bar(const std::string& text, size_t start) {
+  int depth = 0;
+  for (size_t i = start; i < text.size(); ++i) {
+    if (text[i] == '(') ++depth;
+    if (text[i] == ')' && depth > 0) --depth;
+    if (text[i] == '|' && depth == 0) return i;
+  }
+  return std::string::npos;
+}
+
+ModelSpec parse_model(const std::string& text, int first_index) {
   ModelSpec spec;
   size_t start = 0;
-  for (int index = 0;; ++index) {
-    const size_t bar = text.find('|', start);
+  for (int index = first_index;; ++index) {
+    const size_t bar = find_bar(text, start);
     spec.layers.push_back(parse_layer(text.substr(start, bar == std::string::npos ? bar : bar - start), index));
     if (bar == std::string::npos) break;
     start = bar + 1;
   }
   return spec;
+}
+
+}  // namespace
+
+ModelSpec parse_spec(const std::string& text) {
+  return parse_model(text, 0);
 }
 
 Sequential build_model(const ModelSpec& spec, const std::vector<int64_t>& sample_shape) {
@@ -490,6 +593,31 @@ Sequential build_model(const ModelSpec& spec, const std::vector<int64_t>& sample
         if (t.token == typed->token && typed->input_rank != 0 && t.input_rank == static_cast<int>(shape.size()))
           typed = &t;
       const LayerType& type = *typed;
+      if (type.name == "Residual") {
+        // The body from the block's input; a shortcut when it changes the
+        // shape: a 1×1 convolution with the body's stride (BatchNorm after
+        // it once the layer exists).
+        const std::vector<int64_t> sample(shape.begin() + 1, shape.end());
+        Sequential body = build_model(ModelSpec{l.body}, sample);
+        parameters += static_cast<double>(body.num_parameters());
+        const std::vector<int64_t> out = body.output_shape(shape);
+        Sequential shortcut;
+        if (out != shape) {
+          if (shape.size() != 4 || out.size() != 4)
+            throw Error("the block changes the shape " + shape_string(sample) + " to " +
+                        shape_string({out.begin() + 1, out.end()}) + ", which only image blocks may (1×1 conv shortcut)");
+          int64_t stride = 1;
+          while (stride <= shape[2] && ((shape[2] - 1) / stride + 1 != out[2] || (shape[3] - 1) / stride + 1 != out[3]))
+            ++stride;
+          if (stride > shape[2])
+            throw Error("no 1×1 convolution shortcut maps " + shape_string(sample) + " to " +
+                        shape_string({out.begin() + 1, out.end()}));
+          shortcut.add(Conv2D(shape[1], out[1], 1, stride, 0));
+          parameters += static_cast<double>(shortcut.num_parameters());
+        }
+        add(std::make_unique<Residual>(std::move(body), std::move(shortcut)));
+        continue;
+      }
       if (type.input_rank == 2 && shape.size() > 2) add(layer_type("Flatten").create({}));
       if (type.input_rank == 4) need_images(shape);
       std::vector<double> args = l.args;

@@ -36,6 +36,13 @@ struct Sequential::Step {
   bool has_params = false;
   bool need_dx = false;  // does anything before this step need dLoss/dx?
   Tensor y, dz;
+  // The pre-activation output, kept when act's derivative uses its input
+  // (kernels::derivative_uses_input: GELU, SiLU). Such a step runs the layer
+  // into z and the activation element-wise into y (the convolution's direct
+  // kernels have no second output; the activation is compute-bound, so the
+  // extra pass over z costs little); its derivative is still fused into the
+  // next layer's backward (D = z).
+  Tensor z;
 };
 
 namespace {
@@ -130,13 +137,18 @@ void Sequential::plan(const std::vector<int64_t>& input) {
       s.norm->prepare(shape);
       s.last = static_cast<int64_t>(i);
     }
+    // A layer that applies its activation's derivative itself (BatchNorm:
+    // wants_output_grad) does so from the output, so an activation whose
+    // derivative needs Z (GELU, SiLU) stays a step of its own after it.
     if (fusion_ && s.layer->fuses_activation() && i + 1 < layers_.size() &&
-        !layers_[i + 1]->activation().is_none()) {
+        !layers_[i + 1]->activation().is_none() &&
+        !(s.layer->wants_output_grad() && nk::derivative_uses_input(layers_[i + 1]->activation().kind))) {
       s.act = layers_[i + 1]->activation();
       s.last = static_cast<int64_t>(++i);
     }
     s.y = Tensor(shape);
     s.dz = Tensor(shape);
+    if (nk::derivative_uses_input(s.act.kind)) s.z = Tensor(shape);
     params_before = params_before || s.has_params;
     steps_.push_back(std::move(s));
   }
@@ -163,6 +175,9 @@ Tensor Sequential::forward(const Tensor& x) {
       const auto wb = sm.layer->named_parameters();
       sm.norm->fold(wb[0].second->value, wb[1].second->value, sm.folded_w, sm.folded_b);
       sm.layer->forward_with(in, sm.y, sm.act, sm.folded_w, sm.folded_b);
+    } else if (sm.z.numel() > 0) {  // the activation's derivative needs Z: keep it
+      sm.layer->forward(in, sm.z, nk::Activation::None);
+      nk::activation_forward(sm.act, 1, 1, sm.z.numel(), sm.z.data(), nk::BiasKind::None, nullptr, sm.y.data());
     } else {
       sm.layer->forward(in, sm.y, sm.act);
     }
@@ -194,7 +209,8 @@ Tensor Sequential::backward(const Tensor& dloss) {
   } else {
     const trace::LayerScope scope(last.first, [&] { return step_name(*last.layer, last.act); },
                                   trace::Pass::BackwardData);
-    nk::activation_backward(last.act, n_out, last.y.data(), dloss.data(), last.dz.data());
+    nk::activation_backward(last.act, n_out, (last.z.numel() > 0 ? last.z : last.y).data(), dloss.data(),
+                            last.dz.data());
   }
 
   if (input_grad_) detail::acquire(dx_, dx_spare_, planned_input_);
@@ -210,14 +226,17 @@ Tensor Sequential::backward(const Tensor& dloss) {
       // The layer marks its weight-gradient kernels (trace::PassScope).
       const trace::LayerScope scope(st.first, [&] { return step_name(*st.layer, st.act); },
                                     trace::Pass::BackwardData);
-      st.layer->backward(prev ? prev->y : x_, st.y, st.dz, dx, fuse ? in_act : nk::Activation::None);
+      if (fuse && prev && prev->z.numel() > 0)
+        st.layer->backward_from(prev->y, prev->z, st.y, st.dz, dx, in_act);
+      else
+        st.layer->backward(prev ? prev->y : x_, st.y, st.dz, dx, fuse ? in_act : nk::Activation::None);
     }
     if (!st.need_dx) break;
     const trace::LayerScope scope(prev ? prev->last : -1, [&] { return prev ? layers_[static_cast<size_t>(prev->last)]->name() : std::string(); },
                                   trace::Pass::BackwardData);
     if (prev && !fuse && in_act != nk::Activation::None)
-      nk::activation_backward(in_act, prev->dz.numel(), prev->y.data(), prev->dz.data(),
-                              prev->dz.data());
+      nk::activation_backward(in_act, prev->dz.numel(), (prev->z.numel() > 0 ? prev->z : prev->y).data(),
+                              prev->dz.data(), prev->dz.data());
   }
   return input_grad_ ? dx_ : Tensor();
 }

@@ -34,7 +34,9 @@ void activation_forward(Activation f, int64_t batch, int64_t rows, int64_t cols,
 
 /// diff_src[i] = diff_dst[i] · f'(·) from dst[i] = f(·), for i < n:
 /// ReLU: diff_dst·[dst > 0]; sigmoid: diff_dst·dst(1 − dst); tanh:
-/// diff_dst·(1 − dst²); None: diff_dst.
+/// diff_dst·(1 − dst²); None: diff_dst. For the kinds whose derivative
+/// uses the input (derivative_uses_input: GELU, SiLU), dst holds the
+/// pre-activation Z instead of the output.
 void activation_backward(Activation f, int64_t n, const float* dst, const float* diff_dst,
                          float* diff_src);
 
@@ -62,8 +64,8 @@ void bias_grad(int64_t batch, int64_t rows, int64_t cols, const float* diff, Bia
 /// The float64 reference of one activation value, f(z), from the table's
 /// maths (what every scalar reference and the tests use).
 double activation_reference(Activation f, double z);
-/// The float64 reference of the derivative in use-the-output form:
-/// g · f'(z) given a = f(z).
+/// The float64 reference of the derivative: g · f'(z) given d = a = f(z),
+/// or d = z for the kinds whose derivative uses the input.
 double activation_backward_reference(Activation f, double g, double a);
 
 /// Scalar reference of activation_forward (double intermediate, <cmath>).

@@ -1,5 +1,6 @@
 #pragma once
-/// \file pool.hpp  2-D max pooling, NCHW, with arg-max indices.
+/// \file pool.hpp  2-D max pooling, NCHW, with arg-max indices; average
+/// and global average pooling (AvgPool2d, global_avg_pool2d_*, below).
 ///
 ///     src  [N, C, H, W]  ->  dst, idx  [N, C, OH, OW]
 ///     OH = (H + 2·padding − kernel) / stride + 1   (floor, PyTorch's ceil_mode = false)
@@ -47,5 +48,49 @@ void max_pool2d_forward_reference(const MaxPool2d& p, const float* src, float* d
 /// Scalar reference of max_pool2d_backward.
 void max_pool2d_backward_reference(const MaxPool2d& p, const float* diff_dst, const int32_t* idx,
                                    float* diff_src);
+
+/// Geometry of an average pooling (PyTorch's AvgPool2d(kernel, stride,
+/// padding) with count_include_pad = True, ceil_mode = False): input
+/// [n, c, h, w], square kernel, stride and zero padding on both axes.
+///
+///     dst[y, x] = (Σ over the window's inputs inside the plane, row-major) / kernel²
+///
+/// Padded positions count in the divisor (kernel², always: in floor mode no
+/// window reaches past the padding). Backward: each input gets dY/kernel²
+/// of every window that holds it, accumulated in the order output row y,
+/// window row, window column, output column x (the reference's order).
+struct AvgPool2d {
+  int64_t n = 0, c = 0, h = 0, w = 0;  ///< input shape, NCHW
+  int64_t kernel = 2;                   ///< window side, >= 1
+  int64_t stride = 2;                   ///< >= 1
+  int64_t padding = 0;                  ///< zero border, 0 <= padding <= kernel/2
+
+  /// Output height (floor mode).
+  int64_t out_h() const { return (h + 2 * padding - kernel) / stride + 1; }
+  /// Output width (floor mode).
+  int64_t out_w() const { return (w + 2 * padding - kernel) / stride + 1; }
+};
+
+/// dst [n, c, OH, OW] = the window means (see AvgPool2d). Stride 1 and 2 are
+/// vectorised along the output width, other strides scalar; the same
+/// summation order everywhere, so every ISA gives the reference's bits.
+/// Throws nabla::Error on an invalid geometry (as max_pool2d_forward) or null pointers.
+void avg_pool2d_forward(const AvgPool2d& p, const float* src, float* dst);
+/// diff_src [n, c, h, w] = dY spread back over the windows (overwrites).
+void avg_pool2d_backward(const AvgPool2d& p, const float* diff_dst, float* diff_src);
+/// Scalar reference of avg_pool2d_forward (bitwise the same).
+void avg_pool2d_forward_reference(const AvgPool2d& p, const float* src, float* dst);
+/// Scalar reference of avg_pool2d_backward (bitwise the same).
+void avg_pool2d_backward_reference(const AvgPool2d& p, const float* diff_dst, float* diff_src);
+
+/// Global average pooling (PyTorch's AdaptiveAvgPool2d(1)): dst[q] = mean of
+/// the `plane` values of plane q, for `planes` = N·C consecutive planes of
+/// H·W = plane values ([N, C, H, W] -> [N, C, 1, 1]). The sum is vectorised
+/// (its order depends on the ISA, not on the thread count).
+void global_avg_pool2d_forward(int64_t planes, int64_t plane, const float* src, float* dst);
+/// diff_src[q, i] = diff_dst[q] / plane (overwrites).
+void global_avg_pool2d_backward(int64_t planes, int64_t plane, const float* diff_dst, float* diff_src);
+/// Float64 reference of global_avg_pool2d_forward (sums in double, rounds once).
+void global_avg_pool2d_forward_reference(int64_t planes, int64_t plane, const float* src, float* dst);
 
 }  // namespace nabla::kernels

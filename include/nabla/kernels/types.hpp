@@ -19,7 +19,14 @@
 namespace nabla::kernels {
 
 /// The element-wise activations, in the order of kActivations.
-enum class ActKind : uint8_t { None, ReLU, Sigmoid, Tanh, ELU, LeakyReLU };
+enum class ActKind : uint8_t { None, ReLU, Sigmoid, Tanh, ELU, LeakyReLU, GELU, GELUTanh, SiLU };
+
+/// What an activation's derivative is computed from: its output A = f(Z)
+/// ("use the output": ReLU, sigmoid, tanh, …, so only A is stored), or its
+/// input, the pre-activation Z (GELU, SiLU: f' is not a function of f).
+/// Every derivative D argument (activation_backward's dst, the GEMM
+/// derivative epilogue's d, conv2d_backward_data's src) is A or Z by it.
+enum class DerivFrom : uint8_t { Output, Input };
 
 /// One row of the activation table.
 struct ActivationInfo {
@@ -45,10 +52,15 @@ struct ActivationInfo {
   /// estimates use it; transcendental activations are compute-bound.
   float fwd_flops, bwd_flops;
   bool transcendental;
+  /// The torch.nn module's and ATen operator's string argument, for a
+  /// variant that is one ("approximate", "tanh" for GELU's tanh form); else empty.
+  std::string_view torch_str_param = {}, torch_str_value = {};
+  /// What the derivative is computed from (see DerivFrom).
+  DerivFrom deriv_from = DerivFrom::Output;
 };
 
 /// The table: one row per ActKind, in its order.
-inline constexpr std::array<ActivationInfo, 6> kActivations = {{
+inline constexpr std::array<ActivationInfo, 9> kActivations = {{
     // kind           name       layer      torch     aten       param  def  min  fwd  bwd  transc.
     {ActKind::None, "none", "Identity", "Identity", "", "", 0.f, 0.f, 0.f, 0.f, false},
     {ActKind::ReLU, "relu", "ReLU", "ReLU", "relu", "", 0.f, 0.f, 1.f, 1.f, false},
@@ -56,6 +68,10 @@ inline constexpr std::array<ActivationInfo, 6> kActivations = {{
     {ActKind::Tanh, "tanh", "Tanh", "Tanh", "tanh", "", 0.f, 0.f, 4.f, 3.f, true},
     {ActKind::ELU, "elu", "ELU", "ELU", "elu", "alpha", 1.f, 0.f, 5.f, 2.f, true},
     {ActKind::LeakyReLU, "leakyrelu", "LeakyReLU", "LeakyReLU", "leaky_relu", "negative_slope", 0.01f, 0.f, 1.f, 1.f, false},
+    //                                                                                  torch string arg      deriv from
+    {ActKind::GELU, "gelu", "GELU", "GELU", "gelu", "", 0.f, 0.f, 8.f, 10.f, true, "", "", DerivFrom::Input},
+    {ActKind::GELUTanh, "gelu_tanh", "GELUTanh", "GELU", "gelu", "", 0.f, 0.f, 8.f, 10.f, true, "approximate", "tanh", DerivFrom::Input},
+    {ActKind::SiLU, "silu", "SiLU", "SiLU", "silu", "", 0.f, 0.f, 6.f, 8.f, true, "", "", DerivFrom::Input},
 }};
 
 namespace detail {
@@ -69,6 +85,9 @@ static_assert(detail::activation_table_in_order(), "kActivations: one row per Ac
 
 /// The row of a kind.
 constexpr const ActivationInfo& activation_info(ActKind k) { return kActivations[static_cast<size_t>(k)]; }
+
+/// Whether the kind's derivative is computed from its input Z (DerivFrom::Input).
+constexpr bool derivative_uses_input(ActKind k) { return activation_info(k).deriv_from == DerivFrom::Input; }
 
 /// Whether the kind takes a parameter.
 constexpr bool has_param(ActKind k) { return !activation_info(k).param.empty(); }

@@ -102,6 +102,12 @@ class Layer {
   /// fuses_input_derivative()).
   virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                         kernels::Activation input_deriv) = 0;
+  /// backward() for an input_deriv whose derivative uses its input
+  /// (kernels::derivative_uses_input: GELU, SiLU): d is the previous layer's
+  /// pre-activation output Z, x its activation A. Dense and Conv2D fuse the
+  /// derivative from d; the default runs backward() then an element-wise pass.
+  virtual void backward_from(const Tensor& x, const Tensor& d, const Tensor& y, const Tensor& dz, Tensor* dx,
+                             kernels::Activation input_deriv);
 };
 
 /// Fully connected layer: Z = X·Wᵀ + b for X [N, in], W [out, in], b [out].
@@ -131,6 +137,8 @@ class Dense : public Layer {
   void forward_with(const Tensor& x, Tensor& y, kernels::Activation act, const Tensor& w, const Tensor& b) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                 kernels::Activation input_deriv) override;
+  void backward_from(const Tensor& x, const Tensor& d, const Tensor& y, const Tensor& dz, Tensor* dx,
+                     kernels::Activation input_deriv) override;
   int64_t in_, out_;
 };
 
@@ -175,6 +183,8 @@ class Conv2D : public Layer {
   void forward_with(const Tensor& x, Tensor& y, kernels::Activation act, const Tensor& w, const Tensor& b) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                 kernels::Activation input_deriv) override;
+  void backward_from(const Tensor& x, const Tensor& d, const Tensor& y, const Tensor& dz, Tensor* dx,
+                     kernels::Activation input_deriv) override;
   kernels::ConvParams conv_params(const std::vector<int64_t>& input) const;
   int64_t in_ch_, out_ch_, k_, stride_, pad_;
   std::optional<kernels::ConvShape> shape_;  // the geometry at the planned input shape
@@ -203,6 +213,48 @@ class MaxPool2D : public Layer {
                 kernels::Activation input_deriv) override;
   kernels::MaxPool2d geom_;
   std::vector<int32_t> argmax_;
+};
+
+/// 2-D average pooling over NCHW input, square window, zero padding counted
+/// in the divisor, floor mode (PyTorch's AvgPool2d(kernel, stride, padding),
+/// count_include_pad = True): every output is its window's sum / kernel².
+class AvgPool2D : public Layer {
+ public:
+  /// kernel >= 1; stride >= 1, 0 meaning "= kernel" (PyTorch's default);
+  /// 0 <= padding <= kernel/2. Throws nabla::Error naming the values otherwise.
+  explicit AvgPool2D(int64_t kernel, int64_t stride = 0, int64_t padding = 0);
+  /// "AvgPool2D 2×2/2", with " pad p" when not 0.
+  std::string name() const override;
+  const LayerType& type() const override;
+  std::vector<double> args() const override;
+  /// Window side.
+  int64_t kernel() const { return geom_.kernel; }
+  /// Step between windows.
+  int64_t stride() const { return geom_.stride; }
+  /// Zero padding on each side.
+  int64_t padding() const { return geom_.padding; }
+  std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const override;
+
+ private:
+  void prepare(const std::vector<int64_t>& input) override;
+  void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
+                kernels::Activation input_deriv) override;
+  kernels::AvgPool2d geom_;
+};
+
+/// Global average pooling: [N, C, H, W] → [N, C, 1, 1], the mean of each
+/// plane (PyTorch's AdaptiveAvgPool2d(1)).
+class GlobalAvgPool2D : public Layer {
+ public:
+  std::string name() const override { return "GlobalAvgPool2D"; }
+  const LayerType& type() const override;
+  std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const override;
+
+ private:
+  void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
+                kernels::Activation input_deriv) override;
 };
 
 /// [N, d1, ..., dk] → [N, d1·…·dk] (C, H, W order, PyTorch's Flatten()).
@@ -263,6 +315,17 @@ using Tanh = ActivationOf<kernels::ActKind::Tanh>;
 using ELU = ActivationOf<kernels::ActKind::ELU>;
 /// x for x >= 0, negative_slope·x else (torch.nn.LeakyReLU; slope >= 0, default 0.01).
 using LeakyReLU = ActivationOf<kernels::ActKind::LeakyReLU>;
+/// z·σ(z) (torch.nn.SiLU); its derivative is computed from the input z.
+using SiLU = ActivationOf<kernels::ActKind::SiLU>;
+/// z·Φ(z), Φ the standard normal CDF (torch.nn.GELU(), erf form), or with
+/// tanh_approx its tanh approximation z(1 + tanh(√(2/π)(z + 0.044715·z³)))/2
+/// (torch.nn.GELU(approximate='tanh'); the table's kind GELUTanh, layer
+/// type "GELUTanh", spec token "gelu_tanh"). Derivatives from the input z.
+class GELU : public ActivationLayer {
+ public:
+  explicit GELU(bool tanh_approx = false)
+      : ActivationLayer(tanh_approx ? kernels::ActKind::GELUTanh : kernels::ActKind::GELU) {}
+};
 
 /// Softmax over the last dimension (max-subtracted). A model trained with
 /// SoftmaxCrossEntropy ends in logits; add Softmax for inference.

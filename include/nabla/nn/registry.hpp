@@ -19,7 +19,11 @@
 ///              | "maxpool" KERNEL ["stride" S]
 ///              | "batchnorm" ["eps" E] ["momentum" M] [act]
 ///              | "dropout" P
+///              | "avgpool" KERNEL ["stride" S] ["pad" P] | "gap"
 ///              | "flatten" | "softmax" | act
+///              | "res(" model ")"   (Residual: the layers are its body; when
+///                                   they change the shape, the shortcut is a
+///                                   1×1 Conv2D with the body's stride)
 ///     act     := NAME [PARAM]      (a row of the activation table: "relu",
 ///                                   "sigmoid", "tanh", …; PARAM for the
 ///                                   kinds that take one)
@@ -64,6 +68,8 @@ struct TorchEquivalent {
   std::string extra;        ///< kwargs written as text ("dim=-1"), appended
   std::string aten_op;      ///< activations: "leaky_relu"; else empty
   std::optional<double> aten_param;  ///< activations with a parameter
+  /// activations with a string argument: its name and value ({"approximate", "tanh"}), else empty
+  std::pair<std::string, std::string> aten_str;
   /// The Python expression: "torch.nn.Conv2d(in_channels=1, out_channels=6, kernel_size=5, stride=1, padding=2)".
   std::string python() const;
 };
@@ -101,7 +107,8 @@ struct LayerType {
   std::string spec_grammar() const;
 };
 
-/// Every layer type: Dense, Conv2D, MaxPool2D, Flatten, Softmax, BatchNorm2D, BatchNorm1D, Dropout, then one per
+/// Every layer type: Dense, Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Flatten, Softmax, BatchNorm2D,
+/// BatchNorm1D, Dropout, Residual, then one per
 /// activation of the table (in its order, without None).
 const std::vector<LayerType>& layer_types();
 /// The entry whose name ("Conv2D") or spec token ("conv") is `key`, or null.
@@ -123,6 +130,7 @@ struct LayerSpec {
   /// inferred from the input shape).
   std::vector<double> args;
   kernels::Activation act;  ///< the trailing activation (takes_activation types)
+  std::vector<LayerSpec> body;  ///< Residual: the body's layers
   /// The layer's canonical text ("conv 32 3 pad 1 relu").
   std::string to_string() const;
   /// The value of the argument called `name` as written (NaN if left out).

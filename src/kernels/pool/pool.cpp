@@ -23,14 +23,16 @@ const PoolKernels& pool_kernels(Isa isa) {
 
 namespace {
 
-std::string describe(const MaxPool2d& p) {
+template <class Geometry>
+std::string describe(const Geometry& p) {
   return " (input " + std::to_string(p.n) + "x" + std::to_string(p.c) + "x" + std::to_string(p.h) + "x" +
          std::to_string(p.w) + ", kernel " + std::to_string(p.kernel) + ", stride " + std::to_string(p.stride) +
          ", padding " + std::to_string(p.padding) + ")";
 }
 
 // Throws on an invalid geometry; returns false when there is nothing to do.
-bool validate(const char* fn, const MaxPool2d& p) {
+template <class Geometry>
+bool validate(const char* fn, const Geometry& p) {
   const auto where = [&] { return describe(p); };
   if (p.n < 0 || p.c < 0 || p.h < 0 || p.w < 0) throw Error(std::string(fn) + ": negative size" + where());
   if (p.kernel < 1 || p.stride < 1) throw Error(std::string(fn) + ": kernel and stride must be at least 1" + where());
@@ -45,7 +47,8 @@ bool validate(const char* fn, const MaxPool2d& p) {
 }
 
 // "64x6x28x28,k2,s2": the shape `nabla prof` prints for a pooling call.
-trace::Call pool_call(const MaxPool2d& p, const char* op, int64_t in, int64_t out) {
+template <class Geometry>
+trace::Call pool_call(const Geometry& p, const char* op, int64_t in, int64_t out) {
   auto s = [](int64_t v) { return std::to_string(v); };
   const double planes = static_cast<double>(p.n * p.c), fi = static_cast<double>(in), fo = static_cast<double>(out);
   return {detail::variant_name(op, active_isa()),
@@ -60,9 +63,9 @@ trace::Call pool_call(const MaxPool2d& p, const char* op, int64_t in, int64_t ou
 // Mi elements: 266 µs on one thread, the same at "2 threads" while it stayed
 // below the memory cut-off).
 template <class F>
-void over_planes(const MaxPool2d& p, F&& fn) {
-  const int64_t plane = std::max<int64_t>(1, p.h * p.w);
-  detail::parallel_ranges(p.n * p.c, std::max<int64_t>(2, detail::kParallelMinCompute / plane),
+void over_planes(int64_t planes, int64_t hw, F&& fn) {
+  const int64_t plane = std::max<int64_t>(1, hw);
+  detail::parallel_ranges(planes, std::max<int64_t>(2, detail::kParallelMinCompute / plane),
                           std::max<int64_t>(1, (int64_t{1} << 16) / plane), fn);
 }
 
@@ -75,7 +78,7 @@ void max_pool2d_forward(const MaxPool2d& p, const float* src, float* dst, int32_
   const auto& k = detail::pool_kernels(active_isa());
   const int64_t in = p.h * p.w, out = p.out_h() * p.out_w();
   const trace::KernelScope scope([&] { return pool_call(p, "maxpool", in, out); });
-  over_planes(p, [&](int64_t q0, int64_t q1) { k.max_forward(p, q1 - q0, src + q0 * in, dst + q0 * out, idx + q0 * out); });
+  over_planes(p.n * p.c, p.h * p.w, [&](int64_t q0, int64_t q1) { k.max_forward(p, q1 - q0, src + q0 * in, dst + q0 * out, idx + q0 * out); });
 }
 
 void max_pool2d_backward(const MaxPool2d& p, const float* diff_dst, const int32_t* idx, float* diff_src) {
@@ -85,8 +88,67 @@ void max_pool2d_backward(const MaxPool2d& p, const float* diff_dst, const int32_
   const auto& k = detail::pool_kernels(active_isa());
   const int64_t in = p.h * p.w, out = p.out_h() * p.out_w();
   const trace::KernelScope scope([&] { return pool_call(p, "maxpool_bwd", in, out); });
-  over_planes(p, [&](int64_t q0, int64_t q1) {
+  over_planes(p.n * p.c, p.h * p.w, [&](int64_t q0, int64_t q1) {
     k.max_backward(p, q1 - q0, diff_dst + q0 * out, idx + q0 * out, diff_src + q0 * in);
+  });
+}
+
+void avg_pool2d_forward(const AvgPool2d& p, const float* src, float* dst) {
+  const char* fn = "avg_pool2d_forward";
+  if (!validate(fn, p)) return;
+  if (!src || !dst) throw Error(std::string(fn) + ": null src or dst" + describe(p));
+  const auto& k = detail::pool_kernels(active_isa());
+  const int64_t in = p.h * p.w, out = p.out_h() * p.out_w();
+  const trace::KernelScope scope([&] { return pool_call(p, "avgpool", in, out); });
+  over_planes(p.n * p.c, in, [&](int64_t q0, int64_t q1) { k.avg_forward(p, q1 - q0, src + q0 * in, dst + q0 * out); });
+}
+
+void avg_pool2d_backward(const AvgPool2d& p, const float* diff_dst, float* diff_src) {
+  const char* fn = "avg_pool2d_backward";
+  if (!validate(fn, p)) return;
+  if (!diff_dst || !diff_src) throw Error(std::string(fn) + ": null diff_dst or diff_src" + describe(p));
+  const auto& k = detail::pool_kernels(active_isa());
+  const int64_t in = p.h * p.w, out = p.out_h() * p.out_w();
+  const trace::KernelScope scope([&] { return pool_call(p, "avgpool_bwd", in, out); });
+  over_planes(p.n * p.c, in, [&](int64_t q0, int64_t q1) {
+    k.avg_backward(p, q1 - q0, diff_dst + q0 * out, diff_src + q0 * in);
+  });
+}
+
+namespace {
+
+bool validate_global(const char* fn, int64_t planes, int64_t plane, const void* a, const void* b) {
+  if (planes < 0 || plane < 1)
+    throw Error(std::string(fn) + ": planes " + std::to_string(planes) + " must be >= 0 and plane size " +
+                std::to_string(plane) + " >= 1");
+  if (planes == 0) return false;
+  if (!a || !b) throw Error(std::string(fn) + ": null pointer (planes " + std::to_string(planes) + ")");
+  return true;
+}
+
+trace::Call gap_call(const char* op, int64_t planes, int64_t plane) {
+  const double v = static_cast<double>(planes) * static_cast<double>(plane);
+  return {detail::variant_name(op, active_isa()), std::to_string(planes) + "x" + std::to_string(plane), v,
+          4 * v + 4 * static_cast<double>(planes)};
+}
+
+}  // namespace
+
+void global_avg_pool2d_forward(int64_t planes, int64_t plane, const float* src, float* dst) {
+  const char* fn = "global_avg_pool2d_forward";
+  if (!validate_global(fn, planes, plane, src, dst)) return;
+  const auto& k = detail::pool_kernels(active_isa());
+  const trace::KernelScope scope([&] { return gap_call("gap", planes, plane); });
+  over_planes(planes, plane, [&](int64_t q0, int64_t q1) { k.gap_forward(q1 - q0, plane, src + q0 * plane, dst + q0); });
+}
+
+void global_avg_pool2d_backward(int64_t planes, int64_t plane, const float* diff_dst, float* diff_src) {
+  const char* fn = "global_avg_pool2d_backward";
+  if (!validate_global(fn, planes, plane, diff_dst, diff_src)) return;
+  const auto& k = detail::pool_kernels(active_isa());
+  const trace::KernelScope scope([&] { return gap_call("gap_bwd", planes, plane); });
+  over_planes(planes, plane, [&](int64_t q0, int64_t q1) {
+    k.gap_backward(q1 - q0, plane, diff_dst + q0, diff_src + q0 * plane);
   });
 }
 

@@ -15,6 +15,10 @@ struct PoolKernels {
   void (*max_forward)(const MaxPool2d& p, int64_t planes, const float* src, float* dst, int32_t* idx);
   void (*max_backward)(const MaxPool2d& p, int64_t planes, const float* diff_dst, const int32_t* idx,
                        float* diff_src);
+  void (*avg_forward)(const AvgPool2d& p, int64_t planes, const float* src, float* dst);
+  void (*avg_backward)(const AvgPool2d& p, int64_t planes, const float* diff_dst, float* diff_src);
+  void (*gap_forward)(int64_t planes, int64_t plane, const float* src, float* dst);
+  void (*gap_backward)(int64_t planes, int64_t plane, const float* diff_dst, float* diff_src);
 };
 
 // Defined in pool_<isa>.cpp.

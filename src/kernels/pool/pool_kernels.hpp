@@ -291,11 +291,159 @@ void max_backward(const MaxPool2d& p, int64_t planes, const float* diff_dst, con
   }
 }
 
+// ---- average pooling ----------------------------------------------------------
+//
+// Per plane: src, diff_src [H, W] -> dst, diff_dst [OH, OW]. The output row
+// is the accumulator: zeroed, then for each window row a and column b the
+// inputs (y·s − pad + a, x·s − pad + b) of the outputs x whose column is
+// inside the plane are added (padding adds nothing, which is adding +0),
+// then divided by kernel². Stride 1 loads V consecutive inputs, stride 2
+// deinterleaves 2V; other strides run the same order in scalar.
+
+// The outputs x in [x_lo, x_hi) whose window column b reads inside [0, w).
+inline void valid_cols(int64_t w, int64_t ow, int64_t s, int64_t col0, int64_t& x_lo, int64_t& x_hi) {
+  x_lo = col0 >= 0 ? 0 : (-col0 + s - 1) / s;
+  x_hi = w - 1 - col0 < 0 ? 0 : (w - 1 - col0) / s + 1;
+  if (x_hi > ow) x_hi = ow;
+  if (x_lo > x_hi) x_lo = x_hi;
+}
+
+// k lanes (k <= V) of every s-th input from row (s = 1 or 2).
+template <class B>
+inline B load_cols(const float* row, int64_t s, int64_t k) {
+  using P = Pairs<B>;
+  constexpr int64_t V = B::size;
+  if (s == 1) return k == V ? B::load_unaligned(row) : P::load_n(row, k);
+  const int64_t n = 2 * k - 1, k0 = n < V ? n : V, k1 = n - k0;  // 2k − 1 inputs
+  B e, o;
+  P::deinterleave(k0 == V ? B::load_unaligned(row) : P::load_n(row, k0), P::load_n(row + V, k1), e, o);
+  return e;
+}
+
+template <class B>
+void avg_forward(const AvgPool2d& p, int64_t planes, const float* src, float* dst) {
+  using P = Pairs<B>;
+  constexpr int64_t V = B::size;
+  const int64_t oh = p.out_h(), ow = p.out_w(), in = p.h * p.w, out = oh * ow, s = p.stride;
+  const float div = static_cast<float>(p.kernel * p.kernel);
+  const bool vec = s == 1 || s == 2;
+  for (int64_t q = 0; q < planes; ++q) {
+    for (int64_t y = 0; y < oh; ++y) {
+      float* d = dst + q * out + y * ow;
+      for (int64_t x = 0; x < ow; ++x) d[x] = 0.f;
+      for (int64_t a = 0; a < p.kernel; ++a) {
+        const int64_t hh = y * s - p.padding + a;
+        if (hh < 0 || hh >= p.h) continue;
+        const float* r = src + q * in + hh * p.w;
+        for (int64_t b = 0; b < p.kernel; ++b) {
+          const int64_t col0 = b - p.padding;
+          int64_t x_lo, x_hi;
+          valid_cols(p.w, ow, s, col0, x_lo, x_hi);
+          if (!vec) {
+            for (int64_t x = x_lo; x < x_hi; ++x) d[x] += r[x * s + col0];
+            continue;
+          }
+          for (int64_t x = x_lo; x < x_hi; x += V) {
+            const int64_t k = x_hi - x < V ? x_hi - x : V;
+            const B v = load_cols<B>(r + x * s + col0, s, k);
+            if (k == V)
+              (B::load_unaligned(d + x) + v).store_unaligned(d + x);
+            else
+              P::store_n(d + x, P::load_n(d + x, k) + v, k);
+          }
+        }
+      }
+      const B dv(div);
+      for (int64_t x = 0; x < ow; x += V) {
+        const int64_t k = ow - x < V ? ow - x : V;
+        if (k == V)
+          (B::load_unaligned(d + x) / dv).store_unaligned(d + x);
+        else
+          P::store_n(d + x, P::load_n(d + x, k) / dv, k);
+      }
+    }
+  }
+}
+
+template <class B>
+void avg_backward(const AvgPool2d& p, int64_t planes, const float* diff_dst, float* diff_src) {
+  using P = Pairs<B>;
+  constexpr int64_t V = B::size;
+  const int64_t oh = p.out_h(), ow = p.out_w(), in = p.h * p.w, out = oh * ow, s = p.stride;
+  const float div = static_cast<float>(p.kernel * p.kernel);
+  const B dv(div);
+  for (int64_t q = 0; q < planes; ++q) {
+    float* ds = diff_src + q * in;
+    for (int64_t i = 0; i < in; ++i) ds[i] = 0.f;
+    for (int64_t y = 0; y < oh; ++y) {
+      const float* g = diff_dst + q * out + y * ow;
+      for (int64_t a = 0; a < p.kernel; ++a) {
+        const int64_t hh = y * s - p.padding + a;
+        if (hh < 0 || hh >= p.h) continue;
+        float* r = ds + hh * p.w;
+        for (int64_t b = 0; b < p.kernel; ++b) {
+          const int64_t col0 = b - p.padding;
+          int64_t x_lo, x_hi;
+          valid_cols(p.w, ow, s, col0, x_lo, x_hi);
+          if (s != 1) {
+            for (int64_t x = x_lo; x < x_hi; ++x) r[x * s + col0] += g[x] / div;
+            continue;
+          }
+          for (int64_t x = x_lo; x < x_hi; x += V) {
+            const int64_t k = x_hi - x < V ? x_hi - x : V;
+            float* t = r + x + col0;
+            if (k == V)
+              (B::load_unaligned(t) + B::load_unaligned(g + x) / dv).store_unaligned(t);
+            else
+              P::store_n(t, P::load_n(t, k) + P::load_n(g + x, k) / dv, k);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Global average: one plane's sum in four vector accumulators (then their
+// lanes), divided by the plane size.
+template <class B>
+void gap_forward(int64_t planes, int64_t plane, const float* src, float* dst) {
+  using P = Pairs<B>;
+  constexpr int64_t V = B::size;
+  for (int64_t q = 0; q < planes; ++q) {
+    const float* x = src + q * plane;
+    B a0(0.f), a1(0.f), a2(0.f), a3(0.f);
+    int64_t i = 0;
+    for (; i + 4 * V <= plane; i += 4 * V) {
+      a0 += B::load_unaligned(x + i);
+      a1 += B::load_unaligned(x + i + V);
+      a2 += B::load_unaligned(x + i + 2 * V);
+      a3 += B::load_unaligned(x + i + 3 * V);
+    }
+    for (; i < plane; i += V) a0 += P::load_n(x + i, plane - i < V ? plane - i : V);
+    dst[q] = xsimd::hadd((a0 + a1) + (a2 + a3)) / static_cast<float>(plane);
+  }
+}
+
+template <class B>
+void gap_backward(int64_t planes, int64_t plane, const float* diff_dst, float* diff_src) {
+  using P = Pairs<B>;
+  constexpr int64_t V = B::size;
+  for (int64_t q = 0; q < planes; ++q) {
+    const B g(diff_dst[q] / static_cast<float>(plane));
+    float* d = diff_src + q * plane;
+    int64_t i = 0;
+    for (; i + V <= plane; i += V) g.store_unaligned(d + i);
+    if (i < plane) P::store_n(d + i, g, plane - i);
+  }
+}
+
 }  // namespace
 }  // namespace nabla::kernels::detail
 
 // The function table of one ISA; used by pool_<isa>.cpp.
 #define NABLA_POOL_KERNELS(ARCH)                                                                 \
   ::nabla::kernels::detail::PoolKernels {                                                        \
-    &max_forward<xsimd::batch<float, ARCH>>, &max_backward<xsimd::batch<float, ARCH>>            \
+    &max_forward<xsimd::batch<float, ARCH>>, &max_backward<xsimd::batch<float, ARCH>>,           \
+        &avg_forward<xsimd::batch<float, ARCH>>, &avg_backward<xsimd::batch<float, ARCH>>,       \
+        &gap_forward<xsimd::batch<float, ARCH>>, &gap_backward<xsimd::batch<float, ARCH>>        \
   }

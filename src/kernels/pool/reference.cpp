@@ -42,4 +42,48 @@ void max_pool2d_backward_reference(const MaxPool2d& p, const float* diff_dst, co
     for (int64_t o = 0; o < out; ++o) diff_src[q * in + idx[q * out + o]] += diff_dst[q * out + o];
 }
 
+// Average pooling in the documented order: per output, the window row-major
+// (positions outside the plane skipped), divided by kernel²; backward per
+// output row y, window row, window column, output column x.
+void avg_pool2d_forward_reference(const AvgPool2d& p, const float* src, float* dst) {
+  if (p.kernel < 1 || p.stride < 1 || p.padding < 0) throw Error("avg_pool2d_forward_reference: bad geometry");
+  const int64_t oh = p.out_h(), ow = p.out_w();
+  const float div = static_cast<float>(p.kernel * p.kernel);
+  for (int64_t q = 0; q < p.n * p.c; ++q)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x) {
+        float sum = 0.f;
+        for (int64_t a = 0; a < p.kernel; ++a)
+          for (int64_t b = 0; b < p.kernel; ++b) {
+            const int64_t hh = y * p.stride - p.padding + a, ww = x * p.stride - p.padding + b;
+            if (hh >= 0 && hh < p.h && ww >= 0 && ww < p.w) sum += src[(q * p.h + hh) * p.w + ww];
+          }
+        dst[(q * oh + y) * ow + x] = sum / div;
+      }
+}
+
+void avg_pool2d_backward_reference(const AvgPool2d& p, const float* diff_dst, float* diff_src) {
+  if (p.kernel < 1 || p.stride < 1 || p.padding < 0) throw Error("avg_pool2d_backward_reference: bad geometry");
+  const int64_t oh = p.out_h(), ow = p.out_w();
+  const float div = static_cast<float>(p.kernel * p.kernel);
+  for (int64_t i = 0; i < p.n * p.c * p.h * p.w; ++i) diff_src[i] = 0.f;
+  for (int64_t q = 0; q < p.n * p.c; ++q)
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t a = 0; a < p.kernel; ++a)
+        for (int64_t b = 0; b < p.kernel; ++b)
+          for (int64_t x = 0; x < ow; ++x) {
+            const int64_t hh = y * p.stride - p.padding + a, ww = x * p.stride - p.padding + b;
+            if (hh >= 0 && hh < p.h && ww >= 0 && ww < p.w)
+              diff_src[(q * p.h + hh) * p.w + ww] += diff_dst[(q * oh + y) * ow + x] / div;
+          }
+}
+
+void global_avg_pool2d_forward_reference(int64_t planes, int64_t plane, const float* src, float* dst) {
+  for (int64_t q = 0; q < planes; ++q) {
+    double s = 0;
+    for (int64_t i = 0; i < plane; ++i) s += src[q * plane + i];
+    dst[q] = static_cast<float>(s / static_cast<double>(plane));
+  }
+}
+
 }  // namespace nabla::kernels
