@@ -73,7 +73,7 @@ bool winograd(const ConvShape& s) {
   return p.kh == 3 && p.kw == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1 &&
          p.pad_h <= 2 && p.pad_w <= 2;
 }
-bool winograd_wins(const ConvShape&) { return false; }
+bool winograd_wins(const ConvShape& s) { return s.params().c_in >= 16 && s.params().c_out >= 16; }
 }  // namespace
 
 // Per ISA, preferred first: the first that applies is what conv2d_* run.
