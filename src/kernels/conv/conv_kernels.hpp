@@ -501,17 +501,25 @@ void wino_input(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, in
   using B = xsimd::batch<float, Arch>;
   constexpr int64_t W = B::size;
   const int64_t hp = 2 * th + 2, ew = tw + 1, pitch = 2 * ew, plane = hp * pitch;
-  const int64_t x_even = pw & 1;  // the first source column landing on an even padded column
+  // Padded column 2k (2k + 1) holds src column 2k − pw (2k + 1 − pw): the
+  // even columns k ∈ [e0, e1), the odd ones [o0, o1); the rest is zero.
+  const int64_t e0 = (pw + 1) / 2, e1 = std::min(ew, (w - 1 + pw) / 2 + 1);
+  const int64_t o0 = pw / 2, o1 = std::min(ew, (w + pw) / 2);
   for (int64_t c = 0; c < planes; ++c) {
     float* pc = pad + c * plane;
-    std::fill_n(pc, plane, 0.f);
+    std::fill_n(pc, ph * pitch, 0.f);
     for (int64_t y = 0; y < h; ++y) {
-      const float* s = src + (c * h + y) * w;
+      const float* s = src + (c * h + y) * w - pw;
       float* e = pc + (y + ph) * pitch;
       float* o = e + ew;
-      for (int64_t x = x_even; x < w; x += 2) e[(x + pw) >> 1] = s[x];
-      for (int64_t x = 1 - x_even; x < w; x += 2) o[(x + pw) >> 1] = s[x];
+      std::fill_n(e, e0, 0.f);
+      for (int64_t k = e0; k < e1; ++k) e[k] = s[2 * k];
+      std::fill_n(e + e1, ew - e1, 0.f);
+      std::fill_n(o, o0, 0.f);
+      for (int64_t k = o0; k < o1; ++k) o[k] = s[2 * k + 1];
+      std::fill_n(o + o1, ew - o1, 0.f);
     }
+    std::fill_n(pc + (h + ph) * pitch, (hp - h - ph) * pitch, 0.f);
   }
   for (int64_t c = 0; c < planes; ++c) {
     const float* pc = pad + c * plane;
