@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <initializer_list>
 #include <limits>
 #include <optional>
@@ -354,6 +355,23 @@ TEST(Conv, SpecialShapesAgainstReference) {
     }
 }
 
+// 3×3 stride-1 shapes for the Winograd variant (see EveryVariantAgainstReference).
+std::vector<ConvParams> winograd_shapes() {
+  std::vector<ConvParams> v;
+  int64_t c = 0;
+  for (int64_t hw : {1, 2, 3, 5, 7, 13})
+    for (int64_t pad : {0, 1, 2}) {
+      if (hw + 2 * pad < 3) continue;
+      ++c;
+      v.push_back({.n = 1 + c % 3, .c_in = 1 + c % 5, .h = hw, .w = hw + (c % 2) * 2, .c_out = 1 + (3 * c) % 7,
+                   .kh = 3, .kw = 3, .pad_h = pad, .pad_w = pad});
+    }
+  v.push_back({.n = 2, .c_in = 3, .h = 5, .w = 13, .c_out = 4, .kh = 3, .kw = 3, .pad_h = 0, .pad_w = 1});
+  v.push_back({.n = 3, .c_in = 9, .h = 35, .w = 37, .c_out = 17, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1});
+  v.push_back({.n = 5, .c_in = 4, .h = 28, .w = 28, .c_out = 18, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1});
+  return v;
+}
+
 // Every variant of every ISA's list, on each test shape it applies to: the
 // list drives the test, so a new variant is tested with no other change.
 // The public functions run the first variant that applies (bitwise).
@@ -408,6 +426,13 @@ TEST(ConvVariants, EveryVariantAgainstReference) {
   for (const ConvParams& p : stride1) {
     probs.emplace_back(p, Activation::ReLU, Activation::Tanh, true, true, seed++);
     probs.emplace_back(p, Activation::Sigmoid, Activation::None, false, false, seed++);
+  }
+  // 3×3 stride 1 (Winograd's 2×2 output tiles): odd and tiny images where
+  // the last tiles are partial, paddings 0, 1, 2 (backward-data pads dZ by
+  // 2 − pad), tile rows wider than a vector, several image groups.
+  for (const ConvParams& p : winograd_shapes()) {
+    probs.emplace_back(p, Activation::ReLU, Activation::ReLU, true, true, seed++);
+    probs.emplace_back(p, Activation::Tanh, Activation::Sigmoid, false, false, seed++);
   }
   for_each_isa([&](nabla::Isa isa) {
     const auto variants = nk::detail::conv_variants(isa);
@@ -472,6 +497,62 @@ TEST(Conv, ThreadCountsBitwise) {
         EXPECT_TRUE(bitwise_equal(w, w1));
       });
     }
+  }
+}
+
+// Every variant, on the Winograd shapes and with the parallel paths forced:
+// 1, 2 and 3 threads give bitwise the same results (the Winograd variant
+// groups images by the shape alone).
+TEST(ConvVariants, EveryVariantThreadCountsBitwise) {
+  std::vector<Problem> probs;
+  uint32_t seed = 12000;
+  for (const ConvParams& p : winograd_shapes()) probs.emplace_back(p, Activation::ReLU, Activation::Tanh, true, true, seed++);
+  probs.emplace_back(ConvParams{.n = 16, .c_in = 8, .h = 20, .w = 20, .c_out = 32, .kh = 3, .kw = 3, .pad_h = 1,
+                                .pad_w = 1},
+                     Activation::ReLU, Activation::ReLU, true, true, seed++);
+  const ForceParallel guard;
+  for (const Variant& v : nk::detail::conv_variants(nabla::cpu_info().best_isa))
+    for (const Problem& prob : probs) {
+      if (!v.applies(prob.s)) continue;
+      SCOPED_TRACE(prob.describe() + " variant " + v.name);
+      std::vector<float> f1, d1, w1;
+      for_each_thread_count([&](int t) {
+        auto f = prob.run_forward(&v), d = prob.run_backward_data(&v), w = prob.run_backward_weights(&v);
+        if (t == 1) {
+          f1 = f, d1 = d, w1 = w;
+          return;
+        }
+        EXPECT_TRUE(bitwise_equal(f, f1));
+        EXPECT_TRUE(bitwise_equal(d, d1));
+        EXPECT_TRUE(bitwise_equal(w, w1));
+      });
+    }
+}
+
+// The forward error of every variant on the CNN's conv3 (32→64, 3×3 pad 1,
+// 28×28), random data in [−1, 1], against the float64 reference: max |err|
+// over max |ref| (the accuracy contract: 1e-5 relative), printed.
+TEST(ConvVariants, Conv3ForwardError) {
+  const ConvShape s(ConvParams{.n = 2, .c_in = 32, .h = 28, .w = 28, .c_out = 64, .kh = 3, .kw = 3, .pad_h = 1,
+                               .pad_w = 1});
+  const auto src = uniform(2 * s.src_image(), -1.f, 1.f, 31), w = uniform(s.weights_size(), -1.f, 1.f, 32),
+             b = uniform(64, -1.f, 1.f, 33);
+  std::vector<float> ref(2 * s.dst_image()), got(ref.size());
+  nk::conv2d_forward_reference(s, src.data(), w.data(), b.data(), Activation::None, ref.data());
+  double ref_max = 0;
+  for (float r : ref) ref_max = std::max(ref_max, std::fabs(double(r)));
+  for (const Variant& v : nk::detail::conv_variants(nabla::cpu_info().best_isa)) {
+    if (!v.applies(s)) continue;
+    nk::detail::conv2d_forward_run(v, s, src.data(), w.data(), b.data(), Activation::None, got.data());
+    double err = 0, sq = 0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+      const double e = std::fabs(double(got[i]) - double(ref[i]));
+      err = std::max(err, e);
+      sq += e * e;
+    }
+    std::printf("conv3 forward, %s: max |err| / max |ref| = %.2e, rms err / max |ref| = %.2e (max |ref| = %.2f)\n",
+                v.name, err / ref_max, std::sqrt(sq / double(ref.size())) / ref_max, ref_max);
+    EXPECT_LE(err / ref_max, 1e-5) << v.name;
   }
 }
 

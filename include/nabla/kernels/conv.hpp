@@ -22,7 +22,11 @@
 /// reads it from the zero-padded (for a stride, phase-split) image through
 /// a table of row offsets, on a pitch a few columns wider than OW, and
 /// backward-data runs as that forward GEMM on dZ_n with the flipped
-/// weights (with a stride, one GEMM per input phase; no col2im). Work is split over images (and inside each GEMM) with
+/// weights (with a stride, one GEMM per input phase; no col2im). A 3×3
+/// stride-1 layer with at least 16 input and output channels runs forward
+/// and backward-data as Winograd F(2×2, 3×3): transformed 4×4 tiles, 16
+/// GEMMs over the tiles of a few images, the bias + activation (or the
+/// derivative) fused into the output transform. Work is split over images (and inside each GEMM) with
 /// oneTBB; the column buffers are per-thread and reused, so a steady-state
 /// call allocates nothing. Every result is bitwise identical for any thread
 /// count.

@@ -41,6 +41,21 @@ struct ConvKernels {
   /// implicit path of a strided layer, conv.cpp's ImplicitLayout).
   void (*phase_split)(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t sh, int64_t sw,
                       int64_t hq, int64_t wq, const float* src, float* dst);
+  /// Winograd F(2×2, 3×3) input transform of one image (conv.cpp's
+  /// winograd_run): src [planes, h, w] zero-padded by ph, pw (and up to
+  /// 2·th + 2 rows, 2·tw + 2 columns) into `pad` (planes·(2·th + 2)·2·(tw + 1)
+  /// floats, its columns split into even and odd), cut into th×tw tiles of
+  /// 4×4, 2 apart; tile t = ty·tw + tx → v[(ξ·planes + c)·ld + t] =
+  /// (Bᵀ d B)[ξ / 4][ξ % 4], ξ < 16.
+  void (*wino_input)(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t th, int64_t tw,
+                     const float* src, float* pad, float* v, int64_t ld);
+  /// Winograd output transform of one image: the 16 GEMM results
+  /// m[(ξ·planes + o)·ld + t] → dst [planes, oh, ow], tile t's 2×2 block
+  /// Aᵀ m A at (2·ty, 2·tx) (rows and columns past oh, ow dropped); then,
+  /// with act null, dst = f(dst + bias[o]) (bias may be null), else dst =
+  /// dst · f'(·) from act (laid out like dst; bias unused).
+  void (*wino_output)(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_t tw, const float* m, int64_t ld,
+                      const float* bias, Activation f, const float* act, float* dst);
 };
 
 /// Slack in floats past the padded image that the direct kernels may read
@@ -63,6 +78,9 @@ enum class ConvAlgo {
   Implicit,    ///< GEMM on the padded (stride > 1: phase-split) image through row offsets (no column
                ///< matrix); stride-1 backward-data as the forward convolution of the padded dZ with the
                ///< flipped weights, strided backward-data as one such GEMM per input phase (no col2im)
+  Winograd,    ///< 3×3 stride 1: Winograd F(2×2, 3×3), 16 GEMMs over transformed tiles of several images
+               ///< (forward; backward-data the same on dZ with the flipped weights); backward-weights as
+               ///< the implicit (or im2col) variant
 };
 
 /// One convolution variant: an algorithm for one ISA, and the shapes it
@@ -75,12 +93,15 @@ struct ConvVariant {
   Isa isa;
   ConvAlgo algo;
   bool (*applies)(const ConvShape& s);
+  /// Where conv_select takes this variant (null: wherever it applies); the
+  /// tests and the profiler run it wherever it applies.
+  bool (*preferred)(const ConvShape& s) = nullptr;
 };
 
 /// The variants of an ISA, preferred first (defined in conv.cpp; adding one
 /// is one line there).
 std::span<const ConvVariant> conv_variants(Isa isa);
-/// The first variant of the ISA that applies to s.
+/// The first variant of the ISA that applies to s and is preferred for it.
 const ConvVariant& conv_select(Isa isa, const ConvShape& s);
 
 /// The passes with a given variant (which must apply to s); arguments as

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "nabla/runtime/scratch.hpp"
@@ -479,11 +480,159 @@ void direct1_backward_weights(const ConvParams& p, int64_t oh, int64_t ow, const
   best->fn(p, oh, ow, padded, dz, dw);
 }
 
+// ---- Winograd F(2×2, 3×3) (see ConvKernels::wino_input / wino_output) ------
+//
+//     pad  [planes, 2·th + 2 rows, (even columns | odd columns) of tw + 1]
+//     v    [16, planes, ld]  tile t = ty·tw + tx of the image at column t
+//     m    [16, planes, ld]  → dst [planes, oh, ow]
+//
+// The padded rows are stored with their even and odd columns apart, so the
+// four columns 2·tx … 2·tx + 3 of the tiles tx … tx + W − 1 are four
+// contiguous vectors (even[tx], odd[tx], even[tx + 1], odd[tx + 1]): both
+// transforms run over W tiles of a tile row at once, the last vector of a
+// row masked.
+//
+//     Bᵀ = | 1  0 −1  0 |      Aᵀ = | 1  1  1  0 |
+//          | 0  1  1  0 |           | 0  1 −1 −1 |
+//          | 0 −1  1  0 |
+//          | 0  1  0 −1 |
+template <class Arch>
+void wino_input(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t th, int64_t tw,
+                const float* src, float* pad, float* v, int64_t ld) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int64_t W = B::size;
+  const int64_t hp = 2 * th + 2, ew = tw + 1, pitch = 2 * ew, plane = hp * pitch;
+  // Padded column 2k (2k + 1) holds src column 2k − pw (2k + 1 − pw): the
+  // even columns k ∈ [e0, e1), the odd ones [o0, o1); the rest is zero.
+  const int64_t e0 = (pw + 1) / 2, e1 = std::min(ew, (w - 1 + pw) / 2 + 1);
+  const int64_t o0 = pw / 2, o1 = std::min(ew, (w + pw) / 2);
+  for (int64_t c = 0; c < planes; ++c) {
+    float* pc = pad + c * plane;
+    std::fill_n(pc, ph * pitch, 0.f);
+    for (int64_t y = 0; y < h; ++y) {
+      const float* s = src + (c * h + y) * w - pw;
+      float* e = pc + (y + ph) * pitch;
+      float* o = e + ew;
+      std::fill_n(e, e0, 0.f);
+      for (int64_t k = e0; k < e1; ++k) e[k] = s[2 * k];
+      std::fill_n(e + e1, ew - e1, 0.f);
+      std::fill_n(o, o0, 0.f);
+      for (int64_t k = o0; k < o1; ++k) o[k] = s[2 * k + 1];
+      std::fill_n(o + o1, ew - o1, 0.f);
+    }
+    std::fill_n(pc + (h + ph) * pitch, (hp - h - ph) * pitch, 0.f);
+  }
+  for (int64_t c = 0; c < planes; ++c) {
+    const float* pc = pad + c * plane;
+    for (int64_t ty = 0; ty < th; ++ty)
+      for (int64_t x = 0; x < tw; x += W) {
+        const int64_t n = std::min(W, tw - x);
+        auto ld_at = [&](const float* p) { return n == W ? B::load_unaligned(p) : Tail<Arch>::load(p, n); };
+        B t[4][4];
+        for (int r = 0; r < 4; ++r) {
+          const float* e = pc + (2 * ty + r) * pitch + x;
+          const float* o = e + ew;
+          const B d0 = ld_at(e), d1 = ld_at(o), d2 = ld_at(e + 1), d3 = ld_at(o + 1);
+          t[r][0] = d0 - d2;
+          t[r][1] = d1 + d2;
+          t[r][2] = d2 - d1;
+          t[r][3] = d1 - d3;
+        }
+        float* out = v + c * ld + ty * tw + x;
+        const int64_t step = planes * ld;  // one ξ to the next
+        auto st = [&](int xi, B val) {
+          if (n == W) val.store_unaligned(out + xi * step);
+          else Tail<Arch>::store(out + xi * step, n, val);
+        };
+        for (int k = 0; k < 4; ++k) {
+          st(0 + k, t[0][k] - t[2][k]);
+          st(4 + k, t[1][k] + t[2][k]);
+          st(8 + k, t[2][k] - t[1][k]);
+          st(12 + k, t[1][k] - t[3][k]);
+        }
+      }
+  }
+}
+
+// (a0 b0 a1 b1 …): the first and second halves of a and b interleaved
+// (xsimd 8's zip_lo/zip_hi interleave within each 128-bit lane on AVX).
+template <class Arch>
+inline void interleave(xsimd::batch<float, Arch> a, xsimd::batch<float, Arch> b, xsimd::batch<float, Arch>& lo,
+                       xsimd::batch<float, Arch>& hi) {
+#ifdef __AVX512F__
+  if constexpr (std::is_same_v<Arch, xsimd::avx512f>) {
+    const __m512i il = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i ih = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    lo = _mm512_permutex2var_ps(a, il, b);
+    hi = _mm512_permutex2var_ps(a, ih, b);
+    return;
+  }
+#endif
+#ifdef __AVX2__
+  if constexpr (std::is_same_v<Arch, xsimd::fma3<xsimd::avx2>>) {
+    const __m256 u = _mm256_unpacklo_ps(a, b), v = _mm256_unpackhi_ps(a, b);
+    lo = _mm256_permute2f128_ps(u, v, 0x20);
+    hi = _mm256_permute2f128_ps(u, v, 0x31);
+    return;
+  }
+#endif
+  lo = xsimd::zip_lo(a, b);
+  hi = xsimd::zip_hi(a, b);
+}
+
+template <class Arch>
+void wino_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_t tw, const float* m, int64_t ld,
+                 const float* bias, Activation f, const float* act, float* dst) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int64_t W = B::size;
+  const int64_t step = planes * ld;
+  with_activation(f, [&](auto op) {
+    for (int64_t o = 0; o < planes; ++o) {
+      const B b(bias && !act ? bias[o] : 0.f);
+      for (int64_t ty = 0; ty < th; ++ty)
+        for (int64_t x = 0; x < tw; x += W) {
+          const int64_t n = std::min(W, tw - x);
+          const float* in = m + o * ld + ty * tw + x;
+          auto ld_at = [&](int xi) {
+            return n == W ? B::load_unaligned(in + xi * step) : Tail<Arch>::load(in + xi * step, n);
+          };
+          B s[2][4];
+          for (int k = 0; k < 4; ++k) {
+            const B m0 = ld_at(k), m1 = ld_at(4 + k), m2 = ld_at(8 + k), m3 = ld_at(12 + k);
+            s[0][k] = m0 + m1 + m2;
+            s[1][k] = m1 - m2 - m3;
+          }
+          const int64_t cnt = std::min(2 * n, ow - 2 * x);  // output columns of this block
+          for (int i = 0; i < 2 && 2 * ty + i < oh; ++i) {
+            const B y0 = s[i][0] + s[i][1] + s[i][2], y1 = s[i][1] - s[i][2] - s[i][3];
+            B half[2];
+            interleave<Arch>(y0, y1, half[0], half[1]);
+            const int64_t at = (o * oh + 2 * ty + i) * ow + 2 * x;
+            for (int hh = 0; hh < 2; ++hh) {
+              const int64_t k = std::min(W, cnt - hh * W);
+              if (k <= 0) break;
+              float* d = dst + at + hh * W;
+              B r;
+              if (act) {
+                const float* a = act + at + hh * W;
+                r = op.bwd(half[hh], k == W ? B::load_unaligned(a) : Tail<Arch>::load(a, k));
+              } else {
+                r = op.fwd(half[hh] + b);
+              }
+              if (k == W) r.store_unaligned(d);
+              else Tail<Arch>::store(d, k, r);
+            }
+          }
+        }
+    }
+  });
+}
+
 }  // namespace
 }  // namespace nabla::kernels::detail
 
 #define NABLA_CONV_KERNELS(ARCH)                                                                         \
   ::nabla::kernels::detail::ConvKernels {                                                               \
     &im2col<ARCH>, &col2im<ARCH>, &direct1_forward<ARCH>, &direct1_backward_weights<ARCH>, &unpitch<ARCH>, \
-        &phase_split<ARCH>                                                                              \
+        &phase_split<ARCH>, &wino_input<ARCH>, &wino_output<ARCH>                                       \
   }
