@@ -24,8 +24,8 @@ EXAMPLES = {
     "Softmax": [((), (5, 7))],
 }
 IMAGE = (2, 3, 5, 5)
-SKIP = {"Dropout": "random in training mode", "BatchNorm1D": "training statistics: tested in test_nn",
-        "BatchNorm2D": "training statistics: tested in test_nn", "Residual": "takes Sequentials"}
+SKIP = {"Dropout": "random in training mode", "BatchNorm1D": "running statistics: test_batchnorm_against_torch",
+        "BatchNorm2D": "running statistics: test_batchnorm_against_torch", "Residual": "takes Sequentials"}
 
 
 def cases():
@@ -98,3 +98,34 @@ def test_from_spec():
         nn.from_spec("maxpool 40", input_shape=(1, 28, 28))
     with pytest.raises(nabla.Error):
         nn.from_spec("dense 0", input_shape=(10,))
+
+
+@pytest.mark.parametrize("name, shape", [("BatchNorm1D", (8, 5)), ("BatchNorm2D", (4, 3, 5, 5))])
+def test_batchnorm_against_torch(torch, name, shape):
+    """Training (batch statistics, gradients, running statistics over two
+    batches) and eval (running statistics) against torch in float64."""
+    model = nn.Sequential(getattr(nn, name)(shape[1]))
+    model.input_grad = True
+    tlayer = eval(model[0].torch(), {"torch": torch}).double()
+    for step in range(2):
+        x = rand(*shape, seed=10 + step)
+        model.zero_grad()
+        y = model(x)
+        tx = torch.from_numpy(x.astype(np.float64)).requires_grad_()
+        ty = tlayer(tx)
+        check(y, ty.detach().numpy(), "training forward")
+        dy = rand(*y.shape, seed=20 + step)
+        dx = model.backward(dy)
+        tlayer.zero_grad()
+        ty.backward(torch.from_numpy(dy.astype(np.float64)))
+        check(dx, tx.grad.numpy(), "input gradient")
+        for (pname, _), p in zip(model.named_parameters(), model.parameters()):
+            check(p.grad, getattr(tlayer, pname.split(".")[-1]).grad.numpy(), pname + " gradient")
+    buffers = dict(model.named_buffers())
+    check(buffers["0.running_mean"], tlayer.running_mean.numpy(), "running_mean")
+    check(buffers["0.running_var"], tlayer.running_var.numpy(), "running_var")
+    assert buffers["0.num_batches_tracked"] == int(tlayer.num_batches_tracked) == 2
+    model.eval()
+    tlayer.eval()
+    x = rand(*shape, seed=30)
+    check(model(x), tlayer(torch.from_numpy(x.astype(np.float64))).detach().numpy(), "eval forward")

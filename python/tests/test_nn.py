@@ -82,7 +82,34 @@ OPTIMISERS = {
     "adam": (lambda ps: nn.Adam(ps, lr=0.01), lambda ps, torch: torch.optim.Adam(ps, lr=0.01)),
     "adam_wd": (lambda ps: nn.Adam(ps, lr=0.01, beta1=0.8, beta2=0.99, eps=1e-6, weight_decay=0.1),
                 lambda ps, torch: torch.optim.Adam(ps, lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+    "sgd_nesterov": (lambda ps: nn.SGD(ps, lr=0.05, momentum=0.9, weight_decay=0.01, nesterov=True),
+                     lambda ps, torch: torch.optim.SGD(ps, lr=0.05, momentum=0.9, weight_decay=0.01, nesterov=True)),
+    "adamw": (lambda ps: nn.AdamW(ps, lr=0.01, weight_decay=0.1),
+              lambda ps, torch: torch.optim.AdamW(ps, lr=0.01, weight_decay=0.1)),
+    "rmsprop": (lambda ps: nn.RMSprop(ps, lr=0.01), lambda ps, torch: torch.optim.RMSprop(ps, lr=0.01)),
+    "rmsprop_momentum_wd": (lambda ps: nn.RMSprop(ps, lr=0.01, alpha=0.9, eps=1e-6, weight_decay=0.01, momentum=0.5),
+                            lambda ps, torch: torch.optim.RMSprop(ps, lr=0.01, alpha=0.9, eps=1e-6, weight_decay=0.01,
+                                                                  momentum=0.5)),
 }
+
+
+@pytest.mark.parametrize("kind", ["step", "cosine", "warmup"])
+def test_schedules_against_torch(torch, kind):
+    model = nn.Sequential(nn.Dense(3, 2))
+    tparam = torch.nn.Parameter(torch.zeros(1))
+    opt, topt = nn.SGD(model.parameters(), lr=0.1), torch.optim.SGD([tparam], lr=0.1)
+    if kind == "step":
+        s, ts = nn.StepLR(opt, 2, gamma=0.5), torch.optim.lr_scheduler.StepLR(topt, 2, gamma=0.5)
+    elif kind == "cosine":
+        s, ts = nn.CosineAnnealingLR(opt, 5, eta_min=0.01), torch.optim.lr_scheduler.CosineAnnealingLR(topt, 5, 0.01)
+    else:
+        s, ts = nn.LinearWarmup(opt, 3, 0.25), torch.optim.lr_scheduler.LinearLR(topt, 0.25, 1.0, 3)
+    for epoch in range(7):
+        assert abs(opt.lr - topt.param_groups[0]["lr"]) <= 1e-6 * topt.param_groups[0]["lr"] + 1e-9, epoch
+        topt.step()
+        s.step()
+        ts.step()
+    assert s.epoch == 7
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMISERS))
