@@ -99,6 +99,12 @@ TEST(Optim, ElementResultIndependentOfPosition) {
                m0 = nabla::test::uniform(n, -0.1f, 0.1f, 9), v0 = nabla::test::uniform(n, 0, 0.01f, 10);
     using Fn = std::function<void(int64_t, int64_t, float*, float*, float*)>;  // offset, count, p, m, v
     const std::vector<std::pair<const char*, Fn>> kernels = {
+        {"adam", [&](int64_t o, int64_t k, float* p, float* m, float* v) {
+           nk::adam_update(k, p, g.data() + o, m, v, nk::AdamParams{1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f}, 3);
+         }},
+        {"sgd momentum", [&](int64_t o, int64_t k, float* p, float* m, float*) {
+           nk::sgd_update(k, p, g.data() + o, m, nk::SgdParams{0.1f, 0.9f, 1e-4f, false}, false);
+         }},
         {"adamw", [&](int64_t o, int64_t k, float* p, float* m, float* v) {
            nk::adamw_update(k, p, g.data() + o, m, v, nk::AdamParams{1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f}, 3);
          }},

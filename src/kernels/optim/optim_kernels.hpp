@@ -23,10 +23,9 @@ namespace {
 // products (a·b + c·d), GCC contracts one of them, and may pick a different
 // one in the full-vector and the partial-vector instantiations of a loop
 // body: the same element then gets a different result depending on where a
-// thread's range ends. The new kernels (AdamW, RMSprop) write such sums as
-// rounded(a·b) + rounded(c·d), or as an explicit fma, so each element's
-// result is the same wherever it sits. (Adam's v = β2·v + (1 − β2)·g² still
-// has the ambiguous form; changing it would change Adam's results.)
+// thread's range ends — results that depend on the thread count. Every
+// kernel writes such sums as rounded(a·b) + rounded(c·d), or as an explicit
+// fma, so each element's result is the same wherever it sits.
 template <class B>
 inline B rounded(B x) {
   typename B::register_type r = x;
@@ -69,9 +68,8 @@ void adam(int64_t n, float* param, const float* grad, float* m, float* v, const 
     if (decay) g = xsimd::fma(p, wd, g);
     const B mo = load<B>(m + i, lanes);
     const B mn = small_w ? xsimd::fma(wv, g - mo, mo) : xsimd::fnma(g - mo, wv, g);
-    // mul_(β2).addcmul_(g, g, 1 − β2); AdamW with both products rounded (see rounded())
-    const B vn = decoupled ? rounded(load<B>(v + i, lanes) * b2) + rounded(one_m_b2 * g * g)
-                           : load<B>(v + i, lanes) * b2 + one_m_b2 * g * g;
+    // mul_(β2).addcmul_(g, g, 1 − β2), both products rounded (see rounded())
+    const B vn = rounded(load<B>(v + i, lanes) * b2) + rounded(one_m_b2 * g * g);
     const B denom = xsimd::sqrt(vn) / bc2 + eps;
     store(m + i, mn, lanes);
     store(v + i, vn, lanes);
