@@ -65,21 +65,26 @@ void SGD::set_steps(int64_t t) {
   t_ = t;
 }
 
-Adam::Adam(std::vector<Parameter*> params, float lr, float beta1, float beta2, float eps,
-           float weight_decay)
+Adam::Adam(std::vector<Parameter*> params, float lr, float beta1, float beta2, float eps, float weight_decay)
+    : Adam(std::move(params), lr, beta1, beta2, eps, weight_decay, false, "Adam") {}
+
+Adam::Adam(std::vector<Parameter*> params, float lr, float beta1, float beta2, float eps, float weight_decay,
+           bool decoupled, const char* name)
     : params_(std::move(params)),
       lr_(lr),
       beta1_(beta1),
       beta2_(beta2),
       eps_(eps),
-      weight_decay_(weight_decay) {
-  check_params("Adam", params_);
-  check_lr("Adam", lr);
-  if (!(beta1 >= 0.f && beta1 < 1.f)) throw Error("Adam: beta1 " + std::to_string(beta1) + " not in [0, 1)");
-  if (!(beta2 >= 0.f && beta2 < 1.f)) throw Error("Adam: beta2 " + std::to_string(beta2) + " not in [0, 1)");
-  if (!(eps >= 0.f)) throw Error("Adam: eps " + std::to_string(eps) + " < 0");
-  if (!(weight_decay >= 0.f))
-    throw Error("Adam: weight_decay " + std::to_string(weight_decay) + " < 0");
+      weight_decay_(weight_decay),
+      decoupled_(decoupled),
+      name_(name) {
+  const std::string n = name;
+  check_params(name, params_);
+  check_lr(name, lr);
+  if (!(beta1 >= 0.f && beta1 < 1.f)) throw Error(n + ": beta1 " + std::to_string(beta1) + " not in [0, 1)");
+  if (!(beta2 >= 0.f && beta2 < 1.f)) throw Error(n + ": beta2 " + std::to_string(beta2) + " not in [0, 1)");
+  if (!(eps >= 0.f)) throw Error(n + ": eps " + std::to_string(eps) + " < 0");
+  if (!(weight_decay >= 0.f)) throw Error(n + ": weight_decay " + std::to_string(weight_decay) + " < 0");
   for (Parameter* p : params_) {
     m_.emplace_back(p->value.shape());
     v_.emplace_back(p->value.shape());
@@ -91,7 +96,8 @@ void Adam::step() {
   const nk::AdamParams hp{lr_, beta1_, beta2_, eps_, weight_decay_};
   for (size_t i = 0; i < params_.size(); ++i) {
     Parameter& p = *params_[i];
-    nk::adam_update(p.value.numel(), p.value.data(), p.grad.data(), m_[i].data(), v_[i].data(), hp, t_);
+    if (decoupled_) nk::adamw_update(p.value.numel(), p.value.data(), p.grad.data(), m_[i].data(), v_[i].data(), hp, t_);
+    else nk::adam_update(p.value.numel(), p.value.data(), p.grad.data(), m_[i].data(), v_[i].data(), hp, t_);
   }
 }
 
@@ -100,7 +106,7 @@ void Adam::zero_grad() {
 }
 
 void Adam::set_lr(float lr) {
-  check_lr("Adam", lr);
+  check_lr(name_, lr);
   lr_ = lr;
 }
 
@@ -111,56 +117,7 @@ std::vector<Tensor> Adam::state() const {
 }
 
 void Adam::set_steps(int64_t t) {
-  if (t < 0) throw Error("Adam: step count " + std::to_string(t) + " < 0");
-  t_ = t;
-}
-
-AdamW::AdamW(std::vector<Parameter*> params, float lr, float beta1, float beta2, float eps, float weight_decay)
-    : params_(std::move(params)),
-      lr_(lr),
-      beta1_(beta1),
-      beta2_(beta2),
-      eps_(eps),
-      weight_decay_(weight_decay) {
-  check_params("AdamW", params_);
-  check_lr("AdamW", lr);
-  if (!(beta1 >= 0.f && beta1 < 1.f)) throw Error("AdamW: beta1 " + std::to_string(beta1) + " not in [0, 1)");
-  if (!(beta2 >= 0.f && beta2 < 1.f)) throw Error("AdamW: beta2 " + std::to_string(beta2) + " not in [0, 1)");
-  if (!(eps >= 0.f)) throw Error("AdamW: eps " + std::to_string(eps) + " < 0");
-  if (!(weight_decay >= 0.f))
-    throw Error("AdamW: weight_decay " + std::to_string(weight_decay) + " < 0");
-  for (Parameter* p : params_) {
-    m_.emplace_back(p->value.shape());
-    v_.emplace_back(p->value.shape());
-  }
-}
-
-void AdamW::step() {
-  ++t_;
-  const nk::AdamParams hp{lr_, beta1_, beta2_, eps_, weight_decay_};
-  for (size_t i = 0; i < params_.size(); ++i) {
-    Parameter& p = *params_[i];
-    nk::adamw_update(p.value.numel(), p.value.data(), p.grad.data(), m_[i].data(), v_[i].data(), hp, t_);
-  }
-}
-
-void AdamW::zero_grad() {
-  for (Parameter* p : params_) p->grad.fill(0.f);
-}
-
-void AdamW::set_lr(float lr) {
-  check_lr("AdamW", lr);
-  lr_ = lr;
-}
-
-std::vector<Tensor> AdamW::state() const {
-  std::vector<Tensor> s = m_;
-  s.insert(s.end(), v_.begin(), v_.end());
-  return s;
-}
-
-void AdamW::set_steps(int64_t t) {
-  if (t < 0) throw Error("AdamW: step count " + std::to_string(t) + " < 0");
+  if (t < 0) throw Error(std::string(name_) + ": step count " + std::to_string(t) + " < 0");
   t_ = t;
 }
 

@@ -96,14 +96,21 @@ class Adam : public Optimizer {
   /// every parameter in order, then the second moments. Writing into them
   /// and calling set_steps() restores a saved optimiser.
   std::vector<Tensor> state() const override;
-  std::string name() const override { return "Adam"; }
+  std::string name() const override { return name_; }
   /// Restores steps() from a checkpoint; throws nabla::Error for t < 0.
   void set_steps(int64_t t) override;
+
+ protected:
+  /// decoupled: AdamW's decay (w ·= 1 − lr·wd) instead of L2 in the gradient.
+  Adam(std::vector<Parameter*> params, float lr, float beta1, float beta2, float eps, float weight_decay,
+       bool decoupled, const char* name);
 
  private:
   std::vector<Parameter*> params_;
   std::vector<Tensor> m_, v_;
   float lr_, beta1_, beta2_, eps_, weight_decay_;
+  bool decoupled_ = false;
+  const char* name_ = "Adam";
   int64_t t_ = 0;
 };
 
@@ -111,34 +118,14 @@ class Adam : public Optimizer {
 /// then the Adam update with the plain gradient:
 /// m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g²,
 /// w −= lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps).
-class AdamW : public Optimizer {
+class AdamW : public Adam {
  public:
   /// Throws nabla::Error on a null parameter, lr < 0, a beta outside [0, 1),
-  /// eps < 0 or weight_decay < 0.
+  /// eps < 0 or weight_decay < 0. The decay w ·= 1 − lr·wd follows lr() as
+  /// in torch; state() is Adam's (first moments, then second moments).
   AdamW(std::vector<Parameter*> params, float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f,
-        float eps = 1e-8f, float weight_decay = 1e-2f);
-  /// One update of every parameter.
-  void step() override;
-  /// Sets every parameter's gradient to zero.
-  void zero_grad() override;
-  /// The learning rate (the decay w ·= 1 − lr·wd follows it, as in torch).
-  float lr() const override { return lr_; }
-  /// See lr(); throws nabla::Error for lr < 0.
-  void set_lr(float lr) override;
-  /// Steps taken so far.
-  int64_t steps() const override { return t_; }
-  /// The first moments of every parameter in order, then the second
-  /// moments (as Adam's).
-  std::vector<Tensor> state() const override;
-  std::string name() const override { return "AdamW"; }
-  /// Restores steps() from a checkpoint; throws nabla::Error for t < 0.
-  void set_steps(int64_t t) override;
-
- private:
-  std::vector<Parameter*> params_;
-  std::vector<Tensor> m_, v_;
-  float lr_, beta1_, beta2_, eps_, weight_decay_;
-  int64_t t_ = 0;
+        float eps = 1e-8f, float weight_decay = 1e-2f)
+      : Adam(std::move(params), lr, beta1, beta2, eps, weight_decay, true, "AdamW") {}
 };
 
 /// torch.optim.RMSprop with centered = False: g = grad + wd·w;
