@@ -37,7 +37,7 @@ std::string gemm_shape_string(const GemmShape& s) {
 std::vector<std::string> gemm_defaults() {
   std::vector<std::string> v;
   for (const nkd::GemmShape& s : nkd::kTrainingGemmShapes)
-    if (std::string_view(s.what) != "square") v.push_back(gemm_shape_string({s.ta, s.tb, s.m, s.n, s.k}));
+    if (std::string_view(s.what) != "square") v.push_back(gemm_shape_string({s.m, s.n, s.k, s.ta, s.tb}));
   return v;
 }
 
