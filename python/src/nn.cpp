@@ -322,17 +322,8 @@ model must not be used from two threads at once.
           "modified afterwards (the model keeps a copy for backward). Raises nabla.Error naming the layer "
           "and shapes when a layer rejects its input.")
       .def(
-          "__call__",
-          [](nn::Sequential& m, py::handle x) {
-            const Tensor t = to_tensor(x, "Sequential.forward: x");
-            Tensor y;
-            {
-              py::gil_scoped_release unlocked;
-              y = m.forward(t);
-            }
-            return to_array(y);
-          },
-          py::arg("x"), "Same as forward().")
+          "__call__", [](py::object self, py::handle x) { return self.attr("forward")(x); }, py::arg("x"),
+          "Same as forward().")
       .def(
           "backward",
           [](nn::Sequential& m, py::handle dloss) {
