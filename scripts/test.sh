@@ -6,15 +6,20 @@
 # there) builds the libFuzzer targets and runs each for 30 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+t0=$SECONDS
+# Each stage prints how long the one before it took, so a slow CI run says where.
+stage() { echo "== [$((SECONDS - t0)) s] $*"; }
+stage "dependencies"
 bash scripts/deps.sh
 jobs=$(nproc)
 
-echo "== Release build and tests"
+stage "Release build"
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PWD/build/prefix"
 cmake --build build/release -j"$jobs"
+stage "Release tests"
 ctest --test-dir build/release -j"$jobs" --output-on-failure
 
-echo "== Install and use from an outside project (find_package(nabla))"
+stage "Install and use from an outside project (find_package(nabla))"
 cmake --install build/release >/dev/null
 cmake -S tests/consumer -B build/consumer -G Ninja -DCMAKE_PREFIX_PATH="$PWD/build/prefix"
 cmake --build build/consumer
@@ -32,7 +37,7 @@ print("installed python module:", nabla.__file__)' &&
    PYTHONPATH="$py_site" /usr/bin/python3 -m nabla info >/dev/null)
 fi
 
-echo "== ASan + UBSan build and tests"
+stage "ASan + UBSan build"
 # -O1: at -O2, GCC 12 takes minutes per AVX-512 kernel file with the
 # sanitizers on (the unrolled micro-kernels); -O1 builds in seconds. The
 # tools are built too, so the CLI tests run under the sanitizers. MPI is left
@@ -46,11 +51,12 @@ echo "== ASan + UBSan build and tests"
 cmake -S . -B build/sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
   -DNABLA_SANITIZE=address,undefined -DNABLA_BUILD_BENCH=OFF -DNABLA_WITH_MPI=OFF -DNABLA_BUILD_PYTHON=OFF
 cmake --build build/sanitize -j"$jobs"
+stage "ASan + UBSan tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/sanitize -j"$jobs" --output-on-failure
 
 if command -v clang++ >/dev/null; then
-  echo "== libFuzzer targets (IDX, CSV, model spec, safetensors), 30 s each"
+  stage "libFuzzer targets (IDX, CSV, model spec, safetensors), 30 s each"
   # -O1 with line tables only: the fuzzers parse, they need no fast kernels,
   # and this keeps the clang + ASan build of the library short.
   CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -gline-tables-only" \
@@ -67,3 +73,4 @@ if command -v clang++ >/dev/null; then
 else
   echo "== libFuzzer targets skipped: clang++ not found (bash scripts/deps.sh installs it)"
 fi
+stage "done"
