@@ -99,3 +99,58 @@ TEST(GemmVariants, EveryIsaHasTwoTilesNamedByTheGrammar) {
 }
 
 }  // namespace
+
+namespace {
+
+// An interrupt stops forward and backward at the next layer with
+// nabla::Interrupted, and leaves the model usable: once cleared, the same
+// forward and backward give what they gave before.
+std::vector<float> values(const nabla::Tensor& t) { return {t.data(), t.data() + t.numel()}; }
+
+TEST(Interrupt, StopsSequentialBetweenLayersAndLeavesItUsable) {
+  using namespace nabla;
+  nn::manual_seed(3);
+  nn::Sequential m;
+  m.add(nn::Dense(5, 4)).add(nn::ReLU()).add(nn::Dense(4, 3));
+  Tensor x({2, 5});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = 0.1f * static_cast<float>(i) - 0.4f;
+  Tensor dy({2, 3});
+  for (int64_t i = 0; i < dy.numel(); ++i) dy.data()[i] = 0.5f - 0.2f * static_cast<float>(i);
+  const std::vector<float> y0 = values(m.forward(x));
+  m.zero_grad();
+  m.backward(dy);
+  const std::vector<float> g0 = values(m.parameters()[0]->grad);
+
+  ASSERT_FALSE(interrupt_requested());
+  request_interrupt();
+  EXPECT_TRUE(interrupt_requested());
+  EXPECT_THROW(m.forward(x), Interrupted);
+  try {
+    m.forward(x);
+  } catch (const Interrupted& e) {
+    EXPECT_NE(std::string(e.what()).find("Sequential::forward: interrupted"), std::string::npos) << e.what();
+  }
+  // The interrupted forward left no output a backward could use.
+  clear_interrupt();
+  EXPECT_THROW(m.backward(dy), Error);
+  EXPECT_EQ(values(m.forward(x)), y0);
+  request_interrupt();
+  EXPECT_THROW(m.backward(dy), Interrupted);
+  EXPECT_THROW(check_interrupt("here"), Interrupted);
+  clear_interrupt();
+  EXPECT_NO_THROW(check_interrupt("here"));
+  m.zero_grad();
+  m.backward(dy);
+  EXPECT_EQ(values(m.parameters()[0]->grad), g0);
+}
+
+TEST(Interrupt, StopsReadingACsv) {
+  nabla::data::CsvOptions o;
+  o.header = false;
+  nabla::request_interrupt();
+  EXPECT_THROW(nabla::data::parse_csv("1,2\n3,4\n", "t.csv", o), nabla::Interrupted);
+  nabla::clear_interrupt();
+  EXPECT_EQ(nabla::data::parse_csv("1,2\n3,4\n", "t.csv", o).x.numel(), 2);
+}
+
+}  // namespace

@@ -229,8 +229,20 @@ TEST(Spec, ResidualBlocks) {
   EXPECT_EQ(names[6], "4.body.0.weight");  // layers: conv, relu, res, relu, res, gap, flatten, dense
   EXPECT_NE(std::find(names.begin(), names.end(), "4.shortcut.0.weight"), names.end());
   auto& r = dynamic_cast<nn::Residual&>(m.layer(4));
-  ASSERT_EQ(r.shortcut().size(), 1);
+  ASSERT_EQ(r.shortcut().size(), 2);
   EXPECT_EQ(r.shortcut().layer(0).name(), "Conv2D 4→8 1×1 stride 2");
+  EXPECT_EQ(r.shortcut().layer(1).type().name, "BatchNorm2D");  // torchvision's BasicBlock downsample
+  // The shortcut's batch norm is saved with the model, and follows eval().
+  std::vector<std::string> buffers;
+  for (auto& [n, b] : m.named_buffers()) buffers.push_back(n);
+  EXPECT_EQ(buffers, (std::vector<std::string>{"4.shortcut.1.running_mean", "4.shortcut.1.running_var",
+                                               "4.shortcut.1.num_batches_tracked"}));
+  EXPECT_TRUE(r.shortcut().layer(1).is_training());
+  m.eval();
+  EXPECT_FALSE(r.shortcut().layer(1).is_training());
+  EXPECT_FALSE(r.body().layer(0).is_training());
+  m.train();
+  EXPECT_TRUE(r.shortcut().layer(1).is_training());
   for (const auto& [spec, message] : std::vector<std::pair<const char*, const char*>>{
            {"res( dense 3", "unclosed 'res('"},
            {"res()", "empty 'res()'"},

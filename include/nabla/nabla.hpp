@@ -34,6 +34,7 @@
 #include "nabla/runtime/config.hpp"
 #include "nabla/runtime/cpu.hpp"
 #include "nabla/runtime/file.hpp"
+#include "nabla/runtime/interrupt.hpp"
 #include "nabla/runtime/measure.hpp"
 #include "nabla/runtime/profile.hpp"
 #include "nabla/runtime/threads.hpp"

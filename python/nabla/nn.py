@@ -70,8 +70,38 @@ def _make_layer_class(t):
                                       "__qualname__": type_name})
 
 
+def _make_residual_class(t):
+    """Residual takes layers, not numbers: its own class, documented from the registry."""
+
+    def __init__(self, body, shortcut=None):
+        body = list(body) if isinstance(body, (list, tuple)) else _not_a_list("body", body)
+        shortcut = [] if shortcut is None else (
+            list(shortcut) if isinstance(shortcut, (list, tuple)) else _not_a_list("shortcut", shortcut))
+        Layer.__init__(self, body, shortcut)
+        # A layer given to the block views it: keep the block (and what owns it) alive.
+        for layer in body + shortcut:
+            layer._owner = self
+
+    __init__.__doc__ = "Residual(body, shortcut=None)"
+    doc = "\n".join([t.doc.strip(), "",
+                     "Arguments:",
+                     "    body (list of layers): the residual branch, at least one layer; the block takes them",
+                     "        (each layer can belong to one model, as with Sequential.add).",
+                     "    shortcut (list of layers or None): the shortcut branch; None or [] is the identity.",
+                     "",
+                     "Unlike C++'s nn::Residual(Sequential, Sequential), the branches are lists of new layers:",
+                     "    nn.Residual([nn.Conv2D(8, 8, 3, 1, 1), nn.ReLU(), nn.Conv2D(8, 8, 3, 1, 1)])"])
+    return type(t.name, (Layer,), {"__init__": __init__, "__doc__": doc, "__module__": __name__,
+                                   "__qualname__": t.name})
+
+
+def _not_a_list(branch, value):
+    raise TypeError(f"Residual: {branch} must be a list of new nabla.nn layers (the block takes them), "
+                    f"got {type(value).__name__}")
+
+
 for _t in layer_types():
-    globals()[_t.name] = _make_layer_class(_t)
+    globals()[_t.name] = _make_residual_class(_t) if _t.name == "Residual" else _make_layer_class(_t)
     __all__.append(_t.name)
 del _t
 

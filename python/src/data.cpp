@@ -118,7 +118,7 @@ largest label.
       "load_mnist_dir",
       [](const std::string& dir, const std::string& split) {
         const auto s = parse_split(split);
-        py::gil_scoped_release unlocked;
+        const Unlocked unlocked;
         return std::make_shared<data::Dataset>(data::load_mnist_dir(dir, s));
       },
       py::arg("dir"), py::arg("split") = "train",
@@ -128,7 +128,7 @@ largest label.
   m.def(
       "load_idx",
       [](const std::string& images, const std::string& labels) {
-        py::gil_scoped_release unlocked;
+        const Unlocked unlocked;
         return std::make_shared<data::Dataset>(data::load_idx(images, labels));
       },
       py::arg("images_path"), py::arg("labels_path"),
@@ -142,7 +142,7 @@ largest label.
         o.label = label;
         o.header = header;
         o.separator = separator[0];
-        py::gil_scoped_release unlocked;
+        const Unlocked unlocked;
         return std::make_shared<data::Dataset>(data::read_csv(path, o));
       },
       py::arg("path"), py::arg("label") = "0", py::arg("header") = true, py::arg("separator") = ",",
@@ -202,7 +202,7 @@ them (copy them to keep one).
           [](PyBatchIterator& b) {
             bool more;
             {
-              py::gil_scoped_release unlocked;
+              const Unlocked unlocked;
               more = b.it.next();
             }
             if (!more) throw py::stop_iteration();

@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <csignal>
 #include <map>
 #include <string>
 
@@ -13,6 +14,7 @@
 #include "nabla/nn/init.hpp"
 #include "nabla/nn/serialize.hpp"
 #include "nabla/runtime/cpu.hpp"
+#include "nabla/runtime/interrupt.hpp"
 #include "nabla/runtime/profile.hpp"
 #include "nabla/runtime/threads.hpp"
 #include "nabla/version.hpp"
@@ -20,12 +22,64 @@
 namespace py = pybind11;
 using namespace nabla::python;
 
+namespace {
+
+// Ctrl-C inside a long call. While nabla runs with the GIL released, Python
+// only notes a SIGINT (its C handler sets a flag that bytecode checks), so a
+// long forward would run to its end. Our handler, installed once at import
+// in front of Python's, also asks nabla to stop (request_interrupt(), one
+// atomic store) and then calls Python's handler; the call stops at its next
+// safe point with nabla::Interrupted, which the translator below turns into
+// what Python's handler raises (KeyboardInterrupt). signal.signal(SIGINT,
+// f) later reinstalls Python's C handler in place of ours: then a Ctrl-C
+// takes effect when the call returns, as for any extension.
+struct sigaction g_python_sigint {};
+
+void on_sigint(int sig, siginfo_t* info, void* context) {
+  nabla::request_interrupt();
+  if (g_python_sigint.sa_flags & SA_SIGINFO)
+    g_python_sigint.sa_sigaction(sig, info, context);
+  else if (g_python_sigint.sa_handler != SIG_DFL && g_python_sigint.sa_handler != SIG_IGN)
+    g_python_sigint.sa_handler(sig);
+}
+
+void install_sigint_handler() {
+  struct sigaction current {};
+  if (::sigaction(SIGINT, nullptr, &current) != 0) return;
+  // Python's default_int_handler is a C handler; SIG_DFL/SIG_IGN (embedded
+  // interpreters, signal.SIG_IGN) are left as they are.
+  const bool is_function = (current.sa_flags & SA_SIGINFO) ? current.sa_sigaction != nullptr
+                                                            : current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN;
+  if (!is_function) return;
+  g_python_sigint = current;
+  struct sigaction ours {};
+  ours.sa_sigaction = on_sigint;
+  ours.sa_flags = SA_SIGINFO | (current.sa_flags & SA_ONSTACK);
+  ours.sa_mask = current.sa_mask;
+  ::sigaction(SIGINT, &ours, nullptr);
+}
+
+}  // namespace
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "nabla's compiled core; import nabla, nabla.nn and nabla.data instead.";
   m.attr("__version__") = nabla::kVersion;
 
   // nabla::Error → nabla.Error, a RuntimeError carrying nabla's message.
   py::register_exception<nabla::Error>(m, "Error", PyExc_RuntimeError);
+  // nabla::Interrupted (a Ctrl-C stopped a long call) → what Python's SIGINT
+  // handler raises, KeyboardInterrupt by default. Registered after Error's,
+  // so it is tried first.
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const nabla::Interrupted& e) {
+      nabla::clear_interrupt();
+      if (PyErr_CheckSignals() != 0) return;  // the handler raised (KeyboardInterrupt)
+      PyErr_SetString(PyExc_KeyboardInterrupt, e.what());
+    }
+  });
+  install_sigint_handler();
   m.attr("Error").attr("__doc__") =
       "Every failure nabla reports (a shape mismatch, a bad file, a bad argument): a RuntimeError whose "
       "message names the layer or file and the offending values, as the C++ nabla::Error does.";

@@ -20,6 +20,7 @@
 
 #include "arrays.hpp"
 #include "bindings.hpp"
+#include "nabla/nn/residual.hpp"
 #include "layer_table.hpp"
 #include "nabla/error.hpp"
 #include "nabla/nn/init.hpp"
@@ -116,7 +117,7 @@ double now_seconds(bool thread_clock) {
 
 double time_steps(nn::Sequential& m, nn::Loss& loss, nn::Optimizer& opt, const Tensor& x, const Tensor& y,
                   int64_t steps, bool thread_clock) {
-  py::gil_scoped_release unlocked;
+  const Unlocked unlocked;
   const double t0 = now_seconds(thread_clock);
   for (int64_t i = 0; i < steps; ++i) {
     opt.zero_grad();
@@ -186,7 +187,7 @@ resets it. ``numpy.asarray(p)`` is the value.
            [](const nn::Parameter& p) { return "nabla.nn.Parameter(shape=" + shape_string(p.value.shape()) + ")"; });
 
   // ---- Layer ----------------------------------------------------------------------
-  py::class_<PyLayer>(nn, "Layer", R"doc(
+  py::class_<PyLayer>(nn, "Layer", py::dynamic_attr(), R"doc(
 Base of every layer. Its subclasses (Dense, Conv2D, MaxPool2D, ReLU, ...)
 are made from the layer registry (layer_types()); construct those.
 
@@ -206,6 +207,31 @@ then views the layer inside the model, and keeps the model alive.
            }),
            py::arg("type"), py::arg("args"),
            "Makes a layer of a registered type from its arguments in order (what the subclasses call).")
+      .def(py::init([](const py::list& body, const py::list& shortcut) {
+             // Residual: the block takes the layers (each once, as Sequential.add does).
+             auto take = [](const py::list& layers, const char* branch) {
+               nn::Sequential seq;
+               for (py::handle h : layers) {
+                 if (!py::isinstance<PyLayer>(h))
+                   throw py::type_error(std::string("Residual: ") + branch + " must be a list of nabla.nn layers, got " +
+                                        describe(h));
+                 auto& l = h.cast<PyLayer&>();
+                 if (!l.owned)
+                   throw Error(std::string("Residual: ") + branch + " layer '" + l.get().name() +
+                               "' already belongs to a model (a layer can be added once; make a new one)");
+                 seq.add(std::move(l.owned));
+               }
+               return seq;
+             };
+             nn::Sequential b = take(body, "body"), s = take(shortcut, "shortcut");
+             auto l = std::make_unique<PyLayer>();
+             l->owned = std::make_unique<nn::Residual>(std::move(b), std::move(s));
+             l->layer = l->owned.get();
+             l->type = "Residual";
+             return l;
+           }),
+           py::arg("body"), py::arg("shortcut"),
+           "Makes a Residual block from lists of new layers (what nabla.nn.Residual calls).")
       .def("name", [](const PyLayer& l) { return l.get().name(); },
            "Type and configuration, as errors and summary() print it: 'Dense 120→84'.")
       .def_readonly("type", &PyLayer::type, "The layer type's name ('Conv2D').")
@@ -312,7 +338,7 @@ model must not be used from two threads at once.
             const Tensor t = to_tensor(x, "Sequential.forward: x");
             Tensor y;
             {
-              py::gil_scoped_release unlocked;
+              const Unlocked unlocked;
               y = m.forward(t);
             }
             return to_array(y);
@@ -330,7 +356,7 @@ model must not be used from two threads at once.
             const Tensor t = to_tensor(dloss, "Sequential.backward: dloss");
             Tensor dx;
             {
-              py::gil_scoped_release unlocked;
+              const Unlocked unlocked;
               dx = m.backward(t);
             }
             return to_array(dx);
@@ -439,7 +465,7 @@ model must not be used from two threads at once.
   // ---- losses -----------------------------------------------------------------------
   auto loss_forward = [](nn::Loss& loss, py::handle pred, py::handle target) {
     const Tensor p = to_tensor(pred, "loss.forward: pred"), t = to_tensor(target, "loss.forward: target");
-    py::gil_scoped_release unlocked;
+    const Unlocked unlocked;
     return loss.forward(p, t);
   };
   py::class_<nn::Loss>(nn, "Loss", R"doc(
@@ -490,7 +516,7 @@ the model) before each backward, as in PyTorch.
       .def(
           "step",
           [](nn::Optimizer& o) {
-            py::gil_scoped_release unlocked;
+            const Unlocked unlocked;
             o.step();
           },
           "One update of every parameter from its gradient.")
@@ -564,7 +590,7 @@ w −= lr·buf).
       "clip_grad_norm",
       [](const py::iterable& params, float max_norm) {
         const auto ptrs = Held<nn::SGD>::param_ptrs(py::list(params));
-        py::gil_scoped_release unlocked;
+        const Unlocked unlocked;
         return nn::clip_grad_norm(ptrs, max_norm);
       },
       py::arg("params"), py::arg("max_norm"),
@@ -631,7 +657,7 @@ void bind_serialize(py::module_& m) {
   m.def(
       "save",
       [](nn::Sequential& model, const std::string& path, const std::map<std::string, std::string>& metadata) {
-        py::gil_scoped_release unlocked;
+        const Unlocked unlocked;
         nn::save(model, path, metadata);
       },
       py::arg("model"), py::arg("path"), py::arg("metadata") = std::map<std::string, std::string>{},
@@ -640,7 +666,7 @@ void bind_serialize(py::module_& m) {
   m.def(
       "load",
       [](nn::Sequential& model, const std::string& path) {
-        py::gil_scoped_release unlocked;
+        const Unlocked unlocked;
         nn::load(model, path);
       },
       py::arg("model"), py::arg("path"),
@@ -654,7 +680,7 @@ void bind_serialize(py::module_& m) {
           auto name = py::str(item.first).cast<std::string>();
           list.emplace_back(name, to_tensor(item.second, "save_tensors"));
         }
-        py::gil_scoped_release unlocked;
+        const Unlocked unlocked;
         nn::save_tensors(path, list, metadata);
       },
       py::arg("path"), py::arg("tensors"), py::arg("metadata") = std::map<std::string, std::string>{},
@@ -664,7 +690,7 @@ void bind_serialize(py::module_& m) {
       [](const std::string& path) {
         nn::TensorFile f;
         {
-          py::gil_scoped_release unlocked;
+          const Unlocked unlocked;
           f = nn::load_tensors(path);
         }
         py::dict d;

@@ -24,8 +24,10 @@ EXAMPLES = {
     "Softmax": [((), (5, 7))],
 }
 IMAGE = (2, 3, 5, 5)
-SKIP = {"Dropout": "random in training mode", "BatchNorm1D": "running statistics: test_batchnorm_against_torch",
-        "BatchNorm2D": "running statistics: test_batchnorm_against_torch", "Residual": "takes Sequentials"}
+SKIP = {"Dropout": "random in training mode: test_dropout_against_torch",
+        "BatchNorm1D": "running statistics: test_batchnorm_against_torch",
+        "BatchNorm2D": "running statistics: test_batchnorm_against_torch",
+        "Residual": "takes layers: test_residual_against_torch"}
 
 
 def cases():
@@ -69,10 +71,11 @@ def test_layer_against_torch(torch, name, args, shape):
         check(p.grad, tp[pname].grad.numpy(), pname + " gradient")
 
 
-def check(a, ref, what, rtol=1e-5):
+def check(a, ref, what, rtol=1e-5, floor=1e-30):
+    """max |a − ref| ≤ rtol · max(max |ref|, floor)."""
     a, ref = np.asarray(a, np.float64), np.asarray(ref, np.float64)
     assert a.shape == ref.shape, (what, a.shape, ref.shape)
-    scale = max(np.abs(ref).max(), 1e-30)
+    scale = max(np.abs(ref).max(), floor)
     err = np.abs(a - ref).max() / scale
     assert err <= rtol, f"{what}: max |diff| / max |ref| = {err:.3g}"
 
@@ -82,6 +85,9 @@ def test_generated_classes_read_like_the_registry():
         cls = getattr(nn, t.name)
         assert issubclass(cls, nn.Layer) and cls.__module__ == "nabla.nn"
         assert t.doc.strip().split("\n")[0] in cls.__doc__
+        if t.name == "Residual":  # its arguments are layers (test_residual_against_torch)
+            assert list(inspect.signature(cls).parameters) == ["body", "shortcut"]
+            continue
         params = list(inspect.signature(cls).parameters.values())
         assert [p.name for p in params] == [a.name for a in t.args]
         for p, a in zip(params, t.args):
@@ -129,3 +135,101 @@ def test_batchnorm_against_torch(torch, name, shape):
     tlayer.eval()
     x = rand(*shape, seed=30)
     check(model(x), tlayer(torch.from_numpy(x.astype(np.float64))).detach().numpy(), "eval forward")
+
+
+def test_dropout_against_torch(torch):
+    """Training: the kept elements scaled by 1/(1 − p), the others zero, the
+    gradient through the same mask: torch's own dropout given nabla's mask
+    (aten.native_dropout_backward is torch's mask·x·scale); about p of the
+    elements dropped. Eval: the identity, as torch's."""
+    p = 0.3
+    model = nn.Sequential(nn.Dropout(p))
+    model.input_grad = True
+    x = rand(64, 50, seed=1, lo=0.5, hi=1.5)  # no zeros: a zero output is a dropped element
+    y = np.array(model(x))
+    kept = y != 0
+    assert abs((1 - kept.mean()) - p) < 0.03, kept.mean()
+    scale = 1.0 / (1.0 - p)
+    mask = torch.from_numpy(kept)
+    tx = torch.from_numpy(x.astype(np.float64))
+    check(y, torch.ops.aten.native_dropout_backward(tx, mask, scale).numpy(), "training forward")
+    dy = rand(*y.shape, seed=2)
+    dx = model.backward(dy)
+    check(dx, torch.ops.aten.native_dropout_backward(torch.from_numpy(dy.astype(np.float64)), mask, scale).numpy(),
+          "input gradient")
+    tlayer = eval(model[0].torch(), {"torch": torch})
+    assert isinstance(tlayer, torch.nn.Dropout) and tlayer.p == pytest.approx(p)
+    model.eval()
+    tlayer.eval()
+    assert np.array_equal(model(x), tlayer(torch.from_numpy(x)).numpy())
+    with pytest.raises(nabla.Error, match="p must be in"):
+        nn.Dropout(1.5)
+
+
+class _TorchResidual:
+    """README's ten-line torch module (made on first use, torch imported)."""
+
+    @staticmethod
+    def make(torch):
+        class Residual(torch.nn.Module):
+            def __init__(self, body, shortcut=None):
+                super().__init__()
+                self.body = torch.nn.Sequential(*body)
+                self.shortcut = torch.nn.Sequential(*(shortcut or []))
+
+            def forward(self, x):
+                return self.body(x) + (self.shortcut(x) if len(self.shortcut) else x)
+        return Residual
+
+
+@pytest.mark.parametrize("downsample", [False, True], ids=["identity", "conv-bn shortcut"])
+def test_residual_against_torch(torch, downsample):
+    """A Residual block (conv, BN, ReLU, conv, BN; the shortcut the identity
+    or a strided 1×1 conv + BN) against the README's torch module loaded
+    strict from nabla's state_dict: forward, input and parameter gradients
+    and the running statistics in training, the forward in eval."""
+    c, out, stride = (3, 3, 1) if not downsample else (3, 5, 2)
+    body = [nn.Conv2D(c, out, 3, stride, 1), nn.BatchNorm2D(out), nn.ReLU(), nn.Conv2D(out, out, 3, 1, 1),
+            nn.BatchNorm2D(out)]
+    shortcut = [nn.Conv2D(c, out, 1, stride, 0), nn.BatchNorm2D(out)] if downsample else None
+    model = nn.Sequential(nn.Residual(body, shortcut), nn.ReLU())
+    model.input_grad = True
+    T = torch.nn
+    tbody = [T.Conv2d(c, out, 3, stride, 1), T.BatchNorm2d(out), T.ReLU(), T.Conv2d(out, out, 3, 1, 1),
+             T.BatchNorm2d(out)]
+    tshort = [T.Conv2d(c, out, 1, stride, 0), T.BatchNorm2d(out)] if downsample else None
+    tmodel = T.Sequential(_TorchResidual.make(torch)(tbody, tshort), T.ReLU()).double()
+    state = {k: torch.from_numpy(np.asarray(v).astype(np.float64)) for k, v in model.state_dict().items()}
+    for k, v in model.named_buffers():
+        state[k] = torch.tensor(int(v)) if k.endswith("num_batches_tracked") else \
+            torch.from_numpy(np.asarray(v).astype(np.float64))
+    tmodel.load_state_dict(state, strict=True)
+    x = rand(4, c, 9, 9, seed=3)
+    y = model(x)
+    tx = torch.from_numpy(x.astype(np.float64)).requires_grad_()
+    ty = tmodel(tx)
+    check(y, ty.detach().numpy(), "forward")
+    dy = rand(*y.shape, seed=4)
+    model.zero_grad()
+    dx = model.backward(dy)
+    ty.backward(torch.from_numpy(dy.astype(np.float64)))
+    check(dx, tx.grad.numpy(), "input gradient")
+    tp = dict(tmodel.named_parameters())
+    for (pname, _), p in zip(model.named_parameters(), model.parameters()):
+        # A convolution's bias before batch norm has a gradient of zero
+        # (rounding: ~1e-8 here, ~1e-17 in torch's float64): relative to dy's scale, 1.
+        check(p.grad, tp[pname].grad.numpy(), pname + " gradient", floor=1.0)
+    tb = dict(tmodel.named_buffers())
+    for k, v in model.named_buffers():
+        if k.endswith("num_batches_tracked"):
+            assert int(v) == int(tb[k]) == 1, k
+        else:
+            check(v, tb[k].numpy(), k)
+    model.eval()
+    tmodel.eval()
+    x = rand(4, c, 9, 9, seed=5)
+    check(model(x), tmodel(torch.from_numpy(x.astype(np.float64))).detach().numpy(), "eval forward")
+    with pytest.raises(TypeError, match="list of new nabla.nn layers"):
+        nn.Residual(nn.Sequential(nn.ReLU()))
+    with pytest.raises(nabla.Error, match="already belongs"):
+        nn.Residual([body[0]])

@@ -99,6 +99,33 @@ def test_ctrl_c_stops_a_training_loop():
     assert p.returncode != 0 and "KeyboardInterrupt" in err
 
 
+def test_ctrl_c_stops_a_single_long_call():
+    """One call that would run for hours (a million training steps in C++,
+    the GIL released) stops at the next layer with KeyboardInterrupt, and
+    the model still works afterwards."""
+    script = (
+        "import sys, numpy as np, nabla\n"
+        "from nabla import nn\n"
+        "m = nn.Sequential(nn.Dense(256, 256), nn.Dense(256, 10))\n"
+        "loss = nn.SoftmaxCrossEntropy(); opt = nn.SGD(m.parameters(), lr=0.01)\n"
+        "x = np.ones((64, 256), np.float32); y = np.zeros(64, np.float32)\n"
+        "print('started', flush=True)\n"
+        "try:\n"
+        "    nn._time_steps_cpp(m, loss, opt, x, y, 10**9)\n"
+        "except KeyboardInterrupt as e:\n"
+        "    print('interrupted', m(x).shape, flush=True)\n")
+    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "started"
+        time.sleep(0.3)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 0, err
+    assert out.strip() == "interrupted (64, 10)", (out, err)
+
+
 def test_python_m_nabla_runs_the_cli():
     r = subprocess.run([sys.executable, "-m", "nabla", "info"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr

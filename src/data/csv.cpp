@@ -8,6 +8,7 @@
 
 #include "data/file.hpp"
 #include "nabla/error.hpp"
+#include "nabla/runtime/interrupt.hpp"
 
 namespace nabla::data {
 
@@ -88,6 +89,7 @@ Dataset parse_csv(std::string_view text, const std::string& name, const CsvOptio
   float* x = d.x.data();
   int64_t max_label = 0;
   for (int64_t r = 0; r < rows; ++r) {
+    if (r % 4096 == 0) check_interrupt("read_csv");
     const auto& [no, line] = lines[first + static_cast<size_t>(r)];
     const auto fields = split(line, options.separator);
     if (fields.size() != columns)

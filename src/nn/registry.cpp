@@ -215,7 +215,7 @@ std::vector<LayerType> make_registry() {
   res.token = "res(";
   res.doc = "y = body(x) + shortcut(x), the shortcut the identity when empty (torchvision's BasicBlock without "
             "its last ReLU); parameters body.j.* and shortcut.j.*. In a spec, 'res( LAYERS )'; when the layers "
-            "change the shape, the shortcut is a 1×1 Conv2D with the body's stride.";
+            "change the shape, the shortcut is a 1×1 Conv2D with the body's stride followed by BatchNorm2D.";
   res.input_rank = 0;
   res.make = [](const std::vector<double>&) -> std::unique_ptr<Layer> {
     throw Error("Residual is made from its body: nn::Residual(body, shortcut) or 'res( LAYERS )' in a spec");
@@ -595,8 +595,8 @@ Sequential build_model(const ModelSpec& spec, const std::vector<int64_t>& sample
       const LayerType& type = *typed;
       if (type.name == "Residual") {
         // The body from the block's input; a shortcut when it changes the
-        // shape: a 1×1 convolution with the body's stride (BatchNorm after
-        // it once the layer exists).
+        // shape: a 1×1 convolution with the body's stride, then batch norm
+        // (torchvision's BasicBlock downsample).
         const std::vector<int64_t> sample(shape.begin() + 1, shape.end());
         Sequential body = build_model(ModelSpec{l.body}, sample);
         parameters += static_cast<double>(body.num_parameters());
@@ -613,6 +613,7 @@ Sequential build_model(const ModelSpec& spec, const std::vector<int64_t>& sample
             throw Error("no 1×1 convolution shortcut maps " + shape_string(sample) + " to " +
                         shape_string({out.begin() + 1, out.end()}));
           shortcut.add(Conv2D(shape[1], out[1], 1, stride, 0));
+          shortcut.add(BatchNorm2D(out[1]));
           parameters += static_cast<double>(shortcut.num_parameters());
         }
         add(std::make_unique<Residual>(std::move(body), std::move(shortcut)));

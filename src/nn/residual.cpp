@@ -45,6 +45,19 @@ std::vector<std::pair<std::string, Parameter*>> Residual::named_parameters() {
   return out;
 }
 
+std::vector<std::pair<std::string, Buffer>> Residual::named_buffers() {
+  std::vector<std::pair<std::string, Buffer>> out;
+  for (auto& [n, b] : body_.named_buffers()) out.emplace_back("body." + n, b);
+  for (auto& [n, b] : shortcut_.named_buffers()) out.emplace_back("shortcut." + n, b);
+  return out;
+}
+
+void Residual::set_training(bool on) {
+  Layer::set_training(on);
+  body_.train(on);
+  shortcut_.train(on);
+}
+
 int64_t Residual::num_parameters() const { return body_.num_parameters() + shortcut_.num_parameters(); }
 
 void Residual::reset_parameters(Init init, uint64_t seed) {

@@ -5,6 +5,7 @@
 
 #include "nabla/error.hpp"
 #include "nabla/kernels/activation.hpp"
+#include "nabla/runtime/interrupt.hpp"
 #include "nabla/runtime/trace.hpp"
 #include "nn/buffer.hpp"
 #include "nabla/nn/loss.hpp"
@@ -165,7 +166,9 @@ Tensor Sequential::forward(const Tensor& x) {
   // outside, write into the spare (or a new one) instead.
   Step& last = steps_.back();
   detail::acquire(last.y, out_spare_, last.y.shape());
+  forward_done_ = false;  // until every layer ran (an interrupt may stop it between two)
   for (size_t s = 0; s < steps_.size(); ++s) {
+    check_interrupt("Sequential::forward");
     const Tensor& in = s == 0 ? x_ : steps_[s - 1].y;
     const Step& st = steps_[s];
     const trace::LayerScope scope(st.first, [&] { return step_name(*st.layer, st.act, st.norm); },
@@ -215,6 +218,7 @@ Tensor Sequential::backward(const Tensor& dloss) {
 
   if (input_grad_) detail::acquire(dx_, dx_spare_, planned_input_);
   for (size_t s = steps_.size(); s-- > 0;) {
+    check_interrupt("Sequential::backward");
     Step& st = steps_[s];
     Step* prev = s > 0 ? &steps_[s - 1] : nullptr;
     Tensor* dx = !st.need_dx ? nullptr : prev ? &prev->dz : &dx_;

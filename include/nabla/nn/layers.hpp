@@ -68,11 +68,14 @@ class Layer {
   /// Whether the layer is in training mode (Sequential::train()/eval() set it).
   bool is_training() const { return training_; }
 
+ protected:
+  /// Told when Sequential switches between training and evaluation (a layer
+  /// holding layers passes it on; overrides call this one).
+  virtual void set_training(bool on) { training_ = on; }
+
  private:
   friend class Sequential;
   bool training_ = true;
-  /// Told when Sequential switches between training and evaluation.
-  virtual void set_training(bool on) { training_ = on; }
   /// True if backward takes dLoss/d(its output after the fused activation)
   /// and applies the activation's derivative itself (BatchNorm).
   virtual bool wants_output_grad() const { return false; }

@@ -23,7 +23,8 @@
 ///              | "flatten" | "softmax" | act
 ///              | "res(" model ")"   (Residual: the layers are its body; when
 ///                                   they change the shape, the shortcut is a
-///                                   1×1 Conv2D with the body's stride)
+///                                   1×1 Conv2D with the body's stride, then
+///                                   BatchNorm2D: torchvision's BasicBlock)
 ///     act     := NAME [PARAM]      (a row of the activation table: "relu",
 ///                                   "sigmoid", "tanh", …; PARAM for the
 ///                                   kinds that take one)

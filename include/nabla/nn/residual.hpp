@@ -30,6 +30,8 @@ class Residual : public Layer {
   /// "body.j.*" then "shortcut.j.*".
   std::vector<std::pair<std::string, Parameter*>> named_parameters() override;
   int64_t num_parameters() const override;
+  /// "body.j.*" then "shortcut.j.*" (BatchNorm's running statistics).
+  std::vector<std::pair<std::string, Buffer>> named_buffers() override;
   void reset_parameters(Init init, uint64_t seed) override;
   const LayerType& type() const override;
   /// The residual branch.
@@ -38,6 +40,8 @@ class Residual : public Layer {
   Sequential& shortcut() { return shortcut_; }
 
  private:
+  /// Both branches follow the outer model's train()/eval().
+  void set_training(bool on) override;
   void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                 kernels::Activation input_deriv) override;
