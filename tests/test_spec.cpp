@@ -212,6 +212,29 @@ TEST(Spec, ImpossibleModelsAreClearErrors) {
   EXPECT_NE(error_of("dense 10 sigmoid").find("a sigmoid on 10 outputs"), std::string::npos);
 }
 
+// Arguments outside their range are rejected while parsing, naming the range;
+// "gelu tanh" spells gelu_tanh, alone or fused.
+TEST(Spec, RangesAndSpellings) {
+  for (const auto& [spec, message] : std::vector<std::pair<const char*, const char*>>{
+           {"dropout 1.5", "'1.5' is not a finite number in [0, 1)"},
+           {"dropout 1", "'1' is not a finite number in [0, 1)"},
+           {"dropout -0.1", "'-0.1' is not a finite number in [0, 1)"},
+           {"batchnorm momentum 2", "'2' is not a finite number in [0, 1]"},
+           {"gelu 3", "unexpected '3'"},
+           {"avgpool 0", "'0' is not a whole number in [1,"}}) {
+    SCOPED_TRACE(spec);
+    try {
+      nn::parse_spec(spec);
+      ADD_FAILURE() << "parsed";
+    } catch (const nabla::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(nn::parse_spec("dropout 0.999 | batchnorm momentum 1").to_string(), "dropout 0.999 | batchnorm momentum 1");
+  EXPECT_THROW(nn::layer_type("Dropout").create({1.0}), nabla::Error);
+  EXPECT_EQ(nn::parse_spec("gelu tanh | dense 4 gelu tanh | gelu").to_string(), "gelu_tanh | dense 4 gelu_tanh | gelu");
+}
+
 TEST(Spec, ResidualBlocks) {
   const nn::ModelSpec s = nn::parse_spec("conv 4 3 pad 1 relu | res( conv 4 3 pad 1 gelu | conv 4 3 pad 1 ) | relu | "
                                          "res(conv 8 3 stride 2 pad 1 silu|conv 8 3 pad 1) | gap | dense 2");

@@ -184,7 +184,8 @@ std::vector<LayerType> make_registry() {
              "same pass.";
     bn.args = {int_arg("num_features", std::nullopt, 1, "", false, "num_features", "the number of channels"),
                Arg{"eps", T::Float, 1e-5, 0, "eps", true, "eps", "the value added to the variance"},
-               Arg{"momentum", T::Float, 0.1, 0, "momentum", true, "momentum", "the running statistics' momentum"}};
+               Arg{"momentum", T::Float, 0.1, 0, "momentum", true, "momentum", "the running statistics' momentum",
+                   1.0}};
     bn.input_rank = rank;
     bn.takes_activation = true;
     bn.make = [rank](const std::vector<double>& a) -> std::unique_ptr<Layer> {
@@ -205,7 +206,7 @@ std::vector<LayerType> make_registry() {
   dropout.token = "dropout";
   dropout.doc = "Dropout (PyTorch's Dropout): in training zeroes each element with probability p and scales the "
                 "others by 1/(1 − p); the identity in eval. Masks from the stream manual_seed() seeds.";
-  dropout.args = {Arg{"p", T::Float, std::nullopt, 0, "", true, "p", "the drop probability p (in [0, 1))"}};
+  dropout.args = {Arg{"p", T::Float, std::nullopt, 0, "", true, "p", "the drop probability p", 1.0, true}};
   dropout.make = [](const std::vector<double>& a) { return std::make_unique<Dropout>(a[0]); };
   dropout.torch = [](const std::vector<double>& a) { return torch_of("Dropout", {{"p", a[0]}}); };
   r.push_back(std::move(dropout));
@@ -278,7 +279,13 @@ void LayerType::check_args(const std::vector<double>& a) const {
     if (!std::isfinite(v)) throw Error(what + "is " + number_text(v) + ", not a finite number");
     if (d.type == T::Int && v != std::floor(v)) throw Error(what + number_text(v) + " is not a whole number");
     if (v < d.min) throw Error(what + number_text(v) + " is less than " + number_text(d.min));
+    if (!d.in_range(v)) throw Error(what + number_text(v) + " is not in " + d.range_text());
   }
+}
+
+std::string LayerArg::range_text() const {
+  if (!max) return ">= " + number_text(min);
+  return "[" + number_text(min) + ", " + number_text(*max) + (max_open ? ")" : "]");
 }
 
 std::unique_ptr<Layer> LayerType::create(const std::vector<double>& a) const {
@@ -394,8 +401,9 @@ class Tokens {
     } else {
       char* end = nullptr;
       v = std::strtod(t.c_str(), &end);
-      ok = end == t.c_str() + t.size() && !t.empty() && std::isfinite(v) && v >= d.min;
-      if (!ok) throw error(d.doc + " '" + t + "' is not a finite number >= " + number_text(d.min));
+      ok = end == t.c_str() + t.size() && !t.empty() && std::isfinite(v) && d.in_range(v);
+      if (!ok)
+        throw error(d.doc + " '" + t + "' is not a finite number " + (d.max ? "in " : "") + d.range_text());
     }
     return v;
   }
@@ -447,6 +455,15 @@ void parse_args(const LayerType& type, Tokens& t, std::vector<double>& args, con
 
 ModelSpec parse_model(const std::string& text, int first_index);
 
+// "gelu tanh" is another spelling of "gelu_tanh" (torch's GELU(approximate='tanh')).
+std::string gelu_tanh_spelling(std::string token, Tokens& t) {
+  if (token == "gelu" && !t.done() && t.peek() == "tanh") {
+    t.take();
+    return "gelu_tanh";
+  }
+  return token;
+}
+
 LayerSpec parse_layer(const std::string& text, int index) {
   // "res( LAYERS )": a Residual whose body is the inner model.
   const size_t lead = text.find_first_not_of(" \t\n");
@@ -471,7 +488,8 @@ LayerSpec parse_layer(const std::string& text, int index) {
   Tokens t(text, index);
   if (t.done()) throw t.error("empty layer (two '|' in a row, or one at an end)");
   LayerSpec l;
-  const std::string head = t.take();
+  std::string head = t.take();
+  head = gelu_tanh_spelling(head, t);
   const LayerType* type = nullptr;
   for (const LayerType& lt : layer_types())
     if (lt.token == head) type = &lt;
@@ -482,7 +500,8 @@ LayerSpec parse_layer(const std::string& text, int index) {
   if (type->takes_activation && !t.done()) {
     const LayerType* act = find_layer_type(t.peek());
     if (act && act->activation != nk::ActKind::None && act->token == t.peek()) {
-      const std::string name = t.take();
+      const std::string name = gelu_tanh_spelling(t.take(), t);
+      act = find_layer_type(name);
       std::vector<double> a(act->args.size(), kNotGiven);
       parse_args(*act, t, a, name);
       l.act = a.empty() || std::isnan(a[0]) ? nk::Activation(act->activation)

@@ -27,7 +27,8 @@
 ///                                   BatchNorm2D: torchvision's BasicBlock)
 ///     act     := NAME [PARAM]      (a row of the activation table: "relu",
 ///                                   "sigmoid", "tanh", …; PARAM for the
-///                                   kinds that take one)
+///                                   kinds that take one; "gelu tanh" is
+///                                   another spelling of "gelu_tanh")
 ///
 /// Whole-number arguments are in [min, 2^20]; a Flatten is inserted before a
 /// layer that takes [N, F] when it gets images [N, C, H, W].
@@ -59,6 +60,12 @@ struct LayerArg {
   bool in_spec = true;  ///< false: taken from the input shape (Dense's in_features)
   std::string torch_name;  ///< torch's keyword for it ("in_features")
   std::string doc;         ///< one line
+  std::optional<double> max;  ///< largest valid value (none: no limit but the spec's 2^20 for Int)
+  bool max_open = false;      ///< max itself is invalid (Dropout's p < 1)
+  /// Whether v is in [min, max] (or [min, max)).
+  bool in_range(double v) const { return v >= min && (!max || v < *max || (!max_open && v == *max)); }
+  /// "[0, 1)", ">= 1".
+  std::string range_text() const;
 };
 
 /// The torch equivalent of a layer: torch.nn.<module>(kwargs), or for an
