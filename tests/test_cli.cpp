@@ -173,14 +173,16 @@ TEST(Train, ResumeIsBitwiseIdenticalToAnUninterruptedRun) {
   TempDir dir;
   // Every optimiser, with the schedules, warm-up and clipping: the
   // checkpoint carries the optimiser's state and the schedule's epoch. The
-  // last model has BatchNorm (running statistics in the checkpoint) and
-  // Dropout (its stream's counter in the checkpoint).
+  // last models have BatchNorm (running statistics in the checkpoint, also
+  // inside a residual block) and Dropout (its stream's counter in the
+  // checkpoint); the last one trains on augmented images.
   struct Run {
     const char* optimizer;
     bool nesterov;
     const char *schedule, *warmup;
     float clip, lr;
     const char* model;
+    const char* augment = "";
   };
   const char* mlp = "dense 32 tanh | dense 1 sigmoid";
   for (const Run& run : {Run{"sgd", false, "", "", 0.f, 0.01f, mlp}, Run{"adam", false, "", "", 0.f, 0.01f, mlp},
@@ -188,7 +190,11 @@ TEST(Train, ResumeIsBitwiseIdenticalToAnUninterruptedRun) {
                          Run{"adamw", false, "cosine:3", "2", 0.5f, 0.01f, mlp},
                          Run{"rmsprop", false, "step:2:0.1", "1:0.5", 1.f, 0.001f, mlp},
                          Run{"sgd", false, "", "", 0.f, 0.01f,
-                             "dense 32 | batchnorm tanh | dropout 0.3 | dense 1 sigmoid"}}) {
+                             "dense 32 | batchnorm tanh | dropout 0.3 | dense 1 sigmoid"},
+                         Run{"adam", false, "", "", 0.f, 0.01f,
+                             "conv 4 3 stride 2 pad 1 | batchnorm relu | res( conv 6 3 stride 2 pad 1 | batchnorm relu "
+                             "| conv 6 3 pad 1 | batchnorm ) | relu | gap | dropout 0.2 | dense 1 sigmoid",
+                             "crop,flip"}}) {
     const char* opt = run.optimizer;
     const char* model = run.model;
     SCOPED_TRACE(std::string(opt) + " " + run.schedule + " warmup " + run.warmup + " " + model);
@@ -202,6 +208,7 @@ TEST(Train, ResumeIsBitwiseIdenticalToAnUninterruptedRun) {
     o.warmup = run.warmup;
     o.clip_grad_norm = run.clip;
     o.lr = run.lr;
+    o.augment = run.augment;
     o.seed = 5;
     o.epochs = 3;
     o.save = dir / "full";

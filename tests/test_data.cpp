@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "nabla/data/csv.hpp"
@@ -310,4 +311,102 @@ TEST(BatchIterator, ShardsTogetherMakeTheGlobalBatches) {
   }
   data::BatchIterator it(d, 4);
   expect_error([&] { it.set_shard(-1, 2); }, {"rank -1 of 2"});
+}
+
+// ---- augmentation -----------------------------------------------------------------
+
+namespace {
+
+// n images [c, h, w] with distinct values; label i is sample i.
+data::Dataset distinct_images(int64_t n, int64_t c, int64_t h, int64_t w) {
+  data::Dataset d;
+  d.x = nabla::Tensor({n, c, h, w});
+  for (int64_t i = 0; i < d.x.numel(); ++i) d.x.data()[i] = 1.f + static_cast<float>(i);
+  for (int64_t i = 0; i < n; ++i) d.labels.push_back(static_cast<int32_t>(i));
+  d.num_classes = n;
+  return d;
+}
+
+// The scalar definition: out(ch, y, x) = in(ch, y + dy, x' + dx) with
+// x' = flip ? w-1-x : x, `fill` outside the image.
+std::vector<float> transformed(const float* in, int64_t c, int64_t h, int64_t w, int64_t dy, int64_t dx, bool flip,
+                               float fill) {
+  std::vector<float> out(static_cast<size_t>(c * h * w));
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x) {
+        const int64_t sy = y + dy, sx = (flip ? w - 1 - x : x) + dx;
+        out[static_cast<size_t>((ch * h + y) * w + x)] =
+            sy >= 0 && sy < h && sx >= 0 && sx < w ? in[(ch * h + sy) * w + sx] : fill;
+      }
+  return out;
+}
+
+}  // namespace
+
+// Every augmented sample is one of the (2p+1)² crops, flipped or not, of its
+// original; every offset and both flips occur; the draws depend only on
+// (seed, epoch, sample), not on the batch size, the order or the shard.
+TEST(Augment, CropsAndFlipsAsDefinedAndReproducibly) {
+  const int64_t n = 300, c = 2, h = 5, w = 7, p = 2;
+  const data::Dataset d = distinct_images(n, c, h, w);
+  data::Augment a;
+  a.crop_padding = p;
+  a.flip = true;
+  a.fill = -0.5f;
+  auto run = [&](int64_t batch, bool shuffle, int64_t epoch, int rank, int ranks) {
+    std::vector<std::vector<float>> out(static_cast<size_t>(n));
+    data::BatchIterator it(d, batch);
+    if (ranks > 1) it.set_shard(rank, ranks);
+    it.set_augment(a, 42);
+    data::Rng rng(7);
+    it.start(shuffle ? &rng : nullptr, epoch);
+    const int64_t per = c * h * w;
+    while (it.next())
+      for (int64_t i = 0; i < it.batch_size(); ++i)
+        out[static_cast<size_t>(it.labels()[i])].assign(it.x().data() + i * per, it.x().data() + (i + 1) * per);
+    return out;
+  };
+  const auto base = run(64, false, 3, 0, 1);
+  std::set<std::tuple<int64_t, int64_t, bool>> seen;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* orig = d.x.data() + i * c * h * w;
+    bool found = false;
+    for (int64_t dy = -p; dy <= p && !found; ++dy)
+      for (int64_t dx = -p; dx <= p && !found; ++dx)
+        for (bool flip : {false, true})
+          if (!found && transformed(orig, c, h, w, dy, dx, flip, a.fill) == base[static_cast<size_t>(i)]) {
+            found = true;
+            seen.insert({dy, dx, flip});
+          }
+    ASSERT_TRUE(found) << "sample " << i << " is no crop/flip of its original";
+  }
+  EXPECT_EQ(seen.size(), static_cast<size_t>((2 * p + 1) * (2 * p + 1) * 2));
+  EXPECT_EQ(run(7, true, 3, 0, 1), base);  // another batch size, shuffled
+  auto sharded = run(64, true, 3, 1, 2);   // rank 1 of 2 sees half of them, drawn alike
+  int64_t compared = 0;
+  for (int64_t i = 0; i < n; ++i)
+    if (!sharded[static_cast<size_t>(i)].empty()) {
+      EXPECT_EQ(sharded[static_cast<size_t>(i)], base[static_cast<size_t>(i)]) << i;
+      ++compared;
+    }
+  EXPECT_EQ(compared, n / 2);
+  EXPECT_NE(run(64, false, 4, 0, 1), base);  // a new epoch, new draws
+  // augment_sample is what the iterator applies.
+  std::vector<float> one(d.x.data() + 5 * c * h * w, d.x.data() + 6 * c * h * w), scratch(static_cast<size_t>(h * w));
+  data::augment_sample(a, 42, 3, 5, {c, h, w}, one.data(), scratch.data());
+  EXPECT_EQ(one, base[5]);
+}
+
+TEST(Augment, RejectsWhatIsNotAnImage) {
+  data::Dataset flat = counting(10, 2);
+  data::Augment a;
+  a.flip = true;
+  data::BatchIterator it(flat, 4);
+  EXPECT_THROW(it.set_augment(a, 1), nabla::Error);
+  a.flip = false;
+  a.crop_padding = -1;
+  const data::Dataset img = distinct_images(4, 1, 3, 3);
+  data::BatchIterator it2(img, 4);
+  EXPECT_THROW(it2.set_augment(a, 1), nabla::Error);
 }

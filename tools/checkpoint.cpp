@@ -35,6 +35,7 @@ Settings run_settings(const TrainOptions& o, const std::string& spec) {
           {"schedule", o.schedule},
           {"warmup", o.warmup},
           {"clip-grad-norm", exact(o.clip_grad_norm)},
+          {"augment", o.augment},
           {"batch", std::to_string(o.batch)},
           {"seed", std::to_string(o.seed)},
           {"classes", join(cls)},
@@ -64,6 +65,7 @@ void apply_settings(TrainOptions& o, const Settings& s, const std::string& path)
   o.schedule = get_or("schedule", "");
   o.warmup = get_or("warmup", "");
   o.clip_grad_norm = parse_number<float>(get_or("clip-grad-norm", "0"), what + " clip-grad-norm");
+  o.augment = get_or("augment", "");
   o.batch = parse_number<int64_t>(get("batch"), what + " batch");
   o.seed = parse_number<uint64_t>(get("seed"), what + " seed");
   const std::string cls = get("classes");

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <utility>
 
 #include "checkpoint.hpp"
@@ -292,6 +293,26 @@ std::unique_ptr<Reducer> join_ranks([[maybe_unused]] const dist::World* world, [
 #endif
 }
 
+// --augment "crop[:P],flip" as a data::Augment; fill is the normalised value of a raw 0.
+data::Augment parse_augment(const std::string& text, const data::Moments& norm) {
+  data::Augment a;
+  if (text.empty()) return a;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (item == "flip") {
+      a.flip = true;
+    } else if (item == "crop" || item.rfind("crop:", 0) == 0) {
+      a.crop_padding = item == "crop" ? 2 : parse_number<int64_t>(item.substr(5), "--augment crop padding");
+      if (a.crop_padding < 1 || a.crop_padding > 64)
+        throw Error("--augment '" + text + "': crop padding " + std::to_string(a.crop_padding) + " is not in [1, 64]");
+    } else {
+      throw Error("--augment '" + text + "': unknown '" + item + "' (expected crop, crop:P or flip, comma-separated)");
+    }
+  }
+  a.fill = norm.stddev > 0.f ? (0.f - norm.mean) / norm.stddev : 0.f;
+  return a;
+}
+
 // What on_start reports: the model's summary, loss, optimiser, data.
 std::string start_text(const TrainOptions& o, nn::Sequential& model, const Data& data, const nn::BuiltModel& built,
                        const nn::ModelSpec& spec, bool binary, int ranks, const std::vector<EpochStats>& history) {
@@ -306,6 +327,7 @@ std::string start_text(const TrainOptions& o, nn::Sequential& model, const Data&
           (o.weight_decay != 0.f ? " weight decay " + exact(o.weight_decay) : "") +
           (o.schedule.empty() ? "" : "; schedule " + o.schedule) + (o.warmup.empty() ? "" : "; warm-up " + o.warmup) +
           (o.clip_grad_norm > 0.f ? "; gradient norm clipped at " + exact(o.clip_grad_norm) : "") +
+          (o.augment.empty() ? "" : "; augment " + o.augment) +
           "; batch " + std::to_string(o.batch) +
           "; threads " + std::to_string(num_threads()) +
           (ranks > 1 ? "; " + std::to_string(ranks) + " ranks (global batch " + std::to_string(ranks * o.batch) + ")"
@@ -325,7 +347,7 @@ EpochStats train_epoch(int epoch, data::BatchIterator& it, data::Rng& rng, nn::S
                        nn::Optimizer& opt, float clip_grad_norm, [[maybe_unused]] Reducer* reducer, int64_t outputs,
                        const TrainObserver& observer, double& step_seconds, int64_t& steps_timed) {
   const auto t0 = std::chrono::steady_clock::now();
-  it.start(&rng);
+  it.start(&rng, epoch);
   double loss_sum = 0;
   int64_t right = 0, seen = 0, done = 0;
   while (it.next()) {
@@ -435,11 +457,13 @@ std::vector<EpochStats> train_body(const TrainOptions& options, const TrainObser
     rng.set_state(r.rng);
     history = r.history;
   }
+  const data::Augment augment = parse_augment(o.augment, data.norm);
   std::unique_ptr<Reducer> reducer = join_ranks(world, ranks, synced, spec, input_text, o, opt, rng, history, model);
   if (observer.on_start) observer.on_start(start_text(o, model, data, built, spec, binary, ranks, history));
 
   data::BatchIterator it(data.train, o.batch * ranks, binary);
   if (ranks > 1) it.set_shard(rank, ranks);
+  it.set_augment(augment, o.seed);
   const int64_t outputs = built.outputs;
   double step_seconds = 0;
   int64_t steps_timed = 0;

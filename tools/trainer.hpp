@@ -53,6 +53,10 @@ struct TrainOptions {
   /// 1/3 by default, as torch's LinearLR).
   std::string warmup;
   float clip_grad_norm = 0.f;  ///< max L2 norm of all gradients per step (0: no clipping)
+  /// Training-time augmentation of image samples: "" or a comma list of
+  /// "crop" (random crop after zero padding of 2 pixels; "crop:P" pads P)
+  /// and "flip" (horizontal flip with probability 1/2). Seeded by --seed.
+  std::string augment;
   uint64_t seed = 0;
   int threads = 0;               ///< 0: nabla's default
   std::vector<int32_t> classes;  ///< subset of classes, remapped to 0..k-1

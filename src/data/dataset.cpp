@@ -144,6 +144,62 @@ void BatchIterator::allocate() {
 
 int64_t BatchIterator::num_batches() const { return (data_.size() + batch_ - 1) / batch_; }
 
+namespace {
+
+// splitmix64's finaliser: a well-mixed 64-bit function of a counter.
+uint64_t mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+void augment_sample(const Augment& a, uint64_t seed, int64_t epoch, int64_t index, const std::vector<int64_t>& shape,
+                    float* sample, float* scratch) {
+  if (shape.size() != 3)
+    throw Error("augment: the samples are " + shape_string(shape) + ", not images [C, H, W]");
+  if (a.crop_padding < 0) throw Error("augment: crop padding " + std::to_string(a.crop_padding) + " is negative");
+  if (!a.any()) return;
+  const int64_t c = shape[0], h = shape[1], w = shape[2], p = a.crop_padding;
+  // One 64-bit draw per (seed, epoch, sample): bits for the two offsets and the flip.
+  const uint64_t r = mix(mix(seed ^ 0x41554721ull) + mix(static_cast<uint64_t>(epoch)) * 0x9e3779b97f4a7c15ull +
+                         static_cast<uint64_t>(index));
+  const auto span = static_cast<uint64_t>(2 * p + 1);
+  // Offsets in [-p, p]: the window of the padded image starting at (p + dy, p + dx).
+  const int64_t dy = p > 0 ? static_cast<int64_t>((r & 0xffffffu) % span) - p : 0;
+  const int64_t dx = p > 0 ? static_cast<int64_t>(((r >> 24) & 0xffffffu) % span) - p : 0;
+  const bool flip = a.flip && ((r >> 63) & 1u) != 0;
+  if (dy == 0 && dx == 0 && !flip) return;
+  for (int64_t ch = 0; ch < c; ++ch) {
+    float* img = sample + ch * h * w;
+    std::memcpy(scratch, img, static_cast<size_t>(h * w) * sizeof(float));
+    for (int64_t y = 0; y < h; ++y) {
+      const int64_t sy = y + dy;
+      for (int64_t x = 0; x < w; ++x) {
+        const int64_t sx = (flip ? w - 1 - x : x) + dx;
+        img[y * w + x] = sy >= 0 && sy < h && sx >= 0 && sx < w ? scratch[sy * w + sx] : a.fill;
+      }
+    }
+  }
+}
+
+void BatchIterator::set_augment(const Augment& a, uint64_t seed) {
+  const std::vector<int64_t> shape = data_.sample_shape();
+  if (a.any() && shape.size() != 3)
+    throw Error("augment: the samples are " + shape_string(shape) + ", not images [C, H, W]");
+  if (a.crop_padding < 0) throw Error("augment: crop padding " + std::to_string(a.crop_padding) + " is negative");
+  augment_ = a;
+  augment_seed_ = seed;
+  augment_shape_ = shape;
+  if (a.any()) scratch_.assign(static_cast<size_t>(shape[1] * shape[2]), 0.f);
+}
+
+void BatchIterator::start(Rng* rng, int64_t epoch) {
+  start(rng);
+  epoch_ = epoch;
+}
+
 void BatchIterator::start(Rng* rng) {
   for (size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<int64_t>(i);
   if (rng)
@@ -165,6 +221,8 @@ bool BatchIterator::next() {
   for (int64_t i = 0; i < sh.count; ++i) {
     const int64_t src = order_[static_cast<size_t>(pos_ + sh.begin + i)];
     std::memcpy(x.data() + i * per, data_.x.data() + src * per, static_cast<size_t>(per) * sizeof(float));
+    if (augment_.any())
+      augment_sample(augment_, augment_seed_, epoch_, src, augment_shape_, x.data() + i * per, scratch_.data());
     labels_[static_cast<size_t>(i)] = data_.labels[static_cast<size_t>(src)];
     y.data()[i] = static_cast<float>(labels_[static_cast<size_t>(i)]);
   }

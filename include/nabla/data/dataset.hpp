@@ -78,6 +78,28 @@ struct Shard {
 /// n < 0, ranks < 1 or a rank outside [0, ranks).
 Shard shard_of(int64_t n, int rank, int ranks);
 
+/// Random transforms of image samples [C, H, W] drawn afresh each epoch
+/// (torchvision's RandomCrop(size, padding) and RandomHorizontalFlip()).
+/// The draws for a sample are a hash of (seed, epoch, the sample's index in
+/// the dataset) — no generator state — so they do not depend on the batch
+/// order, the batch size, the thread count or the data-parallel ranks, and
+/// a resumed run draws what an uninterrupted one does.
+struct Augment {
+  /// > 0: a crop of the sample's size at a random offset from the image
+  /// zero-padded by this many pixels on each side ("zero" is `fill`, the
+  /// value a raw 0 has after normalisation).
+  int64_t crop_padding = 0;
+  bool flip = false;  ///< mirror left–right with probability 1/2
+  float fill = 0.f;   ///< the padded pixels' value
+  bool any() const { return crop_padding > 0 || flip; }
+};
+
+/// Applies `a` to one sample [C, H, W] (shape without the batch) in place,
+/// with the draws of (seed, epoch, index); scratch holds H·W floats. Throws
+/// nabla::Error for a sample that is not an image or a negative padding.
+void augment_sample(const Augment& a, uint64_t seed, int64_t epoch, int64_t index, const std::vector<int64_t>& shape,
+                    float* sample, float* scratch);
+
 /// Mini-batches over a dataset, in order or shuffled per epoch, the last
 /// partial batch kept. Buffers for the full and the partial batch are
 /// allocated once, in the constructor: iterating never allocates.
@@ -105,6 +127,12 @@ class BatchIterator {
   /// Begins an epoch: in dataset order when rng is null, else in an order
   /// drawn from rng (Fisher–Yates).
   void start(Rng* rng);
+  /// start(rng), and the epoch number the augmentation draws with.
+  void start(Rng* rng, int64_t epoch);
+  /// Applies `a` to every sample next() yields (see Augment), with draws
+  /// from `seed` and the epoch given to start(). Throws nabla::Error when
+  /// the samples are not images [C, H, W].
+  void set_augment(const Augment& a, uint64_t seed);
   /// Moves to the next batch; false when the epoch is over.
   bool next();
   /// The current batch's samples, [B, ...sample shape].
@@ -132,6 +160,11 @@ class BatchIterator {
   Tensor x_full_, y_full_, x_part_, y_part_;
   const Tensor* x_cur_ = nullptr;
   const Tensor* y_cur_ = nullptr;
+  Augment augment_;
+  uint64_t augment_seed_ = 0;
+  std::vector<int64_t> augment_shape_;
+  int64_t epoch_ = 0;
+  std::vector<float> scratch_;  // one channel, for the augmentation
 };
 
 }  // namespace nabla::data
