@@ -165,7 +165,7 @@ TEST(Spec, InvalidStringsNameTheLayerAndToken) {
 }
 
 TEST(Spec, EveryPresetParsesAndBuilds) {
-  ASSERT_EQ(nn::presets().size(), 10u);
+  ASSERT_EQ(nn::presets().size(), 11u);
   for (const auto& p : nn::presets()) {
     SCOPED_TRACE(p.name);
     const nn::ModelSpec s = nn::parse_spec(p.spec);

@@ -53,6 +53,49 @@ std::function<torch::Tensor(torch::Tensor)> aten_activation(const std::string& o
   };
 }
 
+// body(x) + shortcut(x), the shortcut the identity when empty: README's
+// Python module, with the same submodule names (so the same parameter order).
+struct ResidualImpl : torch::nn::Module {
+  ResidualImpl(torch::nn::Sequential b, torch::nn::Sequential s)
+      : body(register_module("body", std::move(b))), shortcut(register_module("shortcut", std::move(s))) {}
+  torch::Tensor forward(const torch::Tensor& x) {
+    return shortcut->is_empty() ? body->forward(x) + x : body->forward(x) + shortcut->forward(x);
+  }
+  torch::nn::Sequential body, shortcut;
+};
+TORCH_MODULE(Residual);
+
+// The torch.nn.Sequential of a list of layer descriptions.
+torch::nn::Sequential build(const std::vector<LayerDesc>& layers) {
+  namespace tn = torch::nn;
+  tn::Sequential model;
+  for (const LayerDesc& l : layers) {
+    auto i = [&](const char* name) { return static_cast<int64_t>(l.arg(name)); };
+    if (!l.aten_op.empty()) model->push_back(tn::Functional(aten_activation(l.aten_op, l.aten_param, l.aten_str)));
+    else if (l.module == "Linear") model->push_back(tn::Linear(i("in_features"), i("out_features")));
+    else if (l.module == "Conv2d")
+      model->push_back(tn::Conv2d(tn::Conv2dOptions(i("in_channels"), i("out_channels"), i("kernel_size"))
+                                      .stride(i("stride"))
+                                      .padding(i("padding"))));
+    else if (l.module == "MaxPool2d")
+      model->push_back(tn::MaxPool2d(tn::MaxPool2dOptions(i("kernel_size")).stride(i("stride"))));
+    else if (l.module == "AvgPool2d")
+      model->push_back(tn::AvgPool2d(tn::AvgPool2dOptions(i("kernel_size")).stride(i("stride")).padding(i("padding"))));
+    else if (l.module == "AdaptiveAvgPool2d")
+      model->push_back(tn::AdaptiveAvgPool2d(tn::AdaptiveAvgPool2dOptions(i("output_size"))));
+    else if (l.module == "Flatten") model->push_back(tn::Flatten());
+    else if (l.module == "Softmax") model->push_back(tn::Softmax(tn::SoftmaxOptions(-1)));
+    else if (l.module == "BatchNorm2d")
+      model->push_back(tn::BatchNorm2d(tn::BatchNorm2dOptions(i("num_features")).eps(l.arg("eps")).momentum(l.arg("momentum"))));
+    else if (l.module == "BatchNorm1d")
+      model->push_back(tn::BatchNorm1d(tn::BatchNorm1dOptions(i("num_features")).eps(l.arg("eps")).momentum(l.arg("momentum"))));
+    else if (l.module == "Dropout") model->push_back(tn::Dropout(tn::DropoutOptions(l.arg("p"))));
+    else if (l.module == "Residual") model->push_back(Residual(build(l.body), build(l.shortcut)));
+    else throw std::runtime_error("no libtorch equivalent for torch.nn." + l.module);
+  }
+  return model;
+}
+
 }  // namespace
 
 bool torch_built() { return true; }
@@ -92,30 +135,7 @@ TorchNet::TorchNet(const NetDesc& net, int64_t batch, const std::vector<std::vec
                    const std::vector<const float*>& xs, const std::vector<const float*>& ts, float lr, float momentum)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
-  namespace tn = torch::nn;
-  for (const LayerDesc& l : net.layers) {
-    auto i = [&](const char* name) { return static_cast<int64_t>(l.arg(name)); };
-    if (!l.aten_op.empty()) m.model->push_back(tn::Functional(aten_activation(l.aten_op, l.aten_param, l.aten_str)));
-    else if (l.module == "Linear") m.model->push_back(tn::Linear(i("in_features"), i("out_features")));
-    else if (l.module == "Conv2d")
-      m.model->push_back(tn::Conv2d(tn::Conv2dOptions(i("in_channels"), i("out_channels"), i("kernel_size"))
-                                        .stride(i("stride"))
-                                        .padding(i("padding"))));
-    else if (l.module == "MaxPool2d")
-      m.model->push_back(tn::MaxPool2d(tn::MaxPool2dOptions(i("kernel_size")).stride(i("stride"))));
-    else if (l.module == "AvgPool2d")
-      m.model->push_back(tn::AvgPool2d(tn::AvgPool2dOptions(i("kernel_size")).stride(i("stride")).padding(i("padding"))));
-    else if (l.module == "AdaptiveAvgPool2d")
-      m.model->push_back(tn::AdaptiveAvgPool2d(tn::AdaptiveAvgPool2dOptions(i("output_size"))));
-    else if (l.module == "Flatten") m.model->push_back(tn::Flatten());
-    else if (l.module == "Softmax") m.model->push_back(tn::Softmax(tn::SoftmaxOptions(-1)));
-    else if (l.module == "BatchNorm2d")
-      m.model->push_back(tn::BatchNorm2d(tn::BatchNorm2dOptions(i("num_features")).eps(l.arg("eps")).momentum(l.arg("momentum"))));
-    else if (l.module == "BatchNorm1d")
-      m.model->push_back(tn::BatchNorm1d(tn::BatchNorm1dOptions(i("num_features")).eps(l.arg("eps")).momentum(l.arg("momentum"))));
-    else if (l.module == "Dropout") m.model->push_back(tn::Dropout(tn::DropoutOptions(l.arg("p"))));
-    else throw std::runtime_error("no libtorch equivalent for torch.nn." + l.module);
-  }
+  m.model = build(net.layers);
   const auto ps = m.model->parameters();
   if (ps.size() != params.size())
     throw std::runtime_error("libtorch model has " + std::to_string(ps.size()) + " parameters, nabla's " +

@@ -25,6 +25,8 @@ struct LayerDesc {
   std::optional<double> aten_param;
   /// Its string argument by name ({"approximate", "tanh"}), if any.
   std::pair<std::string, std::string> aten_str;
+  /// module "Residual": its branches (an empty shortcut is the identity).
+  std::vector<LayerDesc> body, shortcut;
   /// kwargs[name]; throws std::runtime_error when it is not there.
   double arg(const std::string& name) const {
     for (const auto& [k, v] : kwargs)

@@ -638,7 +638,7 @@ set_warmup(epochs, start_factor) adds a linear warm-up.
         for (const auto& p : nn::presets()) d[py::str(p.name)] = p.spec;
         return d;
       },
-      "{preset name: spec}: the seven architectures of DESIGN.md, lenet, mlp and cnn.");
+      "{preset name: spec}: the seven architectures of DESIGN.md, lenet, mlp, cnn and resnet.");
 
   nn.def(
       "_time_steps_cpp",
