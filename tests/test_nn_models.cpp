@@ -11,6 +11,8 @@
 
 #include "nabla/nn/loss.hpp"
 #include "nabla/nn/optim.hpp"
+#include "nabla/nn/presets.hpp"
+#include "nabla/nn/registry.hpp"
 #include "nabla/nn/sequential.hpp"
 #include "nabla/runtime/threads.hpp"
 #include "nn_test_util.hpp"
@@ -299,6 +301,36 @@ TEST(Training, NoAllocationAfterTheFirstStep) {
       EXPECT_EQ(g_allocs.load(), 0);
     }
   }
+}
+
+// The resnet preset (residual blocks, batch norm in both branches, global
+// average pooling) in training mode, and then in eval mode, allocates
+// nothing after its first step.
+TEST(Training, ResnetPresetAllocatesNothingAfterTheFirstStep) {
+  nn::manual_seed(2);
+  nn::BuiltModel built = nn::build_classifier(nn::parse_spec(nn::resolve_model("resnet")), {1, 28, 28}, 10);
+  nn::Sequential& m = built.model;
+  const Tensor x = Tensor::uniform({8, 1, 28, 28}, -1.f, 1.f, 3);
+  Tensor t({8});
+  for (int64_t i = 0; i < 8; ++i) t.data()[i] = static_cast<float>(i % 10);
+  nn::SoftmaxCrossEntropy sce;
+  nn::Adam opt(m.parameters());
+  for (int step = 1; step <= 4; ++step) {
+    if (step == 2) g_allocs = 0, g_counting = true;
+    opt.zero_grad();
+    sce.forward(m.forward(x), t);
+    m.backward(sce.backward());
+    opt.step();
+  }
+  g_counting = false;
+  EXPECT_EQ(g_allocs.load(), 0);
+  m.eval();
+  for (int step = 1; step <= 3; ++step) {
+    if (step == 2) g_allocs = 0, g_counting = true;
+    m.forward(x);
+  }
+  g_counting = false;
+  EXPECT_EQ(g_allocs.load(), 0);
 }
 
 TEST(Training, ReturnedTensorsStayValid) {

@@ -33,6 +33,7 @@ struct Sequential::Step {
   int64_t first = 0, last = 0;  // layer indices covered
   nk::Activation act = nk::Activation::None;
   Layer* norm = nullptr;  // eval mode: a BatchNorm folded into this Dense/Conv2D
+  Parameter *weight = nullptr, *bias = nullptr;  // with norm: the layer's, folded each forward
   Tensor folded_w, folded_b;
   bool has_params = false;
   bool need_dx = false;  // does anything before this step need dLoss/dx?
@@ -135,6 +136,8 @@ void Sequential::plan(const std::vector<int64_t>& input) {
     if (fusion_ && !training_ && s.layer->fuses_activation() && wb.size() == 2 && i + 1 < layers_.size() &&
         layers_[i + 1]->fold(wb[0].second->value, wb[1].second->value, probe_w, probe_b)) {
       s.norm = layers_[++i].get();
+      s.weight = wb[0].second;
+      s.bias = wb[1].second;
       s.norm->prepare(shape);
       s.last = static_cast<int64_t>(i);
     }
@@ -175,8 +178,7 @@ Tensor Sequential::forward(const Tensor& x) {
                                   trace::Pass::Forward);
     Step& sm = steps_[s];
     if (sm.norm) {
-      const auto wb = sm.layer->named_parameters();
-      sm.norm->fold(wb[0].second->value, wb[1].second->value, sm.folded_w, sm.folded_b);
+      sm.norm->fold(sm.weight->value, sm.bias->value, sm.folded_w, sm.folded_b);
       sm.layer->forward_with(in, sm.y, sm.act, sm.folded_w, sm.folded_b);
     } else if (sm.z.numel() > 0) {  // the activation's derivative needs Z: keep it
       sm.layer->forward(in, sm.z, nk::Activation::None);
