@@ -274,7 +274,7 @@ int main(int argc, char** argv) {
                                        "augment the training images each epoch: crop[:P] (random crop of the "
                                        "image zero-padded by P pixels, default 2) and/or flip (horizontal, "
                                        "probability 1/2), comma-separated; seeded by --seed, bitwise reproducible"));
-  defining.push_back(train->add_option("--seed", o.seed, "seed of the weights and the shuffling")->capture_default_str());
+  defining.push_back(train->add_option("--seed", o.seed, "seed of the weights, the shuffling, dropout and --augment")->capture_default_str());
   train->add_option("--threads", o.threads, "threads (0: one per physical core)")->capture_default_str();
   defining.push_back(train->add_option("--classes", o.classes, "train on these classes only, relabelled 0, 1, ... "
                                                                "(e.g. 0,6 for the binary presets)")->delimiter(','));

@@ -298,6 +298,7 @@ std::string LayerType::spec_grammar() const {
     for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return s;
   };
+  if (name == "Residual") return "res( LAYERS )   (a residual block; a 1×1 conv + batchnorm shortcut when LAYERS change the shape)";
   std::string s = token;
   for (const LayerArg& d : args)
     if (d.in_spec && d.spec_keyword.empty()) s += d.default_value ? " [" + upper(d.name) + "]" : " " + upper(d.name);
@@ -317,7 +318,7 @@ std::string spec_help() {
     const std::string line = "  " + t.spec_grammar() + "\n";
     if (s.find(line) == std::string::npos) s += line;  // types sharing a token (batchnorm 1-D/2-D) once
   }
-  return s + "  ACT\n  where ACT is one of: " + acts + "\n";
+  return s + "  ACT\n  where ACT is one of: " + acts + " (also written 'gelu tanh')\n";
 }
 
 const std::vector<LayerType>& layer_types() {
