@@ -2,10 +2,12 @@
 // nabla::Error, never crashes or reads out of bounds.
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 #include <string>
 
 #include "nabla/data/idx.hpp"
 #include "nabla/error.hpp"
+#include "fuzz_seeds.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
@@ -15,4 +17,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const nabla::Error&) {
   }
   return 0;
+}
+
+std::vector<std::string> nabla_fuzz_seeds() {
+  // ubyte images [2, 2, 3], ubyte labels [2], big-endian int32 [2].
+  const std::string images = std::string("\0\0\x08\x03\0\0\0\x02\0\0\0\x02\0\0\0\x03", 16) + "abcdefghijkl";
+  const std::string labels = std::string("\0\0\x08\x01\0\0\0\x02\x01\x07", 10);
+  const std::string ints = std::string("\0\0\x0c\x01\0\0\0\x02\0\0\x01\0\xff\xff\xff\xfe", 16);
+  return {images, labels, ints};
 }

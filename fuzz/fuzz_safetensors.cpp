@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 #include <cstdio>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "nabla/nn/layers.hpp"
 #include "nabla/nn/sequential.hpp"
 #include "nabla/nn/serialize.hpp"
+#include "fuzz_seeds.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string path = "/tmp/nabla_fuzz_safetensors_" + std::to_string(::getpid());
@@ -34,4 +36,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   std::remove(path.c_str());
   return 0;
+}
+
+std::vector<std::string> nabla_fuzz_seeds() {
+  // The fuzzed model's own file, with metadata.
+  nabla::nn::Sequential m;
+  m.add(nabla::nn::Dense(3, 2)).add(nabla::nn::ReLU()).add(nabla::nn::Dense(2, 1));
+  const std::string path = "/tmp/nabla_fuzz_seed_" + std::to_string(::getpid()) + ".safetensors";
+  nabla::nn::save(m, path, {{"nabla.spec", "dense 2 relu | dense 1"}});
+  std::string bytes;
+  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) bytes.append(buf, n);
+    std::fclose(f);
+  }
+  std::remove(path.c_str());
+  return {bytes};
 }

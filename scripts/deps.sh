@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages nabla needs that are missing (and nothing
 # else; with everything installed it only asks dpkg, in well under a second).
-# clang + libclang-rt-14-dev build the libFuzzer targets; dataset-fashion-mnist
+# (scripts/fuzz.sh adds clang + libclang-rt-14-dev for libFuzzer); dataset-fashion-mnist
 # is the real data the command-line test and the main job train on;
 # libopenmpi-dev + openmpi-bin give nabla::dist and `mpirun nabla train`;
 # libtorch-dev is a peer of bench/nabla_compare, whose correctness check runs
@@ -15,7 +15,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config
       libxsimd-dev libtbb-dev libhwloc-dev libgtest-dev libgmock-dev libbenchmark-dev
       nlohmann-json3-dev zlib1g-dev libcli11-dev libopenblas-dev libdnnl-dev libtorch-dev
-      libopenmpi-dev openmpi-bin clang libclang-rt-14-dev dataset-fashion-mnist
+      libopenmpi-dev openmpi-bin dataset-fashion-mnist
       pybind11-dev python3-dev python3-numpy python3-pytest python3-torch "$@")
 missing=()
 # One dpkg-query for all of them (a package it does not know prints nothing).
