@@ -7,25 +7,23 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "fuzz_seeds.hpp"
+#include "nabla/data/dataset.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 namespace {
 
+// The data module's splitmix64 stream, with the bounded draws the mutator needs.
 struct Gen {
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  size_t below(size_t n) { return n == 0 ? 0 : static_cast<size_t>(next() % n); }
+  nabla::data::Rng rng;
+  uint64_t next() { return rng.next(); }
+  size_t below(size_t n) { return n == 0 ? 0 : static_cast<size_t>(rng.below(n)); }
 };
 
 void run(const std::string& input) {
@@ -76,7 +74,7 @@ int main(int argc, char** argv) {
   }
   run("");
   for (const std::string& s : seeds) run(s);
-  Gen g{0x6e61626c61ull};
+  Gen g{nabla::data::Rng(0x6e61626c61ull)};
   for (long i = 0; i < n; ++i) {
     const std::string m = mutate(seeds[g.below(seeds.size())], seeds, g);
     run(g.below(4) == 0 ? mutate(m, seeds, g) : m);

@@ -42,7 +42,9 @@ fi
 
 stage "ASan + UBSan build"
 # -O1: at -O2, GCC 12 takes minutes per AVX-512 kernel file with the
-# sanitizers on (the unrolled micro-kernels); -O1 builds in seconds. The
+# sanitizers on (the unrolled micro-kernels); -O1 builds in seconds. -g1:
+# line tables, all the sanitizers' stack traces need (full -g slows the
+# template-heavy kernel files' compilation). The
 # tools are built too, so the CLI tests run under the sanitizers. MPI is left
 # out here (NABLA_WITH_MPI=OFF): Open MPI's own allocations, never freed,
 # are reported by LeakSanitizer, and its launcher and transports are not
@@ -51,7 +53,7 @@ stage "ASan + UBSan build"
 # Python module is left out of this build (an ASan
 # library does not load into an uninstrumented interpreter without
 # LD_PRELOAD); its tests run in the Release build.
-cmake -S . -B build/sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+cmake -S . -B build/sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DNABLA_SANITIZE=address,undefined -DNABLA_BUILD_BENCH=OFF -DNABLA_WITH_MPI=OFF -DNABLA_BUILD_PYTHON=OFF
 cmake --build build/sanitize -j"$jobs"
 stage "ASan + UBSan tests"

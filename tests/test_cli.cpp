@@ -16,6 +16,7 @@
 #include <tuple>
 
 #include "nabla/data/dataset.hpp"
+#include "nabla/data/idx.hpp"
 #include "nabla/error.hpp"
 #include "nabla/nn/serialize.hpp"
 #include "checkpoint.hpp"
@@ -59,6 +60,37 @@ int run_nabla(const std::string& args, std::string& out, std::string& err, const
   out = slurp(o);
   err = slurp(e);
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// The first `train` training and `test` test images of Fashion-MNIST as an
+// IDX directory of their own (uncompressed), written once per process: the
+// tests that train many short runs read it in milliseconds instead of
+// decompressing and converting all 70,000 images every run.
+std::string small_fashion_mnist(int64_t train = 4000, int64_t test = 1000) {
+  static const fs::path dir = fs::temp_directory_path() / ("nabla_test_cli_fmnist_" + std::to_string(::getpid()));
+  static const bool written = [&] {
+    fs::create_directories(dir);
+    auto be32 = [](std::string& s, uint32_t v) {
+      for (int i = 3; i >= 0; --i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    };
+    for (const auto& [split, prefix, n] : {std::tuple{nabla::data::Split::Train, "train", train},
+                                           std::tuple{nabla::data::Split::Test, "t10k", test}}) {
+      const nabla::data::Dataset d = nabla::data::load_mnist_dir(cli::kFashionMnistDir, split);
+      const int64_t per = d.x.numel() / d.size();
+      std::string images, labels;
+      be32(images, 0x803), be32(images, static_cast<uint32_t>(n)), be32(images, 28), be32(images, 28);
+      be32(labels, 0x801), be32(labels, static_cast<uint32_t>(n));
+      for (int64_t i = 0; i < n * per; ++i)
+        images.push_back(static_cast<char>(static_cast<uint8_t>(std::lround(d.x.data()[i] * 255.f))));
+      for (int64_t i = 0; i < n; ++i) labels.push_back(static_cast<char>(d.labels[static_cast<size_t>(i)]));
+      std::ofstream(dir / (std::string(prefix) + "-images-idx3-ubyte"), std::ios::binary) << images;
+      std::ofstream(dir / (std::string(prefix) + "-labels-idx1-ubyte"), std::ios::binary) << labels;
+    }
+    std::atexit([] { fs::remove_all(dir); });
+    return true;
+  }();
+  (void)written;
+  return dir.string();
 }
 
 }  // namespace
@@ -200,8 +232,9 @@ TEST(Train, ResumeIsBitwiseIdenticalToAnUninterruptedRun) {
     SCOPED_TRACE(std::string(opt) + " " + run.schedule + " warmup " + run.warmup + " " + model);
     cli::TrainOptions o;
     o.model = model;
+    o.data = small_fashion_mnist();
     o.classes = {0, 6};
-    o.limit = 700;  // 11 batches of 64 and a partial one
+    o.limit = 700;  // 11 batches of 64 and a partial one (of the ~800 samples of the two classes)
     o.optimizer = opt;
     o.nesterov = run.nesterov;
     o.schedule = run.schedule;

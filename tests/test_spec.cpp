@@ -212,16 +212,11 @@ TEST(Spec, ImpossibleModelsAreClearErrors) {
   EXPECT_NE(error_of("dense 10 sigmoid").find("a sigmoid on 10 outputs"), std::string::npos);
 }
 
-// Arguments outside their range are rejected while parsing, naming the range;
-// "gelu tanh" spells gelu_tanh, alone or fused.
-TEST(Spec, RangesAndSpellings) {
-  for (const auto& [spec, message] : std::vector<std::pair<const char*, const char*>>{
-           {"dropout 1.5", "'1.5' is not a finite number in [0, 1)"},
-           {"dropout 1", "'1' is not a finite number in [0, 1)"},
-           {"dropout -0.1", "'-0.1' is not a finite number in [0, 1)"},
-           {"batchnorm momentum 2", "'2' is not a finite number in [0, 1]"},
-           {"gelu 3", "unexpected '3'"},
-           {"avgpool 0", "'0' is not a whole number in [1,"}}) {
+namespace {
+
+// Each spec fails to parse with an error containing its message.
+void expect_parse_errors(const std::vector<std::pair<const char*, const char*>>& cases) {
+  for (const auto& [spec, message] : cases) {
     SCOPED_TRACE(spec);
     try {
       nn::parse_spec(spec);
@@ -230,6 +225,19 @@ TEST(Spec, RangesAndSpellings) {
       EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
     }
   }
+}
+
+}  // namespace
+
+// Arguments outside their range are rejected while parsing, naming the range;
+// "gelu tanh" spells gelu_tanh, alone or fused.
+TEST(Spec, RangesAndSpellings) {
+  expect_parse_errors({{"dropout 1.5", "'1.5' is not a finite number in [0, 1)"},
+                       {"dropout 1", "'1' is not a finite number in [0, 1)"},
+                       {"dropout -0.1", "'-0.1' is not a finite number in [0, 1)"},
+                       {"batchnorm momentum 2", "'2' is not a finite number in [0, 1]"},
+                       {"gelu 3", "unexpected '3'"},
+                       {"avgpool 0", "'0' is not a whole number in [1,"}});
   EXPECT_EQ(nn::parse_spec("dropout 0.999 | batchnorm momentum 1").to_string(), "dropout 0.999 | batchnorm momentum 1");
   EXPECT_THROW(nn::layer_type("Dropout").create({1.0}), nabla::Error);
   EXPECT_EQ(nn::parse_spec("gelu tanh | dense 4 gelu tanh | gelu").to_string(), "gelu_tanh | dense 4 gelu_tanh | gelu");
@@ -266,19 +274,10 @@ TEST(Spec, ResidualBlocks) {
   EXPECT_FALSE(r.body().layer(0).is_training());
   m.train();
   EXPECT_TRUE(r.shortcut().layer(1).is_training());
-  for (const auto& [spec, message] : std::vector<std::pair<const char*, const char*>>{
-           {"res( dense 3", "unclosed 'res('"},
-           {"res()", "empty 'res()'"},
-           {"res( ) | dense 2", "empty 'res()'"},
-           {"res( dense x )", "'x'"}}) {
-    SCOPED_TRACE(spec);
-    try {
-      nn::parse_spec(spec);
-      ADD_FAILURE() << "parsed";
-    } catch (const nabla::Error& e) {
-      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
-    }
-  }
+  expect_parse_errors({{"res( dense 3", "unclosed 'res('"},
+                       {"res()", "empty 'res()'"},
+                       {"res( ) | dense 2", "empty 'res()'"},
+                       {"res( dense x )", "'x'"}});
   try {
     nn::from_spec("res( dense 3 )", {5});
     ADD_FAILURE() << "built";

@@ -78,51 +78,45 @@ def test_forward_releases_the_gil():
     assert counted[0] > 0
 
 
-def test_ctrl_c_stops_a_training_loop():
-    script = (
-        "import sys, numpy as np, nabla\n"
-        "from nabla import nn\n"
-        "m = nn.Sequential(nn.Dense(256, 256), nn.Dense(256, 10))\n"
-        "loss = nn.SoftmaxCrossEntropy(); opt = nn.SGD(m.parameters(), lr=0.01)\n"
-        "x = np.ones((64, 256), np.float32); y = np.zeros(64, np.float32)\n"
-        "print('started', flush=True)\n"
-        "while True:\n"
-        "    opt.zero_grad(); loss(m(x), y); m.backward(loss.backward()); opt.step()\n")
+def interrupted(script, wait=0.2):
+    """Runs script (which prints 'started' once it is about to loop) in a
+    Python subprocess, sends it SIGINT `wait` s after it started, and
+    returns (exit status, stdout after 'started', stderr)."""
     p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().strip() == "started"
-        time.sleep(0.2)
-        p.send_signal(signal.SIGINT)
-        _, err = p.communicate(timeout=60)
-    finally:
-        p.kill()
-    assert p.returncode != 0 and "KeyboardInterrupt" in err
-
-
-def test_ctrl_c_stops_a_single_long_call():
-    """One call that would run for hours (a million training steps in C++,
-    the GIL released) stops at the next layer with KeyboardInterrupt, and
-    the model still works afterwards."""
-    script = (
-        "import sys, numpy as np, nabla\n"
-        "from nabla import nn\n"
-        "m = nn.Sequential(nn.Dense(256, 256), nn.Dense(256, 10))\n"
-        "loss = nn.SoftmaxCrossEntropy(); opt = nn.SGD(m.parameters(), lr=0.01)\n"
-        "x = np.ones((64, 256), np.float32); y = np.zeros(64, np.float32)\n"
-        "print('started', flush=True)\n"
-        "try:\n"
-        "    nn._time_steps_cpp(m, loss, opt, x, y, 10**9)\n"
-        "except KeyboardInterrupt as e:\n"
-        "    print('interrupted', m(x).shape, flush=True)\n")
-    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert p.stdout.readline().strip() == "started"
-        time.sleep(0.3)
+        time.sleep(wait)
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=60)
     finally:
         p.kill()
-    assert p.returncode == 0, err
+    return p.returncode, out, err
+
+
+SETUP = (
+    "import sys, numpy as np, nabla\n"
+    "from nabla import nn\n"
+    "m = nn.Sequential(nn.Dense(256, 256), nn.Dense(256, 10))\n"
+    "loss = nn.SoftmaxCrossEntropy(); opt = nn.SGD(m.parameters(), lr=0.01)\n"
+    "x = np.ones((64, 256), np.float32); y = np.zeros(64, np.float32)\n"
+    "print('started', flush=True)\n")
+
+
+def test_ctrl_c_stops_a_training_loop():
+    rc, _, err = interrupted(SETUP + "while True:\n"
+                                     "    opt.zero_grad(); loss(m(x), y); m.backward(loss.backward()); opt.step()\n")
+    assert rc != 0 and "KeyboardInterrupt" in err
+
+
+def test_ctrl_c_stops_a_single_long_call():
+    """One call that would run for hours (a billion training steps in C++,
+    the GIL released) stops at the next layer with KeyboardInterrupt, and
+    the model still works afterwards."""
+    rc, out, err = interrupted(SETUP + "try:\n"
+                                       "    nn._time_steps_cpp(m, loss, opt, x, y, 10**9)\n"
+                                       "except KeyboardInterrupt as e:\n"
+                                       "    print('interrupted', m(x).shape, flush=True)\n", wait=0.3)
+    assert rc == 0, err
     assert out.strip() == "interrupted (64, 10)", (out, err)
 
 
