@@ -249,8 +249,9 @@ TEST(Train, ResumeIsBitwiseIdenticalToAnUninterruptedRun) {
     o.epochs = 1;
     o.save = dir / "part";
     cli::train(o);
-    cli::TrainOptions r;  // only what a user types to continue
+    cli::TrainOptions r;  // only what a user types to continue (the data are not in the checkpoint)
     r.resume = dir / "part.ckpt";
+    r.data = o.data;
     r.epochs = 3;
     r.save = dir / "part";
     r.given = {};
