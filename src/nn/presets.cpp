@@ -21,11 +21,12 @@ const std::vector<Preset>& presets() {
       {"cnn", "conv 32 3 pad 1 relu | maxpool 2 | conv 64 3 pad 1 relu | maxpool 2 | dense 128 relu | dense 10",
        "the default CNN, 10 classes"},
       {"resnet",
-       "conv 16 3 pad 1 | batchnorm relu"
-       " | res( conv 16 3 pad 1 | batchnorm relu | conv 16 3 pad 1 | batchnorm ) | relu"
-       " | res( conv 32 3 stride 2 pad 1 | batchnorm relu | conv 32 3 pad 1 | batchnorm ) | relu"
-       " | res( conv 64 3 stride 2 pad 1 | batchnorm relu | conv 64 3 pad 1 | batchnorm ) | relu | gap | dense 10",
-       "residual network with batch norm: 16-32-64 channels, three BasicBlocks, global average pool, 10 classes"},
+       "conv 32 3 pad 1 | batchnorm relu | maxpool 2"
+       " | res( conv 32 3 pad 1 | batchnorm relu | conv 32 3 pad 1 | batchnorm ) | relu"
+       " | res( conv 64 3 stride 2 pad 1 | batchnorm relu | conv 64 3 pad 1 | batchnorm ) | relu"
+       " | res( conv 128 3 stride 2 pad 1 | batchnorm relu | conv 128 3 pad 1 | batchnorm ) | relu | gap | dense 10",
+       "residual network with batch norm: a 32-channel stem and max-pool, three BasicBlocks of 32, 64, 128 "
+       "channels (14x14, 7x7, 4x4), global average pool, 10 classes"},
   };
   return list;
 }
