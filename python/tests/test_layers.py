@@ -162,7 +162,7 @@ def test_dropout_against_torch(torch):
     model.eval()
     tlayer.eval()
     assert np.array_equal(model(x), tlayer(torch.from_numpy(x)).numpy())
-    with pytest.raises(nabla.Error, match="p must be in"):
+    with pytest.raises(nabla.Error, match=r"p 1.5 is not in \[0, 1\)"):
         nn.Dropout(1.5)
 
 
