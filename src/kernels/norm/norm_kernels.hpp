@@ -233,7 +233,7 @@ void dropout(int64_t i0, int64_t i1, const float* src, uint32_t threshold, float
   static_assert(16 % W == 0, "vector width divides 16");
   alignas(64) uint32_t iota[W];
   for (uint32_t l = 0; l < W; ++l) iota[l] = l;
-  const U lane = U::load_aligned(iota), k_lo(static_cast<uint32_t>(key)), k_hi(static_cast<uint32_t>(key >> 32));
+  const U lane = U::load_aligned(iota), k(static_cast<uint32_t>(key) ^ static_cast<uint32_t>(key >> 32));
   const U low(0xFFFFu);
   const B t(static_cast<float>(threshold)), sc(scale);
   auto apply = [&](int64_t o, U bits) {
@@ -247,7 +247,7 @@ void dropout(int64_t i0, int64_t i1, const float* src, uint32_t threshold, float
   for (int64_t b = i0; b < i1; b += 32) {
     for (int64_t q = 0; q < 16; q += W) {
       const U j = U(static_cast<uint32_t>(b / 2 + q)) + lane;
-      const U h = lowbias32(lowbias32(j ^ k_lo) ^ k_hi);
+      const U h = lowbias32(j ^ k);
       apply(b + q, h & low);
       apply(b + 16 + q, h >> 16);
     }
