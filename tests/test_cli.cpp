@@ -249,9 +249,8 @@ TEST(Train, ResumeIsBitwiseIdenticalToAnUninterruptedRun) {
     o.epochs = 1;
     o.save = dir / "part";
     cli::train(o);
-    cli::TrainOptions r;  // only what a user types to continue (the data are not in the checkpoint)
+    cli::TrainOptions r;  // only what a user types to continue (the checkpoint names the data)
     r.resume = dir / "part.ckpt";
-    r.data = o.data;
     r.epochs = 3;
     r.save = dir / "part";
     r.given = {};
@@ -278,6 +277,19 @@ TEST(Train, ResumeIsBitwiseIdenticalToAnUninterruptedRun) {
       ADD_FAILURE() << "resumed with a different --lr";
     } catch (const nabla::Error& e) {
       EXPECT_NE(std::string(e.what()).find("--lr '0.5' does not match the checkpoint's '" + cli::exact(run.lr) + "'"),
+                std::string::npos)
+          << e.what();
+    }
+    // So is other data: the checkpoint names what it trained on.
+    r.lr = run.lr;
+    r.data = cli::kFashionMnistDir;
+    r.given = {"data"};
+    try {
+      cli::train(r);
+      ADD_FAILURE() << "resumed on other data";
+    } catch (const nabla::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("--data '" + std::string(cli::kFashionMnistDir) +
+                                           "' does not match the checkpoint's '" + o.data + "'"),
                 std::string::npos)
           << e.what();
     }

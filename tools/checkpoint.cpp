@@ -36,6 +36,9 @@ Settings run_settings(const TrainOptions& o, const std::string& spec) {
           {"warmup", o.warmup},
           {"clip-grad-norm", exact(o.clip_grad_norm)},
           {"augment", o.augment},
+          {"data", o.data},
+          {"test-data", o.test_data},
+          {"label", o.label},
           {"batch", std::to_string(o.batch)},
           {"seed", std::to_string(o.seed)},
           {"classes", join(cls)},
@@ -66,6 +69,10 @@ void apply_settings(TrainOptions& o, const Settings& s, const std::string& path)
   o.warmup = get_or("warmup", "");
   o.clip_grad_norm = parse_number<float>(get_or("clip-grad-norm", "0"), what + " clip-grad-norm");
   o.augment = get_or("augment", "");
+  // The data the run trained on (older checkpoints: what this run names).
+  o.data = get_or("data", o.data);
+  o.test_data = get_or("test-data", o.test_data);
+  o.label = get_or("label", o.label);
   o.batch = parse_number<int64_t>(get("batch"), what + " batch");
   o.seed = parse_number<uint64_t>(get("seed"), what + " seed");
   const std::string cls = get("classes");

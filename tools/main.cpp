@@ -245,9 +245,11 @@ int main(int argc, char** argv) {
   train->footer(grammar_help());
   std::vector<CLI::Option*> defining;
   defining.push_back(train->add_option("--model", o.model, "preset name or model spec (see below)")->capture_default_str());
-  train->add_option("--data", o.data, "IDX directory (train-/t10k- files, .gz or not) or CSV file")->capture_default_str();
-  train->add_option("--test-data", o.test_data, "CSV test file (IDX directories bring their own)");
-  train->add_option("--label", o.label, "CSV label column: name or 0-based index (-1: last)")->capture_default_str();
+  defining.push_back(train->add_option("--data", o.data, "IDX directory (train-/t10k- files, .gz or not) or CSV file")
+                         ->capture_default_str());
+  defining.push_back(train->add_option("--test-data", o.test_data, "CSV test file (IDX directories bring their own)"));
+  defining.push_back(
+      train->add_option("--label", o.label, "CSV label column: name or 0-based index (-1: last)")->capture_default_str());
   train->add_option("--epochs", o.epochs, "total epochs (with --resume: including those done)")->capture_default_str();
   defining.push_back(train->add_option("--batch", o.batch, "mini-batch size")->capture_default_str());
   defining.push_back(train->add_option("--lr", o.lr, "learning rate")->capture_default_str());
