@@ -391,37 +391,65 @@ model must not be used from two threads at once.
           [](nn::Sequential& m) {
             py::dict d;
             for (const auto& [name, p] : m.named_parameters()) d[py::str(name)] = to_array(p->value);
+            for (auto& [name, b] : m.named_buffers()) {
+              if (b.value) d[py::str(name)] = to_array(*b.value);
+              else d[py::str(name)] = py::module_::import("numpy").attr("int64")(*b.count);
+            }
             return d;
           },
-          "{name: NumPy view of the value}, like torch's state_dict (views: copy them to keep a snapshot).")
+          "{name: value}, like torch's state_dict: the parameters as NumPy views, then the buffers (BatchNorm's "
+          "running_mean / running_var as views, num_batches_tracked as a numpy.int64 copy). Views: copy them to "
+          "keep a snapshot.")
       .def(
           "load_state_dict",
           [](nn::Sequential& m, const py::dict& d, bool strict) {
             auto named = m.named_parameters();
-            std::vector<std::pair<nn::Parameter*, Tensor>> todo;
-            for (const auto& [name, p] : named) {
+            auto buffers = m.named_buffers();
+            std::vector<std::pair<Tensor*, Tensor>> todo;
+            std::vector<std::pair<int64_t*, int64_t>> counts;
+            auto take = [&](const std::string& name, Tensor& target) {
+              if (!d.contains(name)) {
+                if (strict) throw Error("load_state_dict: missing key '" + name + "'");
+                return;
+              }
+              Tensor t = to_tensor(d[py::str(name)], ("load_state_dict: '" + name + "'").c_str());
+              if (t.shape() != target.shape())
+                throw Error("load_state_dict: '" + name + "' has shape " + shape_string(t.shape()) +
+                            ", the model's is " + shape_string(target.shape()));
+              todo.emplace_back(&target, std::move(t));
+            };
+            for (const auto& [name, p] : named) take(name, p->value);
+            for (auto& [name, b] : buffers) {
+              if (b.value) {
+                take(name, *b.value);
+                continue;
+              }
               if (!d.contains(name)) {
                 if (strict) throw Error("load_state_dict: missing key '" + name + "'");
                 continue;
               }
-              Tensor t = to_tensor(d[py::str(name)], ("load_state_dict: '" + name + "'").c_str());
-              if (t.shape() != p->value.shape())
-                throw Error("load_state_dict: '" + name + "' has shape " + shape_string(t.shape()) +
-                            ", the model's is " + shape_string(p->value.shape()));
-              todo.emplace_back(p, std::move(t));
+              py::object v = d[py::str(name)];
+              py::object a = py::module_::import("numpy").attr("asarray")(v);
+              if (py::len(a.attr("shape")) != 0 || a.attr("dtype").attr("kind").cast<std::string>() != "i")
+                throw Error("load_state_dict: '" + name + "' must be an integer scalar, got " +
+                            py::str(a.attr("dtype")).cast<std::string>() + " of shape " +
+                            py::str(a.attr("shape")).cast<std::string>());
+              counts.emplace_back(b.count, a.attr("item")().cast<int64_t>());
             }
             if (strict)
               for (auto item : d) {
                 const auto key = py::str(item.first).cast<std::string>();
                 bool known = false;
                 for (const auto& np : named) known = known || np.first == key;
+                for (const auto& nb : buffers) known = known || nb.first == key;
                 if (!known) throw Error("load_state_dict: unexpected key '" + key + "'");
               }
-            for (auto& [p, t] : todo) p->value.copy_from(t);
+            for (auto& [target, t] : todo) target->copy_from(t);
+            for (auto& [target, v] : counts) *target = v;
           },
           py::arg("state_dict"), py::arg("strict") = true,
-          "Copies values in from {name: array} (e.g. a torch state_dict's tensors as .numpy()); with strict, "
-          "every name must match. Checks everything before changing anything.")
+          "Copies values in from {name: array}: parameters and buffers (e.g. a torch state_dict's tensors as "
+          ".numpy()); with strict, every name must match, as in torch. Checks everything before changing anything.")
       .def(
           "train", [](nn::Sequential& m, bool on) -> nn::Sequential& { return m.train(on); }, py::arg("mode") = true,
           py::return_value_policy::reference_internal,

@@ -199,10 +199,9 @@ def test_residual_against_torch(torch, downsample):
              T.BatchNorm2d(out)]
     tshort = [T.Conv2d(c, out, 1, stride, 0), T.BatchNorm2d(out)] if downsample else None
     tmodel = T.Sequential(_TorchResidual.make(torch)(tbody, tshort), T.ReLU()).double()
-    state = {k: torch.from_numpy(np.asarray(v).astype(np.float64)) for k, v in model.state_dict().items()}
-    for k, v in model.named_buffers():
-        state[k] = torch.tensor(int(v)) if k.endswith("num_batches_tracked") else \
-            torch.from_numpy(np.asarray(v).astype(np.float64))
+    # state_dict() holds the buffers too, as torch's does: it loads strict.
+    state = {k: torch.from_numpy(np.asarray(v)) for k, v in model.state_dict().items()}
+    assert state["0.body.1.num_batches_tracked"].dtype == torch.int64
     tmodel.load_state_dict(state, strict=True)
     x = rand(4, c, 9, 9, seed=3)
     y = model(x)
@@ -229,6 +228,17 @@ def test_residual_against_torch(torch, downsample):
     tmodel.eval()
     x = rand(4, c, 9, 9, seed=5)
     check(model(x), tmodel(torch.from_numpy(x.astype(np.float64))).detach().numpy(), "eval forward")
+    # And back: torch's state_dict (parameters, running statistics, counts) into a fresh nabla model.
+    again = nn.Sequential(nn.Residual([nn.Conv2D(c, out, 3, stride, 1), nn.BatchNorm2D(out), nn.ReLU(),
+                                       nn.Conv2D(out, out, 3, 1, 1), nn.BatchNorm2D(out)],
+                                      [nn.Conv2D(c, out, 1, stride, 0), nn.BatchNorm2D(out)] if downsample else None),
+                          nn.ReLU())
+    again.load_state_dict({k: v.numpy().astype(np.float32) if v.is_floating_point() else v.item()
+                           for k, v in tmodel.state_dict().items()})
+    again.eval()
+    check(again(x), model(x), "eval forward after loading torch's state_dict", rtol=1e-6)
+    with pytest.raises(nabla.Error, match="missing key '0.body.1.running_mean'"):
+        again.load_state_dict({k: v for k, v in model.state_dict().items() if "running_mean" not in k})
     with pytest.raises(TypeError, match="list of new nabla.nn layers"):
         nn.Residual(nn.Sequential(nn.ReLU()))
     with pytest.raises(nabla.Error, match="already belongs"):
