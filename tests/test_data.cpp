@@ -393,8 +393,8 @@ TEST(Augment, CropsAndFlipsAsDefinedAndReproducibly) {
   EXPECT_EQ(compared, n / 2);
   EXPECT_NE(run(64, false, 4, 0, 1), base);  // a new epoch, new draws
   // augment_sample is what the iterator applies.
-  std::vector<float> one(d.x.data() + 5 * c * h * w, d.x.data() + 6 * c * h * w), scratch(static_cast<size_t>(h * w));
-  data::augment_sample(a, 42, 3, 5, {c, h, w}, one.data(), scratch.data());
+  std::vector<float> one(static_cast<size_t>(c * h * w));
+  data::augment_sample(a, 42, 3, 5, {c, h, w}, d.x.data() + 5 * c * h * w, one.data());
   EXPECT_EQ(one, base[5]);
 }
 

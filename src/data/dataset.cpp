@@ -86,12 +86,19 @@ void normalize(Dataset& data, const Moments& m) {
   for (int64_t i = 0, n = data.x.numel(); i < n; ++i) x[i] = (x[i] - m.mean) * inv;
 }
 
-uint64_t Rng::next() {
-  uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+namespace {
+
+// splitmix64's finaliser: a well-mixed 64-bit function of a counter (Rng's
+// output function, and the augmentation's draw from (seed, epoch, sample)).
+uint64_t mix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
 }
+
+}  // namespace
+
+uint64_t Rng::next() { return mix(state_ += 0x9e3779b97f4a7c15ull); }
 
 uint64_t Rng::below(uint64_t n) {
   // Reject the top partial copy of [0, n) so every value is equally likely.
@@ -144,23 +151,11 @@ void BatchIterator::allocate() {
 
 int64_t BatchIterator::num_batches() const { return (data_.size() + batch_ - 1) / batch_; }
 
-namespace {
-
-// splitmix64's finaliser: a well-mixed 64-bit function of a counter.
-uint64_t mix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-}  // namespace
-
 void augment_sample(const Augment& a, uint64_t seed, int64_t epoch, int64_t index, const std::vector<int64_t>& shape,
-                    float* sample, float* scratch) {
+                    const float* src, float* dst) {
   if (shape.size() != 3)
     throw Error("augment: the samples are " + shape_string(shape) + ", not images [C, H, W]");
   if (a.crop_padding < 0) throw Error("augment: crop padding " + std::to_string(a.crop_padding) + " is negative");
-  if (!a.any()) return;
   const int64_t c = shape[0], h = shape[1], w = shape[2], p = a.crop_padding;
   // One 64-bit draw per (seed, epoch, sample): bits for the two offsets and the flip.
   const uint64_t r = mix(mix(seed ^ 0x41554721ull) + mix(static_cast<uint64_t>(epoch)) * 0x9e3779b97f4a7c15ull +
@@ -170,15 +165,14 @@ void augment_sample(const Augment& a, uint64_t seed, int64_t epoch, int64_t inde
   const int64_t dy = p > 0 ? static_cast<int64_t>((r & 0xffffffu) % span) - p : 0;
   const int64_t dx = p > 0 ? static_cast<int64_t>(((r >> 24) & 0xffffffu) % span) - p : 0;
   const bool flip = a.flip && ((r >> 63) & 1u) != 0;
-  if (dy == 0 && dx == 0 && !flip) return;
   for (int64_t ch = 0; ch < c; ++ch) {
-    float* img = sample + ch * h * w;
-    std::memcpy(scratch, img, static_cast<size_t>(h * w) * sizeof(float));
+    const float* in = src + ch * h * w;
+    float* out = dst + ch * h * w;
     for (int64_t y = 0; y < h; ++y) {
       const int64_t sy = y + dy;
       for (int64_t x = 0; x < w; ++x) {
         const int64_t sx = (flip ? w - 1 - x : x) + dx;
-        img[y * w + x] = sy >= 0 && sy < h && sx >= 0 && sx < w ? scratch[sy * w + sx] : a.fill;
+        out[y * w + x] = sy >= 0 && sy < h && sx >= 0 && sx < w ? in[sy * w + sx] : a.fill;
       }
     }
   }
@@ -192,7 +186,6 @@ void BatchIterator::set_augment(const Augment& a, uint64_t seed) {
   augment_ = a;
   augment_seed_ = seed;
   augment_shape_ = shape;
-  if (a.any()) scratch_.assign(static_cast<size_t>(shape[1] * shape[2]), 0.f);
 }
 
 void BatchIterator::start(Rng* rng, int64_t epoch) {
@@ -220,9 +213,10 @@ bool BatchIterator::next() {
   const int64_t per = sample_numel(data_);
   for (int64_t i = 0; i < sh.count; ++i) {
     const int64_t src = order_[static_cast<size_t>(pos_ + sh.begin + i)];
-    std::memcpy(x.data() + i * per, data_.x.data() + src * per, static_cast<size_t>(per) * sizeof(float));
     if (augment_.any())
-      augment_sample(augment_, augment_seed_, epoch_, src, augment_shape_, x.data() + i * per, scratch_.data());
+      augment_sample(augment_, augment_seed_, epoch_, src, augment_shape_, data_.x.data() + src * per, x.data() + i * per);
+    else
+      std::memcpy(x.data() + i * per, data_.x.data() + src * per, static_cast<size_t>(per) * sizeof(float));
     labels_[static_cast<size_t>(i)] = data_.labels[static_cast<size_t>(src)];
     y.data()[i] = static_cast<float>(labels_[static_cast<size_t>(i)]);
   }

@@ -94,11 +94,12 @@ struct Augment {
   bool any() const { return crop_padding > 0 || flip; }
 };
 
-/// Applies `a` to one sample [C, H, W] (shape without the batch) in place,
-/// with the draws of (seed, epoch, index); scratch holds H·W floats. Throws
-/// nabla::Error for a sample that is not an image or a negative padding.
+/// Writes to dst the sample src [C, H, W] (shape without the batch)
+/// transformed by `a` with the draws of (seed, epoch, index), in one pass
+/// (src and dst must not overlap). Throws nabla::Error for a sample that is
+/// not an image or a negative padding.
 void augment_sample(const Augment& a, uint64_t seed, int64_t epoch, int64_t index, const std::vector<int64_t>& shape,
-                    float* sample, float* scratch);
+                    const float* src, float* dst);
 
 /// Mini-batches over a dataset, in order or shuffled per epoch, the last
 /// partial batch kept. Buffers for the full and the partial batch are
@@ -164,7 +165,6 @@ class BatchIterator {
   uint64_t augment_seed_ = 0;
   std::vector<int64_t> augment_shape_;
   int64_t epoch_ = 0;
-  std::vector<float> scratch_;  // one channel, for the augmentation
 };
 
 }  // namespace nabla::data
