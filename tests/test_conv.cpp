@@ -346,6 +346,15 @@ TEST(Conv, SpecialShapesAgainstReference) {
       {.n = 2, .c_in = 3, .h = 4, .w = 3, .c_out = 6, .kh = 5, .kw = 7, .pad_h = 1, .pad_w = 2},
       {.n = 1, .c_in = 1, .h = 1, .w = 1, .c_out = 1, .kh = 1, .kw = 1},
       {.n = 1, .c_in = 3, .h = 2, .w = 2, .c_out = 5, .kh = 7, .kw = 7, .pad_h = 3, .pad_w = 3},
+      // Backward-weights puts several images of a small map side by side in
+      // one GEMM (kWeightGradDepth = 512 columns): batches of whole, partial
+      // and uneven groups of them, 4×4 and 7×7 maps, stride 2, 1×1.
+      {.n = 37, .c_in = 17, .h = 4, .w = 4, .c_out = 33, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1},
+      {.n = 64, .c_in = 5, .h = 7, .w = 7, .c_out = 16, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1},
+      {.n = 23, .c_in = 6, .h = 14, .w = 13, .c_out = 17, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
+       .pad_h = 1, .pad_w = 1},
+      {.n = 29, .c_in = 9, .h = 7, .w = 7, .c_out = 18, .kh = 1, .kw = 1, .stride_h = 2, .stride_w = 2},
+      {.n = 19, .c_in = 7, .h = 5, .w = 6, .c_out = 15, .kh = 1, .kw = 1},
   };
   uint32_t seed = 500;
   for (const ConvParams& p : shapes)
@@ -480,6 +489,9 @@ TEST(Conv, ThreadCountsBitwise) {
   probs.emplace_back(ConvParams{.n = 20, .c_in = 1, .h = 28, .w = 28, .c_out = 32, .kh = 3, .kw = 3, .pad_h = 1,
                                 .pad_w = 1},
                      Activation::ReLU, Activation::None, true, false, 78);  // the direct one-channel path
+  probs.emplace_back(ConvParams{.n = 37, .c_in = 17, .h = 4, .w = 4, .c_out = 33, .kh = 3, .kw = 3, .pad_h = 1,
+                                .pad_w = 1},
+                     Activation::ReLU, Activation::ReLU, true, true, 79);  // backward-weights' wide GEMMs
   for (bool force : {true, false}) {
     std::optional<ForceParallel> guard;
     if (force) guard.emplace();

@@ -15,8 +15,9 @@ namespace nabla::kernels::detail {
 /// The convolution family's kernels for one ISA. Each works on one image on
 /// the calling thread; the dispatcher validates and splits.
 struct ConvKernels {
-  /// [C_in, H, W] → [C_in·kh·kw, OH·OW] (see nabla::kernels::im2col).
-  void (*im2col)(const ConvParams& p, int64_t oh, int64_t ow, const float* src, float* col);
+  /// [C_in, H, W] → [C_in·kh·kw, OH·OW] (see nabla::kernels::im2col), the
+  /// column rows ldc ≥ OH·OW apart.
+  void (*im2col)(const ConvParams& p, int64_t oh, int64_t ow, const float* src, float* col, int64_t ldc);
   /// [C_in·kh·kw, OH·OW] → [C_in, H, W], overwriting dst; then, when f is
   /// not None, each finished channel plane is multiplied by f'(·) computed
   /// from act (same layout as dst).

@@ -103,7 +103,7 @@ inline Lanes lanes_inside(int64_t off, int64_t n) {
 // path below spent more on bookkeeping than on copying (measured: 13 µs per
 // 32×14×14 image, 3×3 pad 1, against 0.2 µs of stores).
 template <class Arch>
-void im2col_stride1(const ConvParams& p, int64_t oh, int64_t ow, const float* src, float* col) {
+void im2col_stride1(const ConvParams& p, int64_t oh, int64_t ow, const float* src, float* col, int64_t ldc) {
   using B = xsimd::batch<float, Arch>;
   constexpr int64_t W = B::size;
   const int64_t wp = p.w + 2 * p.pad_w, hp = p.h + 2 * p.pad_h;
@@ -119,7 +119,7 @@ void im2col_stride1(const ConvParams& p, int64_t oh, int64_t ow, const float* sr
     // Interior only: the border stays zero from the fill above.
     copy_rows<Arch>(pad + p.pad_h * wp + p.pad_w, wp, plane, p.w, p.h, p.w);
     for (int64_t i = 0; i < p.kh; ++i)
-      for (int64_t j = 0; j < p.kw; ++j, col += oh * ow) {
+      for (int64_t j = 0; j < p.kw; ++j, col += ldc) {
         const float* s = pad + i * wp + j;
         float* d = col;
         for (int64_t y = 0; y < oh; ++y, s += wp, d += ow) {
@@ -130,17 +130,18 @@ void im2col_stride1(const ConvParams& p, int64_t oh, int64_t ow, const float* sr
   }
 }
 
-// [C_in, H, W] → [C_in·kh·kw, OH·OW]
+// [C_in, H, W] → [C_in·kh·kw, OH·OW], the rows ldc ≥ OH·OW apart (several
+// images side by side: backward-weights' wide column matrix).
 template <class Arch>
-void im2col(const ConvParams& p, int64_t oh, int64_t ow, const float* src, float* col) {
+void im2col(const ConvParams& p, int64_t oh, int64_t ow, const float* src, float* col, int64_t ldc) {
   if (p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1)
-    return im2col_stride1<Arch>(p, oh, ow, src, col);
+    return im2col_stride1<Arch>(p, oh, ow, src, col, ldc);
   for (int64_t c = 0; c < p.c_in; ++c) {
     const float* plane = src + c * p.h * p.w;
     for (int64_t i = 0; i < p.kh; ++i) {
       const int64_t y0 = i * p.dil_h - p.pad_h;
       const Range ys = valid_range(y0, p.stride_h, p.h, oh);
-      for (int64_t j = 0; j < p.kw; ++j, col += oh * ow) {
+      for (int64_t j = 0; j < p.kw; ++j, col += ldc) {
         const int64_t x0 = j * p.dil_w - p.pad_w;
         const Range xs = valid_range(x0, p.stride_w, p.w, ow);
         zero_row<Arch>(col, ys.lo * ow);
