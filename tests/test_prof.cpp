@@ -346,8 +346,9 @@ TEST(Trace, OuterCallsOnly) {
     bool nested() const override { return nested_; }
     bool nested_;
   };
-  nabla::kernels::ConvShape s({.n = 2, .c_in = 2, .h = 6, .w = 6, .c_out = 2, .kh = 3, .kw = 3});
-  std::vector<float> x(144, 1.f), w(36, 1.f), y(2 * 2 * 16);
+  // 6×6 outputs: a map of fewer than 32 would run both images in one GEMM.
+  nabla::kernels::ConvShape s({.n = 2, .c_in = 2, .h = 8, .w = 8, .c_out = 2, .kh = 3, .kw = 3});
+  std::vector<float> x(2 * 2 * 64, 1.f), w(36, 1.f), y(2 * 2 * 36);
   Count sink(false);
   nabla::trace::set_sink(&sink);
   nabla::kernels::conv2d_forward(s, x.data(), w.data(), nullptr, nabla::kernels::Activation::ReLU, y.data());

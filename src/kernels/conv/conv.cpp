@@ -135,7 +135,7 @@ struct Scratch {
   Buffer padded;   // the direct one-channel and implicit paths
   Buffer flipped;  // the implicit backward-data's weights, Winograd's transformed ones (calling thread)
   Buffer wino;     // Winograd's transformed input tiles
-  Buffer wide_dz;  // backward-weights: dZ of several images side by side
+  Buffer wide;     // several images' dZ (or outputs) side by side (see kWideCols)
   std::vector<int64_t> offsets;  // the implicit column matrix's rows (calling thread)
 };
 thread_local Scratch tl_scratch;
@@ -147,27 +147,69 @@ thread_local Scratch tl_scratch;
 // stays small against the GEMMs (16 × C_out·C_in·kh·kw adds).
 constexpr int64_t kMaxWeightGroups = 16;
 
-// Backward-weights' GEMM depth: the images of a group go through the GEMM
-// several at a time, their column matrices side by side, so that the sum
-// over output positions is at least this long. One image of a small map is
-// a thin GEMM: the resnet's 128→128 layer on 4×4 sums over 16 positions,
-// and each image then reads and writes all of C (147 K floats) for 4.7
-// MFLOP: 16% of the FMA peak (`nabla prof --model resnet`). Measured at 1
-// thread (`nabla prof conv`, ms, per-image / depth 256 / 512 / 1024): that
-// layer 4.23 / 2.86 / 2.47 / 2.48; 64→128 3×3 stride 2 on 7×7 (4×4 out)
-// 2.43 / 1.79 / 1.68 / 1.67; 64→128 1×1 stride 2 on 7×7 0.37 / 0.25.
-constexpr int64_t kWeightGradDepth = 512;
+// Small maps: several images per GEMM. One image of a map under kWideCols
+// output positions is a thin GEMM. In forward and backward-data its
+// columns (OH·OW) fill part of one micro-tile; in backward-weights it sums
+// over those few positions only, so each image reads and writes all of C:
+// resnet's 128→128 layer on 4×4 does 4.7 MFLOP per image against 147 K
+// floats of C, 16% of the FMA peak (`nabla prof --model resnet`). Such
+// layers put the column matrices of several images side by side,
+// [K, m·OH·OW], and run one GEMM of at least kWideDepth columns over them
+// (the images' outputs, or dZ, gathered and scattered around it).
+//
+// Backward-weights, measured at 1 thread (`nabla prof conv`, ms, one image
+// per GEMM / wide 256 / 512 / 1024 deep): 128→128 3×3 on 4×4 4.23 / 2.86 /
+// 2.47 / 2.48; 64→128 3×3 stride 2 on 7×7 (4×4 out) 2.43 / 1.79 / 1.68 /
+// 1.67; 64→128 1×1 stride 2 on 7×7 0.37 / 0.25 at 512. From 32 positions
+// on, one image per GEMM measured as fast or faster there (one / wide):
+// 64→64 3×3 on 7×7 1.95 / 1.92–2.21; 32→64 3×3 stride 2 on 14×14 (49
+// positions) 1.17 / 1.36; 64→128 1×1 on 14×14 (196) 1.42 / 1.58–1.78, the
+// wide matrix there being a copy of images the GEMM reads in place.
+constexpr int64_t kWideCols = 32;
+constexpr int64_t kWideDepth = 512;
 
-// Images per backward-weights GEMM (≥ 1): enough for kWeightGradDepth.
-int64_t wgrad_images(int64_t cols) { return std::max<int64_t>(1, (kWeightGradDepth + cols - 1) / cols); }
+bool wide_maps(const ConvShape& s) { return s.col_cols() < kWideCols; }
 
-// The number of groups backward-weights sums the batch in: at most
-// kMaxWeightGroups, and no more than the GEMMs of kWeightGradDepth the
-// batch makes (a group of fewer images than wgrad_images would thin the
-// GEMM again). A function of the shape only.
-int64_t wgrad_groups(int64_t n, int64_t cols) {
-  const int64_t per = wgrad_images(cols);
-  return std::clamp<int64_t>(n / per, 1, std::min(n, kMaxWeightGroups));
+// Images per wide GEMM (≥ 1).
+int64_t wide_images(int64_t cols) { return std::max<int64_t>(1, (kWideDepth + cols - 1) / cols); }
+
+// The number of groups backward-weights sums the batch in when its maps
+// are wide: at most kMaxWeightGroups, and no more than the wide GEMMs the
+// batch makes (a group of fewer images would thin the GEMM again). A
+// function of the shape only.
+int64_t wide_groups(int64_t n, int64_t cols) {
+  return std::clamp<int64_t>(n / wide_images(cols), 1, std::min(n, kMaxWeightGroups));
+}
+
+// Images n0 .. n0 + m − 1 of [rows, cols] each, `stride` apart, side by
+// side into dst [rows, m·cols].
+void gather_images(int64_t m, int64_t rows, int64_t cols, const float* src, int64_t stride, float* dst) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t r = 0; r < rows; ++r)
+      std::memcpy(dst + r * m * cols + i * cols, src + i * stride + r * cols, sizeof(float) * cols);
+}
+
+// The variant whose column matrix a wide GEMM uses: the images themselves
+// for the pointwise one, else im2col.
+detail::ConvVariant columns_variant(const detail::ConvVariant& v) {
+  using detail::ConvAlgo;
+  return {v.name, v.tag, v.isa, v.algo == ConvAlgo::Pointwise ? ConvAlgo::Pointwise : ConvAlgo::Im2colGemm, v.applies,
+          nullptr};
+}
+
+// The wide column matrix [K, m·cols] of images n .. n + m − 1, in the
+// calling thread's column buffer: im2col side by side, or the images
+// themselves gathered (1×1 pointwise).
+const float* wide_columns(const detail::ConvVariant& v, const ConvShape& s, const float* src, int64_t m) {
+  const int64_t k = s.col_rows(), cols = s.col_cols(), ld = m * cols;
+  float* wide = tl_scratch.col.get(k * ld);
+  if (v.algo == detail::ConvAlgo::Pointwise) {
+    gather_images(m, k, cols, src, s.src_image(), wide);
+  } else {
+    for (int64_t i = 0; i < m; ++i)
+      detail::conv_kernels(v.isa).im2col(s.params(), s.oh(), s.ow(), src + i * s.src_image(), wide + i * cols, ld);
+  }
+  return wide;
 }
 
 std::string describe(const ConvParams& p) {
@@ -199,6 +241,17 @@ void for_each_task(int64_t n, double flops, F&& fn) {
   }
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, 1), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t i = r.begin(); i < r.end(); ++i) tbb::this_task_arena::isolate([&] { fn(i); });
+  });
+}
+
+// fn(n, m) for the batch cut into chunks of about wide_images consecutive
+// images (a function of the shape only), over oneTBB.
+template <class F>
+void for_each_wide_chunk(const ConvShape& s, double flops, F&& fn) {
+  const int64_t n = s.params().n, chunks = (n + wide_images(s.col_cols()) - 1) / wide_images(s.col_cols());
+  for_each_task(chunks, flops, [&](int64_t c) {
+    const int64_t n0 = n * c / chunks;
+    fn(n0, n * (c + 1) / chunks - n0);
   });
 }
 
@@ -471,7 +524,8 @@ void im2col(const ConvShape& s, const float* src, float* col) {
 void col2im(const ConvShape& s, const float* col, float* dst) {
   check_ptr("col2im", col, "col", s);
   check_ptr("col2im", dst, "dst", s);
-  detail::conv_kernels(active_isa()).col2im(s.params(), s.oh(), s.ow(), col, dst, Activation::None, nullptr);
+  detail::conv_kernels(active_isa()).col2im(s.params(), s.oh(), s.ow(), col, dst, Activation::None, nullptr,
+                                            s.col_cols());
 }
 
 // Per image n: dst_n [C_out, OH·OW] = act(W [C_out, K] · col_n [K, OH·OW] + bias)
@@ -495,6 +549,23 @@ void detail::conv2d_forward_run(const ConvVariant& v, const ConvShape& s, const 
                      [&](int64_t o, int64_t c, int i, int j) { return weights[((o * p.c_in + c) * 3 + i) * 3 + j]; }, u);
     winograd_run(kern, p.n, p.c_in, p.h, p.w, p.pad_h, p.pad_w, p.c_out, u, src, bias, act, nullptr, dst,
                  gemm_flops(s));
+    return;
+  }
+  if (wide_maps(s)) {  // several images per GEMM, then each image's outputs to its place
+    const ConvVariant cv = columns_variant(v);
+    for_each_wide_chunk(s, gemm_flops(s), [&](int64_t n, int64_t m) {
+      const int64_t ld = m * cols;
+      if (m == 1) {
+        const float* b = image_columns(cv, s, src + n * s.src_image());
+        gemm(Trans::No, Trans::No, p.c_out, cols, k, 1.f, weights, k, b, cols, 0.f, dst + n * s.dst_image(), cols, ep);
+        return;
+      }
+      const float* b = wide_columns(cv, s, src + n * s.src_image(), m);
+      float* c = tl_scratch.wide.get(p.c_out * ld);
+      gemm(Trans::No, Trans::No, p.c_out, ld, k, 1.f, weights, k, b, ld, 0.f, c, ld, ep);
+      for (int64_t i = 0; i < m; ++i)
+        kern.unpitch(p.c_out, 1, cols, cols, ld, c + i * cols, dst + (n + i) * s.dst_image(), Activation::None, nullptr);
+    });
     return;
   }
   if (v.algo == ConvAlgo::Implicit) {
@@ -654,6 +725,30 @@ void detail::conv2d_backward_data_run(const ConvVariant& v, const ConvShape& s, 
                  src_act, src_act == Activation::None ? nullptr : src, diff_src, gemm_flops(s));
     return;
   }
+  if (wide_maps(s)) {  // dZ of several images side by side, one GEMM, then col2im per image
+    const ConvVariant cv = columns_variant(v);
+    for_each_wide_chunk(s, gemm_flops(s), [&](int64_t n, int64_t m) {
+      const int64_t ld = m * cols;
+      const float* dz = diff_dst + n * s.dst_image();
+      if (m > 1) {
+        float* w = tl_scratch.wide.get(p.c_out * ld);
+        gather_images(m, p.c_out, cols, dz, s.dst_image(), w);
+        dz = w;
+      }
+      float* col = tl_scratch.col.get(k * ld);
+      gemm(Trans::Yes, Trans::No, k, ld, p.c_out, 1.f, weights, k, dz, ld, 0.f, col, ld);
+      for (int64_t i = 0; i < m; ++i) {
+        float* dx_i = diff_src + (n + i) * s.src_image();
+        const float* act_i = src_act == Activation::None ? nullptr : src + (n + i) * s.src_image();
+        if (cv.algo == ConvAlgo::Pointwise) {
+          kern.unpitch(p.c_in, 1, cols, cols, ld, col + i * cols, dx_i, src_act, act_i);
+        } else {
+          kern.col2im(p, s.oh(), s.ow(), col + i * cols, dx_i, src_act, act_i, ld);
+        }
+      }
+    });
+    return;
+  }
   if (v.algo == ConvAlgo::Implicit && p.stride_h == 1 && p.stride_w == 1) {
     // dX_n = the stride-1 convolution of dZ_n, padded by dil_h·(kh − 1) −
     // pad_h and dil_w·(kw − 1) − pad_w, with the weights flipped in space
@@ -687,7 +782,7 @@ void detail::conv2d_backward_data_run(const ConvVariant& v, const ConvShape& s, 
     }
     float* col = tl_scratch.col.get(k * cols);
     gemm(Trans::Yes, Trans::No, k, cols, p.c_out, 1.f, weights, k, dz_n, cols, 0.f, col, cols);
-    kern.col2im(p, s.oh(), s.ow(), col, dx_n, src_act, act_n);
+    kern.col2im(p, s.oh(), s.ow(), col, dx_n, src_act, act_n, cols);
   });
 }
 
@@ -716,24 +811,17 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
   // measured faster for this pass (the CNN's 14×14 pad-1 layer, pitch 16:
   // 3.13 against 2.82 ms; conv3's 28×28, pitch 30: 11.2 against 11.8 ms).
   const ImplicitLayout L = implicit_layout(s);
-  // A map of fewer than 32 output positions takes the wide column matrix
-  // of several images (see kWeightGradDepth). From 32 on, one image per
-  // GEMM measured as fast or faster (1 thread, ms per image / wide):
-  // 64→64 3×3 on 7×7 1.95 / 1.92–2.21; 32→64 3×3 stride 2 on 14×14 (49
-  // positions) 1.17 / 1.36; 64→128 1×1 on 14×14 (196) 1.42 / 1.58–1.78, the
-  // wide matrix there being a copy of images the GEMM reads in place.
-  const bool small = cols < 32;
+  // Maps of fewer than kWideCols positions: several images per GEMM.
+  const bool small = wide_maps(s);
   const bool implicit = v.algo == ConvAlgo::Implicit && !small &&
                         (p.stride_h > 1 || p.stride_w > 1 || 10 * L.wq <= 11 * L.ow);
   const int64_t* off = implicit ? L.offsets() : nullptr;
   const bool wide = small && !direct;
-  const int64_t groups = wide ? wgrad_groups(p.n, cols) : std::min(p.n, kMaxWeightGroups);
-  const int64_t per_gemm = wide ? wgrad_images(cols) : 1;
+  const int64_t groups = wide ? wide_groups(p.n, cols) : std::min(p.n, kMaxWeightGroups);
+  const int64_t per_gemm = wide ? wide_images(cols) : 1;
   float* partial = tl_scratch.partial.get(groups * wsize);
-  // The pointwise variant's column matrix is the image itself; implicit
-  // variants not taking their own path here run as im2col.
-  const ConvVariant cv{v.name, v.tag, v.isa,
-                       v.algo == ConvAlgo::Pointwise ? ConvAlgo::Pointwise : ConvAlgo::Im2colGemm, v.applies, nullptr};
+  // Implicit variants not taking their own path here run as im2col.
+  const ConvVariant cv = columns_variant(v);
   for_each_task(groups, gemm_flops(s), [&](int64_t g) {
     const int64_t n0 = p.n * g / groups, n1 = p.n * (g + 1) / groups;
     if (implicit) {
@@ -765,19 +853,9 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
       if (m == 1) {
         col = image_columns(cv, s, src + n * s.src_image());
       } else {
-        float* wide = tl_scratch.col.get(k * ld);
-        float* wdz = tl_scratch.wide_dz.get(p.c_out * ld);
-        for (int64_t i = 0; i < m; ++i) {
-          const float* src_i = src + (n + i) * s.src_image();
-          if (cv.algo == ConvAlgo::Pointwise) {
-            for (int64_t r = 0; r < k; ++r) std::memcpy(wide + r * ld + i * cols, src_i + r * cols, sizeof(float) * cols);
-          } else {
-            kern.im2col(p, s.oh(), s.ow(), src_i, wide + i * cols, ld);
-          }
-          const float* dz_i = dz + i * s.dst_image();
-          for (int64_t o = 0; o < p.c_out; ++o) std::memcpy(wdz + o * ld + i * cols, dz_i + o * cols, sizeof(float) * cols);
-        }
-        col = wide;
+        col = wide_columns(cv, s, src + n * s.src_image(), m);
+        float* wdz = tl_scratch.wide.get(p.c_out * ld);
+        gather_images(m, p.c_out, cols, dz, s.dst_image(), wdz);
         dz = wdz;
       }
       const float beta = n == n0 ? 0.f : 1.f;

@@ -20,9 +20,9 @@ struct ConvKernels {
   void (*im2col)(const ConvParams& p, int64_t oh, int64_t ow, const float* src, float* col, int64_t ldc);
   /// [C_in·kh·kw, OH·OW] → [C_in, H, W], overwriting dst; then, when f is
   /// not None, each finished channel plane is multiplied by f'(·) computed
-  /// from act (same layout as dst).
+  /// from act (same layout as dst). The column rows are ldc ≥ OH·OW apart.
   void (*col2im)(const ConvParams& p, int64_t oh, int64_t ow, const float* col, float* dst, Activation f,
-                 const float* act);
+                 const float* act, int64_t ldc);
   /// One input channel, stride 1, no dilation (see conv_kernels.hpp):
   /// dst [C_out, OH, OW] = f(bias + conv) from the zero-padded image (pitch
   /// w + 2·pad_w); bias may be null.

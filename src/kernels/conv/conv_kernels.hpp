@@ -180,12 +180,14 @@ void im2col(const ConvParams& p, int64_t oh, int64_t ow, const float* src, float
 // would store and reload overlapping, shifted vectors and stall on store
 // forwarding. Other strides scatter with scalar adds into a zeroed plane,
 // then apply f' to the plane while it is in L1.
+//
+// The column rows are ldc ≥ OH·OW apart (one image of several side by side).
 template <class Arch>
 void col2im(const ConvParams& p, int64_t oh, int64_t ow, const float* col, float* dst, Activation f,
-            const float* act) {
+            const float* act, int64_t ldc) {
   using B = xsimd::batch<float, Arch>;
   constexpr int64_t W = B::size;
-  const int64_t plane_size = p.h * p.w, col_cols = oh * ow;
+  const int64_t plane_size = p.h * p.w, col_cols = ldc;
   for (int64_t c = 0; c < p.c_in; ++c) {
     float* plane = dst + c * plane_size;
     const float* a_plane = f == Activation::None ? nullptr : act + c * plane_size;
