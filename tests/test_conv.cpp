@@ -459,11 +459,14 @@ TEST(ConvVariants, EveryVariantAgainstReference) {
       EXPECT_GT(applied, 0) << v.name << " applies to none of the test shapes";
     }
     for (const Problem& prob : probs) {
-      const Variant& v = nk::detail::conv_select(isa, prob.s);
-      EXPECT_TRUE(v.applies(prob.s));
-      EXPECT_TRUE(bitwise_equal(prob.run_forward(), prob.run_forward(&v))) << v.name;
-      EXPECT_TRUE(bitwise_equal(prob.run_backward_data(), prob.run_backward_data(&v))) << v.name;
-      EXPECT_TRUE(bitwise_equal(prob.run_backward_weights(), prob.run_backward_weights(&v))) << v.name;
+      using nk::detail::ConvPass;
+      const Variant& f = nk::detail::conv_select(isa, prob.s, ConvPass::Forward);
+      const Variant& d = nk::detail::conv_select(isa, prob.s, ConvPass::BackwardData);
+      const Variant& w = nk::detail::conv_select(isa, prob.s, ConvPass::BackwardWeights);
+      EXPECT_TRUE(f.applies(prob.s));
+      EXPECT_TRUE(bitwise_equal(prob.run_forward(), prob.run_forward(&f))) << f.name;
+      EXPECT_TRUE(bitwise_equal(prob.run_backward_data(), prob.run_backward_data(&d))) << d.name;
+      EXPECT_TRUE(bitwise_equal(prob.run_backward_weights(), prob.run_backward_weights(&w))) << w.name;
     }
   });
 }

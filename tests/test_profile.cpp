@@ -10,8 +10,10 @@
 #include <optional>
 #include <string>
 
+#include "kernels/conv/conv_internal.hpp"
 #include "kernels/gemm/gemm_internal.hpp"
 #include "nabla/nabla.hpp"
+#include "nabla/runtime/trace.hpp"
 
 namespace fs = std::filesystem;
 
@@ -41,6 +43,14 @@ nabla::Profile sample_profile() {
   p.noise = 0.02;
   p.created = "2026-11-29T03:00:00Z";
   p.shapes = {{64, 256, 784, false, true, 1, 200, 220}};
+  nabla::ConvChoice c;
+  c.n = 8, c.c_in = 3, c.h = 9, c.w = 7, c.c_out = 5, c.kh = 3, c.kw = 3;
+  c.stride_h = 2, c.stride_w = 1, c.pad_h = 1, c.pad_w = 0, c.dil_h = 1, c.dil_w = 2;
+  c.pass = "backward-data";
+  c.variant = "im2col";
+  c.threads = 2;
+  c.default_ms = 0.5, c.tuned_ms = 0.25;
+  p.conv = {c};
   return p;
 }
 
@@ -72,6 +82,19 @@ void expect_same(const nabla::Profile& a, const nabla::Profile& b) {
   EXPECT_EQ(a.shapes[0].k, b.shapes[0].k);
   EXPECT_EQ(a.shapes[0].tb, b.shapes[0].tb);
   EXPECT_EQ(a.shapes[0].tuned_gflops, b.shapes[0].tuned_gflops);
+  ASSERT_EQ(a.conv.size(), b.conv.size());
+  for (size_t i = 0; i < a.conv.size(); ++i) {
+    const nabla::ConvChoice &x = a.conv[i], &y = b.conv[i];
+    EXPECT_EQ(std::vector<int64_t>({x.n, x.c_in, x.h, x.w, x.c_out, x.kh, x.kw, x.stride_h, x.stride_w, x.pad_h,
+                                    x.pad_w, x.dil_h, x.dil_w}),
+              std::vector<int64_t>({y.n, y.c_in, y.h, y.w, y.c_out, y.kh, y.kw, y.stride_h, y.stride_w, y.pad_h,
+                                    y.pad_w, y.dil_h, y.dil_w}));
+    EXPECT_EQ(x.pass, y.pass);
+    EXPECT_EQ(x.variant, y.variant);
+    EXPECT_EQ(x.threads, y.threads);
+    EXPECT_EQ(x.default_ms, y.default_ms);
+    EXPECT_EQ(x.tuned_ms, y.tuned_ms);
+  }
 }
 
 bool same_config(const nabla::GemmConfig& a, const nabla::GemmConfig& b) { return a == b; }
@@ -169,6 +192,27 @@ TEST(Profile, RejectsOutOfRangeValues) {
   expect_rejected(edited(std::string("\"isa\": \"") + isa + "\"", "\"isa\": \"avx1024\""), "avx1024");
 }
 
+// The convolution choices: optional (a profile without them loads), and
+// each field checked.
+TEST(Profile, ConvChoicesAreValidated) {
+  nabla::Profile none = sample_profile();
+  none.conv.clear();
+  std::string text = nabla::profile_to_json(none);
+  const std::string empty = "\"conv\": [],\n  ";  // the keys come sorted: conv, created, ...
+  const size_t at = text.find(empty);
+  ASSERT_NE(at, std::string::npos) << text;
+  text.erase(at, empty.size());
+  ASSERT_EQ(text.find("conv"), std::string::npos) << text;
+  EXPECT_TRUE(nabla::profile_from_json(text).conv.empty());
+  expect_rejected(edited("\"pass\": \"backward-data\"", "\"pass\": \"sideways\""),
+                  "'conv[0].pass' = \"sideways\" is not forward, backward-data or backward-weights");
+  expect_rejected(edited("\"variant\": \"im2col\"", "\"variant\": \"\""), "'conv[0].variant' is empty");
+  expect_rejected(edited("\"variant\": \"im2col\"", "\"variant\": 3"), "'conv[0].variant' is not a string");
+  expect_rejected(edited("\"c_in\": 3", "\"c_in\": 0"), "'conv[0].c_in' = 0 is out of range");
+  expect_rejected(edited("\"kh\": 3", "\"kh_\": 3"), "missing field 'conv[0].kh'");
+  expect_rejected(edited("\"conv\": [", "\"conv\": 5, \"x\": ["), "'conv' is not an array");
+}
+
 TEST_F(ProfileFiles, SaveAndLoadFile) {
   const nabla::Profile p = sample_profile();
   nabla::save_profile(p, path("sub/dir/p.json"));  // creates the directories
@@ -213,6 +257,54 @@ TEST_F(ProfileFiles, NamedProfileIsUsed) {
   nabla::GemmConfig c = nabla::default_gemm_config(p.isa);
   nabla::set_gemm_config(p.isa, c);
   EXPECT_TRUE(same_config(nabla::gemm_config(p.isa), c));
+}
+
+// conv_select takes the profile's choice for exactly its shape and pass,
+// and the fixed rule elsewhere; a choice naming no variant, or one that does
+// not apply, is ignored; the public functions run what conv_select says.
+TEST_F(ProfileFiles, ConvChoicesAreUsedForTheirShapeAndPass) {
+  namespace nkd = nabla::kernels::detail;
+  using nkd::ConvPass;
+  // 8×8 outputs (not a "wide" map), 3×3 stride 1: implicit, im2col and
+  // Winograd all apply; the rule takes Winograd only for large maps.
+  const nabla::kernels::ConvParams cp{.n = 2, .c_in = 4, .h = 8, .w = 8, .c_out = 6, .kh = 3, .kw = 3,
+                                      .pad_h = 1, .pad_w = 1};
+  const nabla::kernels::ConvShape s(cp);
+  const nabla::Isa isa = nabla::active_isa();
+  const std::string rule = nkd::conv_default(isa, s).tag;
+  ASSERT_NE(rule, "winograd");
+  nabla::Profile p = sample_profile();
+  auto choice = [&](const char* pass, const char* variant, int64_t n) {
+    nabla::ConvChoice c;
+    c.n = n, c.c_in = cp.c_in, c.h = cp.h, c.w = cp.w, c.c_out = cp.c_out, c.kh = 3, c.kw = 3, c.pad_h = 1, c.pad_w = 1;
+    c.pass = pass;
+    c.variant = variant;
+    return c;
+  };
+  p.conv = {choice("backward-data", "winograd", 2), choice("forward", "winograd", 3),  // another batch
+            choice("backward-weights", "no-such-variant", 2), choice("forward", "1x1", 2)};  // 1x1 does not apply
+  nabla::save_profile(p, path("conv.json"));
+  {
+    EnvVar env("NABLA_PROFILE", path("conv.json"));
+    ASSERT_TRUE(nabla::profile_status(isa).profile.has_value()) << nabla::profile_status(isa).message;
+    EXPECT_STREQ(nkd::conv_select(isa, s, ConvPass::BackwardData).tag, "winograd");
+    EXPECT_EQ(nkd::conv_select(isa, s, ConvPass::Forward).tag, rule);
+    EXPECT_EQ(nkd::conv_select(isa, s, ConvPass::BackwardWeights).tag, rule);
+    // The public backward-data runs Winograd: the trace names it.
+    struct Names : nabla::trace::Sink {
+      std::vector<std::string> v;
+      void record(nabla::trace::Event e) override { v.push_back(e.call.kernel); }
+    } names;
+    std::vector<float> dz(2 * 6 * 64, 1.f), w(6 * 4 * 9, 1.f), dx(2 * 4 * 64);
+    nabla::trace::set_sink(&names);
+    nabla::kernels::conv2d_backward_data(s, dz.data(), w.data(), dx.data());
+    nabla::trace::set_sink(nullptr);
+    ASSERT_EQ(names.v.size(), 1u);
+    EXPECT_EQ(names.v[0].rfind("f32_conv_winograd_bwd_data", 0), 0u) << names.v[0];
+  }
+  // Without the profile: the rule again.
+  EnvVar off("NABLA_PROFILE", "off");
+  EXPECT_EQ(nkd::conv_select(isa, s, ConvPass::BackwardData).tag, rule);
 }
 
 // Each kind of bad file: defaults, a warning on stderr naming the file and

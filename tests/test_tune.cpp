@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 
+#include "kernels/conv/conv_internal.hpp"
 #include "nabla/error.hpp"
 #include "nabla/kernels/gemm_config.hpp"
 #include "nabla/runtime/profile.hpp"
@@ -127,6 +128,49 @@ TEST(Tune, ModelShapesIncludeTheConvolutionsGemms) {
           << "twice: " << shapes[i].name;
   EXPECT_THROW(cli::model_gemm_shapes("dense x", 64), nabla::Error);
   EXPECT_THROW(cli::model_gemm_shapes("lenet", 0), nabla::Error);
+}
+
+// The convolution layers of a model's step, each once, as the layers have them.
+TEST(Tune, ModelConvShapesAreTheLayers) {
+  const auto shapes = cli::model_conv_shapes("lenet", 32);
+  ASSERT_EQ(shapes.size(), 2u);
+  EXPECT_EQ(shapes[0], (nabla::kernels::ConvParams{.n = 32, .c_in = 1, .h = 28, .w = 28, .c_out = 6, .kh = 5,
+                                                   .kw = 5, .pad_h = 2, .pad_w = 2}));
+  EXPECT_EQ(shapes[1], (nabla::kernels::ConvParams{.n = 32, .c_in = 6, .h = 14, .w = 14, .c_out = 16, .kh = 5,
+                                                   .kw = 5}));
+  EXPECT_TRUE(cli::model_conv_shapes("dense 10", 8).empty());
+}
+
+// With convolution shapes, every choice the tuner records names a variant
+// that applies to its shape and was faster than the rule's; the profile
+// loads; a shape the kernels reject is refused before anything runs.
+TEST(Tune, ConvChoicesNameFasterVariantsThatApply) {
+  cli::TuneOptions o = small_run();
+  o.threads = {1};
+  // 1×1 stride 2 (implicit by the rule; im2col applies too) and 3×3 on 8×8.
+  o.conv_shapes = {{.n = 8, .c_in = 16, .h = 14, .w = 14, .c_out = 32, .kh = 1, .kw = 1, .stride_h = 2,
+                    .stride_w = 2},
+                   {.n = 4, .c_in = 8, .h = 8, .w = 8, .c_out = 8, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}};
+  const nabla::Profile p = cli::tune(o);
+  const nabla::Isa isa = nabla::active_isa();
+  for (const nabla::ConvChoice& c : p.conv) {
+    SCOPED_TRACE(c.pass + " " + c.variant);
+    const nabla::kernels::ConvParams cp{.n = c.n, .c_in = c.c_in, .h = c.h, .w = c.w, .c_out = c.c_out, .kh = c.kh,
+                                        .kw = c.kw, .stride_h = c.stride_h, .stride_w = c.stride_w,
+                                        .pad_h = c.pad_h, .pad_w = c.pad_w, .dil_h = c.dil_h, .dil_w = c.dil_w};
+    EXPECT_TRUE(cp == o.conv_shapes[0] || cp == o.conv_shapes[1]);
+    const nabla::kernels::ConvShape s(cp);
+    bool found = false;
+    for (const auto& v : nabla::kernels::detail::conv_variants(isa))
+      if (c.variant == v.tag) found = v.applies(s);
+    EXPECT_TRUE(found);
+    EXPECT_NE(c.variant, nabla::kernels::detail::conv_default(isa, s).tag);
+    EXPECT_LT(c.tuned_ms, c.default_ms);
+    EXPECT_EQ(c.threads, 1);
+  }
+  EXPECT_NO_THROW(nabla::profile_from_json(nabla::profile_to_json(p)));
+  o.conv_shapes = {{.n = 1, .c_in = 1, .h = 2, .w = 2, .c_out = 1, .kh = 5, .kw = 5}};  // kernel past the image
+  EXPECT_THROW(cli::tune(o), nabla::Error);
 }
 
 // The binary: option errors, and `nabla info` naming a profile made by tune.

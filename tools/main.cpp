@@ -167,8 +167,9 @@ int run_tune(const TuneCli& t) {
   o.threads = t.threads;
   if (!t.model.empty()) {
     o.extra_shapes = cli::model_gemm_shapes(t.model, t.batch);
-    std::printf("%zu GEMM shapes from one training step of '%s' at batch %lld\n", o.extra_shapes.size(),
-                t.model.c_str(), static_cast<long long>(t.batch));
+    o.conv_shapes = cli::model_conv_shapes(t.model, t.batch);
+    std::printf("%zu GEMM shapes and %zu convolutions from one training step of '%s' at batch %lld\n",
+                o.extra_shapes.size(), o.conv_shapes.size(), t.model.c_str(), static_cast<long long>(t.batch));
   }
   const bool tty = ::isatty(::fileno(stdout)) != 0;
   std::printf("tuning %s on %s for about %.0f s\n", nabla::isa_name(isa), nabla::cpu_info().model.c_str(), t.budget);
@@ -297,11 +298,15 @@ int main(int argc, char** argv) {
   CLI::App* info = app.add_subcommand("info", "CPU, ISA, caches, threads, GEMM blocking, tuning profile, versions");
 
   TuneCli tune_opts;
-  CLI::App* tune = app.add_subcommand("tune", "Measure this CPU and tune the GEMM blocking; writes the profile nabla loads");
+  CLI::App* tune = app.add_subcommand(
+      "tune", "Measure this CPU and tune the GEMM blocking (and, with --model, the convolution variants); writes the "
+              "profile nabla loads");
   tune->add_option("--budget", tune_opts.budget, "seconds the whole run may take (5..86400)")->capture_default_str();
   tune->add_option("--threads", tune_opts.threads, "thread counts to tune for (default: 1 and all cores)")->delimiter(',');
   tune->add_option("--output", tune_opts.output, "profile file (default: the cache file nabla looks up for this CPU)");
-  tune->add_option("--model", tune_opts.model, "also tune on the GEMM shapes of this preset or spec's training step");
+  tune->add_option("--model", tune_opts.model,
+                   "also tune on the GEMM shapes of this preset or spec's training step, and choose the fastest "
+                   "convolution variant for each of its layers and passes");
   tune->add_option("--batch", tune_opts.batch, "batch size for --model")->capture_default_str();
   tune->footer(
       "\nThe profile is JSON, keyed by CPU model, ISA, cores and caches, in\n"

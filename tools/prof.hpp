@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "nabla/kernels/conv.hpp"
 #include "nabla/nn/sequential.hpp"
 #include "nabla/runtime/cpu.hpp"
 #include "nabla/runtime/profile.hpp"
@@ -103,6 +104,10 @@ struct ProfReport {
 /// Runs the profiler. Throws nabla::Error on bad options (unknown family,
 /// bad shape, both or neither of family and model, batch < 1, ...).
 ProfReport profile(const ProfOptions& o);
+
+/// A convolution shape as `nabla prof conv --shape` takes it
+/// (NxCxHxW,OxKHxKW[,sS][,pP][,dD]); throws nabla::Error naming what is wrong.
+kernels::ConvParams parse_conv_shape(const std::string& text);
 
 /// The cases of a family for the given shapes (default shapes when empty)
 /// on the given ISAs. Throws nabla::Error on an unknown family or bad shape.

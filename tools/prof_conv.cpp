@@ -34,35 +34,6 @@ std::vector<std::string> conv_defaults() {
   return v;
 }
 
-nk::ConvParams parse_conv_shape(const std::string& text) {
-  const auto fail = [&] { throw Error("prof: bad conv shape '" + text + "' (expected " + kConvSyntax + ")"); };
-  const auto parts = split(text, ',');
-  if (parts.size() < 2) fail();
-  const auto in = split(parts[0], 'x'), w = split(parts[1], 'x');
-  if (in.size() != 4 || w.size() != 3) fail();
-  nk::ConvParams p;
-  p.n = parse_int(in[0], "batch", text);
-  p.c_in = parse_int(in[1], "channel count", text);
-  p.h = parse_int(in[2], "height", text);
-  p.w = parse_int(in[3], "width", text);
-  p.c_out = parse_int(w[0], "output channel count", text);
-  p.kh = parse_int(w[1], "kernel height", text);
-  p.kw = parse_int(w[2], "kernel width", text);
-  for (size_t i = 2; i < parts.size(); ++i) {
-    const std::string& opt = parts[i];
-    if (opt.size() < 2) fail();
-    const auto vals = split(opt.substr(1), 'x');
-    if (vals.size() > 2) fail();
-    const int64_t a = parse_int(vals[0], opt, text), b = vals.size() == 2 ? parse_int(vals[1], opt, text) : a;
-    switch (opt[0]) {
-      case 's': p.stride_h = a, p.stride_w = b; break;
-      case 'p': p.pad_h = a, p.pad_w = b; break;
-      case 'd': p.dil_h = a, p.dil_w = b; break;
-      default: fail();
-    }
-  }
-  return p;
-}
 
 struct ConvData {
   explicit ConvData(const nk::ConvParams& p) : s(p) {}
@@ -171,3 +142,39 @@ void conv_cases(const std::string& text, const std::vector<Isa>& isas, std::vect
 const Family kConvFamily = {"conv", kConvSyntax, conv_defaults(), &conv_cases};
 
 }  // namespace nabla::cli::prof_detail
+
+namespace nabla::cli {
+
+kernels::ConvParams parse_conv_shape(const std::string& text) {
+  const auto fail = [&] {
+    throw Error("prof: bad conv shape '" + text + "' (expected " + prof_detail::kConvSyntax + ")");
+  };
+  const auto parts = prof_detail::split(text, ',');
+  if (parts.size() < 2) fail();
+  const auto in = prof_detail::split(parts[0], 'x'), w = prof_detail::split(parts[1], 'x');
+  if (in.size() != 4 || w.size() != 3) fail();
+  kernels::ConvParams p;
+  p.n = prof_detail::parse_int(in[0], "batch", text);
+  p.c_in = prof_detail::parse_int(in[1], "channel count", text);
+  p.h = prof_detail::parse_int(in[2], "height", text);
+  p.w = prof_detail::parse_int(in[3], "width", text);
+  p.c_out = prof_detail::parse_int(w[0], "output channel count", text);
+  p.kh = prof_detail::parse_int(w[1], "kernel height", text);
+  p.kw = prof_detail::parse_int(w[2], "kernel width", text);
+  for (size_t i = 2; i < parts.size(); ++i) {
+    const std::string& opt = parts[i];
+    if (opt.size() < 2) fail();
+    const auto vals = prof_detail::split(opt.substr(1), 'x');
+    if (vals.size() > 2) fail();
+    const int64_t a = prof_detail::parse_int(vals[0], opt, text), b = vals.size() == 2 ? prof_detail::parse_int(vals[1], opt, text) : a;
+    switch (opt[0]) {
+      case 's': p.stride_h = a, p.stride_w = b; break;
+      case 'p': p.pad_h = a, p.pad_w = b; break;
+      case 'd': p.dil_h = a, p.dil_w = b; break;
+      default: fail();
+    }
+  }
+  return p;
+}
+
+}  // namespace nabla::cli

@@ -12,6 +12,7 @@
 #include <ctime>
 #include <random>
 
+#include "kernels/conv/conv_internal.hpp"
 #include "kernels/gemm/gemm_internal.hpp"
 #include "kernels/gemm/gemm_shapes.hpp"
 #include "nabla/error.hpp"
@@ -70,6 +71,8 @@ class Tuner {
     for (int t : threads)
       if (t < 1 || t > 1024) throw Error("tune: thread counts must be 1..1024 (got " + std::to_string(t) + ")");
     threads_ = threads;
+    conv_shapes_ = o.conv_shapes;
+    for (const kernels::ConvParams& c : conv_shapes_) kernels::ConvShape{c};  // validates (nabla::Error)
     std::vector<TuneShape> shapes = o.training_shapes ? default_tune_shapes() : std::vector<TuneShape>{};
     for (const TuneShape& s : o.extra_shapes) {
       if (s.m < 1 || s.n < 1 || s.k < 1) throw Error("tune: shape '" + s.name + "' has a zero dimension");
@@ -134,6 +137,10 @@ class Tuner {
     report("final comparison with the defaults");
     prof.gemm = best;
     prof.shapes = final_table(def, best);
+    if (!conv_shapes_.empty()) {
+      set_gemm_config(isa_, best);
+      prof.conv = choose_conv(prof.limits, max_threads);
+    }
     reset_gemm_config();
     prof.created = utc_now();
     report("done");
@@ -305,12 +312,59 @@ class Tuner {
     return buf;
   }
 
+  // Per convolution shape and pass: every variant timed (checked against
+  // the reference first, as `nabla prof conv` does), at `threads` threads;
+  // the fastest kept when its median beats the fixed rule's by more than
+  // the noise (at least 2%).
+  std::vector<ConvChoice> choose_conv(const MachineLimits& limits, int threads) {
+    std::vector<ConvChoice> out;
+    const double margin = std::max(0.02, noise_.median);
+    for (const kernels::ConvParams& p : conv_shapes_) {
+      const std::string text = kernels::detail::conv_shape_string(p);
+      report("convolution variants: " + text);
+      ProfOptions o;
+      o.family = "conv";
+      o.shapes = {text};
+      o.threads = threads;
+      o.limits = limits;
+      o.min_time = std::clamp(budget_ * 1e-3, 0.02, 0.2);
+      const ProfReport r = profile(o);
+      const kernels::ConvShape s(p);
+      const kernels::detail::ConvVariant& def = kernels::detail::conv_default(isa_, s);
+      for (const char* pass : {"forward", "backward-data", "backward-weights"}) {
+        const ProfRow* d = nullptr;
+        const ProfRow* fastest = nullptr;
+        for (const ProfRow& row : r.rows) {
+          if (row.pass != pass || !row.ok) continue;
+          if (row.variant == def.name) d = &row;
+          if (!fastest || row.seconds < fastest->seconds) fastest = &row;
+        }
+        if (!d || !fastest || fastest == d || fastest->seconds >= d->seconds * (1 - margin)) continue;
+        ConvChoice c;
+        c.n = p.n, c.c_in = p.c_in, c.h = p.h, c.w = p.w, c.c_out = p.c_out, c.kh = p.kh, c.kw = p.kw;
+        c.stride_h = p.stride_h, c.stride_w = p.stride_w, c.pad_h = p.pad_h, c.pad_w = p.pad_w;
+        c.dil_h = p.dil_h, c.dil_w = p.dil_w;
+        c.pass = pass;
+        for (const auto& v : kernels::detail::conv_variants(isa_))
+          if (fastest->variant == v.name) c.variant = v.tag;
+        c.threads = threads;
+        c.default_ms = 1e3 * d->seconds;
+        c.tuned_ms = 1e3 * fastest->seconds;
+        report("candidate " + text + " " + pass + ": " + c.variant + " " + std::to_string(c.tuned_ms) + " ms against " +
+               def.tag + " " + std::to_string(c.default_ms) + " ms -> kept");
+        out.push_back(c);
+      }
+    }
+    return out;
+  }
+
   Isa isa_;
   double budget_;
   TuneProgress progress_;
   Clock::time_point start_;
   std::vector<int> threads_;
   std::vector<Problem> problems_;
+  std::vector<kernels::ConvParams> conv_shapes_;
   Noise noise_;
 };
 
@@ -345,6 +399,22 @@ std::vector<TuneShape> model_gemm_shapes(const std::string& preset_or_spec, int6
   return out;
 }
 
+std::vector<kernels::ConvParams> model_conv_shapes(const std::string& preset_or_spec, int64_t batch) {
+  TraceCollector sink(false);
+  ModelStep step(preset_or_spec, batch);
+  {
+    const TraceGuard guard(&sink);
+    step();
+  }
+  std::vector<kernels::ConvParams> out;
+  for (const trace::Event& e : sink.take()) {
+    if (e.call.kernel.rfind("f32_conv_", 0) != 0) continue;
+    const kernels::ConvParams p = parse_conv_shape(e.call.shape);
+    if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  }
+  return out;
+}
+
 Profile tune(const TuneOptions& options, const TuneProgress& progress) {
   const int threads_before = num_threads();
   Tuner t(options, progress);
@@ -363,6 +433,18 @@ std::string tune_report(const Profile& p) {
     std::snprintf(line, sizeof line, "%-36s %7d  %15.1f  %13.1f  %7.3fx\n", name, t.threads, t.default_gflops,
                   t.tuned_gflops, t.tuned_gflops / t.default_gflops);
     s += line;
+  }
+  if (!p.conv.empty()) {
+    s += "\nconvolution                               pass              threads  rule ms  variant     ms  speed-up\n";
+    for (const ConvChoice& c : p.conv) {
+      const kernels::ConvParams cp{.n = c.n, .c_in = c.c_in, .h = c.h, .w = c.w, .c_out = c.c_out, .kh = c.kh,
+                                   .kw = c.kw, .stride_h = c.stride_h, .stride_w = c.stride_w, .pad_h = c.pad_h,
+                                   .pad_w = c.pad_w, .dil_h = c.dil_h, .dil_w = c.dil_w};
+      std::snprintf(line, sizeof line, "%-41s %-17s %7d  %7.3f  %-9s %6.3f  %7.3fx\n",
+                    kernels::detail::conv_shape_string(cp).c_str(), c.pass.c_str(), c.threads, c.default_ms,
+                    c.variant.c_str(), c.tuned_ms, c.default_ms / c.tuned_ms);
+      s += line;
+    }
   }
   return s;
 }

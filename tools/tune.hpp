@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "nabla/kernels/conv.hpp"
 #include "nabla/runtime/profile.hpp"
 
 namespace nabla::cli {
@@ -27,6 +28,11 @@ struct TuneOptions {
   bool training_shapes = true;
   /// More shapes (e.g. those of a model); at least one shape in all.
   std::vector<TuneShape> extra_shapes;
+  /// Convolution layers (e.g. a model's: model_conv_shapes()) to choose a
+  /// variant for, per pass, with the tuned GEMM configuration at the largest
+  /// thread count: the fastest variant becomes the profile's ConvChoice when
+  /// it beats the fixed rule's beyond the noise.
+  std::vector<kernels::ConvParams> conv_shapes;
 };
 
 /// What the tuner reports as it goes: fraction of the budget used (0..1)
@@ -43,11 +49,14 @@ std::vector<TuneShape> default_tune_shapes();
 /// included, traced (nabla/runtime/trace.hpp). Names are "model:MxNxK:tt".
 std::vector<TuneShape> model_gemm_shapes(const std::string& preset_or_spec, int64_t batch);
 
+/// The distinct convolution shapes one training step of a model runs (traced).
+std::vector<kernels::ConvParams> model_conv_shapes(const std::string& preset_or_spec, int64_t batch);
 /// Runs the measurement and the search for the active ISA; returns the
 /// profile (not saved). Leaves the GEMM configuration as it found it.
 Profile tune(const TuneOptions& options, const TuneProgress& progress = {});
 
-/// A table of the profile's shapes: default vs tuned GFLOP/s per thread count.
+/// A table of the profile's shapes: default vs tuned GFLOP/s per thread
+/// count; then the convolution choices, if any.
 std::string tune_report(const Profile& p);
 
 }  // namespace nabla::cli

@@ -3,6 +3,7 @@
 #include "nabla/runtime/profile.hpp"
 
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -122,6 +123,12 @@ std::string profile_to_json(const Profile& p) {
   for (const auto& s : p.shapes)
     shapes.push_back({{"m", s.m}, {"n", s.n}, {"k", s.k}, {"ta", s.ta}, {"tb", s.tb}, {"threads", s.threads},
                       {"default_gflops", s.default_gflops}, {"tuned_gflops", s.tuned_gflops}});
+  json conv = json::array();
+  for (const auto& c : p.conv)
+    conv.push_back({{"n", c.n}, {"c_in", c.c_in}, {"h", c.h}, {"w", c.w}, {"c_out", c.c_out}, {"kh", c.kh},
+                    {"kw", c.kw}, {"stride", {c.stride_h, c.stride_w}}, {"pad", {c.pad_h, c.pad_w}},
+                    {"dilation", {c.dil_h, c.dil_w}}, {"pass", c.pass}, {"variant", c.variant},
+                    {"threads", c.threads}, {"default_ms", c.default_ms}, {"tuned_ms", c.tuned_ms}});
   const json j = {
       {"format", kFormat},
       {"key", p.key},
@@ -137,7 +144,8 @@ std::string profile_to_json(const Profile& p) {
         {"peak_gflops_all", p.limits.peak_gflops_all},
         {"bandwidth_1", bandwidth_json(p.limits.bandwidth_1)},
         {"bandwidth_all", bandwidth_json(p.limits.bandwidth_all)}}},
-      {"shapes", shapes}};
+      {"shapes", shapes},
+      {"conv", conv}};
   return j.dump(2) + "\n";
 }
 
@@ -193,6 +201,45 @@ Profile profile_from_json(std::string_view text_in) {
       s.default_gflops = number(a[i], "default_gflops", where, 0, kMaxGflops);
       s.tuned_gflops = number(a[i], "tuned_gflops", where, 0, kMaxGflops);
       p.shapes.push_back(s);
+    }
+  }
+  if (j.contains("conv")) {
+    const json& a = j["conv"];
+    if (!a.is_array()) throw Error("profile: 'conv' is not an array");
+    for (size_t i = 0; i < a.size(); ++i) {
+      const std::string where = "conv[" + std::to_string(i) + "]";
+      constexpr int64_t kMax = int64_t{1} << 24;
+      ConvChoice c;
+      c.n = integer(a[i], "n", where, 1, kMax);
+      c.c_in = integer(a[i], "c_in", where, 1, kMax);
+      c.h = integer(a[i], "h", where, 1, kMax);
+      c.w = integer(a[i], "w", where, 1, kMax);
+      c.c_out = integer(a[i], "c_out", where, 1, kMax);
+      c.kh = integer(a[i], "kh", where, 1, kMax);
+      c.kw = integer(a[i], "kw", where, 1, kMax);
+      // [h, w] pairs.
+      auto pair = [&](const char* name, int64_t lo, int64_t& y, int64_t& x) {
+        const json& v = field(a[i], name, where);
+        if (!v.is_array() || v.size() != 2 || !v[0].is_number_integer() || !v[1].is_number_integer())
+          throw Error("profile: '" + where + "." + name + "' is not a pair of integers");
+        y = v[0].get<int64_t>(), x = v[1].get<int64_t>();
+        if (y < lo || x < lo || y > kMax || x > kMax)
+          throw Error("profile: '" + where + "." + name + "' = " + v.dump() + " is out of range [" +
+                      std::to_string(lo) + ", " + std::to_string(kMax) + "]");
+      };
+      pair("stride", 1, c.stride_h, c.stride_w);
+      pair("pad", 0, c.pad_h, c.pad_w);
+      pair("dilation", 1, c.dil_h, c.dil_w);
+      c.pass = text(a[i], "pass", where);
+      if (c.pass != "forward" && c.pass != "backward-data" && c.pass != "backward-weights")
+        throw Error("profile: '" + where + ".pass' = \"" + c.pass +
+                    "\" is not forward, backward-data or backward-weights");
+      c.variant = text(a[i], "variant", where);
+      if (c.variant.empty()) throw Error("profile: '" + where + ".variant' is empty");
+      c.threads = static_cast<int>(integer(a[i], "threads", where, 1, 1 << 16));
+      c.default_ms = number(a[i], "default_ms", where, 0, 1e9);
+      c.tuned_ms = number(a[i], "tuned_ms", where, 0, 1e9);
+      p.conv.push_back(c);
     }
   }
   return p;
@@ -284,18 +331,24 @@ ProfileStatus profile_status(Isa isa) {
 
 namespace detail {
 
+std::atomic<uint64_t> g_generation{0};
+
 void reject_profile(Isa isa, const std::string& why) {
   const std::lock_guard lock(g_status_mutex);
   auto& st = g_status[static_cast<int>(isa)];
   if (!st) st = ProfileStatus{};
   st->profile.reset();
   st->message = "ignored: " + why;
+  g_generation.fetch_add(1, std::memory_order_release);
 }
 
 void reset_profile_status() {
   const std::lock_guard lock(g_status_mutex);
   for (auto& st : g_status) st.reset();
+  g_generation.fetch_add(1, std::memory_order_release);
 }
+
+uint64_t profile_generation() { return g_generation.load(std::memory_order_acquire); }
 
 }  // namespace detail
 }  // namespace nabla

@@ -54,6 +54,7 @@ struct ConvParams {
   int64_t stride_h = 1, stride_w = 1;
   int64_t pad_h = 0, pad_w = 0;
   int64_t dil_h = 1, dil_w = 1;      ///< dilation (1: a dense kernel)
+  bool operator==(const ConvParams&) const = default;
 };
 
 /// A validated convolution geometry with its output size, computed once.

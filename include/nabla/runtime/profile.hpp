@@ -47,6 +47,20 @@ struct TunedShape {
   double default_gflops = 0, tuned_gflops = 0;
 };
 
+/// The convolution variant the tuner chose for one layer shape and pass
+/// (`nabla tune --model`): conv2d_forward, conv2d_backward_data and
+/// conv2d_backward_weights run it for exactly this shape, batch included,
+/// instead of the fixed rule's choice. A variant that is not compiled for
+/// the ISA, or does not apply to the shape, is ignored.
+struct ConvChoice {
+  int64_t n = 0, c_in = 0, h = 0, w = 0, c_out = 0, kh = 0, kw = 0;
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
+  std::string pass;     ///< "forward", "backward-data" or "backward-weights"
+  std::string variant;  ///< the variant's tag ("im2col", "implicit", "winograd", ...)
+  int threads = 1;      ///< the thread count it was timed at
+  double default_ms = 0, tuned_ms = 0;  ///< the fixed rule's variant and the chosen one, median
+};
+
 /// A tuning profile.
 struct Profile {
   std::string key;         ///< profile_key(isa) of the CPU it was measured on
@@ -56,6 +70,7 @@ struct Profile {
   double noise = 0;        ///< relative run-to-run noise the tuner measured
   std::string created;     ///< UTC time, ISO 8601
   std::vector<TunedShape> shapes;  ///< what the tuner measured (information only)
+  std::vector<ConvChoice> conv;    ///< convolution variants chosen per shape and pass
 };
 
 /// The key of this CPU for an ISA: vendor, model, ISA, cores, cache sizes.
@@ -93,6 +108,9 @@ void reject_profile(Isa isa, const std::string& why);
 /// Forgets the looked-up profiles: the next profile_status() looks again
 /// (reset_gemm_config calls it).
 void reset_profile_status();
+/// Counts reset_profile_status() calls: a cache built from a profile is
+/// stale once this has moved on.
+uint64_t profile_generation();
 }  // namespace detail
 
 }  // namespace nabla

@@ -17,7 +17,12 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <optional>
 #include <cstring>
 #include <initializer_list>
 #include <new>
@@ -32,6 +37,7 @@
 #include "nabla/kernels/activation.hpp"
 #include "nabla/kernels/gemm.hpp"
 #include "nabla/kernels/gemm_config.hpp"
+#include "nabla/runtime/profile.hpp"
 #include "nabla/runtime/scratch.hpp"
 #include "nabla/runtime/threads.hpp"
 #include "nabla/runtime/trace.hpp"
@@ -104,11 +110,81 @@ std::span<const ConvVariant> conv_variants(Isa isa) {
 }
 #undef NABLA_CONV_VARIANTS
 
-const ConvVariant& conv_select(Isa isa, const ConvShape& s) {
+const ConvVariant& conv_default(Isa isa, const ConvShape& s) {
   const auto variants = conv_variants(isa);
   for (const ConvVariant& v : variants)
     if (v.applies(s) && (!v.preferred || v.preferred(s))) return v;
   return variants.back();  // the last one applies to every shape
+}
+
+const char* conv_pass_name(ConvPass pass) {
+  switch (pass) {
+    case ConvPass::Forward: return "forward";
+    case ConvPass::BackwardData: return "backward-data";
+    case ConvPass::BackwardWeights: return "backward-weights";
+  }
+  return "?";
+}
+
+namespace {
+
+// The tuning profile's convolution choices of one ISA, resolved to
+// variants: built once per profile (nabla::detail::profile_generation),
+// immutable after, published through an atomic pointer (as the GEMM's
+// configuration is); superseded tables stay alive in the store.
+struct TunedConv {
+  ConvParams p;
+  ConvPass pass;
+  const ConvVariant* v;
+};
+struct TunedTable {
+  uint64_t generation = 0;
+  std::vector<TunedConv> entries;
+};
+std::mutex g_tuned_mutex;
+std::deque<TunedTable> g_tuned_store;                            // under g_tuned_mutex
+std::array<std::atomic<const TunedTable*>, 3> g_tuned{};         // per ISA, null: not built
+
+TunedTable build_tuned_table(Isa isa, uint64_t generation) {
+  TunedTable t;
+  t.generation = generation;
+  const ProfileStatus st = profile_status(isa);
+  if (!st.profile) return t;
+  for (const ConvChoice& c : st.profile->conv) {
+    const ConvParams p{.n = c.n, .c_in = c.c_in, .h = c.h, .w = c.w, .c_out = c.c_out, .kh = c.kh, .kw = c.kw,
+                       .stride_h = c.stride_h, .stride_w = c.stride_w, .pad_h = c.pad_h, .pad_w = c.pad_w,
+                       .dil_h = c.dil_h, .dil_w = c.dil_w};
+    std::optional<ConvPass> pass;
+    for (ConvPass q : {ConvPass::Forward, ConvPass::BackwardData, ConvPass::BackwardWeights})
+      if (c.pass == conv_pass_name(q)) pass = q;
+    if (!pass) continue;
+    try {
+      const ConvShape s(p);
+      for (const ConvVariant& v : conv_variants(isa))
+        if (c.variant == v.tag && v.applies(s)) t.entries.push_back({p, *pass, &v});
+    } catch (const Error&) {  // not a valid shape: nothing runs it
+    }
+  }
+  return t;
+}
+
+const TunedTable& tuned_table(Isa isa) {
+  const uint64_t generation = nabla::detail::profile_generation();
+  auto& slot = g_tuned[static_cast<int>(isa)];
+  if (const TunedTable* t = slot.load(std::memory_order_acquire); t && t->generation == generation) return *t;
+  const std::lock_guard lock(g_tuned_mutex);
+  if (const TunedTable* t = slot.load(std::memory_order_acquire); t && t->generation == generation) return *t;
+  g_tuned_store.push_back(build_tuned_table(isa, generation));
+  slot.store(&g_tuned_store.back(), std::memory_order_release);
+  return g_tuned_store.back();
+}
+
+}  // namespace
+
+const ConvVariant& conv_select(Isa isa, const ConvShape& s, ConvPass pass) {
+  for (const TunedConv& t : tuned_table(isa).entries)
+    if (t.pass == pass && t.p == s.params()) return *t.v;
+  return conv_default(isa, s);
 }
 
 std::string conv_shape_string(const ConvParams& p) {
@@ -902,7 +978,7 @@ void conv2d_forward(const ConvShape& s, const float* src, const float* weights, 
   check_ptr("conv2d_forward", weights, "weights", s);
   check_ptr("conv2d_forward", dst, "dst", s);
   check_activation(act, "conv2d_forward");
-  const detail::ConvVariant& v = detail::conv_select(active_isa(), s);
+  const detail::ConvVariant& v = detail::conv_select(active_isa(), s, detail::ConvPass::Forward);
   const trace::KernelScope scope([&] {
     return conv_call(v, s, detail::fusion_name(bias != nullptr, act, Activation::None),
                      4 * (fl(s.params().n) * fl(s.src_image() + s.dst_image()) + fl(s.weights_size())));
@@ -917,7 +993,7 @@ void conv2d_backward_data(const ConvShape& s, const float* diff_dst, const float
   check_ptr("conv2d_backward_data", diff_src, "diff_src", s);
   check_activation(src_act, "conv2d_backward_data");
   if (src_act != Activation::None) check_ptr("conv2d_backward_data", src, "src (for the derivative)", s);
-  const detail::ConvVariant& v = detail::conv_select(active_isa(), s);
+  const detail::ConvVariant& v = detail::conv_select(active_isa(), s, detail::ConvPass::BackwardData);
   const trace::KernelScope scope([&] {
     const double srcs = src_act != Activation::None ? 2 : 1;
     return conv_call(v, s, join("bwd_data", detail::fusion_name(false, Activation::None, src_act)),
@@ -931,7 +1007,7 @@ void conv2d_backward_weights(const ConvShape& s, const float* src, const float* 
   check_ptr("conv2d_backward_weights", src, "src", s);
   check_ptr("conv2d_backward_weights", diff_dst, "diff_dst", s);
   check_ptr("conv2d_backward_weights", diff_weights, "diff_weights", s);
-  const detail::ConvVariant& v = detail::conv_select(active_isa(), s);
+  const detail::ConvVariant& v = detail::conv_select(active_isa(), s, detail::ConvPass::BackwardWeights);
   const trace::KernelScope scope([&] {
     return conv_call(v, s, "bwd_weights",
                      4 * (fl(s.params().n) * fl(s.src_image() + s.dst_image()) +

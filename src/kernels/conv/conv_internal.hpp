@@ -102,8 +102,20 @@ struct ConvVariant {
 /// The variants of an ISA, preferred first (defined in conv.cpp; adding one
 /// is one line there).
 std::span<const ConvVariant> conv_variants(Isa isa);
-/// The first variant of the ISA that applies to s and is preferred for it.
-const ConvVariant& conv_select(Isa isa, const ConvShape& s);
+/// A convolution pass.
+enum class ConvPass { Forward, BackwardData, BackwardWeights };
+/// "forward", "backward-data", "backward-weights" (as `nabla prof` and the
+/// tuning profile write them).
+const char* conv_pass_name(ConvPass pass);
+
+/// The fixed rule: the first variant of the ISA that applies to s and is
+/// preferred for it.
+const ConvVariant& conv_default(Isa isa, const ConvShape& s);
+/// The variant conv2d_* run for a pass: the tuning profile's choice for
+/// exactly this shape and pass (nabla::ConvChoice, `nabla tune --model`)
+/// when it names a variant of the ISA that applies, else conv_default.
+/// Does not allocate once the profile's choices are looked up.
+const ConvVariant& conv_select(Isa isa, const ConvShape& s, ConvPass pass);
 
 /// The passes with a given variant (which must apply to s); arguments as
 /// the public conv2d_* functions, already validated. The GEMMs run on the
