@@ -107,8 +107,9 @@ nn::Sequential build(const std::string& spec, const std::vector<int64_t>& sample
 // BatchNorm, identity and conv + BatchNorm shortcuts, ReLU after), a body
 // ending in a Conv2D (the default forward_add), in BatchNorm + ReLU (no
 // fused add), a block first in the model, GELU after a block (its
-// derivative needs Z) and sigmoid/tanh before one (their derivative fused
-// into the block's gradient add).
+// derivative needs Z), sigmoid/tanh before one (their derivative fused
+// into the block's gradient add), and blocks inside blocks (one the last
+// layer of a body: the default forward_add around a whole block).
 struct Case {
   std::string name, spec;
   std::vector<int64_t> input;  // [N, C, H, W]
@@ -127,6 +128,10 @@ std::vector<Case> cases() {
       {"block first, body ending in batchnorm relu",
        "res( conv 3 3 pad 1 | batchnorm relu ) | leakyrelu | res( conv 3 3 pad 1 | batchnorm ) | gap | dense 2",
        {5, 3, 6, 6}},
+      {"nested blocks, one last in a body",
+       "res( res( conv 3 3 pad 1 | batchnorm ) | relu | conv 3 3 pad 1 | batchnorm ) | relu"
+       " | res( conv 3 3 pad 1 relu | res( conv 3 3 pad 1 | batchnorm ) ) | relu | gap | dense 2",
+       {4, 3, 5, 6}},
   };
 }
 
