@@ -217,6 +217,63 @@ TEST(Activation, BackwardMatchesReferenceAndFiniteDifferences) {
   });
 }
 
+// The residual block's add + activation, forward and backward, against the
+// scalar references on every ISA, all test sizes (0..49, primes, large odd),
+// every activation; in place on either operand; bitwise for any thread count.
+TEST(AddActivation, MatchesReferenceInPlaceAndThreadCountBitwise) {
+  for_each_isa([](nabla::Isa) {
+    for (int64_t n : nabla::test::test_sizes()) {
+      const auto a = nabla::test::uniform(n, -3, 3, 21), b = nabla::test::uniform(n, -3, 3, 22);
+      const auto ga = nabla::test::uniform(n, -1, 1, 23), gb = nabla::test::uniform(n, -1, 1, 24);
+      for (Activation f : kActs) {
+        SCOPED_TRACE(nabla::test::label(f) + " n=" + std::to_string(n));
+        std::vector<float> y(a.size()), yr(a.size());
+        nk::add_activation_forward(f, n, a.data(), b.data(), y.data());
+        nk::add_activation_forward_reference(f, n, a.data(), b.data(), yr.data());
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_LE(ulp_error(y[i], yr[i]), f.info().transcendental ? ulp_limit(f) : 0) << "y i=" << i;
+        // In place on the second operand (out = act(out + r) is how a block writes).
+        std::vector<float> inplace = b;
+        nk::add_activation_forward(f, n, a.data(), inplace.data(), inplace.data());
+        ASSERT_TRUE(nabla::test::bitwise_equal(inplace, y));
+        // D: the output, or the sum for the kinds whose derivative uses the input.
+        std::vector<float> d(a.size());
+        for (int64_t i = 0; i < n; ++i) d[i] = nk::derivative_uses_input(f.kind) ? a[i] + b[i] : y[i];
+        std::vector<float> dx(a.size()), dxr(a.size());
+        nk::add_activation_backward(f, n, d.data(), ga.data(), gb.data(), dx.data());
+        nk::add_activation_backward_reference(f, n, d.data(), ga.data(), gb.data(), dxr.data());
+        const bool from_z = nk::derivative_uses_input(f.kind);
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_LE(std::fabs(dx[i] - dxr[i]),
+                    3e-7 * std::fabs(dxr[i]) + (from_z ? 4e-7 * std::fabs(ga[i] + gb[i]) : 1e-30))
+              << "dx i=" << i;
+        std::vector<float> ip = ga;
+        nk::add_activation_backward(f, n, d.data(), ip.data(), gb.data(), ip.data());
+        ASSERT_TRUE(nabla::test::bitwise_equal(ip, dx));
+      }
+      // None: a plain add, bitwise, with no D (null).
+      std::vector<float> s(a.size());
+      nk::add_activation_backward(Activation::None, n, nullptr, ga.data(), gb.data(), s.data());
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(s[i], ga[i] + gb[i]);
+    }
+    const int64_t big = 64 * 32 * 196 + 17;  // above the parallel cut-off
+    const auto a = nabla::test::uniform(big, -3, 3, 31), b = nabla::test::uniform(big, -3, 3, 32);
+    std::vector<float> y0, d0;
+    nabla::test::for_each_thread_count([&](int) {
+      std::vector<float> y(a.size()), d(a.size());
+      nk::add_activation_forward(Activation::ReLU, big, a.data(), b.data(), y.data());
+      nk::add_activation_backward(Activation::ReLU, big, y.data(), a.data(), b.data(), d.data());
+      if (y0.empty()) y0 = y, d0 = d;
+      EXPECT_TRUE(nabla::test::bitwise_equal(y, y0));
+      EXPECT_TRUE(nabla::test::bitwise_equal(d, d0));
+    });
+  });
+  float x[4] = {};
+  EXPECT_THROW(nk::add_activation_forward(Activation::ReLU, -1, x, x, x), nabla::Error);
+  EXPECT_THROW(nk::add_activation_forward(Activation::ReLU, 4, x, nullptr, x), nabla::Error);
+  EXPECT_THROW(nk::add_activation_backward(Activation::ReLU, 4, nullptr, x, x, x), nabla::Error);
+}
+
 TEST(Softmax, ForwardVsFloat64) {
   double worst = 0;
   for_each_isa([&](nabla::Isa) {

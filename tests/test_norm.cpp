@@ -9,6 +9,7 @@
 #include "activation_test_util.hpp"
 #include "eltwise_test_util.hpp"
 #include "nabla/error.hpp"
+#include "nabla/kernels/activation.hpp"
 #include "nabla/kernels/norm.hpp"
 
 namespace nk = nabla::kernels;
@@ -80,6 +81,47 @@ TEST(BatchNorm, ApplyAndBackwardMatchReference) {
         for (size_t i = 0; i < dx.size(); ++i) ASSERT_LE(tol_rel(dx[i], dxr[i]), 4e-6) << "dx " << i;
       }
     }
+  });
+}
+
+// batchnorm_apply with a residual addend (a residual block's add in the
+// batch norm's pass): against the reference, every ISA, every shape of both
+// layouts (hw and c of 1, 15, 16, 17, primes), every activation; the same
+// bits as the batch norm followed by add_activation_forward; in place on the
+// residual; bitwise for any thread count.
+TEST(BatchNorm, ApplyWithResidualMatchesReference) {
+  nabla::test::for_each_isa([](nabla::Isa) {
+    auto acts = nabla::test::real_activations();
+    acts.insert(acts.begin(), nk::Activation::None);
+    for (const nk::Activation f : acts) {
+      SCOPED_TRACE(nabla::test::label(f));
+      for (const nk::NormShape& s : shapes()) {
+        SCOPED_TRACE(std::to_string(s.n) + "x" + std::to_string(s.c) + "x" + std::to_string(s.hw));
+        const auto x = uniform(s.numel(), -2, 2, 13), r = uniform(s.numel(), -2, 2, 14);
+        const auto scale = uniform(s.c, 0.5, 2, 15), shift = uniform(s.c, -1, 1, 16);
+        std::vector<float> y(x.size()), yr(x.size());
+        nk::batchnorm_apply(s, x.data(), scale.data(), shift.data(), f, y.data(), r.data());
+        nk::batchnorm_apply_reference(s, x.data(), scale.data(), shift.data(), f, yr.data(), r.data());
+        for (size_t i = 0; i < y.size(); ++i) ASSERT_LE(tol_rel(y[i], yr[i]), 4e-6) << "y " << i;
+        std::vector<float> bn(x.size()), split(x.size());
+        nk::batchnorm_apply(s, x.data(), scale.data(), shift.data(), nk::Activation::None, bn.data());
+        nk::add_activation_forward(f, s.numel(), bn.data(), r.data(), split.data());
+        ASSERT_TRUE(nabla::test::bitwise_equal(y, split)) << "fused vs batch norm then add";
+        std::vector<float> inplace = r;
+        nk::batchnorm_apply(s, x.data(), scale.data(), shift.data(), f, inplace.data(), inplace.data());
+        ASSERT_TRUE(nabla::test::bitwise_equal(y, inplace)) << "in place on the residual";
+      }
+    }
+  });
+  const nk::NormShape s{64, 24, 1024};  // above the parallel cut-off
+  const auto x = uniform(s.numel(), -2, 2, 1), r = uniform(s.numel(), -1, 1, 2);
+  const auto scale = uniform(s.c, 0.5, 2, 3), shift = uniform(s.c, -1, 1, 4);
+  std::vector<float> y0;
+  nabla::test::for_each_thread_count([&](int) {
+    std::vector<float> y(x.size());
+    nk::batchnorm_apply(s, x.data(), scale.data(), shift.data(), nk::Activation::ReLU, y.data(), r.data());
+    if (y0.empty()) y0 = y;
+    EXPECT_TRUE(nabla::test::bitwise_equal(y, y0));
   });
 }
 

@@ -71,6 +71,23 @@ std::vector<EltOp> eltwise_ops() {
                      nk::activation_backward_reference(f, d.n, d.act_out[i(f)]->data(), d.dy->data(), d.ref->data());
                    }});
   }
+  {  // a residual block's add with the ReLU after it, and its backward (nn::Residual)
+    const Activation f = Activation::ReLU;
+    ops.push_back({"add_relu", "forward", 2, 12, nullptr,
+                   [f](EltData& d) { nk::add_activation_forward(f, d.n, d.x->data(), d.dy->data(), d.y->data()); },
+                   [f](EltData& d) {
+                     nk::add_activation_forward_reference(f, d.n, d.x->data(), d.dy->data(), d.ref->data());
+                   }});
+    ops.push_back({"add_drelu_bwd", "backward-data", 2, 16, nullptr,
+                   [f, i](EltData& d) {
+                     nk::add_activation_backward(f, d.n, d.act_out[i(f)]->data(), d.x->data(), d.dy->data(),
+                                                 d.y->data());
+                   },
+                   [f, i](EltData& d) {
+                     nk::add_activation_backward_reference(f, d.n, d.act_out[i(f)]->data(), d.x->data(), d.dy->data(),
+                                                           d.ref->data());
+                   }});
+  }
   ops.push_back({"softmax", "forward", 5, 8, nullptr,
                  [](EltData& d) {
                    nk::softmax_forward(d.rows, kClasses, d.x->data(), nk::BiasKind::None, nullptr, d.y->data());

@@ -105,6 +105,11 @@ void Dense::forward_with(const Tensor& x, Tensor& y, nk::Activation act, const T
            nk::Epilogue::bias_act(nk::BiasKind::PerCol, b.data(), act));
 }
 
+void Layer::forward_add(const Tensor& x, Tensor& y, const Tensor& r, Tensor& out, nk::Activation act) {
+  forward(x, y, nk::Activation::None);
+  nk::add_activation_forward(act, out.numel(), y.data(), r.data(), out.data());
+}
+
 void Layer::backward_from(const Tensor& x, const Tensor& d, const Tensor& y, const Tensor& dz, Tensor* dx,
                           nk::Activation input_deriv) {
   backward(x, y, dz, dx, nk::Activation::None);
@@ -468,9 +473,8 @@ nk::NormShape norm_shape(const Tensor& x) {
 }
 }  // namespace
 
-void BatchNorm::forward(const Tensor& x, Tensor& y, nk::Activation act) {
+void BatchNorm::compute_scale_shift(const Tensor& x) {
   const nk::NormShape s = norm_shape(x);
-  act_ = act;
   trained_forward_ = is_training();
   if (trained_forward_) {
     const int64_t m = s.n * s.hw;
@@ -500,7 +504,21 @@ void BatchNorm::forward(const Tensor& x, Tensor& y, nk::Activation act) {
       shift_[c] = static_cast<float>(bias.value.data()[c] - running_mean.data()[c] * weight.value.data()[c] * inv);
     }
   }
-  nk::batchnorm_apply(s, x.data(), scale_.data(), shift_.data(), act, y.data());
+}
+
+void BatchNorm::forward(const Tensor& x, Tensor& y, nk::Activation act) {
+  compute_scale_shift(x);
+  act_ = act;
+  nk::batchnorm_apply(norm_shape(x), x.data(), scale_.data(), shift_.data(), act, y.data());
+}
+
+// out = act(bn(x) + r) in the apply pass; y (the layer's own output) is not
+// written: backward gets dLoss/d(bn(x)) and, with no activation of its own
+// (act_ = None), does not read it.
+void BatchNorm::forward_add(const Tensor& x, Tensor& /*y*/, const Tensor& r, Tensor& out, nk::Activation act) {
+  compute_scale_shift(x);
+  act_ = nk::Activation::None;
+  nk::batchnorm_apply(norm_shape(x), x.data(), scale_.data(), shift_.data(), act, out.data(), r.data());
 }
 
 void BatchNorm::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, nk::Activation /*input_deriv*/) {

@@ -1,9 +1,17 @@
 // Residual(body, shortcut): two Sequentials run on the same input, outputs
-// added. Each branch keeps its own buffers (its input is copied, as
-// Sequential::forward does); backward adds the branches' input gradients.
+// added. Both branches run on the block's input where it lies (the outer
+// model keeps it unchanged until its next forward and hands it to backward
+// again: Sequential's borrowed entry points); the shortcut runs first, so
+// that the body's last layer adds its output, and applies the activation
+// that follows the block, in its own output pass (Sequential::forward_add).
+// Backward feeds dz (the gradient of the sum) to both branches, the body
+// writing its input gradient straight into dx, and adds the shortcut's (or,
+// for the identity, dz itself) with the previous activation's derivative in
+// one pass.
 #include "nabla/nn/residual.hpp"
 
 #include "nabla/error.hpp"
+#include "nabla/kernels/activation.hpp"
 #include "nabla/nn/registry.hpp"
 
 namespace nabla::nn {
@@ -65,24 +73,30 @@ void Residual::reset_parameters(Init init, uint64_t seed) {
   shortcut_.init(init, seed ^ 0x5851F42D4C957F2Dull);
 }
 
-void Residual::forward(const Tensor& x, Tensor& y, kernels::Activation /*act*/) {
-  const Tensor b = body_.forward(x);
-  const Tensor s = shortcut_.size() > 0 ? shortcut_.forward(x) : x;
-  const float* pb = b.data();
-  const float* ps = s.data();
-  float* py = y.data();
-  for (int64_t i = 0, n = y.numel(); i < n; ++i) py[i] = pb[i] + ps[i];
+void Residual::set_fusion(bool on) {
+  body_.set_fusion(on);
+  shortcut_.set_fusion(on);
 }
 
-void Residual::backward(const Tensor& /*x*/, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
-                        kernels::Activation /*input_deriv*/) {
-  const Tensor db = body_.backward(dz);
-  const Tensor ds = shortcut_.size() > 0 ? shortcut_.backward(dz) : dz;
+void Residual::prepare(const std::vector<int64_t>& input) {
+  if (shortcut_.size() > 0 && shortcut_dx_.shape() != input) shortcut_dx_ = Tensor(input);
+}
+
+void Residual::forward(const Tensor& x, Tensor& y, kernels::Activation act) {
+  const Tensor& r = shortcut_.size() > 0 ? shortcut_.forward_borrowed(x) : x;
+  body_.forward_add(x, r, y, act);
+}
+
+void Residual::backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
+                        kernels::Activation input_deriv) {
+  if (shortcut_.size() > 0) shortcut_.backward_borrowed(x, dz, dx ? &shortcut_dx_ : nullptr);
+  body_.backward_borrowed(x, dz, dx);
   if (dx == nullptr) return;
-  const float* pb = db.data();
-  const float* ps = ds.data();
-  float* pd = dx->data();
-  for (int64_t i = 0, n = dx->numel(); i < n; ++i) pd[i] = pb[i] + ps[i];
+  // dx = (body's + shortcut's) · input_deriv'(x): x is the previous layer's
+  // output (use-the-output derivatives; Sequential calls backward_from for
+  // the others, which applies them after this with input_deriv None).
+  kernels::add_activation_backward(input_deriv, dx->numel(), x.data(), dx->data(),
+                                   shortcut_.size() > 0 ? shortcut_dx_.data() : dz.data(), dx->data());
 }
 
 const LayerType& Residual::type() const { return layer_type("Residual"); }

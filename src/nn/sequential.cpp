@@ -66,6 +66,7 @@ Sequential& Sequential::add(std::unique_ptr<Layer> layer) & {
   if (!layer) throw Error("Sequential::add: null layer");
   for (auto& np : layer->named_parameters()) params_.push_back(np.second);
   layer->set_training(training_);
+  layer->set_fusion(fusion_);
   layers_.push_back(std::move(layer));
   planned_ = false;
   forward_done_ = false;
@@ -101,6 +102,7 @@ std::vector<std::pair<std::string, Buffer>> Sequential::named_buffers() {
 void Sequential::set_fusion(bool on) {
   if (on != fusion_) planned_ = false;
   fusion_ = on;
+  for (auto& l : layers_) l->set_fusion(on);
 }
 
 std::vector<int64_t> Sequential::output_shape(const std::vector<int64_t>& input) const {
@@ -133,7 +135,7 @@ void Sequential::plan(const std::vector<int64_t>& input) {
     // Eval mode: a BatchNorm after a Dense/Conv2D is folded into its weights.
     Tensor probe_w, probe_b;
     const auto wb = s.layer->named_parameters();
-    if (fusion_ && !training_ && s.layer->fuses_activation() && wb.size() == 2 && i + 1 < layers_.size() &&
+    if (fusion_ && !training_ && s.layer->folds_norm() && wb.size() == 2 && i + 1 < layers_.size() &&
         layers_[i + 1]->fold(wb[0].second->value, wb[1].second->value, probe_w, probe_b)) {
       s.norm = layers_[++i].get();
       s.weight = wb[0].second;
@@ -156,39 +158,82 @@ void Sequential::plan(const std::vector<int64_t>& input) {
     params_before = params_before || s.has_params;
     steps_.push_back(std::move(s));
   }
-  x_ = Tensor(input);
+  x_ = Tensor();  // allocated by forward(): a borrowed forward has no copy
   out_spare_ = Tensor();
   planned_input_ = input;
   planned_ = true;
 }
 
+void Sequential::plan_for(const std::vector<int64_t>& input) {
+  if (!planned_ || input != planned_input_) plan(input);
+  forward_done_ = false;  // until every layer ran (an interrupt may stop it between two)
+}
+
+// Step s on its input: the layer (with a folded BatchNorm, or its fused
+// activation) into the step's output.
+void Sequential::run_step(size_t s, const Tensor& in) {
+  check_interrupt("Sequential::forward");
+  Step& sm = steps_[s];
+  const trace::LayerScope scope(sm.first, [&] { return step_name(*sm.layer, sm.act, sm.norm); }, trace::Pass::Forward);
+  if (sm.norm) {
+    sm.norm->fold(sm.weight->value, sm.bias->value, sm.folded_w, sm.folded_b);
+    sm.layer->forward_with(in, sm.y, sm.act, sm.folded_w, sm.folded_b);
+  } else if (sm.z.numel() > 0) {  // the activation's derivative needs Z: keep it
+    sm.layer->forward(in, sm.z, nk::Activation::None);
+    nk::activation_forward(sm.act, 1, 1, sm.z.numel(), sm.z.data(), nk::BiasKind::None, nullptr, sm.y.data());
+  } else {
+    sm.layer->forward(in, sm.y, sm.act);
+  }
+}
+
 Tensor Sequential::forward(const Tensor& x) {
-  if (!planned_ || x.shape() != planned_input_) plan(x.shape());
+  plan_for(x.shape());
+  if (x_.shape() != planned_input_) x_ = Tensor(planned_input_);
   x_.copy_from(x);
   // The output buffer goes to the caller: if the previous one is still held
   // outside, write into the spare (or a new one) instead.
   Step& last = steps_.back();
   detail::acquire(last.y, out_spare_, last.y.shape());
-  forward_done_ = false;  // until every layer ran (an interrupt may stop it between two)
-  for (size_t s = 0; s < steps_.size(); ++s) {
-    check_interrupt("Sequential::forward");
-    const Tensor& in = s == 0 ? x_ : steps_[s - 1].y;
-    const Step& st = steps_[s];
-    const trace::LayerScope scope(st.first, [&] { return step_name(*st.layer, st.act, st.norm); },
-                                  trace::Pass::Forward);
-    Step& sm = steps_[s];
-    if (sm.norm) {
-      sm.norm->fold(sm.weight->value, sm.bias->value, sm.folded_w, sm.folded_b);
-      sm.layer->forward_with(in, sm.y, sm.act, sm.folded_w, sm.folded_b);
-    } else if (sm.z.numel() > 0) {  // the activation's derivative needs Z: keep it
-      sm.layer->forward(in, sm.z, nk::Activation::None);
-      nk::activation_forward(sm.act, 1, 1, sm.z.numel(), sm.z.data(), nk::BiasKind::None, nullptr, sm.y.data());
-    } else {
-      sm.layer->forward(in, sm.y, sm.act);
-    }
-  }
+  for (size_t s = 0; s < steps_.size(); ++s) run_step(s, s == 0 ? x_ : steps_[s - 1].y);
   forward_done_ = true;
   return last.y;
+}
+
+const Tensor& Sequential::forward_borrowed(const Tensor& x) {
+  plan_for(x.shape());
+  for (size_t s = 0; s < steps_.size(); ++s) run_step(s, s == 0 ? x : steps_[s - 1].y);
+  forward_done_ = true;
+  return steps_.back().y;
+}
+
+void Sequential::forward_add(const Tensor& x, const Tensor& r, Tensor& out, nk::Activation act) {
+  plan_for(x.shape());
+  const size_t n = steps_.size();
+  for (size_t s = 0; s + 1 < n; ++s) run_step(s, s == 0 ? x : steps_[s - 1].y);
+  Step& last = steps_.back();
+  const Tensor& in = n == 1 ? x : steps_[n - 2].y;
+  if (fusion_ && last.act.is_none() && !last.norm) {
+    check_interrupt("Sequential::forward");
+    const trace::LayerScope scope(last.first, [&] {
+      return last.layer->name() + " + residual" + (act.is_none() ? std::string() : " + " + ActivationLayer(act).name());
+    },
+                                  trace::Pass::Forward);
+    last.layer->forward_add(in, last.y, r, out, act);
+  } else {
+    run_step(n - 1, in);
+    const trace::LayerScope scope(last.last, [&] { return std::string("residual add"); }, trace::Pass::Forward);
+    nk::add_activation_forward(act, out.numel(), last.y.data(), r.data(), out.data());
+  }
+  forward_done_ = true;
+}
+
+void Sequential::check_backward() const {
+  if (!forward_done_) throw Error("Sequential::backward: called before forward");
+  for (const Step& st : steps_)
+    if (st.norm)
+      throw Error("Sequential::backward: the model is in eval mode, with layer " + std::to_string(st.last) + " (" +
+                  st.norm->name() + ") folded into layer " + std::to_string(st.first) +
+                  "; call train() (or set_fusion(false)) before a forward whose gradient you need");
 }
 
 Tensor Sequential::backward(const Tensor& dloss) {
@@ -197,11 +242,7 @@ Tensor Sequential::backward(const Tensor& dloss) {
   if (dloss.shape() != last.y.shape())
     throw Error("Sequential::backward: gradient " + shape_string(dloss.shape()) +
                 " does not match the output " + shape_string(last.y.shape()));
-  for (const Step& st : steps_)
-    if (st.norm)
-      throw Error("Sequential::backward: the model is in eval mode, with layer " + std::to_string(st.last) + " (" +
-                  st.norm->name() + ") folded into layer " + std::to_string(st.first) +
-                  "; call train() (or set_fusion(false)) before a forward whose gradient you need");
+  check_backward();
   const int64_t n_out = last.y.numel();
   const Tensor* fused_dz = nullptr;
   const bool own_deriv = last.layer->wants_output_grad();  // the layer applies its activation's derivative
@@ -217,13 +258,39 @@ Tensor Sequential::backward(const Tensor& dloss) {
     nk::activation_backward(last.act, n_out, (last.z.numel() > 0 ? last.z : last.y).data(), dloss.data(),
                             last.dz.data());
   }
-
   if (input_grad_) detail::acquire(dx_, dx_spare_, planned_input_);
+  backward_steps(x_, last.dz, input_grad_ ? &dx_ : nullptr);
+  return input_grad_ ? dx_ : Tensor();
+}
+
+void Sequential::backward_borrowed(const Tensor& x, const Tensor& dy, Tensor* dx) {
+  check_backward();
+  Step& last = steps_.back();
+  // dy is dLoss/d(the last step's output): used as is unless the step's own
+  // activation (not applied by its layer) needs its derivative first. After
+  // a fused forward_add the step has no activation.
+  if (last.act.is_none() || last.layer->wants_output_grad()) {
+    backward_steps(x, dy, dx);
+    return;
+  }
+  {
+    const trace::LayerScope scope(last.first, [&] { return step_name(*last.layer, last.act); },
+                                  trace::Pass::BackwardData);
+    nk::activation_backward(last.act, last.dz.numel(), (last.z.numel() > 0 ? last.z : last.y).data(), dy.data(),
+                            last.dz.data());
+  }
+  backward_steps(x, last.dz, dx);
+}
+
+// The steps from the last to the first, given the last step's dz; x is the
+// model's input, dx (null: not wanted) receives dLoss/dx.
+void Sequential::backward_steps(const Tensor& x, const Tensor& last_dz, Tensor* dx_out) {
   for (size_t s = steps_.size(); s-- > 0;) {
     check_interrupt("Sequential::backward");
     Step& st = steps_[s];
     Step* prev = s > 0 ? &steps_[s - 1] : nullptr;
-    Tensor* dx = !st.need_dx ? nullptr : prev ? &prev->dz : &dx_;
+    const Tensor& dz = s + 1 == steps_.size() ? last_dz : st.dz;
+    Tensor* dx = !st.need_dx ? nullptr : prev ? &prev->dz : dx_out;
     // A step that applies its own activation's derivative gets dLoss/d(its output).
     const nk::Activation in_act =
         prev && !prev->layer->wants_output_grad() ? prev->act : nk::Activation::None;
@@ -233,9 +300,9 @@ Tensor Sequential::backward(const Tensor& dloss) {
       const trace::LayerScope scope(st.first, [&] { return step_name(*st.layer, st.act); },
                                     trace::Pass::BackwardData);
       if (fuse && prev && prev->z.numel() > 0)
-        st.layer->backward_from(prev->y, prev->z, st.y, st.dz, dx, in_act);
+        st.layer->backward_from(prev->y, prev->z, st.y, dz, dx, in_act);
       else
-        st.layer->backward(prev ? prev->y : x_, st.y, st.dz, dx, fuse ? in_act : nk::Activation::None);
+        st.layer->backward(prev ? prev->y : x, st.y, dz, dx, fuse ? in_act : nk::Activation::None);
     }
     if (!st.need_dx) break;
     const trace::LayerScope scope(prev ? prev->last : -1, [&] { return prev ? layers_[static_cast<size_t>(prev->last)]->name() : std::string(); },
@@ -244,7 +311,6 @@ Tensor Sequential::backward(const Tensor& dloss) {
       nk::activation_backward(in_act, prev->dz.numel(), (prev->z.numel() > 0 ? prev->z : prev->y).data(),
                               prev->dz.data(), prev->dz.data());
   }
-  return input_grad_ ? dx_ : Tensor();
 }
 
 std::vector<std::pair<std::string, Parameter*>> Sequential::named_parameters() {

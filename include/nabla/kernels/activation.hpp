@@ -40,6 +40,19 @@ void activation_forward(Activation f, int64_t batch, int64_t rows, int64_t cols,
 void activation_backward(Activation f, int64_t n, const float* dst, const float* diff_dst,
                          float* diff_src);
 
+/// dst[i] = f(a[i] + b[i]) for i < n: a residual block's add and the
+/// activation after it, in one pass (the sum rounded to float, as a separate
+/// add would). dst may be a or b.
+void add_activation_forward(Activation f, int64_t n, const float* a, const float* b, float* dst);
+
+/// diff_src[i] = (diff_a[i] + diff_b[i]) · f'(·) from dst[i] as in
+/// activation_backward (the sum rounded to float first): the input gradient
+/// of a residual block, its two branches' gradients added and the previous
+/// activation's derivative applied in one pass. dst may be null for None;
+/// diff_src may be diff_a or diff_b.
+void add_activation_backward(Activation f, int64_t n, const float* dst, const float* diff_a, const float* diff_b,
+                             float* diff_src);
+
 /// Row-wise softmax of a [rows, cols] matrix, max-subtracted:
 /// dst[r, j] = e^{z_j − max z} / Σ_k e^{z_k − max z} with z = src[r, ·] + bias
 /// (bias[r] for PerRow, bias[j] for PerCol, none for None).
@@ -75,6 +88,11 @@ void activation_forward_reference(Activation f, int64_t batch, int64_t rows, int
 /// Scalar reference of activation_backward.
 void activation_backward_reference(Activation f, int64_t n, const float* dst,
                                    const float* diff_dst, float* diff_src);
+/// Scalar reference of add_activation_forward.
+void add_activation_forward_reference(Activation f, int64_t n, const float* a, const float* b, float* dst);
+/// Scalar reference of add_activation_backward.
+void add_activation_backward_reference(Activation f, int64_t n, const float* dst, const float* diff_a,
+                                       const float* diff_b, float* diff_src);
 /// Scalar reference of softmax_forward (double accumulation).
 void softmax_forward_reference(int64_t rows, int64_t cols, const float* src, BiasKind bias_kind,
                                const float* bias, float* dst);

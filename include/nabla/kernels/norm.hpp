@@ -29,9 +29,12 @@ struct NormShape {
 /// value, so a large mean does not cancel the variance away).
 void batchnorm_stats(const NormShape& s, const float* x, double* mean, double* var);
 
-/// y = act(x·scale[c] + shift[c]) (one pass; y may be x).
+/// y = act(x·scale[c] + shift[c] + residual) (one pass; residual null: no
+/// addend; y may be x or residual). The residual is a block's shortcut added
+/// in the same pass (nn::Residual), as float(float(x·scale + shift) + r):
+/// the same rounding as a batch norm followed by a separate add.
 void batchnorm_apply(const NormShape& s, const float* x, const float* scale, const float* shift, Activation act,
-                     float* y);
+                     float* y, const float* residual = nullptr);
 
 /// The sums of the backward pass, with dz = dy ⊙ act'(·) computed from the
 /// stored output y (use-the-output form; y unused when act is None):
@@ -59,7 +62,7 @@ bool dropout_keep(uint64_t key, int64_t i, float p);
 /// Scalar references (double sums, the same definitions).
 void batchnorm_stats_reference(const NormShape& s, const float* x, double* mean, double* var);
 void batchnorm_apply_reference(const NormShape& s, const float* x, const float* scale, const float* shift,
-                               Activation act, float* y);
+                               Activation act, float* y, const float* residual = nullptr);
 void batchnorm_backward_reduce_reference(const NormShape& s, const float* dy, const float* y, Activation act,
                                          const float* x, const float* mean, double* sum_dz, double* sum_dzx);
 void batchnorm_backward_apply_reference(const NormShape& s, const float* dy, const float* y, Activation act,

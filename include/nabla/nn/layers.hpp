@@ -72,10 +72,16 @@ class Layer {
   /// Told when Sequential switches between training and evaluation (a layer
   /// holding layers passes it on; overrides call this one).
   virtual void set_training(bool on) { training_ = on; }
+  /// Told when Sequential::set_fusion() changes, and when the layer is added
+  /// (a layer holding layers passes it on; the default ignores it).
+  virtual void set_fusion(bool /*on*/) {}
 
  private:
   friend class Sequential;
   bool training_ = true;
+  /// Dense/Conv2D: a following BatchNorm can be folded into the weights in
+  /// eval mode (forward_with, fold).
+  virtual bool folds_norm() const { return false; }
   /// True if backward takes dLoss/d(its output after the fused activation)
   /// and applies the activation's derivative itself (BatchNorm).
   virtual bool wants_output_grad() const { return false; }
@@ -99,6 +105,14 @@ class Layer {
   virtual void prepare(const std::vector<int64_t>& /*input*/) {}
   /// y = act(layer(x)); act is None unless fuses_activation().
   virtual void forward(const Tensor& x, Tensor& y, kernels::Activation act) = 0;
+  /// out = act(f(x) + r), r of f(x)'s shape: the add of a residual block
+  /// whose body ends in this layer, and the activation after the block, with
+  /// f(x) left in y for backward, which then gets dLoss/d(f(x)) (the same as
+  /// dLoss/d(f(x) + r)) and applies no activation of its own. The default
+  /// runs forward(x, y, None) then one add_activation_forward pass;
+  /// BatchNorm adds r in its own pass (batchnorm_apply's residual) and
+  /// leaves y unwritten (its backward does not read it then).
+  virtual void forward_add(const Tensor& x, Tensor& y, const Tensor& r, Tensor& out, kernels::Activation act);
   /// Given dz = dLoss/d(output before any fused activation), adds the
   /// parameter gradients and, if dx is not null, writes dLoss/dx, times
   /// input_deriv'(x) when input_deriv is not None (only if
@@ -136,6 +150,7 @@ class Dense : public Layer {
  private:
   bool fuses_activation() const override { return true; }
   bool fuses_input_derivative() const override { return true; }
+  bool folds_norm() const override { return true; }
   void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
   void forward_with(const Tensor& x, Tensor& y, kernels::Activation act, const Tensor& w, const Tensor& b) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
@@ -181,6 +196,7 @@ class Conv2D : public Layer {
  private:
   bool fuses_activation() const override { return true; }
   bool fuses_input_derivative() const override { return true; }
+  bool folds_norm() const override { return true; }
   void prepare(const std::vector<int64_t>& input) override;
   void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
   void forward_with(const Tensor& x, Tensor& y, kernels::Activation act, const Tensor& w, const Tensor& b) override;
@@ -379,8 +395,11 @@ class BatchNorm : public Layer {
   bool wants_output_grad() const override { return true; }
   void prepare(const std::vector<int64_t>& input) override;
   void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
+  void forward_add(const Tensor& x, Tensor& y, const Tensor& r, Tensor& out, kernels::Activation act) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                 kernels::Activation input_deriv) override;
+  /// The batch statistics (training) or running ones (eval) into scale_/shift_.
+  void compute_scale_shift(const Tensor& x);
   bool fold(const Tensor& w, const Tensor& b, Tensor& fw, Tensor& fb) const override;
   int rank_;
   int64_t c_;

@@ -19,6 +19,15 @@ namespace nabla::nn {
 /// y = body(x) + shortcut(x) (shortcut = identity when empty). The two
 /// outputs must have the same shape; the input gradient is the sum of the
 /// two branches' (plus dY itself for the identity).
+///
+/// Inside a Sequential the block runs fused: both branches read the block's
+/// input where it lies (no copy), the add runs in the body's last layer's
+/// output pass (BatchNorm: in its apply kernel; other layers: one add pass
+/// after it), and an activation that follows the block (ReLU in a ResNet)
+/// runs there too; backward adds the branches' input gradients and applies
+/// the previous layer's activation derivative in one pass.
+/// Sequential::set_fusion(false) turns this off (add and activation then
+/// run as passes of their own); results agree to float rounding.
 class Residual : public Layer {
  public:
   /// body has at least one layer; throws nabla::Error otherwise.
@@ -42,10 +51,18 @@ class Residual : public Layer {
  private:
   /// Both branches follow the outer model's train()/eval().
   void set_training(bool on) override;
+  /// And its set_fusion().
+  void set_fusion(bool on) override;
+  /// The activation after the block runs with the add.
+  bool fuses_activation() const override { return true; }
+  /// The previous activation's derivative runs with the gradients' add.
+  bool fuses_input_derivative() const override { return true; }
+  void prepare(const std::vector<int64_t>& input) override;
   void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                 kernels::Activation input_deriv) override;
   Sequential body_, shortcut_;
+  Tensor shortcut_dx_;  // the shortcut's input gradient (a non-empty shortcut only)
 };
 
 }  // namespace nabla::nn

@@ -132,6 +132,27 @@ class Sequential {
 
  private:
   struct Step;
+  // Residual runs its branches through the entry points below: on its own
+  // input, borrowed (no copy; the outer model keeps it unchanged until the
+  // next forward, and hands it to backward again), with the block's add and
+  // the activation after it in the body's last step.
+  friend class Residual;
+  /// forward() on a borrowed x: returns the output, owned by the model (valid
+  /// until the next forward).
+  const Tensor& forward_borrowed(const Tensor& x);
+  /// out = act(model(x) + r) on a borrowed x: the last step runs
+  /// Layer::forward_add (BatchNorm: the add in its own pass) when it has no
+  /// activation or folded BatchNorm of its own and fusion is on; otherwise
+  /// it runs as usual and one add_activation_forward pass follows.
+  void forward_add(const Tensor& x, const Tensor& r, Tensor& out, kernels::Activation act);
+  /// backward() after forward_borrowed/forward_add(x, …): dy = dLoss/d(the
+  /// model's output) (for forward_add: of model(x) + r); writes dLoss/dx
+  /// into dx unless it is null (needs set_input_grad(true)).
+  void backward_borrowed(const Tensor& x, const Tensor& dy, Tensor* dx);
+  void plan_for(const std::vector<int64_t>& input);
+  void run_step(size_t s, const Tensor& in);
+  void check_backward() const;
+  void backward_steps(const Tensor& x, const Tensor& last_dz, Tensor* dx);
   void plan(const std::vector<int64_t>& input);
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<Parameter*> params_;  // every layer's, in order (zero_grad must not allocate)

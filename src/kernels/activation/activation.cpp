@@ -153,6 +153,48 @@ void activation_backward(Activation f, int64_t n, const float* dst, const float*
   });
 }
 
+void add_activation_forward(Activation f, int64_t n, const float* a, const float* b, float* dst) {
+  const char* fn = "add_activation_forward";
+  if (n < 0) throw Error(std::string(fn) + ": negative size n=" + std::to_string(n));
+  if (n == 0) return;
+  const auto where = [&] { return std::string(" (n=") + std::to_string(n) + ", " + activation_label(f) + ")"; };
+  check_activation(f, fn);
+  check_ptr(fn, a, "a", where);
+  check_ptr(fn, b, "b", where);
+  check_ptr(fn, dst, "dst", where);
+  const auto& k = detail::activation_kernels(active_isa());
+  const trace::KernelScope scope([&] {
+    const double e = static_cast<double>(n);
+    return trace::Call{detail::variant_name(f.is_none() ? "add" : "add_" + std::string(activation_name(f)), active_isa()),
+                       std::to_string(n), (1 + f.info().fwd_flops) * e, 12 * e};
+  });
+  detail::parallel_ranges(n, min_parallel(f), int64_t{1} << 16,
+                          [&](int64_t i0, int64_t i1) { k.add_forward(f, i1 - i0, a + i0, b + i0, dst + i0); });
+}
+
+void add_activation_backward(Activation f, int64_t n, const float* dst, const float* diff_a, const float* diff_b,
+                             float* diff_src) {
+  const char* fn = "add_activation_backward";
+  if (n < 0) throw Error(std::string(fn) + ": negative size n=" + std::to_string(n));
+  if (n == 0) return;
+  const auto where = [&] { return std::string(" (n=") + std::to_string(n) + ", " + activation_label(f) + ")"; };
+  check_activation(f, fn);
+  if (!f.is_none()) check_ptr(fn, dst, "dst", where);
+  check_ptr(fn, diff_a, "diff_a", where);
+  check_ptr(fn, diff_b, "diff_b", where);
+  check_ptr(fn, diff_src, "diff_src", where);
+  const auto& k = detail::activation_kernels(active_isa());
+  const trace::KernelScope scope([&] {
+    const double e = static_cast<double>(n);
+    return trace::Call{detail::variant_name(f.is_none() ? "add_bwd" : "add_d" + std::string(activation_name(f)) + "_bwd",
+                                            active_isa()),
+                       std::to_string(n), (1 + f.info().bwd_flops) * e, (f.is_none() ? 12 : 16) * e};
+  });
+  detail::parallel_ranges(n, kParallelMinMemory, int64_t{1} << 16, [&](int64_t i0, int64_t i1) {
+    k.add_backward(f, i1 - i0, f.is_none() ? nullptr : dst + i0, diff_a + i0, diff_b + i0, diff_src + i0);
+  });
+}
+
 void softmax_forward(int64_t rows, int64_t cols, const float* src, BiasKind bias_kind,
                      const float* bias, float* dst) {
   const char* fn = "softmax_forward";

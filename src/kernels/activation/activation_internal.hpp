@@ -19,6 +19,11 @@ struct ActivationKernels {
   /// diff_src[i] = diff_dst[i] · f'(from dst[i]), i < n.
   void (*backward)(Activation f, int64_t n, const float* dst, const float* diff_dst,
                    float* diff_src);
+  /// dst[i] = f(a[i] + b[i]), i < n.
+  void (*add_forward)(Activation f, int64_t n, const float* a, const float* b, float* dst);
+  /// diff_src[i] = (diff_a[i] + diff_b[i]) · f'(from dst[i]), i < n (dst unread for None).
+  void (*add_backward)(Activation f, int64_t n, const float* dst, const float* diff_a, const float* diff_b,
+                       float* diff_src);
   /// Row-wise softmax of src + bias (PerRow: bias[r]; PerCol: bias[j]).
   void (*softmax_forward)(int64_t rows, int64_t cols, const float* src, BiasKind kind,
                           const float* bias, float* dst);

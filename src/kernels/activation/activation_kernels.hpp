@@ -5,6 +5,7 @@
 //
 // Data layouts (row-major, contiguous):
 //   forward / backward    [rows, cols] (backward: a flat array of n)
+//   add_forward / _bwd    flat arrays of n (a residual block's two branches)
 //   bias                  [rows] (PerRow) or [cols] (PerCol)
 //   softmax               [rows, cols], one softmax per row
 //   col_sums              [rows, ld] -> [cols]
@@ -52,6 +53,32 @@ void backward(Activation f, int64_t n, const float* dst, const float* diff_dst, 
   with_activation(f, [&](auto op) {
     vec_loop<B>(n, [&](int64_t i, auto lanes) {
       store(diff_src + i, op.bwd(load<B>(diff_dst + i, lanes), load<B>(dst + i, lanes)), lanes);
+    });
+  });
+}
+
+template <class B>
+void add_forward(Activation f, int64_t n, const float* a, const float* b, float* dst) {
+  with_activation(f, [&](auto op) {
+    vec_loop<B>(n, [&](int64_t i, auto lanes) {
+      store(dst + i, op.fwd(load<B>(a + i, lanes) + load<B>(b + i, lanes)), lanes);
+    });
+  });
+}
+
+template <class B>
+void add_backward(Activation f, int64_t n, const float* dst, const float* diff_a, const float* diff_b,
+                  float* diff_src) {
+  if (f.is_none()) {  // dst may be null
+    vec_loop<B>(n, [&](int64_t i, auto lanes) {
+      store(diff_src + i, load<B>(diff_a + i, lanes) + load<B>(diff_b + i, lanes), lanes);
+    });
+    return;
+  }
+  with_activation(f, [&](auto op) {
+    vec_loop<B>(n, [&](int64_t i, auto lanes) {
+      store(diff_src + i, op.bwd(load<B>(diff_a + i, lanes) + load<B>(diff_b + i, lanes), load<B>(dst + i, lanes)),
+            lanes);
     });
   });
 }
@@ -145,6 +172,8 @@ void col_sums(int64_t rows, int64_t cols, int64_t ld, const float* src, float* d
 #define NABLA_ACTIVATION_KERNELS(ARCH)                                          \
   ::nabla::kernels::detail::ActivationKernels {                                 \
     &forward<xsimd::batch<float, ARCH>>, &backward<xsimd::batch<float, ARCH>>,  \
+        &add_forward<xsimd::batch<float, ARCH>>,                                \
+        &add_backward<xsimd::batch<float, ARCH>>,                               \
         &softmax_forward<xsimd::batch<float, ARCH>>,                            \
         &softmax_backward<xsimd::batch<float, ARCH>>,                           \
         &sum<xsimd::batch<float, ARCH>>, &col_sums<xsimd::batch<float, ARCH>>   \

@@ -50,6 +50,23 @@ void activation_backward_reference(Activation f, int64_t n, const float* dst, co
   }
 }
 
+void add_activation_forward_reference(Activation f, int64_t n, const float* a, const float* b, float* dst) {
+  if (n < 0) throw Error("add_activation_forward_reference: negative size");
+  for (int64_t i = 0; i < n; ++i) {
+    const float z = a[i] + b[i];  // the sum in float, as the kernel does, then f in double
+    dst[i] = static_cast<float>(detail::activation_f64(f, z));
+  }
+}
+
+void add_activation_backward_reference(Activation f, int64_t n, const float* dst, const float* diff_a,
+                                       const float* diff_b, float* diff_src) {
+  if (n < 0) throw Error("add_activation_backward_reference: negative size");
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = diff_a[i] + diff_b[i];
+    diff_src[i] = static_cast<float>(detail::activation_backward_f64(f, g, f.is_none() ? 0.f : dst[i]));
+  }
+}
+
 void softmax_forward_reference(int64_t rows, int64_t cols, const float* src, BiasKind bias_kind,
                                const float* bias, float* dst) {
   if (rows < 0 || cols < 0) throw Error("softmax_forward_reference: negative size");

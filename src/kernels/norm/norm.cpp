@@ -75,18 +75,18 @@ void batchnorm_stats(const NormShape& s, const float* x, double* mean, double* v
 }
 
 void batchnorm_apply(const NormShape& s, const float* x, const float* scale, const float* shift, Activation act,
-                     float* y) {
+                     float* y, const float* residual) {
   check_shape(s, "batchnorm_apply");
   const auto& k = detail::norm_kernels(active_isa());
   const trace::KernelScope scope([&] {
     const double e = static_cast<double>(s.numel());
-    return trace::Call{detail::variant_name(detail::activation_op(act, false, false) == "identity"
-                                                ? std::string("batchnorm")
-                                                : "batchnorm_" + std::string(activation_name(act)),
-                                            active_isa()),
-                       shape_text(s), (2 + act.info().fwd_flops) * e, 8 * e};
+    // "batchnorm", "batchnorm_relu", "batchnorm_add", "batchnorm_add_relu"
+    std::string op = residual ? "batchnorm_add" : "batchnorm";
+    if (detail::activation_op(act, false, false) != "identity") op += "_" + std::string(activation_name(act));
+    return trace::Call{detail::variant_name(op, active_isa()), shape_text(s),
+                       (2 + (residual ? 1 : 0) + act.info().fwd_flops) * e, (residual ? 12 : 8) * e};
   });
-  over_rows(s, [&](int64_t r0, int64_t r1) { k.apply(s, r0, r1, x, scale, shift, act, y); });
+  over_rows(s, [&](int64_t r0, int64_t r1) { k.apply(s, r0, r1, x, scale, shift, act, residual, y); });
 }
 
 void batchnorm_backward_reduce(const NormShape& s, const float* dy, const float* y, Activation act, const float* x,

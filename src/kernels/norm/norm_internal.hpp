@@ -45,8 +45,9 @@ inline uint32_t dropout_threshold(float p) { return static_cast<uint32_t>(static
 /// element-wise passes), on the calling thread.
 struct NormKernels {
   void (*stats)(const NormShape& s, int64_t c0, int64_t c1, const float* x, double* mean, double* var);
+  /// residual: null, or an addend of x's layout (y = act(x·scale + shift + residual)).
   void (*apply)(const NormShape& s, int64_t r0, int64_t r1, const float* x, const float* scale, const float* shift,
-                Activation act, float* y);
+                Activation act, const float* residual, float* y);
   void (*bwd_reduce)(const NormShape& s, int64_t c0, int64_t c1, const float* dy, const float* y, Activation act,
                      const float* x, const float* mean, double* sum_dz, double* sum_dzx);
   void (*bwd_apply)(const NormShape& s, int64_t r0, int64_t r1, const float* dy, const float* y, Activation act,

@@ -128,31 +128,42 @@ void stats(const NormShape& s, int64_t c0, int64_t c1, const float* x, double* m
   }
 }
 
-template <class B>
-void apply(const NormShape& s, int64_t r0, int64_t r1, const float* x, const float* scale, const float* shift,
-           Activation act, float* y) {
+// y = act(fma(x, scale, shift) [+ residual]); kRes is whether there is a
+// residual addend (a separate instantiation: no test in the loop).
+template <class B, bool kRes>
+void apply_rows(const NormShape& s, int64_t r0, int64_t r1, const float* x, const float* scale, const float* shift,
+                Activation act, const float* res, float* y) {
   with_activation(act, [&](auto op) {
     if (s.hw > 1) {
       for (int64_t r = r0; r < r1; ++r) {
-        const int64_t c = r % s.c;
+        const int64_t c = r % s.c, o = r * s.hw;
         const B sc(scale[c]), sh(shift[c]);
-        const float* src = x + r * s.hw;
-        float* dst = y + r * s.hw;
         vec_loop<B>(s.hw, [&](int64_t i, auto lanes) {
-          store(dst + i, op.fwd(xsimd::fma(load<B>(src + i, lanes), sc, sh)), lanes);
+          B v = xsimd::fma(load<B>(x + o + i, lanes), sc, sh);
+          if constexpr (kRes) v += load<B>(res + o + i, lanes);
+          store(y + o + i, op.fwd(v), lanes);
         });
       }
       return;
     }
     for (int64_t r = r0; r < r1; ++r) {
-      const float* src = x + r * s.c;
-      float* dst = y + r * s.c;
+      const int64_t o = r * s.c;
       vec_loop<B>(s.c, [&](int64_t i, auto lanes) {
-        store(dst + i, op.fwd(xsimd::fma(load<B>(src + i, lanes), load<B>(scale + i, lanes), load<B>(shift + i, lanes))),
-              lanes);
+        B v = xsimd::fma(load<B>(x + o + i, lanes), load<B>(scale + i, lanes), load<B>(shift + i, lanes));
+        if constexpr (kRes) v += load<B>(res + o + i, lanes);
+        store(y + o + i, op.fwd(v), lanes);
       });
     }
   });
+}
+
+template <class B>
+void apply(const NormShape& s, int64_t r0, int64_t r1, const float* x, const float* scale, const float* shift,
+           Activation act, const float* residual, float* y) {
+  if (residual != nullptr)
+    apply_rows<B, true>(s, r0, r1, x, scale, shift, act, residual, y);
+  else
+    apply_rows<B, false>(s, r0, r1, x, scale, shift, act, nullptr, y);
 }
 
 template <class B>

@@ -27,12 +27,13 @@ void batchnorm_stats_reference(const NormShape& s, const float* x, double* mean,
 }
 
 void batchnorm_apply_reference(const NormShape& s, const float* x, const float* scale, const float* shift,
-                               Activation act, float* y) {
+                               Activation act, float* y, const float* residual) {
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t c = 0; c < s.c; ++c)
       for (int64_t i = 0; i < s.hw; ++i) {
         const int64_t j = at(s, n, c, i);
-        y[j] = static_cast<float>(detail::activation_f64(act, static_cast<double>(x[j]) * scale[c] + shift[c]));
+        const double r = residual ? static_cast<double>(residual[j]) : 0.0;
+        y[j] = static_cast<float>(detail::activation_f64(act, static_cast<double>(x[j]) * scale[c] + shift[c] + r));
       }
 }
 
