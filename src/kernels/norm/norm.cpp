@@ -82,7 +82,7 @@ void batchnorm_apply(const NormShape& s, const float* x, const float* scale, con
     const double e = static_cast<double>(s.numel());
     // "batchnorm", "batchnorm_relu", "batchnorm_add", "batchnorm_add_relu"
     std::string op = residual ? "batchnorm_add" : "batchnorm";
-    if (detail::activation_op(act, false, false) != "identity") op += "_" + std::string(activation_name(act));
+    if (detail::activation_op(act, false, false) != "identity") op.append("_").append(activation_name(act));
     return trace::Call{detail::variant_name(op, active_isa()), shape_text(s),
                        (2 + (residual ? 1 : 0) + act.info().fwd_flops) * e, (residual ? 12 : 8) * e};
   });
