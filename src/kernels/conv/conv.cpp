@@ -88,6 +88,17 @@ bool winograd_wins(const ConvShape& s) {
   const ConvParams& p = s.params();
   return p.c_in >= 32 && p.c_out >= 32 && p.h * p.w >= 20 * 20;
 }
+
+// A strided 1×1 layer (resnet's shortcuts) reads one of the sh·sw phase
+// planes the implicit path splits the whole image into; im2col's strided
+// gather copies only that one. Measured (`nabla prof conv`, 1 / 2 threads,
+// implicit / im2col µs): 32→64 on 14×14 forward 276 / 172 and 142 / 90,
+// backward-data 311 / 167, backward-weights 407 / 262; 64→32 on 28×28
+// forward 1590 / 728, backward-data 1460 / 776, backward-weights 1610 / 765.
+bool implicit_wins(const ConvShape& s) {
+  const ConvParams& p = s.params();
+  return !(p.kh == 1 && p.kw == 1 && (p.stride_h > 1 || p.stride_w > 1));
+}
 }  // namespace
 
 // Per ISA, preferred first: the first that applies is what conv2d_* run.
@@ -97,7 +108,7 @@ bool winograd_wins(const ConvShape& s) {
     {"f32_conv_1x1_" NAME, "1x1", ISA, ConvAlgo::Pointwise, &pointwise, nullptr},                 \
     {"f32_conv_direct1_" NAME, "direct1", ISA, ConvAlgo::Direct1, &one_channel, nullptr},         \
     {"f32_conv_winograd_" NAME, "winograd", ISA, ConvAlgo::Winograd, &winograd, &winograd_wins},  \
-    {"f32_conv_implicit_" NAME, "implicit", ISA, ConvAlgo::Implicit, &implicit, nullptr},         \
+    {"f32_conv_implicit_" NAME, "implicit", ISA, ConvAlgo::Implicit, &implicit, &implicit_wins},  \
     {"f32_conv_im2col_" NAME, "im2col", ISA, ConvAlgo::Im2colGemm, &any_shape, nullptr},          \
   }
 
