@@ -445,6 +445,24 @@ inline double rel_diff(const Vec& a, const Vec& b) {
 
 namespace nabla::test {
 
+// Central differences (h = 1e-6) of loss_at() against the analytical
+// gradient g at up to `samples` evenly spaced entries of v (each put back).
+template <class F>
+void expect_central_differences(Vec& v, const Vec& g, F&& loss_at, size_t samples, const std::string& what) {
+  const double h = 1e-6;
+  const size_t stride = std::max<size_t>(1, v.size() / samples);
+  for (size_t j = 0; j < v.size(); j += stride) {
+    const double keep = v[j];
+    v[j] = keep + h;
+    const double lp = loss_at();
+    v[j] = keep - h;
+    const double lm = loss_at();
+    v[j] = keep;
+    const double fd = (lp - lm) / (2 * h);
+    EXPECT_NEAR(g[j], fd, 1e-6 * std::max(1.0, std::fabs(fd))) << what << "[" << j << "]: reference vs finite differences";
+  }
+}
+
 /// A loss as the tests drive it: nabla's object plus the reference kind.
 struct LossCase {
   RefLoss kind;
@@ -519,18 +537,7 @@ inline void check_against_reference(nn::Sequential& m, LossCase& loss, const Ten
   // Central differences of the loss against the analytical gradient g at
   // (up to) 40 evenly spaced entries of v.
   auto check_fd = [&](Vec& v, const Vec& g, const std::string& what) {
-    const double h = 1e-6;
-    const size_t stride = std::max<size_t>(1, v.size() / 40);
-    for (size_t j = 0; j < v.size(); j += stride) {
-      const double keep = v[j];
-      v[j] = keep + h;
-      const double lp = loss_at();
-      v[j] = keep - h;
-      const double lm = loss_at();
-      v[j] = keep;
-      const double fd = (lp - lm) / (2 * h);
-      EXPECT_NEAR(g[j], fd, 1e-6 * std::max(1.0, std::fabs(fd))) << what << "[" << j << "]: reference vs finite differences";
-    }
+    expect_central_differences(v, g, loss_at, 40, what);
   };
   if (m.input_grad()) check_fd(xv, dxr, "x");
   for (size_t i = 0; i < rparams.size(); ++i) check_fd(*rparams[i], *rgrads[i], params[i].first);

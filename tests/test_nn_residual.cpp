@@ -267,18 +267,7 @@ TEST(Residual, GradientsAgainstFloat64AndFiniteDifferences) {
       // The reference against central differences of its own loss.
       auto loss_at = [&] { return nabla::test::ref_loss(RefLoss::Mse, ref_forward(), tv, 1, nullptr); };
       auto check_fd = [&](Vec& v, const Vec& gv, const std::string& what) {
-        const double h = 1e-6;
-        const size_t stride = std::max<size_t>(1, v.size() / 25);
-        for (size_t j = 0; j < v.size(); j += stride) {
-          const double keep = v[j];
-          v[j] = keep + h;
-          const double lp = loss_at();
-          v[j] = keep - h;
-          const double lm = loss_at();
-          v[j] = keep;
-          const double fd = (lp - lm) / (2 * h);
-          EXPECT_NEAR(gv[j], fd, 1e-6 * std::max(1.0, std::fabs(fd))) << what << "[" << j << "]";
-        }
+        nabla::test::expect_central_differences(v, gv, loss_at, 25, what);
       };
       check_fd(xv, dxr, "x");
       for (size_t i = 0; i < rparams.size(); ++i) check_fd(*rparams[i], *rgrads[i], params[i].first);

@@ -29,6 +29,23 @@ std::vector<nk::NormShape> shapes() {
 
 double tol_rel(double got, double want) { return std::fabs(got - want) / std::max(1.0, std::fabs(want)); }
 
+// fn(f, s) on every ISA, for no activation and every real one, on every
+// shape of shapes() (both layouts), each case named in the failure trace.
+template <class F>
+void for_each_activation_and_shape(F&& fn) {
+  nabla::test::for_each_isa([&](nabla::Isa) {
+    auto acts = nabla::test::real_activations();
+    acts.insert(acts.begin(), nk::Activation::None);
+    for (const nk::Activation f : acts) {
+      SCOPED_TRACE(nabla::test::label(f));
+      for (const nk::NormShape& s : shapes()) {
+        SCOPED_TRACE(std::to_string(s.n) + "x" + std::to_string(s.c) + "x" + std::to_string(s.hw));
+        fn(f, s);
+      }
+    }
+  });
+}
+
 }  // namespace
 
 TEST(BatchNorm, StatsMatchReference) {
@@ -49,38 +66,30 @@ TEST(BatchNorm, StatsMatchReference) {
 }
 
 TEST(BatchNorm, ApplyAndBackwardMatchReference) {
-  nabla::test::for_each_isa([](nabla::Isa) {
-    auto acts = nabla::test::real_activations();
-    acts.insert(acts.begin(), nk::Activation::None);
-    for (const nk::Activation f : acts) {
-      SCOPED_TRACE(nabla::test::label(f));
-      for (const nk::NormShape& s : shapes()) {
-        SCOPED_TRACE(std::to_string(s.n) + "x" + std::to_string(s.c) + "x" + std::to_string(s.hw));
-        const auto x = uniform(s.numel(), -2, 2, 5), dy = uniform(s.numel(), -1, 1, 6);
-        const auto scale = uniform(s.c, 0.5, 2, 7), shift = uniform(s.c, -1, 1, 8);
-        std::vector<float> y(x.size()), yr(x.size());
-        nk::batchnorm_apply(s, x.data(), scale.data(), shift.data(), f, y.data());
-        nk::batchnorm_apply_reference(s, x.data(), scale.data(), shift.data(), f, yr.data());
-        for (size_t i = 0; i < y.size(); ++i) ASSERT_LE(tol_rel(y[i], yr[i]), 4e-6) << "y " << i;
-        const auto meanf = uniform(s.c, -0.5, 0.5, 9);
-        std::vector<double> a(s.c), b(s.c), ar(s.c), br(s.c);
-        nk::batchnorm_backward_reduce(s, dy.data(), yr.data(), f, x.data(), meanf.data(), a.data(), b.data());
-        nk::batchnorm_backward_reduce_reference(s, dy.data(), yr.data(), f, x.data(), meanf.data(), ar.data(),
-                                                br.data());
-        const double scale_n = std::sqrt(static_cast<double>(s.n * s.hw));
-        for (int64_t c = 0; c < s.c; ++c) {
-          EXPECT_LE(std::fabs(a[c] - ar[c]) / scale_n, 1e-5) << "sum_dz c=" << c;
-          EXPECT_LE(std::fabs(b[c] - br[c]) / scale_n, 1e-5) << "sum_dzx c=" << c;
-        }
-        const auto kd = uniform(s.c, -1, 1, 10), kx = uniform(s.c, -1, 1, 11), k0 = uniform(s.c, -1, 1, 12);
-        std::vector<float> dx(x.size()), dxr(x.size());
-        nk::batchnorm_backward_apply(s, dy.data(), yr.data(), f, x.data(), meanf.data(), kd.data(), kx.data(),
-                                     k0.data(), dx.data());
-        nk::batchnorm_backward_apply_reference(s, dy.data(), yr.data(), f, x.data(), meanf.data(), kd.data(),
-                                               kx.data(), k0.data(), dxr.data());
-        for (size_t i = 0; i < dx.size(); ++i) ASSERT_LE(tol_rel(dx[i], dxr[i]), 4e-6) << "dx " << i;
-      }
+  for_each_activation_and_shape([](nk::Activation f, const nk::NormShape& s) {
+    const auto x = uniform(s.numel(), -2, 2, 5), dy = uniform(s.numel(), -1, 1, 6);
+    const auto scale = uniform(s.c, 0.5, 2, 7), shift = uniform(s.c, -1, 1, 8);
+    std::vector<float> y(x.size()), yr(x.size());
+    nk::batchnorm_apply(s, x.data(), scale.data(), shift.data(), f, y.data());
+    nk::batchnorm_apply_reference(s, x.data(), scale.data(), shift.data(), f, yr.data());
+    for (size_t i = 0; i < y.size(); ++i) ASSERT_LE(tol_rel(y[i], yr[i]), 4e-6) << "y " << i;
+    const auto meanf = uniform(s.c, -0.5, 0.5, 9);
+    std::vector<double> a(s.c), b(s.c), ar(s.c), br(s.c);
+    nk::batchnorm_backward_reduce(s, dy.data(), yr.data(), f, x.data(), meanf.data(), a.data(), b.data());
+    nk::batchnorm_backward_reduce_reference(s, dy.data(), yr.data(), f, x.data(), meanf.data(), ar.data(),
+                                            br.data());
+    const double scale_n = std::sqrt(static_cast<double>(s.n * s.hw));
+    for (int64_t c = 0; c < s.c; ++c) {
+      EXPECT_LE(std::fabs(a[c] - ar[c]) / scale_n, 1e-5) << "sum_dz c=" << c;
+      EXPECT_LE(std::fabs(b[c] - br[c]) / scale_n, 1e-5) << "sum_dzx c=" << c;
     }
+    const auto kd = uniform(s.c, -1, 1, 10), kx = uniform(s.c, -1, 1, 11), k0 = uniform(s.c, -1, 1, 12);
+    std::vector<float> dx(x.size()), dxr(x.size());
+    nk::batchnorm_backward_apply(s, dy.data(), yr.data(), f, x.data(), meanf.data(), kd.data(), kx.data(),
+                                 k0.data(), dx.data());
+    nk::batchnorm_backward_apply_reference(s, dy.data(), yr.data(), f, x.data(), meanf.data(), kd.data(),
+                                           kx.data(), k0.data(), dxr.data());
+    for (size_t i = 0; i < dx.size(); ++i) ASSERT_LE(tol_rel(dx[i], dxr[i]), 4e-6) << "dx " << i;
   });
 }
 
@@ -90,28 +99,20 @@ TEST(BatchNorm, ApplyAndBackwardMatchReference) {
 // bits as the batch norm followed by add_activation_forward; in place on the
 // residual; bitwise for any thread count.
 TEST(BatchNorm, ApplyWithResidualMatchesReference) {
-  nabla::test::for_each_isa([](nabla::Isa) {
-    auto acts = nabla::test::real_activations();
-    acts.insert(acts.begin(), nk::Activation::None);
-    for (const nk::Activation f : acts) {
-      SCOPED_TRACE(nabla::test::label(f));
-      for (const nk::NormShape& s : shapes()) {
-        SCOPED_TRACE(std::to_string(s.n) + "x" + std::to_string(s.c) + "x" + std::to_string(s.hw));
-        const auto x = uniform(s.numel(), -2, 2, 13), r = uniform(s.numel(), -2, 2, 14);
-        const auto scale = uniform(s.c, 0.5, 2, 15), shift = uniform(s.c, -1, 1, 16);
-        std::vector<float> y(x.size()), yr(x.size());
-        nk::batchnorm_apply(s, x.data(), scale.data(), shift.data(), f, y.data(), r.data());
-        nk::batchnorm_apply_reference(s, x.data(), scale.data(), shift.data(), f, yr.data(), r.data());
-        for (size_t i = 0; i < y.size(); ++i) ASSERT_LE(tol_rel(y[i], yr[i]), 4e-6) << "y " << i;
-        std::vector<float> bn(x.size()), split(x.size());
-        nk::batchnorm_apply(s, x.data(), scale.data(), shift.data(), nk::Activation::None, bn.data());
-        nk::add_activation_forward(f, s.numel(), bn.data(), r.data(), split.data());
-        ASSERT_TRUE(nabla::test::bitwise_equal(y, split)) << "fused vs batch norm then add";
-        std::vector<float> inplace = r;
-        nk::batchnorm_apply(s, x.data(), scale.data(), shift.data(), f, inplace.data(), inplace.data());
-        ASSERT_TRUE(nabla::test::bitwise_equal(y, inplace)) << "in place on the residual";
-      }
-    }
+  for_each_activation_and_shape([](nk::Activation f, const nk::NormShape& s) {
+    const auto x = uniform(s.numel(), -2, 2, 13), r = uniform(s.numel(), -2, 2, 14);
+    const auto scale = uniform(s.c, 0.5, 2, 15), shift = uniform(s.c, -1, 1, 16);
+    std::vector<float> y(x.size()), yr(x.size());
+    nk::batchnorm_apply(s, x.data(), scale.data(), shift.data(), f, y.data(), r.data());
+    nk::batchnorm_apply_reference(s, x.data(), scale.data(), shift.data(), f, yr.data(), r.data());
+    for (size_t i = 0; i < y.size(); ++i) ASSERT_LE(tol_rel(y[i], yr[i]), 4e-6) << "y " << i;
+    std::vector<float> bn(x.size()), split(x.size());
+    nk::batchnorm_apply(s, x.data(), scale.data(), shift.data(), nk::Activation::None, bn.data());
+    nk::add_activation_forward(f, s.numel(), bn.data(), r.data(), split.data());
+    ASSERT_TRUE(nabla::test::bitwise_equal(y, split)) << "fused vs batch norm then add";
+    std::vector<float> inplace = r;
+    nk::batchnorm_apply(s, x.data(), scale.data(), shift.data(), f, inplace.data(), inplace.data());
+    ASSERT_TRUE(nabla::test::bitwise_equal(y, inplace)) << "in place on the residual";
   });
   const nk::NormShape s{64, 24, 1024};  // above the parallel cut-off
   const auto x = uniform(s.numel(), -2, 2, 1), r = uniform(s.numel(), -1, 1, 2);
