@@ -27,7 +27,12 @@
 /// at least 20×20 pixels (where it measured faster) runs forward
 /// and backward-data as Winograd F(2×2, 3×3): transformed 4×4 tiles, 16
 /// GEMMs over the tiles of a few images, the bias + activation (or the
-/// derivative) fused into the output transform. Work is split over images (and inside each GEMM) with
+/// derivative) fused into the output transform. Maps of fewer than 32
+/// output positions put several images' column matrices side by side and
+/// run one GEMM over them in every pass (one image's GEMM is too thin);
+/// strided 1×1 layers use im2col. A tuning profile made by `nabla tune
+/// --model` may choose another variant for a given layer shape and pass
+/// (nabla::ConvChoice). Work is split over images (and inside each GEMM) with
 /// oneTBB; the column buffers are per-thread and reused, so a steady-state
 /// call allocates nothing. Every result is bitwise identical for any thread
 /// count.

@@ -1,7 +1,9 @@
 // The convolution dispatcher: validates shapes and pointers, picks the
-// per-ISA im2col/col2im of the active ISA, and runs each pass as one GEMM
-// per image (the public gemm(), with its epilogues) split over images with
-// oneTBB. Compiled with generic flags: nothing here touches SIMD.
+// variant (conv_select: the tuning profile's choice for the shape and pass,
+// else the fixed rule), and runs each pass as one GEMM per image — several
+// images per GEMM for maps under kWideCols positions — (the public gemm(),
+// with its epilogues) split over images with oneTBB. Compiled with generic
+// flags: nothing here touches SIMD.
 //
 // Threads and scratch: each image's column matrix lives in a per-thread
 // buffer grown on demand and reused, so a steady-state call allocates

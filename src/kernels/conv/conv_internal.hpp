@@ -85,9 +85,11 @@ enum class ConvAlgo {
 };
 
 /// One convolution variant: an algorithm for one ISA, and the shapes it
-/// applies to. The lists are ordered by preference; conv2d_* run the first
-/// variant of the active ISA that applies, the tests run every variant on
-/// every shape it applies to, and `nabla prof conv` profiles each.
+/// applies to. The lists are ordered by preference; conv2d_* run what
+/// conv_select says (the tuning profile's choice, else the first variant of
+/// the active ISA that applies and is preferred), the tests run every
+/// variant on every shape it applies to, and `nabla prof conv` and `nabla
+/// tune --model` time each.
 struct ConvVariant {
   const char* name;  ///< e.g. "f32_conv_1x1_avx512"
   const char* tag;   ///< the algorithm's part of the name: "1x1"
