@@ -238,19 +238,26 @@ void BM_batchnorm_relu_fwd(benchmark::State& st) {
 }
 
 // Training backward with ReLU's derivative fused in both passes: the sums
-// (read dy, y, x) and dx (read dy, y, x, write dx): 28 bytes per element.
+// and dx. from_y 1: the derivative from the stored output (read dy, y, x,
+// then dy, y, x and write dx: 28 bytes per element); from_y 0, what the
+// BatchNorm layer runs after a ReLU: the sign from x·scale + shift (read dy,
+// x twice, write dx: 20 bytes per element).
 void BM_batchnorm_relu_bwd(benchmark::State& st) {
   const nk::NormShape s{st.range(0), st.range(1), st.range(2)};
+  const bool from_y = st.range(3) != 0;
   const int64_t n = s.numel();
   auto x = buffer(n, -1, 1, 1), y = buffer(n, 0, 1, 2), dy = buffer(n, -1, 1, 3), dx = buffer(n, 0, 0, 4);
   auto mean = buffer(s.c, -0.1, 0.1, 5), k1 = buffer(s.c, -1, 1, 6), k2 = buffer(s.c, -1, 1, 7), k3 = buffer(s.c, -1, 1, 8);
+  auto scale = buffer(s.c, 0.5, 2, 9), shift = buffer(s.c, -1, 1, 10);
   std::vector<double> a(static_cast<size_t>(s.c)), b(a);
+  const float* yp = from_y ? y.data() : nullptr;
   for (auto _ : st) {
-    nk::batchnorm_backward_reduce(s, dy.data(), y.data(), nk::Activation::ReLU, x.data(), mean.data(), a.data(), b.data());
-    nk::batchnorm_backward_apply(s, dy.data(), y.data(), nk::Activation::ReLU, x.data(), mean.data(), k1.data(),
-                                 k2.data(), k3.data(), dx.data());
+    nk::batchnorm_backward_reduce(s, dy.data(), yp, nk::Activation::ReLU, x.data(), mean.data(), a.data(), b.data(),
+                                  scale.data(), shift.data());
+    nk::batchnorm_backward_apply(s, dy.data(), yp, nk::Activation::ReLU, x.data(), mean.data(), k1.data(), k2.data(),
+                                 k3.data(), dx.data(), scale.data(), shift.data());
   }
-  set_bw(st, 28.0 * n);
+  set_bw(st, (from_y ? 28.0 : 20.0) * n);
   st.counters["n"] = static_cast<double>(n);
 }
 
@@ -291,7 +298,12 @@ BENCHMARK(BM_sgd_momentum)->Apply(sizes);
 // Batch-norm shapes: [16, 16, 16×16] (256 KiB, L2), [64, 6, 24×24] (L2/L3), [64, 32, 28×28] (L3),
 // [256, 256] features; copy and triad at the same element counts.
 BENCHMARK(BM_batchnorm_relu_fwd)->ArgNames({"N", "C", "HW"})->Args({16, 16, 256})->Args({64, 6, 576})->Args({64, 32, 784})->Args({256, 256, 1});
-BENCHMARK(BM_batchnorm_relu_bwd)->ArgNames({"N", "C", "HW"})->Args({16, 16, 256})->Args({64, 6, 576})->Args({64, 32, 784})->Args({256, 256, 1});
+BENCHMARK(BM_batchnorm_relu_bwd)
+    ->ArgNames({"N", "C", "HW", "from_y"})
+    ->ArgsProduct({{16}, {16}, {256}, {1, 0}})
+    ->ArgsProduct({{64}, {6}, {576}, {1, 0}})
+    ->ArgsProduct({{64}, {32}, {784}, {1, 0}})
+    ->ArgsProduct({{256}, {256}, {1}, {1, 0}});
 BENCHMARK(BM_triad)->ArgName("n")->Arg(65536)->Arg(64 * 6 * 576)->Arg(64 * 32 * 784);
 BENCHMARK(BM_copy)->ArgName("n")->Arg(65536);
 BENCHMARK(BM_dropout)->Apply(sizes)->Arg(65536);

@@ -93,6 +93,65 @@ TEST(BatchNorm, ApplyAndBackwardMatchReference) {
   });
 }
 
+// The backward passes with y null take ReLU's (LeakyReLU's) derivative from
+// the sign of x·scale + shift: bitwise the same sums and dx as from the
+// stored output y = act(x·scale + shift), on every ISA and shape, the
+// reference alike; another activation, or no scale/shift, is an error.
+TEST(BatchNorm, BackwardTakesTheSignFromThePreactivation) {
+  nabla::test::for_each_isa([](nabla::Isa) {
+    for (const nk::Activation f : {nk::Activation(nk::ActKind::ReLU), nk::Activation(nk::ActKind::LeakyReLU, 0.2f),
+                                   nk::Activation(nk::ActKind::LeakyReLU, 0.f)}) {
+      SCOPED_TRACE(nabla::test::label(f));
+      for (const nk::NormShape& s : shapes()) {
+        SCOPED_TRACE(std::to_string(s.n) + "x" + std::to_string(s.c) + "x" + std::to_string(s.hw));
+        const auto x = uniform(s.numel(), -2, 2, 21), dy = uniform(s.numel(), -1, 1, 22);
+        const auto scale = uniform(s.c, -2, 2, 23), shift = uniform(s.c, -1, 1, 24), mean = uniform(s.c, -0.5, 0.5, 25);
+        const auto kd = uniform(s.c, -1, 1, 26), kx = uniform(s.c, -1, 1, 27), k0 = uniform(s.c, -1, 1, 28);
+        std::vector<float> y(x.size());
+        nk::batchnorm_apply(s, x.data(), scale.data(), shift.data(), f, y.data());
+        std::vector<double> a(s.c), b(s.c), a0(s.c), b0(s.c), ar(s.c), br(s.c), ar0(s.c), br0(s.c);
+        nk::batchnorm_backward_reduce(s, dy.data(), y.data(), f, x.data(), mean.data(), a.data(), b.data());
+        nk::batchnorm_backward_reduce(s, dy.data(), nullptr, f, x.data(), mean.data(), a0.data(), b0.data(),
+                                      scale.data(), shift.data());
+        EXPECT_EQ(a, a0);
+        EXPECT_EQ(b, b0);
+        nk::batchnorm_backward_reduce_reference(s, dy.data(), y.data(), f, x.data(), mean.data(), ar.data(), br.data());
+        nk::batchnorm_backward_reduce_reference(s, dy.data(), nullptr, f, x.data(), mean.data(), ar0.data(),
+                                                br0.data(), scale.data(), shift.data());
+        EXPECT_EQ(ar, ar0);
+        EXPECT_EQ(br, br0);
+        std::vector<float> dx(x.size()), dx0(x.size()), dxr(x.size()), dxr0(x.size());
+        nk::batchnorm_backward_apply(s, dy.data(), y.data(), f, x.data(), mean.data(), kd.data(), kx.data(), k0.data(),
+                                     dx.data());
+        nk::batchnorm_backward_apply(s, dy.data(), nullptr, f, x.data(), mean.data(), kd.data(), kx.data(), k0.data(),
+                                     dx0.data(), scale.data(), shift.data());
+        EXPECT_TRUE(nabla::test::bitwise_equal(dx, dx0));
+        nk::batchnorm_backward_apply_reference(s, dy.data(), y.data(), f, x.data(), mean.data(), kd.data(), kx.data(),
+                                               k0.data(), dxr.data());
+        nk::batchnorm_backward_apply_reference(s, dy.data(), nullptr, f, x.data(), mean.data(), kd.data(), kx.data(),
+                                               k0.data(), dxr0.data(), scale.data(), shift.data());
+        EXPECT_TRUE(nabla::test::bitwise_equal(dxr, dxr0));
+      }
+    }
+  });
+  const nk::NormShape s{2, 3, 4};
+  std::vector<float> v(static_cast<size_t>(s.numel()), 0.5f), c(3, 1.f);
+  std::vector<double> a(3), b(3);
+  try {
+    nk::batchnorm_backward_reduce(s, v.data(), nullptr, nk::Activation::Sigmoid, v.data(), c.data(), a.data(),
+                                  b.data(), c.data(), c.data());
+    ADD_FAILURE() << "accepted a null y for sigmoid";
+  } catch (const nabla::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("sigmoid's derivative needs the output"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(nk::batchnorm_backward_apply(s, v.data(), nullptr, nk::Activation::ReLU, v.data(), c.data(), c.data(),
+                                            c.data(), c.data(), v.data()),
+               nabla::Error);
+  EXPECT_TRUE(nk::sign_derivative(nk::Activation::ReLU));
+  EXPECT_FALSE(nk::sign_derivative(nk::Activation(nk::ActKind::ELU, 1.f)));
+  EXPECT_FALSE(nk::sign_derivative(nk::Activation::None));
+}
+
 // batchnorm_apply with a residual addend (a residual block's add in the
 // batch norm's pass): against the reference, every ISA, every shape of both
 // layouts (hw and c of 1, 15, 16, 17, primes), every activation; the same

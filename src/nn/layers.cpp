@@ -526,10 +526,14 @@ void BatchNorm::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Ten
   // dweight += Σ dz·x̂, dbias += Σ dz; in training
   // dx = w·inv·(dz − Σdz/M − x̂·Σ(dz·x̂)/M), x̂ = (x − mean)·inv; in eval dx = w·inv·dz.
   const nk::NormShape s = norm_shape(x);
+  // A ReLU's derivative comes from the sign of the forward's x·scale + shift
+  // (scale_, shift_ still hold them): the passes then stream dy and x, not y.
+  const bool from_x = nk::sign_derivative(act_);
+  const float* yd = from_x ? nullptr : y.data();
   {
     const trace::PassScope weights(trace::Pass::BackwardWeights);
-    nk::batchnorm_backward_reduce(s, dy.data(), y.data(), act_, x.data(), mean_f_.data(), sum_dz_.data(),
-                                  sum_dzx_.data());
+    nk::batchnorm_backward_reduce(s, dy.data(), yd, act_, x.data(), mean_f_.data(), sum_dz_.data(), sum_dzx_.data(),
+                                  scale_.data(), shift_.data());
   }
   const double m = static_cast<double>(s.n * s.hw);
   for (int64_t c = 0; c < c_; ++c) {
@@ -541,8 +545,8 @@ void BatchNorm::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Ten
     k_0_[c] = trained_forward_ ? static_cast<float>(-w * inv * sum_dz_[c] / m) : 0.f;
   }
   if (dx != nullptr)
-    nk::batchnorm_backward_apply(s, dy.data(), y.data(), act_, x.data(), mean_f_.data(), k_dz_.data(), k_x_.data(),
-                                 k_0_.data(), dx->data());
+    nk::batchnorm_backward_apply(s, dy.data(), yd, act_, x.data(), mean_f_.data(), k_dz_.data(), k_x_.data(),
+                                 k_0_.data(), dx->data(), scale_.data(), shift_.data());
 }
 
 bool BatchNorm::fold(const Tensor& w, const Tensor& b, Tensor& fw, Tensor& fb) const {

@@ -39,13 +39,27 @@ void batchnorm_apply(const NormShape& s, const float* x, const float* scale, con
 /// The sums of the backward pass, with dz = dy ⊙ act'(·) computed from the
 /// stored output y (use-the-output form; y unused when act is None):
 /// sum_dz[c] = Σ dz, sum_dzx[c] = Σ dz·(x − mean[c]).
+///
+/// y may be null when act's derivative depends only on the sign of its
+/// argument (ReLU, LeakyReLU with a slope ≥ 0: sign_derivative()) and the
+/// forward was batchnorm_apply with no residual: the sign then comes from
+/// x·scale[c] + shift[c] (scale, shift: the forward's), computed as the
+/// forward did, so dz is bitwise the same and y is not read (two arrays
+/// streamed instead of three). Throws nabla::Error otherwise.
 void batchnorm_backward_reduce(const NormShape& s, const float* dy, const float* y, Activation act, const float* x,
-                               const float* mean, double* sum_dz, double* sum_dzx);
+                               const float* mean, double* sum_dz, double* sum_dzx, const float* scale = nullptr,
+                               const float* shift = nullptr);
 
 /// dx = k_dz[c]·dz + k_x[c]·(x − mean[c]) + k_0[c], dz as in
-/// batchnorm_backward_reduce (dx may be dy).
+/// batchnorm_backward_reduce, y null allowed alike (dx may be dy).
 void batchnorm_backward_apply(const NormShape& s, const float* dy, const float* y, Activation act, const float* x,
-                              const float* mean, const float* k_dz, const float* k_x, const float* k_0, float* dx);
+                              const float* mean, const float* k_dz, const float* k_x, const float* k_0, float* dx,
+                              const float* scale = nullptr, const float* shift = nullptr);
+
+/// Whether act'(z) depends only on the sign of z, as the same sign of act(z)
+/// (ReLU; LeakyReLU with a slope ≥ 0): its derivative may then come from
+/// the pre-activation instead of the output.
+bool sign_derivative(Activation act);
 
 /// dst[i] = src[i]·scale if dropout_keep(key, i, p), else 0, with scale =
 /// float(1/(1 − p)); p in [0, 1) (in effect rounded to a multiple of
@@ -64,10 +78,12 @@ void batchnorm_stats_reference(const NormShape& s, const float* x, double* mean,
 void batchnorm_apply_reference(const NormShape& s, const float* x, const float* scale, const float* shift,
                                Activation act, float* y, const float* residual = nullptr);
 void batchnorm_backward_reduce_reference(const NormShape& s, const float* dy, const float* y, Activation act,
-                                         const float* x, const float* mean, double* sum_dz, double* sum_dzx);
+                                         const float* x, const float* mean, double* sum_dz, double* sum_dzx,
+                                         const float* scale = nullptr, const float* shift = nullptr);
 void batchnorm_backward_apply_reference(const NormShape& s, const float* dy, const float* y, Activation act,
                                         const float* x, const float* mean, const float* k_dz, const float* k_x,
-                                        const float* k_0, float* dx);
+                                        const float* k_0, float* dx, const float* scale = nullptr,
+                                        const float* shift = nullptr);
 void dropout_reference(int64_t n, const float* src, float p, uint64_t key, float* dst);
 
 }  // namespace nabla::kernels

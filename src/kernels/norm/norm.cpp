@@ -89,28 +89,57 @@ void batchnorm_apply(const NormShape& s, const float* x, const float* scale, con
   over_rows(s, [&](int64_t r0, int64_t r1) { k.apply(s, r0, r1, x, scale, shift, act, residual, y); });
 }
 
+bool sign_derivative(Activation act) {
+  return act.kind == ActKind::ReLU || (act.kind == ActKind::LeakyReLU && act.param >= 0.f);
+}
+
+namespace {
+
+// The backward passes' source of act's derivative: y, or (y null) the sign
+// of x·scale + shift, allowed for sign_derivative() kinds only.
+void check_derivative_source(const char* fn, const float* y, Activation act, const float* scale,
+                             const float* shift) {
+  if (y != nullptr || act.is_none()) return;
+  if (!sign_derivative(act))
+    throw Error(std::string(fn) + ": y is null, but " + activation_name(act) +
+                "'s derivative needs the output (only ReLU and LeakyReLU with a slope >= 0 take it from the sign of "
+                "x*scale + shift)");
+  if (scale == nullptr || shift == nullptr)
+    throw Error(std::string(fn) + ": y is null, and so is scale or shift (the derivative's sign comes from them)");
+}
+
+}  // namespace
+
 void batchnorm_backward_reduce(const NormShape& s, const float* dy, const float* y, Activation act, const float* x,
-                               const float* mean, double* sum_dz, double* sum_dzx) {
+                               const float* mean, double* sum_dz, double* sum_dzx, const float* scale,
+                               const float* shift) {
   check_shape(s, "batchnorm_backward_reduce");
+  check_derivative_source("batchnorm_backward_reduce", y, act, scale, shift);
   const auto& k = detail::norm_kernels(active_isa());
   const trace::KernelScope scope([&] {
     const double e = static_cast<double>(s.numel());
     return trace::Call{detail::variant_name("batchnorm_bwd_reduce", active_isa()), shape_text(s),
-                       (4 + act.info().bwd_flops) * e, (act.is_none() ? 8 : 12) * e};
+                       (4 + act.info().bwd_flops) * e, (act.is_none() || y == nullptr ? 8 : 12) * e};
   });
-  over_channels(s, [&](int64_t c0, int64_t c1) { k.bwd_reduce(s, c0, c1, dy, y, act, x, mean, sum_dz, sum_dzx); });
+  over_channels(s, [&](int64_t c0, int64_t c1) {
+    k.bwd_reduce(s, c0, c1, dy, y, act, x, mean, scale, shift, sum_dz, sum_dzx);
+  });
 }
 
 void batchnorm_backward_apply(const NormShape& s, const float* dy, const float* y, Activation act, const float* x,
-                              const float* mean, const float* k_dz, const float* k_x, const float* k_0, float* dx) {
+                              const float* mean, const float* k_dz, const float* k_x, const float* k_0, float* dx,
+                              const float* scale, const float* shift) {
   check_shape(s, "batchnorm_backward_apply");
+  check_derivative_source("batchnorm_backward_apply", y, act, scale, shift);
   const auto& k = detail::norm_kernels(active_isa());
   const trace::KernelScope scope([&] {
     const double e = static_cast<double>(s.numel());
     return trace::Call{detail::variant_name("batchnorm_bwd", active_isa()), shape_text(s),
-                       (5 + act.info().bwd_flops) * e, (act.is_none() ? 12 : 16) * e};
+                       (5 + act.info().bwd_flops) * e, (act.is_none() || y == nullptr ? 12 : 16) * e};
   });
-  over_rows(s, [&](int64_t r0, int64_t r1) { k.bwd_apply(s, r0, r1, dy, y, act, x, mean, k_dz, k_x, k_0, dx); });
+  over_rows(s, [&](int64_t r0, int64_t r1) {
+    k.bwd_apply(s, r0, r1, dy, y, act, x, mean, scale, shift, k_dz, k_x, k_0, dx);
+  });
 }
 
 uint64_t dropout_key(uint64_t seed, uint64_t counter) {

@@ -48,11 +48,14 @@ struct NormKernels {
   /// residual: null, or an addend of x's layout (y = act(x·scale + shift + residual)).
   void (*apply)(const NormShape& s, int64_t r0, int64_t r1, const float* x, const float* scale, const float* shift,
                 Activation act, const float* residual, float* y);
+  /// y null: act's derivative from the sign of fma(x, scale, shift) (see
+  /// batchnorm_backward_reduce); else scale and shift unused.
   void (*bwd_reduce)(const NormShape& s, int64_t c0, int64_t c1, const float* dy, const float* y, Activation act,
-                     const float* x, const float* mean, double* sum_dz, double* sum_dzx);
+                     const float* x, const float* mean, const float* scale, const float* shift, double* sum_dz,
+                     double* sum_dzx);
   void (*bwd_apply)(const NormShape& s, int64_t r0, int64_t r1, const float* dy, const float* y, Activation act,
-                    const float* x, const float* mean, const float* k_dz, const float* k_x, const float* k_0,
-                    float* dx);
+                    const float* x, const float* mean, const float* scale, const float* shift, const float* k_dz,
+                    const float* k_x, const float* k_0, float* dx);
   /// Elements [i0, i1), i0 a multiple of 32.
   void (*dropout)(int64_t i0, int64_t i1, const float* src, uint32_t threshold, float scale, uint64_t key, float* dst);
 };

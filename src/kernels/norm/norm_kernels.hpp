@@ -15,6 +15,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/activation/activation_math.hpp"
 #include "kernels/common/simd.hpp"
@@ -166,16 +167,26 @@ void apply(const NormShape& s, int64_t r0, int64_t r1, const float* x, const flo
     apply_rows<B, false>(s, r0, r1, x, scale, shift, act, nullptr, y);
 }
 
+// The argument of act's derivative in the backward passes: the stored
+// output y, or (y null: the activation's derivative depends only on the
+// sign of its input, see batchnorm_backward_reduce) the pre-activation
+// fma(x, scale, shift) recomputed as the forward computed it, whose sign is
+// y's: the backward then does not read y.
 template <class B>
 void bwd_reduce(const NormShape& s, int64_t c0, int64_t c1, const float* dy, const float* y, Activation act,
-                const float* x, const float* mean, double* sum_dz, double* sum_dzx) {
-  with_activation(act, [&](auto op) {
+                const float* x, const float* mean, const float* scale, const float* shift, double* sum_dz,
+                double* sum_dzx) {
+  auto run = [&](auto op, auto from_y) {
     if (s.hw > 1) {
       channel_sums<B>(
           s, c0, c1,
           [&](int64_t at, int64_t c, auto lanes, B& a1, B& a2) {
-            const B dz = op.bwd(load<B>(dy + at, lanes, 0.f), load<B>(y + at, lanes, 0.f));
-            const B xc = load<B>(x + at, lanes, mean[c]) - B(mean[c]);
+            const B xv = load<B>(x + at, lanes, mean[c]);
+            B d;
+            if constexpr (from_y) d = load<B>(y + at, lanes, 0.f);
+            else d = xsimd::fma(xv, B(scale[c]), B(shift[c]));
+            const B dz = op.bwd(load<B>(dy + at, lanes, 0.f), d);
+            const B xc = xv - B(mean[c]);
             a1 += dz;
             a2 = xsimd::fma(dz, xc, a2);
           },
@@ -185,27 +196,40 @@ void bwd_reduce(const NormShape& s, int64_t c0, int64_t c1, const float* dy, con
     channel_sums<B>(
         s, c0, c1,
         [&](int64_t at, int64_t j, auto lanes, B& a1, B& a2) {
-          const B dz = op.bwd(load<B>(dy + at, lanes, 0.f), load<B>(y + at, lanes, 0.f));
-          const B xc = load<B>(x + at, lanes, 0.f) - load<B>(mean + j, lanes, 0.f);
+          const B xv = load<B>(x + at, lanes, 0.f);
+          B d;
+          if constexpr (from_y) d = load<B>(y + at, lanes, 0.f);
+          else d = xsimd::fma(xv, load<B>(scale + j, lanes, 0.f), load<B>(shift + j, lanes, 0.f));
+          const B dz = op.bwd(load<B>(dy + at, lanes, 0.f), d);
+          const B xc = xv - load<B>(mean + j, lanes, 0.f);
           a1 += dz;
           a2 = xsimd::fma(dz, xc, a2);
         },
         sum_dz, sum_dzx);
+  };
+  with_activation(act, [&](auto op) {
+    if (y != nullptr || act.is_none()) run(op, std::true_type{});
+    else run(op, std::false_type{});
   });
 }
 
 template <class B>
 void bwd_apply(const NormShape& s, int64_t r0, int64_t r1, const float* dy, const float* y, Activation act,
-               const float* x, const float* mean, const float* k_dz, const float* k_x, const float* k_0, float* dx) {
-  with_activation(act, [&](auto op) {
+               const float* x, const float* mean, const float* scale, const float* shift, const float* k_dz,
+               const float* k_x, const float* k_0, float* dx) {
+  auto run = [&](auto op, auto from_y) {
     if (s.hw > 1) {
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t c = r % s.c, o = r * s.hw;
         const B kd(k_dz[c]), kx(k_x[c]), k0(k_0[c]), mu(mean[c]);
+        const B sc(from_y ? 0.f : scale[c]), sh(from_y ? 0.f : shift[c]);
         vec_loop<B>(s.hw, [&](int64_t i, auto lanes) {
-          const B dz = op.bwd(load<B>(dy + o + i, lanes), load<B>(y + o + i, lanes));
-          const B xc = load<B>(x + o + i, lanes) - mu;
-          store(dx + o + i, xsimd::fma(kd, dz, xsimd::fma(kx, xc, k0)), lanes);
+          const B xv = load<B>(x + o + i, lanes);
+          B d;
+          if constexpr (from_y) d = load<B>(y + o + i, lanes);
+          else d = xsimd::fma(xv, sc, sh);
+          const B dz = op.bwd(load<B>(dy + o + i, lanes), d);
+          store(dx + o + i, xsimd::fma(kd, dz, xsimd::fma(kx, xv - mu, k0)), lanes);
         });
       }
       return;
@@ -213,13 +237,21 @@ void bwd_apply(const NormShape& s, int64_t r0, int64_t r1, const float* dy, cons
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t o = r * s.c;
       vec_loop<B>(s.c, [&](int64_t i, auto lanes) {
-        const B dz = op.bwd(load<B>(dy + o + i, lanes), load<B>(y + o + i, lanes));
-        const B xc = load<B>(x + o + i, lanes) - load<B>(mean + i, lanes);
+        const B xv = load<B>(x + o + i, lanes);
+        B d;
+        if constexpr (from_y) d = load<B>(y + o + i, lanes);
+        else d = xsimd::fma(xv, load<B>(scale + i, lanes), load<B>(shift + i, lanes));
+        const B dz = op.bwd(load<B>(dy + o + i, lanes), d);
+        const B xc = xv - load<B>(mean + i, lanes);
         store(dx + o + i,
               xsimd::fma(load<B>(k_dz + i, lanes), dz, xsimd::fma(load<B>(k_x + i, lanes), xc, load<B>(k_0 + i, lanes))),
               lanes);
       });
     }
+  };
+  with_activation(act, [&](auto op) {
+    if (y != nullptr || act.is_none()) run(op, std::true_type{});
+    else run(op, std::false_type{});
   });
 }
 

@@ -1,5 +1,6 @@
 // Scalar references of the normalisation family: the definitions written
 // for clarity, sums in double.
+#include <cmath>
 #include <vector>
 
 #include "kernels/common/reference_math.hpp"
@@ -37,14 +38,29 @@ void batchnorm_apply_reference(const NormShape& s, const float* x, const float* 
       }
 }
 
+namespace {
+
+// The argument of act's derivative: y[j], or (y null) the pre-activation
+// fma(x, scale, shift) rounded once to float, as batchnorm_apply computes
+// it (its sign is y's for the kinds that allow it).
+double derivative_arg(const float* y, const float* x, const float* scale, const float* shift, int64_t j, int64_t c) {
+  if (y != nullptr) return y[j];
+  return std::fma(x[j], scale[c], shift[c]);
+}
+
+}  // namespace
+
 void batchnorm_backward_reduce_reference(const NormShape& s, const float* dy, const float* y, Activation act,
-                                         const float* x, const float* mean, double* sum_dz, double* sum_dzx) {
+                                         const float* x, const float* mean, double* sum_dz, double* sum_dzx,
+                                         const float* scale, const float* shift) {
   for (int64_t c = 0; c < s.c; ++c) {
     sum_dz[c] = sum_dzx[c] = 0;
     for (int64_t n = 0; n < s.n; ++n)
       for (int64_t i = 0; i < s.hw; ++i) {
         const int64_t j = at(s, n, c, i);
-        const double dz = detail::activation_backward_f64(act, dy[j], y[j]);
+        const double dz = act.is_none() ? dy[j]
+                                        : detail::activation_backward_f64(act, dy[j],
+                                                                          derivative_arg(y, x, scale, shift, j, c));
         sum_dz[c] += dz;
         sum_dzx[c] += dz * (static_cast<double>(x[j]) - mean[c]);
       }
@@ -53,12 +69,14 @@ void batchnorm_backward_reduce_reference(const NormShape& s, const float* dy, co
 
 void batchnorm_backward_apply_reference(const NormShape& s, const float* dy, const float* y, Activation act,
                                         const float* x, const float* mean, const float* k_dz, const float* k_x,
-                                        const float* k_0, float* dx) {
+                                        const float* k_0, float* dx, const float* scale, const float* shift) {
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t c = 0; c < s.c; ++c)
       for (int64_t i = 0; i < s.hw; ++i) {
         const int64_t j = at(s, n, c, i);
-        const double dz = detail::activation_backward_f64(act, dy[j], y[j]);
+        const double dz = act.is_none() ? dy[j]
+                                        : detail::activation_backward_f64(act, dy[j],
+                                                                          derivative_arg(y, x, scale, shift, j, c));
         dx[j] = static_cast<float>(k_dz[c] * dz + static_cast<double>(k_x[c]) * (static_cast<double>(x[j]) - mean[c]) +
                                    k_0[c]);
       }
