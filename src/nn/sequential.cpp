@@ -237,12 +237,11 @@ void Sequential::check_backward() const {
 }
 
 Tensor Sequential::backward(const Tensor& dloss) {
-  if (!forward_done_) throw Error("Sequential::backward: called before forward");
+  check_backward();
   Step& last = steps_.back();
   if (dloss.shape() != last.y.shape())
     throw Error("Sequential::backward: gradient " + shape_string(dloss.shape()) +
                 " does not match the output " + shape_string(last.y.shape()));
-  check_backward();
   const int64_t n_out = last.y.numel();
   const Tensor* fused_dz = nullptr;
   const bool own_deriv = last.layer->wants_output_grad();  // the layer applies its activation's derivative
