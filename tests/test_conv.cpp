@@ -431,6 +431,15 @@ TEST(ConvVariants, EveryVariantAgainstReference) {
        .dil_w = 2},
       {.n = 1, .c_in = 2, .h = 9, .w = 21, .c_out = 3, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .dil_h = 2,
        .dil_w = 2},
+      // stride 2 on rows long enough for whole vectors of pairs (phase_split)
+      // and of one phase's outputs (phase_merge), plus their tails; odd and
+      // even paddings
+      {.n = 2, .c_in = 3, .h = 7, .w = 75, .c_out = 5, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1,
+       .pad_w = 1},
+      {.n = 1, .c_in = 2, .h = 6, .w = 64, .c_out = 4, .kh = 2, .kw = 4, .stride_h = 2, .stride_w = 2, .pad_h = 0,
+       .pad_w = 2},
+      {.n = 1, .c_in = 2, .h = 5, .w = 33, .c_out = 3, .kh = 3, .kw = 3, .stride_h = 1, .stride_w = 2, .pad_h = 1,
+       .pad_w = 0},
   };
   for (const ConvParams& p : stride1) {
     probs.emplace_back(p, Activation::ReLU, Activation::Tanh, true, true, seed++);

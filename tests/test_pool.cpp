@@ -7,8 +7,10 @@
 #include <cmath>
 #include <vector>
 
+#include "activation_test_util.hpp"
 #include "eltwise_test_util.hpp"
 #include "nabla/error.hpp"
+#include "nabla/kernels/activation.hpp"
 #include "nabla/kernels/pool.hpp"
 
 namespace nk = nabla::kernels;
@@ -135,6 +137,49 @@ TEST(MaxPool, BackwardIsFiniteDifferenceOfForward) {
       };
       EXPECT_NEAR(dx[i], (L(0.01f) - L(-0.01f)) / 0.02, 1e-4) << str(p) << " i=" << i;
     }
+  }
+}
+
+// The derivative of the activation before the pool, fused into the scatter
+// from the pooled output: equal to the reference's (float64 derivative,
+// rounded) and, where windows do not overlap, bitwise equal to the plain
+// scatter followed by activation_backward on the pool's input, for every
+// activation that takes its derivative from its output, every ISA, the fast
+// 2×2 path and general geometries.
+TEST(MaxPool, FusedActivationDerivative) {
+  nabla::test::for_each_isa([](nabla::Isa) {
+    for (const nk::Activation f : nabla::test::all_activations()) {
+      if (f.is_none() || nk::derivative_uses_input(f.kind)) continue;
+      const MaxPool2d geoms[] = {{2, 3, 5, 37, 2, 2, 0}, {1, 2, 16, 17, 2, 2, 0}, {2, 2, 7, 8, 3, 2, 1},
+                                 {1, 3, 9, 9, 3, 3, 0}, {2, 1, 6, 5, 2, 1, 1}};
+      for (const MaxPool2d& p : geoms) {
+        const int64_t in = p.n * p.c * p.h * p.w, out = p.n * p.c * p.out_h() * p.out_w();
+        std::vector<float> a = nabla::test::uniform(in, -3, 3, 11);
+        nk::activation_forward(f, 1, 1, in, a.data(), nk::BiasKind::None, nullptr, a.data());
+        std::vector<float> y(out), dy = nabla::test::uniform(out, -1, 1, 12), dx(in, 7.f), dxr(in), plain(in);
+        std::vector<int32_t> id(out);
+        nk::max_pool2d_forward(p, a.data(), y.data(), id.data());
+        nk::max_pool2d_backward(p, dy.data(), id.data(), dx.data(), f, y.data());
+        nk::max_pool2d_backward_reference(p, dy.data(), id.data(), dxr.data(), f, y.data());
+        const std::string where = str(p) + " " + nk::activation_name(f);
+        for (int64_t i = 0; i < in; ++i)
+          ASSERT_NEAR(dx[i], dxr[i], 1e-6 * (1 + std::abs(dxr[i]))) << where << " at " << i;
+        if (p.stride < p.kernel) continue;
+        nk::max_pool2d_backward(p, dy.data(), id.data(), plain.data());
+        nk::activation_backward(f, in, a.data(), plain.data(), plain.data());
+        ASSERT_TRUE(nabla::test::bitwise_equal(dx, plain)) << where;
+      }
+    }
+  });
+  float x[16] = {}, y[4] = {}, dx[16];
+  int32_t id[4] = {};
+  const MaxPool2d p{1, 1, 4, 4, 2, 2, 0};
+  EXPECT_THROW(nk::max_pool2d_backward(p, y, id, dx, nk::Activation::ReLU, nullptr), nabla::Error);
+  try {
+    nk::max_pool2d_backward(p, y, id, dx, nk::ActKind::GELU, x);
+    FAIL();
+  } catch (const nabla::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("gelu"), std::string::npos) << e.what();
   }
 }
 

@@ -271,9 +271,11 @@ void MaxPool2D::forward(const Tensor& x, Tensor& y, nk::Activation /*act*/) {
   nk::max_pool2d_forward(geom_, x.data(), y.data(), argmax_.data());
 }
 
-void MaxPool2D::backward(const Tensor& /*x*/, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
-                         nk::Activation /*input_deriv*/) {
-  if (dx != nullptr) nk::max_pool2d_backward(geom_, dz.data(), argmax_.data(), dx->data());
+// The previous activation's derivative comes from y, the pooled output
+// (the activation's output at each chosen input), before the scatter.
+void MaxPool2D::backward(const Tensor& /*x*/, const Tensor& y, const Tensor& dz, Tensor* dx,
+                         nk::Activation input_deriv) {
+  if (dx != nullptr) nk::max_pool2d_backward(geom_, dz.data(), argmax_.data(), dx->data(), input_deriv, y.data());
 }
 
 // ---- AvgPool2D, GlobalAvgPool2D ---------------------------------------------------

@@ -16,6 +16,8 @@
 /// allocate and split the N·C planes over oneTBB.
 #include <cstdint>
 
+#include "nabla/kernels/types.hpp"
+
 namespace nabla::kernels {
 
 /// Geometry of a max pooling: input [n, c, h, w], square kernel, stride and
@@ -40,14 +42,23 @@ void max_pool2d_forward(const MaxPool2d& p, const float* src, float* dst, int32_
 
 /// diff_src [n, c, h, w] = dY [n, c, OH, OW] scattered through idx from
 /// max_pool2d_forward (overwrites diff_src; positions no window chose get 0).
-void max_pool2d_backward(const MaxPool2d& p, const float* diff_dst, const int32_t* idx,
-                         float* diff_src);
+///
+/// With f not None, the derivative of an activation applied before the
+/// pooling is fused in: each dY is multiplied by f'(·) from dst, the pooled
+/// output of max_pool2d_forward (at the chosen input, f's output), before
+/// the scatter: diff_src = (dY ⊙ f'(dst)) scattered, which is dLoss/d(the
+/// pre-activation input) as activation_backward would give it after the
+/// plain scatter (bitwise the same where windows do not overlap). f must
+/// take its derivative from its output (not derivative_uses_input: GELU,
+/// SiLU throw nabla::Error), and dst must then not be null.
+void max_pool2d_backward(const MaxPool2d& p, const float* diff_dst, const int32_t* idx, float* diff_src,
+                         Activation f = Activation::None, const float* dst = nullptr);
 
 /// Scalar reference of max_pool2d_forward.
 void max_pool2d_forward_reference(const MaxPool2d& p, const float* src, float* dst, int32_t* idx);
 /// Scalar reference of max_pool2d_backward.
 void max_pool2d_backward_reference(const MaxPool2d& p, const float* diff_dst, const int32_t* idx,
-                                   float* diff_src);
+                                   float* diff_src, Activation f = Activation::None, const float* dst = nullptr);
 
 /// Geometry of an average pooling (PyTorch's AvgPool2d(kernel, stride,
 /// padding) with count_include_pad = True, ceil_mode = False): input

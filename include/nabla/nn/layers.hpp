@@ -99,7 +99,7 @@ class Layer {
   virtual bool fuses_activation() const { return false; }
   /// True if backward can multiply dX by the previous layer's activation
   /// derivative while producing it (Dense: in the GEMM epilogue; Conv2D:
-  /// right after col2im).
+  /// right after col2im; MaxPool2D: in its scatter, from its output).
   virtual bool fuses_input_derivative() const { return false; }
   /// Sizes scratch for this input shape (called when it changes).
   virtual void prepare(const std::vector<int64_t>& /*input*/) {}
@@ -230,6 +230,9 @@ class MaxPool2D : public Layer {
   void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                 kernels::Activation input_deriv) override;
+  /// The derivative of the activation before the pool, from the pooled
+  /// output, in the scatter (max_pool2d_backward's f).
+  bool fuses_input_derivative() const override { return true; }
   kernels::MaxPool2d geom_;
   std::vector<int32_t> argmax_;
 };

@@ -763,10 +763,16 @@ void strided_backward_data(const ConvShape& sh_, const detail::ConvKernels& kern
     // dZ_n zero-padded by pt, pb, pl, pr.
     const float* dz = diff_dst + n * sh_.dst_image();
     float* padded = tl_scratch.padded.get(p.c_out * plane);
-    std::fill_n(padded, p.c_out * plane, 0.f);
-    for (int64_t o = 0; o < p.c_out; ++o)
-      for (int64_t y = 0; y < oh; ++y)
-        std::memcpy(padded + o * plane + (y + pt) * wz + pl, dz + (o * oh + y) * ow, sizeof(float) * ow);
+    for (int64_t o = 0; o < p.c_out; ++o) {
+      float* q = padded + o * plane;
+      std::fill_n(q, pt * wz + pl, 0.f);
+      for (int64_t y = 0; y < oh; ++y) {
+        float* row = q + (y + pt) * wz + pl;
+        std::memcpy(row, dz + (o * oh + y) * ow, sizeof(float) * ow);
+        std::fill_n(row + ow, y + 1 < oh ? pr + pl : pr, 0.f);  // this row's right, the next one's left
+      }
+      std::fill_n(q + (oh + pt) * wz, pb * wz, 0.f);
+    }
     float* dx = diff_src + n * sh_.src_image();
     float* c_buf = tl_scratch.col.get(p.c_in * max_cols);
     for (const Phase& ph : phases) {
@@ -777,15 +783,9 @@ void strided_backward_data(const ConvShape& sh_, const detail::ConvKernels& kern
         detail::gemm_validated(g);
       }
       for (int64_t c = 0; c < p.c_in; ++c)
-        for (int64_t t = 0; t < ph.nt; ++t) {
-          float* d = dx + (c * p.h + sh * (ph.t0 + t) + ph.r - p.pad_h) * p.w + sw * ph.s0 + ph.s - p.pad_w;
-          const float* g = c_buf + c * ph.cols + t * wz;
-          if (ph.k > 0) {
-            for (int64_t x = 0; x < ph.ns; ++x) d[x * sw] = g[x];
-          } else {
-            for (int64_t x = 0; x < ph.ns; ++x) d[x * sw] = 0.f;
-          }
-        }
+        kern.phase_merge(ph.nt, ph.ns, sw, ph.k > 0 ? c_buf + c * ph.cols : nullptr, wz,
+                         dx + (c * p.h + sh * ph.t0 + ph.r - p.pad_h) * p.w + sw * ph.s0 + ph.s - p.pad_w,
+                         sh * p.w);
     }
     if (src_act != Activation::None)
       kern.unpitch(p.c_in, p.h, p.w, p.w, p.h * p.w, dx, dx, src_act, src + n * sh_.src_image());

@@ -22,6 +22,7 @@
 #include "nabla/runtime/scratch.hpp"
 #include "kernels/activation/activation_math.hpp"
 #include "kernels/common/fma.hpp"
+#include "kernels/common/pairs.hpp"
 #include "kernels/common/tail.hpp"
 #include "kernels/conv/conv_internal.hpp"
 
@@ -263,45 +264,127 @@ void unpitch(int64_t planes, int64_t rows, int64_t cols, int64_t pitch, int64_t 
   }
 }
 
+// even[k] = s[2k], odd[k] = s[2k + 1] for k < pairs.
+template <class Arch>
+inline void deinterleave_row(const float* s, int64_t pairs, float* even, float* odd) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int64_t W = B::size;
+  B e, o;
+  int64_t k = 0;
+  for (; k + W <= pairs; k += W) {
+    deinterleave<Arch>(B::load_unaligned(s + 2 * k), B::load_unaligned(s + 2 * k + W), e, o);
+    e.store_unaligned(even + k);
+    o.store_unaligned(odd + k);
+  }
+  if (k == pairs) return;
+  const int64_t n = pairs - k, m = 2 * n;  // m < 2·W floats left
+  const B a = m >= W ? B::load_unaligned(s + 2 * k) : Tail<Arch>::load(s + 2 * k, m);
+  const B b = m > W ? Tail<Arch>::load(s + 2 * k + W, m - W) : B(0.f);
+  deinterleave<Arch>(a, b, e, o);
+  Tail<Arch>::store(even + k, n, e);
+  Tail<Arch>::store(odd + k, n, o);
+}
+
 // [planes, h, w] → [planes, sh, sw, hq, wq] (see ConvKernels::phase_split).
-// Column t = x + pw of a padded row goes to phase t mod sw at t div sw: a
-// strided copy per phase; stride 2 (the common case) is a deinterleave of
-// pairs, written so that the compiler vectorises it with this ISA's
-// permutes.
+// Row u of phase plane (α, β) holds padded row α + sh·u, that is image row
+// y = α + sh·u − ph (zeros outside the image), its column t = x + pw at
+// phase t mod sw, position t div sw. Each element of dst is written once:
+// zeros around the copied run, and stride 2 (the common case) as one
+// vectorised deinterleave of the row's pairs into its two phases.
 template <class Arch>
 void phase_split(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t sh, int64_t sw, int64_t hq,
                  int64_t wq, const float* src, float* dst) {
-  const int64_t plane_size = hq * wq, channel = sh * sw * plane_size;
-  zero_row<Arch>(dst, planes * channel);
-  for (int64_t c = 0; c < planes; ++c)
-    for (int64_t y = 0; y < h; ++y) {
-      const int64_t r = y + ph;
-      float* row = dst + c * channel + (r % sh) * sw * plane_size + (r / sh) * wq;
-      const float* __restrict s = src + (c * h + y) * w;
-      if (sw == 2) {
-        int64_t x = 0;
-        if (pw & 1) {  // x = 0 lands on phase 1
-          row[plane_size + (pw >> 1)] = s[0];
-          x = 1;
+  const int64_t plane_size = hq * wq;
+  // The run [v0, v1) of phase β that lies in the image (empty: v1 ≤ v0).
+  auto run = [&](int64_t beta, int64_t& v0, int64_t& v1) {
+    v0 = pw > beta ? (pw - beta + sw - 1) / sw : 0;
+    v1 = w - 1 + pw - beta < 0 ? 0 : std::min(wq, (w - 1 + pw - beta) / sw + 1);
+  };
+  auto zero_around = [&](float* d, int64_t v0, int64_t v1) {
+    if (v1 <= v0) return zero_row<Arch>(d, wq);
+    zero_row<Arch>(d, v0);
+    zero_row<Arch>(d + v1, wq - v1);
+  };
+  // Stride 2: x = 0 lands on phase 1 when pw is odd; from x1 = pw mod 2 on,
+  // the pair (x, x + 1) goes to both phases at (x + pw) / 2, and an odd
+  // element left at the end to phase 0.
+  int64_t e0 = 0, e1 = 0, o0 = 0, o1 = 0;
+  if (sw == 2) {
+    run(0, e0, e1);
+    run(1, o0, o1);
+  }
+  const int64_t x1 = std::min(w, pw & 1), pairs = (w - x1) / 2, at = (x1 + pw) >> 1;
+  for (int64_t c = 0; c < planes; ++c) {
+    if (c + 1 < planes)
+      for (int64_t k = 0; k < h * w; k += 16) __builtin_prefetch(src + (c + 1) * h * w + k);
+    for (int64_t alpha = 0; alpha < sh; ++alpha)
+      for (int64_t u = 0; u < hq; ++u) {
+        float* row = dst + ((c * sh + alpha) * sw * hq + u) * wq;  // phase (α, 0); (α, β) is β planes on
+        const int64_t y = alpha + sh * u - ph;
+        if (y < 0 || y >= h) {
+          for (int64_t beta = 0; beta < sw; ++beta) zero_row<Arch>(row + beta * plane_size, wq);
+          continue;
         }
-        // From here x + pw is even: the pair (x, x + 1) goes to both phases at (x + pw) / 2.
-        float* __restrict even = row + ((x + pw) >> 1);
-        float* __restrict odd = row + plane_size + ((x + pw) >> 1);
-        const int64_t pairs = (w - x) / 2;
-        const float* __restrict sp = s + x;
-        for (int64_t k = 0; k < pairs; ++k) {
-          even[k] = sp[2 * k];
-          odd[k] = sp[2 * k + 1];
+        const float* s = src + (c * h + y) * w;
+        if (sw == 2) {
+          float* odd = row + plane_size;
+          zero_around(row, e0, e1);
+          zero_around(odd, o0, o1);
+          if (x1) odd[pw >> 1] = s[0];
+          deinterleave_row<Arch>(s + x1, pairs, row + at, odd + at);
+          if ((w - x1) & 1) row[at + pairs] = s[w - 1];
+          continue;
         }
-        if ((w - x) & 1) even[pairs] = s[w - 1];
-        continue;
+        for (int64_t beta = 0; beta < sw; ++beta) {
+          int64_t v0, v1;
+          run(beta, v0, v1);
+          float* d = row + beta * plane_size;
+          zero_around(d, v0, v1);
+          for (int64_t v = v0; v < v1; ++v) d[v] = s[beta + sw * v - pw];
+        }
       }
-      for (int64_t beta = 0; beta < sw; ++beta) {
-        float* d = row + beta * plane_size;
-        int64_t v = pw > beta ? (pw - beta + sw - 1) / sw : 0;
-        for (int64_t x = v * sw + beta - pw; x < w; x += sw, ++v) d[v] = s[x];
+  }
+}
+
+// dst[t·ld_dst + x·sw] = src[t·ld_src + x] (src null: 0) for t < rows,
+// x < n; dst's other columns are left as they are (see
+// ConvKernels::phase_merge). Stride 2 on AVX-512: each vector of src
+// interleaved with zeros and stored under an every-other-lane mask.
+template <class Arch>
+void phase_merge(int64_t rows, int64_t n, int64_t sw, const float* src, int64_t ld_src, float* dst,
+                 int64_t ld_dst) {
+#ifdef __AVX512F__
+  if constexpr (std::is_same_v<Arch, xsimd::avx512f>) {
+    if (sw == 2) {
+      using B = xsimd::batch<float, Arch>;
+      auto lanes = [](int64_t k) {  // the even lanes below 2k (k ≤ 8)
+        return static_cast<__mmask16>(0x5555u & ((1u << (2 * k)) - 1));
+      };
+      for (int64_t t = 0; t < rows; ++t) {
+        const float* s = src ? src + t * ld_src : nullptr;
+        float* d = dst + t * ld_dst;
+        for (int64_t k = 0; k < n; k += 16) {
+          const int64_t m = std::min<int64_t>(16, n - k);
+          const B g = !s ? B(0.f) : m == 16 ? B::load_unaligned(s + k) : Tail<Arch>::load(s + k, m);
+          B lo, hi;
+          interleave<Arch>(g, B(0.f), lo, hi);
+          _mm512_mask_storeu_ps(d + 2 * k, lanes(std::min<int64_t>(m, 8)), lo);
+          if (m > 8) _mm512_mask_storeu_ps(d + 2 * k + 16, lanes(m - 8), hi);
+        }
       }
+      return;
     }
+  }
+#endif
+  for (int64_t t = 0; t < rows; ++t) {
+    float* d = dst + t * ld_dst;
+    if (src) {
+      const float* s = src + t * ld_src;
+      for (int64_t x = 0; x < n; ++x) d[x * sw] = s[x];
+    } else {
+      for (int64_t x = 0; x < n; ++x) d[x * sw] = 0.f;
+    }
+  }
 }
 
 // ---- direct convolution of one input channel (stride 1, no dilation) ---------
@@ -557,32 +640,6 @@ void wino_input(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, in
   }
 }
 
-// (a0 b0 a1 b1 …): the first and second halves of a and b interleaved
-// (xsimd 8's zip_lo/zip_hi interleave within each 128-bit lane on AVX).
-template <class Arch>
-inline void interleave(xsimd::batch<float, Arch> a, xsimd::batch<float, Arch> b, xsimd::batch<float, Arch>& lo,
-                       xsimd::batch<float, Arch>& hi) {
-#ifdef __AVX512F__
-  if constexpr (std::is_same_v<Arch, xsimd::avx512f>) {
-    const __m512i il = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i ih = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    lo = _mm512_permutex2var_ps(a, il, b);
-    hi = _mm512_permutex2var_ps(a, ih, b);
-    return;
-  }
-#endif
-#ifdef __AVX2__
-  if constexpr (std::is_same_v<Arch, xsimd::fma3<xsimd::avx2>>) {
-    const __m256 u = _mm256_unpacklo_ps(a, b), v = _mm256_unpackhi_ps(a, b);
-    lo = _mm256_permute2f128_ps(u, v, 0x20);
-    hi = _mm256_permute2f128_ps(u, v, 0x31);
-    return;
-  }
-#endif
-  lo = xsimd::zip_lo(a, b);
-  hi = xsimd::zip_hi(a, b);
-}
-
 template <class Arch>
 void wino_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_t tw, const float* m, int64_t ld,
                  const float* bias, Activation f, const float* act, float* dst) {
@@ -637,5 +694,5 @@ void wino_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_t tw,
 #define NABLA_CONV_KERNELS(ARCH)                                                                         \
   ::nabla::kernels::detail::ConvKernels {                                                               \
     &im2col<ARCH>, &col2im<ARCH>, &direct1_forward<ARCH>, &direct1_backward_weights<ARCH>, &unpitch<ARCH>, \
-        &phase_split<ARCH>, &wino_input<ARCH>, &wino_output<ARCH>                                       \
+        &phase_split<ARCH>, &phase_merge<ARCH>, &wino_input<ARCH>, &wino_output<ARCH>                                       \
   }

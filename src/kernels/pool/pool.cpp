@@ -48,7 +48,7 @@ bool validate(const char* fn, const Geometry& p) {
 
 // "64x6x28x28,k2,s2": the shape `nabla prof` prints for a pooling call.
 template <class Geometry>
-trace::Call pool_call(const Geometry& p, const char* op, int64_t in, int64_t out) {
+trace::Call pool_call(const Geometry& p, const std::string& op, int64_t in, int64_t out) {
   auto s = [](int64_t v) { return std::to_string(v); };
   const double planes = static_cast<double>(p.n * p.c), fi = static_cast<double>(in), fo = static_cast<double>(out);
   return {detail::variant_name(op, active_isa()),
@@ -81,15 +81,27 @@ void max_pool2d_forward(const MaxPool2d& p, const float* src, float* dst, int32_
   over_planes(p.n * p.c, p.h * p.w, [&](int64_t q0, int64_t q1) { k.max_forward(p, q1 - q0, src + q0 * in, dst + q0 * out, idx + q0 * out); });
 }
 
-void max_pool2d_backward(const MaxPool2d& p, const float* diff_dst, const int32_t* idx, float* diff_src) {
+void max_pool2d_backward(const MaxPool2d& p, const float* diff_dst, const int32_t* idx, float* diff_src,
+                         Activation f, const float* dst) {
   const char* fn = "max_pool2d_backward";
+  check_activation(f, fn);
+  if (derivative_uses_input(f.kind))
+    throw Error(std::string(fn) + ": the fused derivative of " + activation_name(f) +
+                " needs the activation's input, which pooling does not keep; apply it with activation_backward");
   if (!validate(fn, p)) return;
   if (!diff_dst || !idx || !diff_src) throw Error(std::string(fn) + ": null diff_dst, idx or diff_src" + describe(p));
+  if (!f.is_none() && !dst)
+    throw Error(std::string(fn) + ": null dst (the pooled output " + activation_name(f) + "'s derivative comes from)" +
+                describe(p));
   const auto& k = detail::pool_kernels(active_isa());
   const int64_t in = p.h * p.w, out = p.out_h() * p.out_w();
-  const trace::KernelScope scope([&] { return pool_call(p, "maxpool_bwd", in, out); });
+  const trace::KernelScope scope([&] {
+    return pool_call(p, f.is_none() ? std::string("maxpool_bwd") : std::string("maxpool_bwd_d") + activation_name(f), in,
+                     out);
+  });
   over_planes(p.n * p.c, p.h * p.w, [&](int64_t q0, int64_t q1) {
-    k.max_backward(p, q1 - q0, diff_dst + q0 * out, idx + q0 * out, diff_src + q0 * in);
+    k.max_backward(p, q1 - q0, diff_dst + q0 * out, idx + q0 * out, diff_src + q0 * in, f,
+                   f.is_none() ? nullptr : dst + q0 * out);
   });
 }
 

@@ -13,8 +13,10 @@ namespace nabla::kernels::detail {
 /// planes (p.n and p.c are ignored) on the calling thread.
 struct PoolKernels {
   void (*max_forward)(const MaxPool2d& p, int64_t planes, const float* src, float* dst, int32_t* idx);
+  /// f: the derivative fused from dst (see max_pool2d_backward); None
+  /// ignores dst.
   void (*max_backward)(const MaxPool2d& p, int64_t planes, const float* diff_dst, const int32_t* idx,
-                       float* diff_src);
+                       float* diff_src, Activation f, const float* dst);
   void (*avg_forward)(const AvgPool2d& p, int64_t planes, const float* src, float* dst);
   void (*avg_backward)(const AvgPool2d& p, int64_t planes, const float* diff_dst, float* diff_src);
   void (*gap_forward)(int64_t planes, int64_t plane, const float* src, float* dst);

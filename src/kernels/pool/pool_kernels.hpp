@@ -20,6 +20,8 @@
 
 #include <cstdint>
 
+#include "kernels/activation/activation_math.hpp"
+#include "kernels/common/pairs.hpp"
 #include "kernels/pool/pool_internal.hpp"
 
 #if defined(__SSE2__)
@@ -29,10 +31,10 @@
 namespace nabla::kernels::detail {
 namespace {
 
-// Even/odd column split of 2V consecutive floats (a: first V, b: next V), its
-// inverse, and loads/stores of the first k lanes (masked where the ISA has
-// them) for the last, partial vector of a row. One specialisation per ISA,
-// for the TU compiled with it.
+// Loads and stores of the first k lanes (masked where the ISA has them), of
+// floats and of arg-max indices, for the last, partial vector of a row. One
+// specialisation per ISA, for the TU compiled with it. The even/odd column
+// split of 2V floats and its inverse are common/pairs.hpp's.
 template <class B>
 struct Pairs;
 
@@ -41,18 +43,6 @@ template <>
 struct Pairs<xsimd::batch<float, xsimd::avx512f>> {
   using B = xsimd::batch<float, xsimd::avx512f>;
   using I = xsimd::batch<int32_t, xsimd::avx512f>;
-  static void deinterleave(B a, B b, B& even, B& odd) {
-    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    even = _mm512_permutex2var_ps(a, ie, b);
-    odd = _mm512_permutex2var_ps(a, io, b);
-  }
-  static void interleave(B even, B odd, B& a, B& b) {
-    const __m512i il = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i ih = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    a = _mm512_permutex2var_ps(even, il, odd);
-    b = _mm512_permutex2var_ps(even, ih, odd);
-  }
   // The first k lanes (0 <= k <= 16); the others read as 0 and are not stored.
   static __mmask16 mask(int64_t k) { return static_cast<__mmask16>((1u << k) - 1u); }
   static B load_n(const float* p, int64_t k) { return _mm512_maskz_loadu_ps(mask(k), p); }
@@ -65,19 +55,6 @@ template <>
 struct Pairs<xsimd::batch<float, xsimd::fma3<xsimd::avx2>>> {
   using B = xsimd::batch<float, xsimd::fma3<xsimd::avx2>>;
   using I = xsimd::batch<int32_t, xsimd::fma3<xsimd::avx2>>;
-  static void deinterleave(B a, B b, B& even, B& odd) {
-    // shuffle gives [a0 a2 b0 b2 | a4 a6 b4 b6]; the 64-bit permute puts the a's first.
-    const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-    const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-    even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
-    odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
-  }
-  static void interleave(B even, B odd, B& a, B& b) {
-    const __m256 lo = _mm256_unpacklo_ps(even, odd);  // e0 o0 e1 o1 | e4 o4 e5 o5
-    const __m256 hi = _mm256_unpackhi_ps(even, odd);  // e2 o2 e3 o3 | e6 o6 e7 o7
-    a = _mm256_permute2f128_ps(lo, hi, 0x20);
-    b = _mm256_permute2f128_ps(lo, hi, 0x31);
-  }
   // The first k lanes (0 <= k <= 8); the others read as 0 and are not stored.
   static __m256i mask(int64_t k) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(k)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -92,14 +69,6 @@ template <>
 struct Pairs<xsimd::batch<float, xsimd::sse2>> {
   using B = xsimd::batch<float, xsimd::sse2>;
   using I = xsimd::batch<int32_t, xsimd::sse2>;
-  static void deinterleave(B a, B b, B& even, B& odd) {
-    even = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-    odd = _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-  }
-  static void interleave(B even, B odd, B& a, B& b) {
-    a = _mm_unpacklo_ps(even, odd);
-    b = _mm_unpackhi_ps(even, odd);
-  }
   // The first k lanes (0 <= k <= 4), staged (SSE2 has no masked moves).
   template <class T, class V>
   static V load_staged(const T* p, int64_t k) {
@@ -158,6 +127,7 @@ void max2x2_forward_plane(int64_t w, int64_t oh, int64_t ow, const float* src, f
                           int32_t* idx) {
   using I = xsimd::batch<int32_t, typename B::arch_type>;
   using P = Pairs<B>;
+  using A = typename B::arch_type;
   constexpr int64_t V = B::size;
   const I lane2 = even_lanes<I>();
   const I one(1), wv(static_cast<int32_t>(w)), w1(static_cast<int32_t>(w + 1));
@@ -176,11 +146,11 @@ void max2x2_forward_plane(int64_t w, int64_t oh, int64_t ow, const float* src, f
       const int64_t k0 = 2 * k < V ? 2 * k : V, k1 = 2 * k - k0;
       B e0, o0, e1, o1;
       if (k == V) {
-        P::deinterleave(B::load_unaligned(r0 + 2 * x), B::load_unaligned(r0 + 2 * x + V), e0, o0);
-        P::deinterleave(B::load_unaligned(r1 + 2 * x), B::load_unaligned(r1 + 2 * x + V), e1, o1);
+        deinterleave<A>(B::load_unaligned(r0 + 2 * x), B::load_unaligned(r0 + 2 * x + V), e0, o0);
+        deinterleave<A>(B::load_unaligned(r1 + 2 * x), B::load_unaligned(r1 + 2 * x + V), e1, o1);
       } else {
-        P::deinterleave(P::load_n(r0 + 2 * x, k0), P::load_n(r0 + 2 * x + V, k1), e0, o0);
-        P::deinterleave(P::load_n(r1 + 2 * x, k0), P::load_n(r1 + 2 * x + V, k1), e1, o1);
+        deinterleave<A>(P::load_n(r0 + 2 * x, k0), P::load_n(r0 + 2 * x + V, k1), e0, o0);
+        deinterleave<A>(P::load_n(r1 + 2 * x, k0), P::load_n(r1 + 2 * x + V, k1), e1, o1);
       }
       const I base = lane2 + I(static_cast<int32_t>(2 * y * w + 2 * x));
       B m = e0;
@@ -204,11 +174,14 @@ void max2x2_forward_plane(int64_t w, int64_t oh, int64_t ow, const float* src, f
   }
 }
 
-template <class B>
+// op: the fused derivative (ActOp), from out (the pooled output; null when
+// op is None's).
+template <class B, class Op>
 void max2x2_backward_plane(int64_t h, int64_t w, int64_t oh, int64_t ow, const float* diff_dst,
-                           const int32_t* idx, float* diff_src) {
+                           const int32_t* idx, float* diff_src, Op op, const float* out) {
   using I = xsimd::batch<int32_t, typename B::arch_type>;
   using P = Pairs<B>;
+  using A = typename B::arch_type;
   constexpr int64_t V = B::size;
   const I lane2 = even_lanes<I>();
   const I zero(0), one(1), wv(static_cast<int32_t>(w)), w1(static_cast<int32_t>(w + 1));
@@ -221,18 +194,21 @@ void max2x2_backward_plane(int64_t h, int64_t w, int64_t oh, int64_t ow, const f
     for (int64_t l = 0; l < ow; l += 16) {
       __builtin_prefetch(g + 4 * ow + l);
       __builtin_prefetch(id + 4 * ow + l);
+      if (out) __builtin_prefetch(out + (y + 4) * ow + l);
     }
     for (int64_t x = 0; x < ow; x += V) {
       const int64_t k = ow - x < V ? ow - x : V;
       const int64_t k0 = 2 * k < V ? 2 * k : V, k1 = 2 * k - k0;
       const bool full = k == V;
-      const I gv = xsimd::bitwise_cast<I>(full ? B::load_unaligned(g + x) : P::load_n(g + x, k));
+      B gf = full ? B::load_unaligned(g + x) : P::load_n(g + x, k);
+      if (out) gf = op.bwd(gf, full ? B::load_unaligned(out + y * ow + x) : P::load_n(out + y * ow + x, k));
+      const I gv = xsimd::bitwise_cast<I>(gf);
       const I iv = full ? I::load_unaligned(id + x) : P::load_n(id + x, k);
       const I base = lane2 + I(static_cast<int32_t>(2 * y * w + 2 * x));
       auto at = [&](I pos) { return xsimd::bitwise_cast<B>(xsimd::select(iv == pos, gv, zero)); };
       auto put = [&](float* row, B even, B odd) {
         B a, b;
-        P::interleave(even, odd, a, b);
+        interleave<A>(even, odd, a, b);
         if (full) {
           a.store_unaligned(row + 2 * x);
           b.store_unaligned(row + 2 * x + V);
@@ -273,22 +249,40 @@ void max_forward(const MaxPool2d& p, int64_t planes, const float* src, float* ds
   }
 }
 
+// f (not None): each dY times f'(·) from the pooled output dst before the
+// scatter (see max_pool2d_backward). The general path scatters V outputs at
+// a time from a staged vector.
 template <class B>
 void max_backward(const MaxPool2d& p, int64_t planes, const float* diff_dst, const int32_t* idx,
-                  float* diff_src) {
+                  float* diff_src, Activation f, const float* dst) {
+  using P = Pairs<B>;
+  constexpr int64_t V = B::size;
   const int64_t oh = p.out_h(), ow = p.out_w(), in = p.h * p.w, out = oh * ow;
   const bool fast = p.kernel == 2 && p.stride == 2 && p.padding == 0;
-  for (int64_t q = 0; q < planes; ++q) {
-    const float* g = diff_dst + q * out;
-    const int32_t* id = idx + q * out;
-    float* d = diff_src + q * in;
-    if (fast) {
-      max2x2_backward_plane<B>(p.h, p.w, oh, ow, g, id, d);
-      continue;
+  if (f.is_none()) dst = nullptr;
+  with_activation(f, [&](auto op) {
+    for (int64_t q = 0; q < planes; ++q) {
+      const float* g = diff_dst + q * out;
+      const int32_t* id = idx + q * out;
+      const float* y = dst ? dst + q * out : nullptr;
+      float* d = diff_src + q * in;
+      if (fast) {
+        max2x2_backward_plane<B>(p.h, p.w, oh, ow, g, id, d, op, y);
+        continue;
+      }
+      for (int64_t i = 0; i < in; ++i) d[i] = 0.f;
+      if (!y) {
+        for (int64_t o = 0; o < out; ++o) d[id[o]] += g[o];
+        continue;
+      }
+      alignas(64) float t[V];
+      for (int64_t o = 0; o < out; o += V) {
+        const int64_t k = out - o < V ? out - o : V;
+        op.bwd(P::load_n(g + o, k), P::load_n(y + o, k)).store_aligned(t);
+        for (int64_t l = 0; l < k; ++l) d[id[o + l]] += t[l];
+      }
     }
-    for (int64_t i = 0; i < in; ++i) d[i] = 0.f;
-    for (int64_t o = 0; o < out; ++o) d[id[o]] += g[o];
-  }
+  });
 }
 
 // ---- average pooling ----------------------------------------------------------
@@ -312,11 +306,12 @@ inline void valid_cols(int64_t w, int64_t ow, int64_t s, int64_t col0, int64_t& 
 template <class B>
 inline B load_cols(const float* row, int64_t s, int64_t k) {
   using P = Pairs<B>;
+  using A = typename B::arch_type;
   constexpr int64_t V = B::size;
   if (s == 1) return k == V ? B::load_unaligned(row) : P::load_n(row, k);
   const int64_t n = 2 * k - 1, k0 = n < V ? n : V, k1 = n - k0;  // 2k − 1 inputs
   B e, o;
-  P::deinterleave(k0 == V ? B::load_unaligned(row) : P::load_n(row, k0), P::load_n(row + V, k1), e, o);
+  deinterleave<A>(k0 == V ? B::load_unaligned(row) : P::load_n(row, k0), P::load_n(row + V, k1), e, o);
   return e;
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "nabla/error.hpp"
+#include "nabla/kernels/activation.hpp"
 #include "nabla/kernels/pool.hpp"
 
 namespace nabla::kernels {
@@ -34,12 +35,17 @@ void max_pool2d_forward_reference(const MaxPool2d& p, const float* src, float* d
 }
 
 void max_pool2d_backward_reference(const MaxPool2d& p, const float* diff_dst, const int32_t* idx,
-                                   float* diff_src) {
+                                   float* diff_src, Activation f, const float* dst) {
   if (p.kernel < 1 || p.stride < 1 || p.padding < 0) throw Error("max_pool2d_backward_reference: bad geometry");
   const int64_t in = p.h * p.w, out = p.out_h() * p.out_w();
   for (int64_t i = 0; i < p.n * p.c * in; ++i) diff_src[i] = 0.f;
   for (int64_t q = 0; q < p.n * p.c; ++q)
-    for (int64_t o = 0; o < out; ++o) diff_src[q * in + idx[q * out + o]] += diff_dst[q * out + o];
+    for (int64_t o = 0; o < out; ++o) {
+      const int64_t at = q * out + o;
+      const float g = f.is_none() ? diff_dst[at]
+                                  : static_cast<float>(activation_backward_reference(f, diff_dst[at], dst[at]));
+      diff_src[q * in + idx[at]] += g;
+    }
 }
 
 // Average pooling in the documented order: per output, the window row-major
