@@ -774,18 +774,43 @@ void strided_backward_data(const ConvShape& sh_, const detail::ConvKernels& kern
       std::fill_n(q + (oh + pt) * wz, pb * wz, 0.f);
     }
     float* dx = diff_src + n * sh_.src_image();
-    float* c_buf = tl_scratch.col.get(p.c_in * max_cols);
-    for (const Phase& ph : phases) {
-      if (ph.k > 0) {
-        detail::GemmArgs g{false, false, p.c_in, ph.cols, ph.k, 1.f, wt + ph.w_at, ph.k, padded, ph.cols, 0.f,
-                           c_buf, ph.cols, Epilogue{}};
-        g.b_rows = offsets + ph.off_at;
-        detail::gemm_validated(g);
+    // Stride 2 across: the two column phases of a row phase side by side in
+    // the buffer, joined into whole rows (phase_join); else each phase into
+    // its every sw-th column.
+    const int64_t slot = p.c_in * max_cols;
+    float* c_buf = tl_scratch.col.get((sw == 2 ? 2 : 1) * slot);
+    auto product = [&](const Phase& ph, float* c) {
+      if (ph.k == 0) return;
+      detail::GemmArgs g{false, false, p.c_in, ph.cols, ph.k, 1.f, wt + ph.w_at, ph.k, padded, ph.cols, 0.f,
+                         c, ph.cols, Epilogue{}};
+      g.b_rows = offsets + ph.off_at;
+      detail::gemm_validated(g);
+    };
+    if (sw == 2) {
+      for (size_t i = 0; i < phases.size();) {
+        // phases are ordered by (r, s): one or two of them share r.
+        const Phase& a = phases[i];
+        const Phase* e = a.s == 0 ? &a : nullptr;
+        const Phase* o = a.s == 1 ? &a : i + 1 < phases.size() && phases[i + 1].r == a.r ? &phases[i + 1] : nullptr;
+        i += e && o ? 2 : 1;
+        if (e) product(*e, c_buf);
+        if (o) product(*o, c_buf + slot);
+        const bool e_zero = !e || e->k == 0, o_zero = !o || o->k == 0;
+        for (int64_t c = 0; c < p.c_in; ++c)
+          kern.phase_join(a.nt, p.w, p.pad_w, e_zero ? nullptr : c_buf + c * e->cols, e_zero ? 0 : e->s0,
+                          o_zero ? nullptr : c_buf + slot + c * o->cols, o_zero ? 0 : o->s0, wz,
+                          dx + (c * p.h + sh * a.t0 + a.r - p.pad_h) * p.w, sh * p.w);
       }
-      for (int64_t c = 0; c < p.c_in; ++c)
-        kern.phase_merge(ph.nt, ph.ns, sw, ph.k > 0 ? c_buf + c * ph.cols : nullptr, wz,
-                         dx + (c * p.h + sh * ph.t0 + ph.r - p.pad_h) * p.w + sw * ph.s0 + ph.s - p.pad_w,
-                         sh * p.w);
+    } else {
+      for (const Phase& ph : phases) {
+        product(ph, c_buf);
+        for (int64_t c = 0; c < p.c_in; ++c)
+          for (int64_t t = 0; t < ph.nt; ++t) {
+            float* d = dx + (c * p.h + sh * (ph.t0 + t) + ph.r - p.pad_h) * p.w + sw * ph.s0 + ph.s - p.pad_w;
+            const float* g = c_buf + c * ph.cols + t * wz;
+            for (int64_t x = 0; x < ph.ns; ++x) d[x * sw] = ph.k > 0 ? g[x] : 0.f;
+          }
+      }
     }
     if (src_act != Activation::None)
       kern.unpitch(p.c_in, p.h, p.w, p.w, p.h * p.w, dx, dx, src_act, src + n * sh_.src_image());

@@ -42,11 +42,12 @@ struct ConvKernels {
   /// implicit path of a strided layer, conv.cpp's ImplicitLayout).
   void (*phase_split)(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t sh, int64_t sw,
                       int64_t hq, int64_t wq, const float* src, float* dst);
-  /// dst[t·ld_dst + x·sw] = src[t·ld_src + x] for t < rows, x < n (src
-  /// null: zeros); dst's other columns are left as they are. One input
-  /// phase's rows of the strided backward-data into the image.
-  void (*phase_merge)(int64_t rows, int64_t n, int64_t sw, const float* src, int64_t ld_src, float* dst,
-                      int64_t ld_dst);
+  /// Stride 2: rows of w inputs from their two column phases, input x of
+  /// row t from phase (x + pw) mod 2 at S = (x + pw) div 2: even[t·ld_src +
+  /// S − e0] or odd[t·ld_src + S − o0] (null: zeros), into dst (rows ld_dst
+  /// apart), every element written once.
+  void (*phase_join)(int64_t rows, int64_t w, int64_t pw, const float* even, int64_t e0, const float* odd,
+                     int64_t o0, int64_t ld_src, float* dst, int64_t ld_dst);
   /// Winograd F(2×2, 3×3) input transform of one image (conv.cpp's
   /// winograd_run): src [planes, h, w] zero-padded by ph, pw (and up to
   /// 2·th + 2 rows, 2·tw + 2 columns) into `pad` (planes·(2·th + 2)·2·(tw + 1)

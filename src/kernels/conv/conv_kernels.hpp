@@ -346,44 +346,40 @@ void phase_split(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, i
   }
 }
 
-// dst[t·ld_dst + x·sw] = src[t·ld_src + x] (src null: 0) for t < rows,
-// x < n; dst's other columns are left as they are (see
-// ConvKernels::phase_merge). Stride 2 on AVX-512: each vector of src
-// interleaved with zeros and stored under an every-other-lane mask.
+// The inverse of deinterleave_row: s[2k] = even[k], s[2k + 1] = odd[k] for
+// k < pairs (even or odd null: zeros).
 template <class Arch>
-void phase_merge(int64_t rows, int64_t n, int64_t sw, const float* src, int64_t ld_src, float* dst,
-                 int64_t ld_dst) {
-#ifdef __AVX512F__
-  if constexpr (std::is_same_v<Arch, xsimd::avx512f>) {
-    if (sw == 2) {
-      using B = xsimd::batch<float, Arch>;
-      auto lanes = [](int64_t k) {  // the even lanes below 2k (k ≤ 8)
-        return static_cast<__mmask16>(0x5555u & ((1u << (2 * k)) - 1));
-      };
-      for (int64_t t = 0; t < rows; ++t) {
-        const float* s = src ? src + t * ld_src : nullptr;
-        float* d = dst + t * ld_dst;
-        for (int64_t k = 0; k < n; k += 16) {
-          const int64_t m = std::min<int64_t>(16, n - k);
-          const B g = !s ? B(0.f) : m == 16 ? B::load_unaligned(s + k) : Tail<Arch>::load(s + k, m);
-          B lo, hi;
-          interleave<Arch>(g, B(0.f), lo, hi);
-          _mm512_mask_storeu_ps(d + 2 * k, lanes(std::min<int64_t>(m, 8)), lo);
-          if (m > 8) _mm512_mask_storeu_ps(d + 2 * k + 16, lanes(m - 8), hi);
-        }
-      }
-      return;
-    }
+inline void interleave_row(const float* even, const float* odd, int64_t pairs, float* s) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int64_t W = B::size;
+  const B zero(0.f);
+  B a, b;
+  int64_t k = 0;
+  for (; k + W <= pairs; k += W) {
+    interleave<Arch>(even ? B::load_unaligned(even + k) : zero, odd ? B::load_unaligned(odd + k) : zero, a, b);
+    a.store_unaligned(s + 2 * k);
+    b.store_unaligned(s + 2 * k + W);
   }
-#endif
+  if (k == pairs) return;
+  const int64_t n = pairs - k, m = 2 * n;
+  interleave<Arch>(even ? Tail<Arch>::load(even + k, n) : zero, odd ? Tail<Arch>::load(odd + k, n) : zero, a, b);
+  if (m >= W) a.store_unaligned(s + 2 * k);
+  else Tail<Arch>::store(s + 2 * k, m, a);
+  if (m > W) Tail<Arch>::store(s + 2 * k + W, m - W, b);
+}
+
+// Image rows from their two column phases (see ConvKernels::phase_join).
+template <class Arch>
+void phase_join(int64_t rows, int64_t w, int64_t pw, const float* even, int64_t e0, const float* odd, int64_t o0,
+                int64_t ld_src, float* dst, int64_t ld_dst) {
+  const int64_t x1 = std::min(w, pw & 1), pairs = (w - x1) / 2, at = (x1 + pw) >> 1;
   for (int64_t t = 0; t < rows; ++t) {
+    const float* e = even ? even + t * ld_src + (at - e0) : nullptr;
+    const float* o = odd ? odd + t * ld_src + (at - o0) : nullptr;
     float* d = dst + t * ld_dst;
-    if (src) {
-      const float* s = src + t * ld_src;
-      for (int64_t x = 0; x < n; ++x) d[x * sw] = s[x];
-    } else {
-      for (int64_t x = 0; x < n; ++x) d[x * sw] = 0.f;
-    }
+    if (x1) d[0] = odd ? odd[t * ld_src + (pw >> 1) - o0] : 0.f;
+    interleave_row<Arch>(e, o, pairs, d + x1);
+    if ((w - x1) & 1) d[w - 1] = e ? e[pairs] : 0.f;
   }
 }
 
@@ -694,5 +690,5 @@ void wino_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_t tw,
 #define NABLA_CONV_KERNELS(ARCH)                                                                         \
   ::nabla::kernels::detail::ConvKernels {                                                               \
     &im2col<ARCH>, &col2im<ARCH>, &direct1_forward<ARCH>, &direct1_backward_weights<ARCH>, &unpitch<ARCH>, \
-        &phase_split<ARCH>, &phase_merge<ARCH>, &wino_input<ARCH>, &wino_output<ARCH>                                       \
+        &phase_split<ARCH>, &phase_join<ARCH>, &wino_input<ARCH>, &wino_output<ARCH>                                       \
   }
