@@ -389,24 +389,9 @@ struct ImplicitLayout {
         cols((oh - 1) * wq + ow) {}
 
   // One image into the calling thread's padded buffer (a stride splits it
-  // into its phases with the ISA's kernel).
+  // into its phases; stride 1 is the one phase) with the ISA's kernel.
   const float* pad(const float* src, const detail::ConvKernels& kern) const {
-    const int64_t plane_size = hq * wq, channel = sh * sw * plane_size;
-    float* b = tl_scratch.padded.get(planes * channel);
-    if (sh == 1 && sw == 1) {
-      for (int64_t c = 0; c < planes; ++c, src += h * w) {
-        float* plane = b + c * plane_size;
-        std::fill_n(plane, ph * wq, 0.f);
-        for (int64_t y = 0; y < h; ++y) {
-          float* row = plane + (y + ph) * wq;
-          std::fill_n(row, pw, 0.f);
-          std::memcpy(row + pw, src + y * w, sizeof(float) * w);
-          std::fill_n(row + pw + w, pw, 0.f);
-        }
-        std::fill_n(plane + (ph + h) * wq, ph * wq, 0.f);
-      }
-      return b;
-    }
+    float* b = tl_scratch.padded.get(planes * sh * sw * hq * wq);
     kern.phase_split(planes, h, w, ph, pw, sh, sw, hq, wq, src, b);
     return b;
   }
@@ -436,33 +421,29 @@ struct ImplicitLayout {
   }
 
   // The weight gradient of one image from dz on the padded pitch (dzp
-  // [m, cols], zero in the wasted columns), with beta: C [m, K] = dzp ·
-  // colᵀ, or, transposed, C [K, m] = col · dzpᵀ (see
-  // conv2d_backward_weights_run).
+  // [m, cols], rows oh·wq apart, zero in the wasted columns; see pitch),
+  // with beta: C [m, K] = dzp · colᵀ, or, transposed, C [K, m] = col · dzpᵀ
+  // (see conv2d_backward_weights_run).
   void gemm_wgrad(int64_t m, const float* dzp, const float* padded, const int64_t* off, float beta, float* c,
                   bool transposed) const {
     const int64_t k = planes * kh * kw;
     if (transposed) {
-      detail::GemmArgs g{false, true, k, m, cols, 1.f, padded, cols, dzp, cols, beta, c, m, Epilogue{}};
+      detail::GemmArgs g{false, true, k, m, cols, 1.f, padded, cols, dzp, oh * wq, beta, c, m, Epilogue{}};
       g.a_rows = off;
       detail::gemm_validated(g);
     } else {
-      detail::GemmArgs g{false, true, m, k, cols, 1.f, dzp, cols, padded, cols, beta, c, k, Epilogue{}};
+      detail::GemmArgs g{false, true, m, k, cols, 1.f, dzp, oh * wq, padded, cols, beta, c, k, Epilogue{}};
       g.b_rows = off;
       detail::gemm_validated(g);
     }
   }
 
-  // src [m, oh, ow] onto the padded pitch [m, cols], zeros in the wasted
-  // columns, in the calling thread's column buffer.
-  const float* pitch(int64_t m, const float* src) const {
-    float* b = tl_scratch.col.get(m * cols);
-    for (int64_t o = 0; o < m; ++o)
-      for (int64_t y = 0; y < oh; ++y, src += ow) {
-        float* row = b + o * cols + y * wq;
-        std::memcpy(row, src, sizeof(float) * ow);
-        if (y + 1 < oh) std::fill_n(row + ow, wq - ow, 0.f);
-      }
+  // src [m, oh, ow] onto the padded pitch, [m, oh, wq] with zeros in the
+  // wasted columns (the GEMMs read the first cols of each oh·wq), in the
+  // calling thread's column buffer, with the ISA's kernel.
+  const float* pitch(int64_t m, const float* src, const detail::ConvKernels& kern) const {
+    float* b = tl_scratch.col.get(m * oh * wq);
+    kern.phase_split(m, oh, ow, 0, 0, 1, 1, oh, wq, src, b);
     return b;
   }
 
@@ -941,7 +922,7 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
     if (implicit) {
       for (int64_t n = n0; n < n1; ++n) {
         const float* padded = L.pad(src + n * s.src_image(), kern);
-        const float* dzp = L.pitch(p.c_out, diff_dst + n * s.dst_image());
+        const float* dzp = L.pitch(p.c_out, diff_dst + n * s.dst_image(), kern);
         L.gemm_wgrad(p.c_out, dzp, padded, off, n == n0 ? 0.f : 1.f, partial + g * wsize, transposed);
       }
       return;

@@ -39,7 +39,8 @@ struct ConvKernels {
                   float* dst, Activation f, const float* act);
   /// One image [planes, h, w] → its zero-padded phase planes [planes, sh,
   /// sw, hq, wq]: phase (α, β) holds padded[α + sh·u, β + sw·v] (the
-  /// implicit path of a strided layer, conv.cpp's ImplicitLayout).
+  /// implicit path, conv.cpp's ImplicitLayout; stride 1: the zero-padded
+  /// image itself).
   void (*phase_split)(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t sh, int64_t sw,
                       int64_t hq, int64_t wq, const float* src, float* dst);
   /// Stride 2: rows of w inputs from their two column phases, input x of

@@ -285,7 +285,8 @@ inline void deinterleave_row(const float* s, int64_t pairs, float* even, float* 
   Tail<Arch>::store(odd + k, n, o);
 }
 
-// [planes, h, w] → [planes, sh, sw, hq, wq] (see ConvKernels::phase_split).
+// [planes, h, w] → [planes, sh, sw, hq, wq] (see ConvKernels::phase_split;
+// stride 1: the zero-padded image, hq = h + 2·ph, wq = w + 2·pw).
 // Row u of phase plane (α, β) holds padded row α + sh·u, that is image row
 // y = α + sh·u − ph (zeros outside the image), its column t = x + pw at
 // phase t mod sw, position t div sw. Each element of dst is written once:
@@ -340,7 +341,9 @@ void phase_split(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, i
           run(beta, v0, v1);
           float* d = row + beta * plane_size;
           zero_around(d, v0, v1);
-          for (int64_t v = v0; v < v1; ++v) d[v] = s[beta + sw * v - pw];
+          if (sw == 1 && v1 > v0) copy_rows<Arch>(d + v0, 0, s + v0 - pw, 0, 1, v1 - v0);
+          else
+            for (int64_t v = v0; v < v1; ++v) d[v] = s[beta + sw * v - pw];
         }
       }
   }
