@@ -98,18 +98,24 @@ bool gemm_packs_a(const GemmConfig& cfg, const GemmArgs& g) {
 
 const GemmVariant& select_variant(std::span<const GemmVariant> variants, int64_t m, int64_t n, int64_t k,
                                   bool a_in_place) {
-  // Modelled cycles: every tile runs the full MR×NR tile over k; a k step
-  // issues MR·NR/W vector FMAs and MR broadcasts + NR/W loads, at two of
-  // each per cycle, so narrow tiles are load-bound (8x16: 9 loads per 8
-  // FMAs). Plus a fixed cost per tile for C, the epilogue and the loop.
-  // Padding waste dominates; the rest prefers tiles with fewer loads per FMA.
+  // Modelled cycles: every tile runs the full MR rows over k, NR columns
+  // wide (the last column panel only as many vectors as it needs, see
+  // with_panel_width); a k step issues MR·NR/W vector FMAs and MR
+  // broadcasts + NR/W loads, at two of each per cycle, so narrow tiles are
+  // load-bound (8x16: 9 loads per 8 FMAs). Plus a fixed cost per tile for
+  // C, the epilogue and the loop. Padding waste dominates; the rest prefers
+  // tiles with fewer loads per FMA.
   const GemmVariant* best = &variants.front();
   double best_cost = -1;
   for (const GemmVariant& v : variants) {
-    const double tiles = static_cast<double>((m + v.mr - 1) / v.mr) * static_cast<double>((n + v.nr - 1) / v.nr);
-    const double width = v.isa == Isa::Avx512 ? 16 : v.isa == Isa::Avx2 ? 8 : 4;
-    const double nv = v.nr / width, fmas = v.mr * nv, loads = v.mr + nv;
-    double cost = tiles * (std::max(fmas, loads) / 2 * static_cast<double>(k) + 40);
+    const int64_t width = v.isa == Isa::Avx512 ? 16 : v.isa == Isa::Avx2 ? 8 : 4;
+    auto tile = [&](int64_t nr) {  // one MR×nr tile over k
+      const double nv = static_cast<double>(nr / width), fmas = v.mr * nv, loads = v.mr + nv;
+      return std::max(fmas, loads) / 2 * static_cast<double>(k) + 40;
+    };
+    const int64_t edge = (n % v.nr + width - 1) / width * width;
+    double cost = static_cast<double>((m + v.mr - 1) / v.mr) *
+                  (static_cast<double>(n / v.nr) * tile(v.nr) + (edge > 0 ? tile(edge) : 0));
     if (a_in_place && v.mr > 8) cost *= 1.15;  // row pointers spill
     if (best_cost < 0 || cost < best_cost * 0.98) {
       best = &v;

@@ -199,7 +199,6 @@ void micro_kernel(int64_t kc, const float* __restrict a, int64_t rs_a, int64_t c
     rs_a = 1;
     cs_a = MR;
   }
-  if constexpr (kPackedB) rs_b = NR;
   // Start fetching the C tile now: it is needed only after the k loop.
   NABLA_UNROLL for (int i = 0; i < MR; ++i) {
     if (i < mv) {
@@ -375,6 +374,21 @@ inline void prefetch_b_panel(const GemmArgs& g, int64_t p0, int64_t kc, int64_t 
 }
 
 // The loop nest over one chunk of C (see the top of this file).
+// Calls f(std::integral_constant<int, N>) with N the narrowest multiple of
+// the vector width that covers nv columns (N ≤ NR): the last, partial column
+// panel of a GEMM runs a tile only as wide as it needs instead of the full
+// NR over padding (N = 196 on 32-wide tiles computed 224 columns). Each
+// element is the same chain of FMAs whatever the tile width, so the result
+// is bitwise the same.
+template <class Arch, int NR, class F>
+inline __attribute__((always_inline)) void with_panel_width(int nv, F&& f) {
+  constexpr int W = xsimd::batch<float, Arch>::size;
+  if constexpr (NR > W) {
+    if (nv <= NR - W) return with_panel_width<Arch, NR - W>(nv, f);
+  }
+  f(std::integral_constant<int, NR>{});
+}
+
 template <class Arch, int MR, int NR>
 void gemm_chunk(const GemmArgs& g, const GemmBlocking& blk, int64_t m0, int64_t m1, int64_t n0,
                 int64_t n1, float* a_buf, float* b_buf) {
@@ -439,9 +453,13 @@ void gemm_chunk(const GemmArgs& g, const GemmBlocking& blk, int64_t m0, int64_t 
             // partial tile is packed on its own.
             const bool a_in_place = !blk.pack_a && mv == MR && kc > 0;
             const float* a_src = a_buf + ir * kc;
+            // A packed B panel is NR wide whatever the kernel's width (rs_b = NR).
             if (a_in_place && g.a_rows) {  // the driver packs B for an indirect A
-              micro_kernel<Arch, MR, NR, false, true, false, true>(kc, g.a + p0, 0, 0, b_src, NR, nullptr, mv, nv,
-                                                                   out, g.a_rows + i);
+              with_panel_width<Arch, NR>(nv, [&](auto w) {
+                micro_kernel<Arch, MR, decltype(w)::value, false, true, false, true>(kc, g.a + p0, 0, 0, b_src, NR,
+                                                                                     nullptr, mv, nv, out,
+                                                                                     g.a_rows + i);
+              });
               continue;
             }
             if (a_in_place) {
@@ -455,13 +473,19 @@ void gemm_chunk(const GemmArgs& g, const GemmBlocking& blk, int64_t m0, int64_t 
             else if (a_in_place && b_in_place)
               micro_kernel<Arch, MR, NR, false, false>(kc, a_src, rs_a, cs_a, b_src, g.ldb, nullptr, mv, nv, out);
             else if (a_in_place)
-              micro_kernel<Arch, MR, NR, false, true>(kc, a_src, rs_a, cs_a, b_src, NR, nullptr, mv, nv, out);
+              with_panel_width<Arch, NR>(nv, [&](auto w) {
+                micro_kernel<Arch, MR, decltype(w)::value, false, true>(kc, a_src, rs_a, cs_a, b_src, NR, nullptr, mv,
+                                                                        nv, out);
+              });
             else if (b_in_place && indirect_b)
               micro_kernel<Arch, MR, NR, true, false, true>(kc, a_src, 1, MR, b_src, 0, b_off, mv, nv, out);
             else if (b_in_place)
               micro_kernel<Arch, MR, NR, true, false>(kc, a_src, 1, MR, b_src, g.ldb, nullptr, mv, nv, out);
             else
-              micro_kernel<Arch, MR, NR, true, true>(kc, a_src, 1, MR, b_src, NR, nullptr, mv, nv, out);
+              with_panel_width<Arch, NR>(nv, [&](auto w) {
+                micro_kernel<Arch, MR, decltype(w)::value, true, true>(kc, a_src, 1, MR, b_src, NR, nullptr, mv, nv,
+                                                                       out);
+              });
           }
         }
       }
