@@ -123,7 +123,25 @@ void im2col_stride1(const ConvParams& p, int64_t oh, int64_t ow, const float* sr
       for (int64_t j = 0; j < p.kw; ++j, col += ldc) {
         const float* s = pad + i * wp + j;
         float* d = col;
-        for (int64_t y = 0; y < oh; ++y, s += wp, d += ow) {
+        int64_t y = 0;
+#ifdef __AVX512F__
+        // Rows shorter than half a vector (LeNet's 8×8 outputs): g rows
+        // gathered into one vector by masked loads, one store for them.
+        if constexpr (std::is_same_v<Arch, xsimd::avx512f>) {
+          const int64_t g = W / ow;
+          if (g >= 2) {
+            const __mmask16 first = static_cast<__mmask16>((1u << ow) - 1);
+            const __mmask16 all = static_cast<__mmask16>((1u << (g * ow)) - 1);
+            for (; y + g <= oh; y += g, s += g * wp, d += g * ow) {
+              __m512 v = _mm512_maskz_loadu_ps(first, s);
+              for (int64_t r = 1; r < g; ++r)  // lanes [r·ow, (r + 1)·ow) from row y + r
+                v = _mm512_mask_loadu_ps(v, static_cast<__mmask16>(first << (r * ow)), s + r * (wp - ow));
+              _mm512_mask_storeu_ps(d, all, v);
+            }
+          }
+        }
+#endif
+        for (; y < oh; ++y, s += wp, d += ow) {
           for (int64_t x = 0; x < full; x += W) B::load_unaligned(s + x).store_unaligned(d + x);
           if (rest) Tail<Arch>::store(d + full, rest, B::load_unaligned(s + full));
         }
