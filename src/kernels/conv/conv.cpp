@@ -885,8 +885,11 @@ void detail::conv2d_backward_data_run(const ConvVariant& v, const ConvShape& s, 
 // (in image order), then diff_weights (+)= Σ_g partial_g in group order.
 // The GEMM is dZ_n [C_out, OH·OW] · col_nᵀ [OH·OW, K], or, when C_out fills
 // a vector (measured faster from 16 output channels on: the long K side
-// then runs along the micro-tile's rows), its transpose
+// then runs along the micro-tile's rows) and is at most K, its transpose
 // col_n [K, OH·OW] · dZ_nᵀ [OH·OW, C_out], the partials then being dWᵀ.
+// The transposed operand is packed per image, so the form that packs the
+// smaller of dZ_n and col_n wins: a 1×1 layer that widens (64→128 on
+// 14×14) runs untransposed, 1.36 → 1.24 ms (`nabla prof conv`, 1 thread).
 void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& s, const float* src,
                                          const float* diff_dst, float* diff_weights, float* diff_bias,
                                          bool accumulate) {
@@ -898,7 +901,7 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
   const ConvParams& p = s.params();
   const int64_t k = s.col_rows(), cols = s.col_cols(), wsize = s.weights_size();
   const bool direct = v.algo == ConvAlgo::Direct1;
-  const bool transposed = p.c_out >= 16 && !direct;
+  const bool transposed = p.c_out >= 16 && p.c_out <= k && !direct;
   const auto& kern = conv_kernels(v.isa);
   // The implicit variant reads the column matrix from the padded image
   // where the pitch wastes at most a tenth of the columns, or for a stride
