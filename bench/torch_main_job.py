@@ -15,13 +15,23 @@ seconds (test evaluation excluded, as nabla's "trained N epochs in S s").
 bench/RESULTS.md).
 """
 import argparse
+import ctypes
 import gzip
 import os
 import time
 
-import numpy as np
-import torch
-from torch import nn
+# As nabla_compare does (bench/compare/main.cpp, "Memory"): glibc's mmap
+# threshold at its maximum and no trimming, so that PyTorch's per-step
+# tensors come from the heap instead of being mapped and page-faulted in
+# anew (which made its steps 1.5-3x slower, by allocation history), before
+# torch allocates anything.
+_libc = ctypes.CDLL("libc.so.6")
+_libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+_libc.mallopt(-1, 1 << 30)   # M_TRIM_THRESHOLD
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 

@@ -58,6 +58,16 @@
 // Every runtime is set to the case's thread count before the case is built
 // (oneDNN fixes a primitive's thread partition when it creates it).
 //
+// Memory: libtorch allocates its activations and gradients every step, and
+// glibc serves blocks above its mmap threshold (dynamic, 128 KiB to 32 MiB,
+// raised only when such a block is freed) with mmap/munmap, so whether a
+// step page-faults its tensors in depended on the allocation history: the
+// same libtorch step ran 20–26 or 6–7 ms (cnn-softmax) and 130–160 or
+// 45–60 ms (resnet) from run to run, ±50% within one. main() therefore
+// sets mallopt's mmap threshold to its maximum (32 MiB) and the trim
+// threshold to 1 GiB first: the blocks come from the heap and stay mapped,
+// libtorch's times are stable (±1–3%) and its fast ones. nabla allocates nothing per step; its times do not move.
+//
 // --json FILE writes this schema ("nabla-compare/1"):
 //   { "schema": "nabla-compare/1", "command": "...", "date": "UTC ISO 8601",
 //     "cpu": "...", "load_average": [1, 5, 15 min] at the start,
@@ -82,7 +92,11 @@
 //
 // Exit status: 0; 1 when a check mismatched or a case failed (or a file
 // could not be written); 2 for a bad option. NABLA_COMPARE_DEBUG=1 prints
-// each calibration and sample on stderr.#include <algorithm>
+// each calibration and sample on stderr.
+
+#include <malloc.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -211,6 +225,9 @@ void print_summary(std::map<Peer, int>& checks_passed, std::map<Peer, int>& chec
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any library allocates (see "Memory" above).
+  if (!mallopt(M_MMAP_THRESHOLD, 32 << 20) || !mallopt(M_TRIM_THRESHOLD, 1 << 30))
+    std::fprintf(stderr, "nabla_compare: mallopt failed; libtorch's times may move between runs\n");
   Options o = parse(argc, argv);
   std::string command = "nabla_compare";
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
