@@ -98,28 +98,23 @@ bool gemm_packs_a(const GemmConfig& cfg, const GemmArgs& g) {
 
 const GemmVariant& select_variant(std::span<const GemmVariant> variants, int64_t m, int64_t n, int64_t k,
                                   bool a_in_place) {
-  // Modelled cycles: every tile runs the full MR rows over k, NR columns
-  // wide (the last column panel only as many vectors as it needs, see
-  // with_panel_width); a k step issues MR·NR/W vector FMAs and MR
-  // broadcasts + NR/W loads, at two of each per cycle, so narrow tiles are
-  // load-bound (8x16: 9 loads per 8 FMAs). Plus a fixed cost per tile for
-  // C, the epilogue and the loop. Padding waste dominates; the rest prefers
-  // tiles with fewer loads per FMA.
+  // Modelled cycles: every tile runs the full MR×NR tile over k; a k step
+  // issues MR·NR/W vector FMAs and MR broadcasts + NR/W loads, at two of
+  // each per cycle, so narrow tiles are load-bound (8x16: 9 loads per 8
+  // FMAs). Plus a fixed cost per tile for C, the epilogue and the loop.
+  // Padding waste dominates; the rest prefers tiles with fewer loads per FMA.
+  // The last column panel runs narrower than NR (with_panel_width), but the
+  // model still counts it whole: crediting it flipped near-ties toward
+  // wider tiles that split N worse over threads (64×128×3136 on 8x48 at 2
+  // threads: 191 against 8x32's 166 µs) or pack a whole wide panel for a
+  // few columns (64×10×128: 1.9 against 1.3 µs).
   const GemmVariant* best = &variants.front();
   double best_cost = -1;
   for (const GemmVariant& v : variants) {
-    const int64_t width = v.isa == Isa::Avx512 ? 16 : v.isa == Isa::Avx2 ? 8 : 4;
-    auto tile = [&](int64_t nr) {  // one MR×nr tile over k
-      const double nv = static_cast<double>(nr / width), fmas = v.mr * nv, loads = v.mr + nv;
-      return std::max(fmas, loads) / 2 * static_cast<double>(k) + 40;
-    };
-    // A problem narrower than one panel still packs (and zero-fills) a
-    // whole NR-wide panel: counted at full width, so that n = 10 keeps the
-    // 16-wide tile (64×10×128 took 1.9 instead of 1.3 µs on an 8x48 tile
-    // narrowed to 16).
-    const int64_t edge = n < v.nr ? v.nr : (n % v.nr + width - 1) / width * width;
-    double cost = static_cast<double>((m + v.mr - 1) / v.mr) *
-                  (static_cast<double>(n / v.nr) * tile(v.nr) + (edge > 0 ? tile(edge) : 0));
+    const double tiles = static_cast<double>((m + v.mr - 1) / v.mr) * static_cast<double>((n + v.nr - 1) / v.nr);
+    const double width = v.isa == Isa::Avx512 ? 16 : v.isa == Isa::Avx2 ? 8 : 4;
+    const double nv = v.nr / width, fmas = v.mr * nv, loads = v.mr + nv;
+    double cost = tiles * (std::max(fmas, loads) / 2 * static_cast<double>(k) + 40);
     if (a_in_place && v.mr > 8) cost *= 1.15;  // row pointers spill
     if (best_cost < 0 || cost < best_cost * 0.98) {
       best = &v;
