@@ -80,16 +80,20 @@ bool winograd(const ConvShape& s) {
   return p.kh == 3 && p.kw == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1 &&
          p.pad_h <= 2 && p.pad_w <= 2;
 }
-// Where it wins, measured with `nabla prof conv --threads 2` (Zen 5, batch
-// 64, forward ms Winograd / implicit-or-im2col): 32→64 at 28×28 4.53 / 5.70;
-// 32→64 at 14×14 1.78 / 1.59; 64→64 at 14×14 3.15 / 3.00; 16→16 at 28×28
-// 1.00 / 0.82; 128→128 at 7×7 6.25 / 3.84 and at 4×4 3.60 / 1.24. Small maps
-// lose: F(2×2, 3×3) reads 4×4 tiles per 2×2 outputs, and on a 7×7 or 4×4
-// image half of each border tile is padding; few channels make its 16 GEMMs
-// too thin to pay for the transforms.
+// Where it wins, measured with `nabla prof conv` (Zen 5, batch 64, forward
+// and backward-data ms at 1 / 2 threads, Winograd against implicit, or
+// im2col where implicit does not apply; 2026-12-04 on a loaded VM):
+// 32→64 at 14×14 2.77 / 1.35 against 3.07 / 1.57 (backward-data 3.12 /
+// 1.48 against 3.61 / 1.70); 64→64 at 14×14 4.81 / 2.72 against 5.92 /
+// 2.94; 32→64 at 28×28 wins by 20% (conv3 in nabla_compare). Where it does
+// not: 32→32 at 14×14 1.77 / 0.91 against 1.69 / 0.83 (its 16 GEMMs of
+// 32×32 are too thin to pay for the transforms); 16→16 at 28×28 2.20 / 0.90
+// against 1.67 / 0.82; 64→64 at 7×7 1.94 / 1.27 against im2col's 2.00 /
+// 1.00, and 128→128 at 4×4 far worse: F(2×2, 3×3) reads 4×4 tiles per 2×2
+// outputs, and on a 7×7 or 4×4 image half of each border tile is padding.
 bool winograd_wins(const ConvShape& s) {
   const ConvParams& p = s.params();
-  return p.c_in >= 32 && p.c_out >= 32 && p.h * p.w >= 20 * 20;
+  return p.c_in >= 32 && p.c_out >= 32 && p.c_in * p.c_out >= 32 * 64 && p.h * p.w >= 14 * 14;
 }
 
 // A strided 1×1 layer (resnet's shortcuts) reads one of the sh·sw phase
@@ -503,7 +507,7 @@ double gemm_flops(const ConvShape& s) {
 // then 3.6 MB for the CNN's 32/64 channels, past the 1 MB L2: on conv3,
 // 128, 256, 512 and 1024 tiles measured the same within the noise of a
 // loaded machine (8.2–9.1 ms CPU time per forward pass, load 8–10).
-constexpr int64_t kWinoTiles = 512;
+constexpr int64_t kWinoTiles = 256;
 
 // u [16, cout, cin] = G g Gᵀ for g = weight(o, c, i, j), in float64.
 template <class Weight>
@@ -535,11 +539,11 @@ void winograd_run(const detail::ConvKernels& kern, int64_t n, int64_t cin, int64
   const int64_t oh = ih + 2 * ph - 2, ow = iw + 2 * pw - 2, th = (oh + 1) / 2, tw = (ow + 1) / 2;
   const int64_t tiles = th * tw, per_group = std::min(n, std::max<int64_t>(1, (kWinoTiles + tiles - 1) / tiles));
   const int64_t groups = (n + per_group - 1) / per_group;
-  const int64_t pad_size = cin * (2 * th + 2) * 2 * (tw + 1);
+  const int64_t pad_size = detail::wino_scratch_floats(th, tw);
   for_each_task(groups, flops, [&](int64_t g) {
     const int64_t n0 = g * per_group, n1 = std::min(n, n0 + per_group), cols = (n1 - n0) * tiles;
     float* v = tl_scratch.wino.get(16 * cin * cols);
-    float* m = tl_scratch.col.get(16 * cout * cols);
+    float* m = tl_scratch.col.get(16 * cout * cols + detail::kDirectSlack);  // wino_output's last vector reads past
     float* pad = tl_scratch.padded.get(pad_size);
     for (int64_t i = n0; i < n1; ++i)
       kern.wino_input(cin, ih, iw, ph, pw, th, tw, src + i * cin * ih * iw, pad, v + (i - n0) * tiles, cols);
@@ -550,7 +554,7 @@ void winograd_run(const detail::ConvKernels& kern, int64_t n, int64_t cin, int64
     }
     for (int64_t i = n0; i < n1; ++i)
       kern.wino_output(cout, oh, ow, th, tw, m + (i - n0) * tiles, cols, bias, f,
-                       act ? act + i * cout * oh * ow : nullptr, dst + i * cout * oh * ow);
+                       act ? act + i * cout * oh * ow : nullptr, dst + i * cout * oh * ow, pad);
   });
 }
 

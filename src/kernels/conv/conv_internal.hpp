@@ -51,24 +51,35 @@ struct ConvKernels {
                      int64_t o0, int64_t ld_src, float* dst, int64_t ld_dst);
   /// Winograd F(2×2, 3×3) input transform of one image (conv.cpp's
   /// winograd_run): src [planes, h, w] zero-padded by ph, pw (and up to
-  /// 2·th + 2 rows, 2·tw + 2 columns) into `pad` (planes·(2·th + 2)·2·(tw + 1)
-  /// floats, its columns split into even and odd), cut into th×tw tiles of
-  /// 4×4, 2 apart; tile t = ty·tw + tx → v[(ξ·planes + c)·ld + t] =
-  /// (Bᵀ d B)[ξ / 4][ξ % 4], ξ < 16.
+  /// 2·th + 2 rows, 2·tw + 2 columns), cut into th×tw tiles of 4×4, 2
+  /// apart; tile t = ty·tw + tx → v[(ξ·planes + c)·ld + t] = (Bᵀ d B)[ξ / 4]
+  /// [ξ % 4], ξ < 16. scratch: wino_scratch_floats(th, tw) floats.
   void (*wino_input)(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t th, int64_t tw,
-                     const float* src, float* pad, float* v, int64_t ld);
+                     const float* src, float* scratch, float* v, int64_t ld);
   /// Winograd output transform of one image: the 16 GEMM results
   /// m[(ξ·planes + o)·ld + t] → dst [planes, oh, ow], tile t's 2×2 block
   /// Aᵀ m A at (2·ty, 2·tx) (rows and columns past oh, ow dropped); then,
   /// with act null, dst = f(dst + bias[o]) (bias may be null), else dst =
-  /// dst · f'(·) from act (laid out like dst; bias unused).
+  /// dst · f'(·) from act (laid out like dst; bias unused). m is read up
+  /// to kDirectSlack floats past plane 15's last tile; scratch:
+  /// wino_scratch_floats(th, tw) floats.
   void (*wino_output)(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_t tw, const float* m, int64_t ld,
-                      const float* bias, Activation f, const float* act, float* dst);
+                      const float* bias, Activation f, const float* act, float* dst, float* scratch);
 };
 
 /// Slack in floats past the padded image that the direct kernels may read
 /// (the last vector of a row runs past the row's end; at least one vector).
 inline constexpr int64_t kDirectSlack = 64;
+
+/// Floats of the scratch the Winograd transforms of a th×tw-tile image take
+/// (conv_kernels.hpp: two sets of eight row-transformed planes of th + 1
+/// tile rows, or of the output's four planes of th·tw tiles), each with a
+/// vector's slack.
+inline int64_t wino_scratch_floats(int64_t th, int64_t tw) {
+  const int64_t in = 16 * ((th + 1) * tw + kDirectSlack);
+  const int64_t out = 8 * (th * tw + kDirectSlack);
+  return in > out ? in : out;
+}
 
 // Defined in conv_<isa>.cpp.
 const ConvKernels& conv_kernels_avx512();

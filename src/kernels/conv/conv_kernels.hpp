@@ -585,122 +585,161 @@ void direct1_backward_weights(const ConvParams& p, int64_t oh, int64_t ow, const
 
 // ---- Winograd F(2×2, 3×3) (see ConvKernels::wino_input / wino_output) ------
 //
-//     pad  [planes, 2·th + 2 rows, (even columns | odd columns) of tw + 1]
 //     v    [16, planes, ld]  tile t = ty·tw + tx of the image at column t
 //     m    [16, planes, ld]  → dst [planes, oh, ow]
-//
-// The padded rows are stored with their even and odd columns apart, so the
-// four columns 2·tx … 2·tx + 3 of the tiles tx … tx + W − 1 are four
-// contiguous vectors (even[tx], odd[tx], even[tx + 1], odd[tx + 1]): both
-// transforms run over W tiles of a tile row at once, the last vector of a
-// row masked.
 //
 //     Bᵀ = | 1  0 −1  0 |      Aᵀ = | 1  1  1  0 |
 //          | 0  1  1  0 |           | 0  1 −1 −1 |
 //          | 0 −1  1  0 |
 //          | 0  1  0 −1 |
+//
+// Both transforms are separable, and each runs as two sweeps so that the
+// vectors run along the tile index t over the whole image, not along one
+// tile row (a 14×14 image has 7 tiles per row: 7 of 16 lanes).
+//
+// Input, per plane: (1) each padded row y (zero rows above and below, the
+// row copied between zero columns) is transformed along x, d ↦ d·B, with
+// the even and odd columns split by a deinterleave: R[k][y mod 2][y div 2]
+// [tx], k < 4, the four values of tile column tx. (2) Tile t = ty·tw + tx
+// needs rows 2·ty … 2·ty + 3, that is R[k][0][t], R[k][1][t], R[k][0][t +
+// tw], R[k][1][t + tw]: contiguous in t, so Bᵀ (·) runs over whole vectors
+// of tiles and writes v[ξ] with full stores.
+//
+// Output, per plane: (1) Aᵀ m A for whole vectors of tiles, the four
+// outputs of tile t into Y[i][j][t]; (2) output row 2·ty + i is Y[i][0]
+// and Y[i][1] of tile row ty interleaved, then the bias and activation (or
+// the derivative).
+//
+// Both give the same floats as a tile-by-tile evaluation (same operations,
+// same order).
+
 template <class Arch>
 void wino_input(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t th, int64_t tw,
-                const float* src, float* pad, float* v, int64_t ld) {
+                const float* src, float* scratch, float* v, int64_t ld) {
   using B = xsimd::batch<float, Arch>;
   constexpr int64_t W = B::size;
-  const int64_t hp = 2 * th + 2, ew = tw + 1, pitch = 2 * ew, plane = hp * pitch;
-  // Padded column 2k (2k + 1) holds src column 2k − pw (2k + 1 − pw): the
-  // even columns k ∈ [e0, e1), the odd ones [o0, o1); the rest is zero.
-  const int64_t e0 = (pw + 1) / 2, e1 = std::min(ew, (w - 1 + pw) / 2 + 1);
-  const int64_t o0 = pw / 2, o1 = std::min(ew, (w + pw) / 2);
-  for (int64_t c = 0; c < planes; ++c) {
-    float* pc = pad + c * plane;
-    std::fill_n(pc, ph * pitch, 0.f);
-    for (int64_t y = 0; y < h; ++y) {
-      const float* s = src + (c * h + y) * w - pw;
-      float* e = pc + (y + ph) * pitch;
-      float* o = e + ew;
-      std::fill_n(e, e0, 0.f);
-      for (int64_t k = e0; k < e1; ++k) e[k] = s[2 * k];
-      std::fill_n(e + e1, ew - e1, 0.f);
-      std::fill_n(o, o0, 0.f);
-      for (int64_t k = o0; k < o1; ++k) o[k] = s[2 * k + 1];
-      std::fill_n(o + o1, ew - o1, 0.f);
-    }
-    std::fill_n(pc + (h + ph) * pitch, (hp - h - ph) * pitch, 0.f);
-  }
-  for (int64_t c = 0; c < planes; ++c) {
-    const float* pc = pad + c * plane;
-    for (int64_t ty = 0; ty < th; ++ty)
-      for (int64_t x = 0; x < tw; x += W) {
-        const int64_t n = std::min(W, tw - x);
-        auto ld_at = [&](const float* p) { return n == W ? B::load_unaligned(p) : Tail<Arch>::load(p, n); };
-        B t[4][4];
-        for (int r = 0; r < 4; ++r) {
-          const float* e = pc + (2 * ty + r) * pitch + x;
-          const float* o = e + ew;
-          const B d0 = ld_at(e), d1 = ld_at(o), d2 = ld_at(e + 1), d3 = ld_at(o + 1);
-          t[r][0] = d0 - d2;
-          t[r][1] = d1 + d2;
-          t[r][2] = d2 - d1;
-          t[r][3] = d1 - d3;
-        }
-        float* out = v + c * ld + ty * tw + x;
-        const int64_t step = planes * ld;  // one ξ to the next
-        auto st = [&](int xi, B val) {
-          if (n == W) val.store_unaligned(out + xi * step);
-          else Tail<Arch>::store(out + xi * step, n, val);
-        };
-        for (int k = 0; k < 4; ++k) {
-          st(0 + k, t[0][k] - t[2][k]);
-          st(4 + k, t[1][k] + t[2][k]);
-          st(8 + k, t[2][k] - t[1][k]);
-          st(12 + k, t[1][k] - t[3][k]);
-        }
+  const int64_t plane = (th + 1) * tw + kDirectSlack, hp = 2 * th + 2, tiles = th * tw;
+  const int64_t step = planes * ld;  // one ξ to the next in v
+  std::fill_n(scratch, 16 * plane, 0.f);  // the slack the last vectors read
+  // R[k][parity] of plane c: 8 planes at r(c). Two buffers: the rows of
+  // plane c + 1 are transformed before the tiles of plane c read theirs, so
+  // no load waits on a store still in flight.
+  auto r = [&](int64_t c) { return scratch + (c & 1) * 8 * plane; };
+  auto rows = [&](int64_t c) {
+    float* rc = r(c);
+    for (int64_t y = 0; y < hp; ++y) {
+      float* out = rc + (y & 1) * plane + (y >> 1) * tw;  // R[0][y mod 2][y div 2]
+      const int64_t sy = y - ph;
+      if (sy < 0 || sy >= h) {
+        for (int k = 0; k < 4; ++k) std::fill_n(out + 2 * k * plane, tw, 0.f);
+        continue;
       }
+      // Padded columns j … j + W − 1 of the row, loaded from the source row
+      // (zeros outside it).
+      const float* sr = src + (c * h + sy) * w;
+      auto seg = [&](int64_t j) {
+        const int64_t lo = std::clamp<int64_t>(pw - j, 0, W), hi = std::clamp<int64_t>(w + pw - j, 0, W);
+        if (lo == 0 && hi == W) return B::load_unaligned(sr + (j - pw));
+        if (lo >= hi) return B(0.f);
+        return Tail<Arch>::load_range(sr + (j - pw), lo, hi);
+      };
+      for (int64_t x = 0; x < tw; x += W) {
+        B e, o, e2, o2;  // padded columns 2·tx, 2·tx + 1, 2·tx + 2, 2·tx + 3
+        deinterleave<Arch>(seg(2 * x), seg(2 * x + W), e, o);
+        deinterleave<Arch>(seg(2 * x + 2), seg(2 * x + 2 + W), e2, o2);
+        (e - e2).store_unaligned(out + x);
+        (o + e2).store_unaligned(out + 2 * plane + x);
+        (e2 - o).store_unaligned(out + 4 * plane + x);
+        (o - o2).store_unaligned(out + 6 * plane + x);
+      }
+    }
+  };
+  auto tiles_of = [&](int64_t c) {
+    const float* rc = r(c);
+    for (int64_t t = 0; t < tiles; t += W) {
+      const int64_t n = std::min(W, tiles - t);
+      float* out = v + c * ld + t;
+      auto st = [&](int xi, B val) {
+        if (n == W) val.store_unaligned(out + xi * step);
+        else Tail<Arch>::store(out + xi * step, n, val);
+      };
+      for (int k = 0; k < 4; ++k) {
+        const float* rk = rc + 2 * k * plane + t;
+        const B a0 = B::load_unaligned(rk), a1 = B::load_unaligned(rk + plane);
+        const B a2 = B::load_unaligned(rk + tw), a3 = B::load_unaligned(rk + plane + tw);
+        st(0 + k, a0 - a2);
+        st(4 + k, a1 + a2);
+        st(8 + k, a2 - a1);
+        st(12 + k, a1 - a3);
+      }
+    }
+  };
+  for (int64_t c = 0; c <= planes; ++c) {
+    if (c < planes) rows(c);
+    if (c > 0) tiles_of(c - 1);
   }
 }
 
 template <class Arch>
 void wino_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_t tw, const float* m, int64_t ld,
-                 const float* bias, Activation f, const float* act, float* dst) {
+                 const float* bias, Activation f, const float* act, float* dst, float* scratch) {
   using B = xsimd::batch<float, Arch>;
   constexpr int64_t W = B::size;
-  const int64_t step = planes * ld;
+  const int64_t step = planes * ld, tiles = th * tw, yp = tiles + kDirectSlack;
+  // Y[i][j] of plane o: 4 planes of yp at y(o). Two buffers, as in wino_input.
+  auto y = [&](int64_t o) { return scratch + (o & 1) * 4 * yp; };
+  auto tiles_of = [&](int64_t o) {
+    float* yo = y(o);
+    for (int64_t t = 0; t < tiles; t += W) {  // the last vector reads past the image: m has the slack
+      const float* in = m + o * ld + t;
+      auto col = [&](int k, B& s0, B& s1) {  // rows 0 and 1 of column k of Aᵀ m
+        const B m0 = B::load_unaligned(in + k * step), m1 = B::load_unaligned(in + (4 + k) * step);
+        const B m2 = B::load_unaligned(in + (8 + k) * step), m3 = B::load_unaligned(in + (12 + k) * step);
+        s0 = m0 + m1 + m2;
+        s1 = m1 - m2 - m3;
+      };
+      B a0, a1, b0, b1, c0, c1, d0, d1;
+      col(0, a0, a1);
+      col(1, b0, b1);
+      col(2, c0, c1);
+      col(3, d0, d1);
+      (a0 + b0 + c0).store_unaligned(yo + t);
+      (b0 - c0 - d0).store_unaligned(yo + yp + t);
+      (a1 + b1 + c1).store_unaligned(yo + 2 * yp + t);
+      (b1 - c1 - d1).store_unaligned(yo + 3 * yp + t);
+    }
+  };
   with_activation(f, [&](auto op) {
-    for (int64_t o = 0; o < planes; ++o) {
+    auto rows = [&](int64_t o) {
+      const float* yo = y(o);
       const B b(bias && !act ? bias[o] : 0.f);
-      for (int64_t ty = 0; ty < th; ++ty)
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        const float* y0 = yo + (oy & 1) * 2 * yp + (oy >> 1) * tw;  // Y[oy mod 2][0] of tile row oy div 2
         for (int64_t x = 0; x < tw; x += W) {
-          const int64_t n = std::min(W, tw - x);
-          const float* in = m + o * ld + ty * tw + x;
-          auto ld_at = [&](int xi) {
-            return n == W ? B::load_unaligned(in + xi * step) : Tail<Arch>::load(in + xi * step, n);
-          };
-          B s[2][4];
-          for (int k = 0; k < 4; ++k) {
-            const B m0 = ld_at(k), m1 = ld_at(4 + k), m2 = ld_at(8 + k), m3 = ld_at(12 + k);
-            s[0][k] = m0 + m1 + m2;
-            s[1][k] = m1 - m2 - m3;
-          }
-          const int64_t cnt = std::min(2 * n, ow - 2 * x);  // output columns of this block
-          for (int i = 0; i < 2 && 2 * ty + i < oh; ++i) {
-            const B y0 = s[i][0] + s[i][1] + s[i][2], y1 = s[i][1] - s[i][2] - s[i][3];
-            B half[2];
-            interleave<Arch>(y0, y1, half[0], half[1]);
-            const int64_t at = (o * oh + 2 * ty + i) * ow + 2 * x;
-            for (int hh = 0; hh < 2; ++hh) {
-              const int64_t k = std::min(W, cnt - hh * W);
-              if (k <= 0) break;
-              float* d = dst + at + hh * W;
-              B r;
-              if (act) {
-                const float* a = act + at + hh * W;
-                r = op.bwd(half[hh], k == W ? B::load_unaligned(a) : Tail<Arch>::load(a, k));
-              } else {
-                r = op.fwd(half[hh] + b);
-              }
-              if (k == W) r.store_unaligned(d);
-              else Tail<Arch>::store(d, k, r);
+          B lo, hi;
+          interleave<Arch>(B::load_unaligned(y0 + x), B::load_unaligned(y0 + yp + x), lo, hi);
+          const int64_t cnt = std::min(2 * W, ow - 2 * x);  // output columns of this block
+          const int64_t at = (o * oh + oy) * ow + 2 * x;
+          auto put = [&](B val, int64_t off, int64_t k) {
+            float* d = dst + at + off;
+            B res;
+            if (act) {
+              const float* a = act + at + off;
+              res = op.bwd(val, k == W ? B::load_unaligned(a) : Tail<Arch>::load(a, k));
+            } else {
+              res = op.fwd(val + b);
             }
-          }
+            if (k == W) res.store_unaligned(d);
+            else Tail<Arch>::store(d, k, res);
+          };
+          put(lo, 0, std::min(W, cnt));
+          if (cnt > W) put(hi, W, cnt - W);
         }
+      }
+    };
+    for (int64_t o = 0; o <= planes; ++o) {
+      if (o < planes) tiles_of(o);
+      if (o > 0) rows(o - 1);
     }
   });
 }
