@@ -378,6 +378,8 @@ std::vector<ConvParams> winograd_shapes() {
   v.push_back({.n = 2, .c_in = 3, .h = 5, .w = 13, .c_out = 4, .kh = 3, .kw = 3, .pad_h = 0, .pad_w = 1});
   v.push_back({.n = 3, .c_in = 9, .h = 35, .w = 37, .c_out = 17, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1});
   v.push_back({.n = 5, .c_in = 4, .h = 28, .w = 28, .c_out = 18, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1});
+  // backward-weights: 16 groups of images, each summed over several chunks
+  v.push_back({.n = 40, .c_in = 2, .h = 28, .w = 26, .c_out = 3, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1});
   return v;
 }
 
@@ -576,6 +578,28 @@ TEST(ConvVariants, Conv3ForwardError) {
     }
     std::printf("conv3 forward, %s: max |err| / max |ref| = %.2e, rms err / max |ref| = %.2e (max |ref| = %.2f)\n",
                 v.name, err / ref_max, std::sqrt(sq / double(ref.size())) / ref_max, ref_max);
+    EXPECT_LE(err / ref_max, 1e-5) << v.name;
+  }
+}
+
+// The same for backward-weights (the Winograd variant sums the transformed
+// products over the tiles and maps them back by Gᵀ dU G): max |err| over
+// max |ref| of dW against the float64 reference, printed.
+TEST(ConvVariants, Conv3BackwardWeightsError) {
+  const ConvShape s(ConvParams{.n = 4, .c_in = 32, .h = 28, .w = 28, .c_out = 64, .kh = 3, .kw = 3, .pad_h = 1,
+                               .pad_w = 1});
+  const auto src = uniform(4 * s.src_image(), -1.f, 1.f, 41), dz = uniform(4 * s.dst_image(), -1.f, 1.f, 42);
+  std::vector<float> ref(s.weights_size()), got(ref.size()), rb(64), gb(64);
+  nk::conv2d_backward_weights_reference(s, src.data(), dz.data(), ref.data(), rb.data());
+  double ref_max = 0;
+  for (float r : ref) ref_max = std::max(ref_max, std::fabs(double(r)));
+  for (const Variant& v : nk::detail::conv_variants(nabla::cpu_info().best_isa)) {
+    if (!v.applies(s)) continue;
+    nk::detail::conv2d_backward_weights_run(v, s, src.data(), dz.data(), got.data(), gb.data(), false);
+    double err = 0;
+    for (size_t i = 0; i < ref.size(); ++i) err = std::max(err, std::fabs(double(got[i]) - double(ref[i])));
+    std::printf("conv3 backward-weights, %s: max |err| / max |ref| = %.2e (max |ref| = %.2f)\n", v.name,
+                err / ref_max, ref_max);
     EXPECT_LE(err / ref_max, 1e-5) << v.name;
   }
 }

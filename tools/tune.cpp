@@ -324,7 +324,6 @@ class Tuner {
     for (const kernels::ConvParams& p : conv_shapes_) {
       const std::string text = kernels::detail::conv_shape_string(p);
       const kernels::ConvShape s(p);
-      const kernels::detail::ConvVariant& def = kernels::detail::conv_default(isa_, s);
       ProfOptions o;
       o.family = "conv";
       o.shapes = {text};
@@ -335,12 +334,15 @@ class Tuner {
       // margin (and both times), else null.
       struct Win {
         const char* pass;
-        std::string variant;
+        std::string variant, rule;  // the winner, and the fixed rule's variant (its tag)
         double rule_s = 0, won_s = 0;
       };
       auto winners = [&](const ProfReport& r) {
         std::vector<Win> w;
-        for (const char* pass : {"forward", "backward-data", "backward-weights"}) {
+        using kernels::detail::ConvPass;
+        for (ConvPass cp : {ConvPass::Forward, ConvPass::BackwardData, ConvPass::BackwardWeights}) {
+          const char* pass = kernels::detail::conv_pass_name(cp);
+          const kernels::detail::ConvVariant& def = kernels::detail::conv_default(isa_, s, cp);
           const ProfRow* d = nullptr;
           const ProfRow* fastest = nullptr;
           for (const ProfRow& row : r.rows) {
@@ -349,7 +351,7 @@ class Tuner {
             if (!fastest || row.seconds < fastest->seconds) fastest = &row;
           }
           if (d && fastest && fastest != d && fastest->seconds < d->seconds * (1 - margin))
-            w.push_back({pass, fastest->variant, d->seconds, fastest->seconds});
+            w.push_back({pass, fastest->variant, def.tag, d->seconds, fastest->seconds});
         }
         return w;
       };
@@ -373,7 +375,7 @@ class Tuner {
         c.default_ms = 1e3 * again.rule_s;
         c.tuned_ms = 1e3 * again.won_s;
         report("candidate " + text + " " + c.pass + ": " + c.variant + " " + std::to_string(c.tuned_ms) +
-               " ms against " + def.tag + " " + std::to_string(c.default_ms) + " ms, twice -> kept");
+               " ms against " + again.rule + " " + std::to_string(c.default_ms) + " ms, twice -> kept");
         out.push_back(c);
       }
     }

@@ -22,12 +22,14 @@
 /// reads it from the zero-padded (for a stride, phase-split) image through
 /// a table of row offsets, on a pitch a few columns wider than OW, and
 /// backward-data runs as that forward GEMM on dZ_n with the flipped
-/// weights (with a stride, one GEMM per input phase; no col2im). A 3×3
-/// stride-1 layer with at least 32 input and output channels on an image of
-/// at least 20×20 pixels (where it measured faster) runs forward
-/// and backward-data as Winograd F(2×2, 3×3): transformed 4×4 tiles, 16
-/// GEMMs over the tiles of a few images, the bias + activation (or the
-/// derivative) fused into the output transform. Maps of fewer than 32
+/// weights (with a stride, one GEMM per input phase; no col2im). 3×3
+/// stride-1 layers on images of at least 14×14 pixels run as Winograd
+/// F(2×2, 3×3) where it measured faster: forward and backward-data with at
+/// least 32 input and output channels and C_in·C_out ≥ 2048 (transformed
+/// 4×4 tiles, 16 GEMMs over the tiles of a few images, the bias +
+/// activation or the derivative fused into the output transform),
+/// backward-weights with at least 16 (16 GEMMs as deep as the batch's
+/// tiles, dW = Gᵀ dU G). Maps of fewer than 32
 /// output positions put several images' column matrices side by side and
 /// run one GEMM over them in every pass (one image's GEMM is too thin);
 /// strided 1×1 layers use im2col. A tuning profile made by `nabla tune

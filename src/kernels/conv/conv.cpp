@@ -91,8 +91,14 @@ bool winograd(const ConvShape& s) {
 // against 1.67 / 0.82; 64→64 at 7×7 1.94 / 1.27 against im2col's 2.00 /
 // 1.00, and 128→128 at 4×4 far worse: F(2×2, 3×3) reads 4×4 tiles per 2×2
 // outputs, and on a 7×7 or 4×4 image half of each border tile is padding.
-bool winograd_wins(const ConvShape& s) {
+// Backward-weights (its 16 GEMMs are as deep as the tiles, so few channels
+// do not thin them; 1 / 2 threads, ms, Winograd against implicit): 32→32 at
+// 14×14 1.34 / 0.81 against 1.50 / 0.88; 16→16 at 28×28 1.76 / 1.02
+// against 1.89 / 1.10; 32→64 at 28×28 8.86 / 4.89 against 10.96 / 6.33;
+// 64→64 at 7×7 1.55 / 1.28 against im2col's 1.55 / 0.95.
+bool winograd_wins(const ConvShape& s, ConvPass pass) {
   const ConvParams& p = s.params();
+  if (pass == ConvPass::BackwardWeights) return p.c_in >= 16 && p.c_out >= 16 && p.h * p.w >= 14 * 14;
   return p.c_in >= 32 && p.c_out >= 32 && p.c_in * p.c_out >= 32 * 64 && p.h * p.w >= 14 * 14;
 }
 
@@ -102,7 +108,7 @@ bool winograd_wins(const ConvShape& s) {
 // implicit / im2col µs): 32→64 on 14×14 forward 276 / 172 and 142 / 90,
 // backward-data 311 / 167, backward-weights 407 / 262; 64→32 on 28×28
 // forward 1590 / 728, backward-data 1460 / 776, backward-weights 1610 / 765.
-bool implicit_wins(const ConvShape& s) {
+bool implicit_wins(const ConvShape& s, ConvPass) {
   const ConvParams& p = s.params();
   return !(p.kh == 1 && p.kw == 1 && (p.stride_h > 1 || p.stride_w > 1));
 }
@@ -128,10 +134,10 @@ std::span<const ConvVariant> conv_variants(Isa isa) {
 }
 #undef NABLA_CONV_VARIANTS
 
-const ConvVariant& conv_default(Isa isa, const ConvShape& s) {
+const ConvVariant& conv_default(Isa isa, const ConvShape& s, ConvPass pass) {
   const auto variants = conv_variants(isa);
   for (const ConvVariant& v : variants)
-    if (v.applies(s) && (!v.preferred || v.preferred(s))) return v;
+    if (v.applies(s) && (!v.preferred || v.preferred(s, pass))) return v;
   return variants.back();  // the last one applies to every shape
 }
 
@@ -202,7 +208,7 @@ const TunedTable& tuned_table(Isa isa) {
 const ConvVariant& conv_select(Isa isa, const ConvShape& s, ConvPass pass) {
   for (const TunedConv& t : tuned_table(isa).entries)
     if (t.pass == pass && t.p == s.params()) return *t.v;
-  return conv_default(isa, s);
+  return conv_default(isa, s, pass);
 }
 
 std::string conv_shape_string(const ConvParams& p) {
@@ -558,6 +564,67 @@ void winograd_run(const detail::ConvKernels& kern, int64_t n, int64_t cin, int64
   });
 }
 
+// The weight gradient by the same transforms. With V[ξ] = Bᵀ d B of the
+// input tiles (as in the forward pass) and X[ξ] = A dY Aᵀ of dZ's 2×2
+// blocks (Y = Aᵀ (U ⊙ V) A is linear in U), the gradient of U = G g Gᵀ is
+// dU[ξ] = Σ_t X[ξ][·, t] · V[ξ][·, t]ᵀ, 16 GEMMs [cout, cin] whose depth is
+// the tiles (long, where the direct form's is OH·OW per image: 2.25×
+// fewer multiplications), and dg = Gᵀ dU G per (o, c) at the end. The batch
+// is summed in groups of consecutive images fixed by the shape (as the
+// other variants: each group its own dU, the groups added in order), each
+// group in chunks of about kWinoTiles tiles.
+void winograd_weights_grad(const detail::ConvKernels& kern, const ConvShape& s, const float* src, const float* dz,
+                           float* dw, bool accumulate) {
+  const ConvParams& p = s.params();
+  const int64_t n = p.n, cin = p.c_in, cout = p.c_out, oh = s.oh(), ow = s.ow();
+  const int64_t th = (oh + 1) / 2, tw = (ow + 1) / 2, tiles = th * tw;
+  const int64_t per_chunk = std::min(n, std::max<int64_t>(1, (kWinoTiles + tiles - 1) / tiles));
+  const int64_t groups = std::clamp<int64_t>((n + per_chunk - 1) / per_chunk, 1, kMaxWeightGroups);
+  const int64_t usize = 16 * cout * cin;
+  float* partial = tl_scratch.partial.get(groups * usize);
+  for_each_task(groups, gemm_flops(s), [&](int64_t g) {
+    const int64_t n0 = n * g / groups, n1 = n * (g + 1) / groups, chunks = (n1 - n0 + per_chunk - 1) / per_chunk;
+    float* pad = tl_scratch.padded.get(detail::wino_scratch_floats(th, tw));
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t a = n0 + (n1 - n0) * c / chunks, b = n0 + (n1 - n0) * (c + 1) / chunks, cols = (b - a) * tiles;
+      float* v = tl_scratch.wino.get(16 * cin * cols);
+      float* x = tl_scratch.col.get(16 * cout * cols);
+      for (int64_t i = a; i < b; ++i) {
+        kern.wino_input(cin, p.h, p.w, p.pad_h, p.pad_w, th, tw, src + i * s.src_image(), pad, v + (i - a) * tiles,
+                        cols);
+        kern.wino_grad_output(cout, oh, ow, th, tw, dz + i * s.dst_image(), pad, x + (i - a) * tiles, cols);
+      }
+      for (int64_t xi = 0; xi < 16; ++xi) {
+        detail::GemmArgs args{false, true, cout, cin, cols, 1.f, x + xi * cout * cols, cols, v + xi * cin * cols,
+                              cols, c == 0 ? 0.f : 1.f, partial + g * usize + xi * cout * cin, cin, Epilogue{}};
+        detail::gemm_validated(args);
+      }
+    }
+  });
+  detail::parallel_ranges(usize, groups * usize >= (int64_t{1} << 17) ? 2 : usize + 1, 1024,
+                          [&](int64_t e0, int64_t e1) {
+                            for (int64_t g = 1; g < groups; ++g) {
+                              const float* part = partial + g * usize;
+                              for (int64_t e = e0; e < e1; ++e) partial[e] += part[e];
+                            }
+                          });
+  // dg = Gᵀ dU G (G as in winograd_weights), in float64.
+  static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  for (int64_t o = 0; o < cout; ++o)
+    for (int64_t c = 0; c < cin; ++c) {
+      double du[4][4];
+      for (int xi = 0; xi < 16; ++xi) du[xi / 4][xi % 4] = partial[(xi * cout + o) * cin + c];
+      float* out = dw + (o * cin + c) * 9;
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) {
+          double sum = 0;
+          for (int a = 0; a < 4; ++a)
+            for (int b = 0; b < 4; ++b) sum += G[a][i] * du[a][b] * G[b][j];
+          out[i * 3 + j] = static_cast<float>(accumulate ? out[i * 3 + j] + sum : sum);
+        }
+    }
+}
+
 }  // namespace
 
 ConvShape::ConvShape(const ConvParams& p) : p_(p) {
@@ -898,12 +965,12 @@ void detail::conv2d_backward_data_run(const ConvVariant& v, const ConvShape& s, 
 void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& s, const float* src,
                                          const float* diff_dst, float* diff_weights, float* diff_bias,
                                          bool accumulate) {
-  if (v.algo == ConvAlgo::Winograd) {  // not by Winograd: the implicit column matrix where it applies
-    const ConvVariant alt{v.name, implicit(s) ? "implicit" : "im2col", v.isa,
-                          implicit(s) ? ConvAlgo::Implicit : ConvAlgo::Im2colGemm, v.applies, nullptr};
-    return conv2d_backward_weights_run(alt, s, src, diff_dst, diff_weights, diff_bias, accumulate);
-  }
   const ConvParams& p = s.params();
+  if (v.algo == ConvAlgo::Winograd) {
+    winograd_weights_grad(conv_kernels(v.isa), s, src, diff_dst, diff_weights, accumulate);
+    if (diff_bias) bias_grad(p.n, p.c_out, s.col_cols(), diff_dst, BiasKind::PerRow, diff_bias, accumulate);
+    return;
+  }
   const int64_t k = s.col_rows(), cols = s.col_cols(), wsize = s.weights_size();
   const bool direct = v.algo == ConvAlgo::Direct1;
   const bool transposed = p.c_out >= 16 && p.c_out <= k && !direct;

@@ -65,6 +65,12 @@ struct ConvKernels {
   /// wino_scratch_floats(th, tw) floats.
   void (*wino_output)(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_t tw, const float* m, int64_t ld,
                       const float* bias, Activation f, const float* act, float* dst, float* scratch);
+  /// Winograd weight gradient, the transform of one image's dZ [planes,
+  /// oh, ow]: tile t's 2×2 block dy (zero past oh, ow) → m[(ξ·planes +
+  /// o)·ld + t] = (A dy Aᵀ)[ξ / 4][ξ % 4], A = (Aᵀ)ᵀ of wino_output.
+  /// scratch: wino_scratch_floats(th, tw) floats.
+  void (*wino_grad_output)(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_t tw, const float* dy,
+                           float* scratch, float* m, int64_t ld);
 };
 
 /// Slack in floats past the padded image that the direct kernels may read
@@ -98,9 +104,12 @@ enum class ConvAlgo {
                ///< matrix); stride-1 backward-data as the forward convolution of the padded dZ with the
                ///< flipped weights, strided backward-data as one such GEMM per input phase (no col2im)
   Winograd,    ///< 3×3 stride 1: Winograd F(2×2, 3×3), 16 GEMMs over transformed tiles of several images
-               ///< (forward; backward-data the same on dZ with the flipped weights); backward-weights as
-               ///< the implicit (or im2col) variant
+               ///< (forward; backward-data the same on dZ with the flipped weights; backward-weights as
+               ///< 16 GEMMs over the tiles of the transformed dZ and input, then Gᵀ dU G)
 };
+
+/// A convolution pass.
+enum class ConvPass { Forward, BackwardData, BackwardWeights };
 
 /// One convolution variant: an algorithm for one ISA, and the shapes it
 /// applies to. The lists are ordered by preference; conv2d_* run what
@@ -114,23 +123,21 @@ struct ConvVariant {
   Isa isa;
   ConvAlgo algo;
   bool (*applies)(const ConvShape& s);
-  /// Where conv_select takes this variant (null: wherever it applies); the
-  /// tests and the profiler run it wherever it applies.
-  bool (*preferred)(const ConvShape& s) = nullptr;
+  /// Where conv_select takes this variant for a pass (null: wherever it
+  /// applies); the tests and the profiler run it wherever it applies.
+  bool (*preferred)(const ConvShape& s, ConvPass pass) = nullptr;
 };
 
 /// The variants of an ISA, preferred first (defined in conv.cpp; adding one
 /// is one line there).
 std::span<const ConvVariant> conv_variants(Isa isa);
-/// A convolution pass.
-enum class ConvPass { Forward, BackwardData, BackwardWeights };
 /// "forward", "backward-data", "backward-weights" (as `nabla prof` and the
 /// tuning profile write them).
 const char* conv_pass_name(ConvPass pass);
 
 /// The fixed rule: the first variant of the ISA that applies to s and is
-/// preferred for it.
-const ConvVariant& conv_default(Isa isa, const ConvShape& s);
+/// preferred for it and the pass.
+const ConvVariant& conv_default(Isa isa, const ConvShape& s, ConvPass pass);
 /// The variant conv2d_* run for a pass: the tuning profile's choice for
 /// exactly this shape and pass (nabla::ConvChoice, `nabla tune --model`)
 /// when it names a variant of the ISA that applies, else conv_default.

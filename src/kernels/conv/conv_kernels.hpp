@@ -744,11 +744,75 @@ void wino_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_t tw,
   });
 }
 
+// The weight gradient's transform of one image's dZ: tile t's 2×2 block dy
+// (zero past oh, ow) → A dy Aᵀ (4×4) into m[ξ][o][t], A = Aᵀᵀ above; two
+// sweeps as in wino_input: each row's columns (p, q) → (p, p + q, p − q,
+// −q) into R[k][parity][row div 2], then the same along the rows for whole
+// vectors of tiles.
+template <class Arch>
+void wino_grad_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_t tw, const float* dy,
+                      float* scratch, float* m, int64_t ld) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int64_t W = B::size;
+  const int64_t plane = th * tw + kDirectSlack, tiles = th * tw, step = planes * ld;
+  std::fill_n(scratch, 16 * plane, 0.f);  // the slack the last vectors read
+  auto r = [&](int64_t o) { return scratch + (o & 1) * 8 * plane; };
+  auto rows = [&](int64_t o) {
+    float* ro = r(o);
+    for (int64_t y = 0; y < 2 * th; ++y) {
+      float* out = ro + (y & 1) * plane + (y >> 1) * tw;  // R[0][y mod 2][y div 2]
+      if (y >= oh) {
+        for (int k = 0; k < 4; ++k) std::fill_n(out + 2 * k * plane, tw, 0.f);
+        continue;
+      }
+      const float* sr = dy + (o * oh + y) * ow;
+      auto seg = [&](int64_t j) {  // columns j … j + W − 1 of the row, zeros past ow
+        const int64_t hi = std::clamp<int64_t>(ow - j, 0, W);
+        if (hi == W) return B::load_unaligned(sr + j);
+        if (hi == 0) return B(0.f);
+        return Tail<Arch>::load(sr + j, hi);
+      };
+      for (int64_t x = 0; x < tw; x += W) {
+        B p, q;  // columns 2·tx, 2·tx + 1
+        deinterleave<Arch>(seg(2 * x), seg(2 * x + W), p, q);
+        p.store_unaligned(out + x);
+        (p + q).store_unaligned(out + 2 * plane + x);
+        (p - q).store_unaligned(out + 4 * plane + x);
+        (-q).store_unaligned(out + 6 * plane + x);
+      }
+    }
+  };
+  auto tiles_of = [&](int64_t o) {
+    const float* ro = r(o);
+    for (int64_t t = 0; t < tiles; t += W) {
+      const int64_t n = std::min(W, tiles - t);
+      float* out = m + o * ld + t;
+      auto st = [&](int xi, B val) {
+        if (n == W) val.store_unaligned(out + xi * step);
+        else Tail<Arch>::store(out + xi * step, n, val);
+      };
+      for (int k = 0; k < 4; ++k) {
+        const float* rk = ro + 2 * k * plane + t;
+        const B a = B::load_unaligned(rk), b = B::load_unaligned(rk + plane);
+        st(0 + k, a);
+        st(4 + k, a + b);
+        st(8 + k, a - b);
+        st(12 + k, -b);
+      }
+    }
+  };
+  for (int64_t o = 0; o <= planes; ++o) {
+    if (o < planes) rows(o);
+    if (o > 0) tiles_of(o - 1);
+  }
+}
+
 }  // namespace
 }  // namespace nabla::kernels::detail
 
 #define NABLA_CONV_KERNELS(ARCH)                                                                         \
   ::nabla::kernels::detail::ConvKernels {                                                               \
     &im2col<ARCH>, &col2im<ARCH>, &direct1_forward<ARCH>, &direct1_backward_weights<ARCH>, &unpitch<ARCH>, \
-        &phase_split<ARCH>, &phase_join<ARCH>, &wino_input<ARCH>, &wino_output<ARCH>                                       \
+        &phase_split<ARCH>, &phase_join<ARCH>, &wino_input<ARCH>, &wino_output<ARCH>, \
+        &wino_grad_output<ARCH>                                       \
   }
