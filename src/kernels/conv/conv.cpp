@@ -564,6 +564,13 @@ void winograd_run(const detail::ConvKernels& kern, int64_t n, int64_t cin, int64
   });
 }
 
+// Tiles per chunk of the weight gradient (its GEMMs are deep whatever the
+// chunk; smaller chunks keep the transformed dZ and input in L2). Against
+// kWinoTiles (1 / 2 threads, ms, `nabla prof conv`-like loop): 32→64 at
+// 28×28 8.69–8.86 → 8.47–8.63 and 4.72–5.02 → 4.52–4.59; at 14×14 2.37–2.42
+// → 2.26–2.32 and 1.49–1.51 → 1.34–1.36.
+constexpr int64_t kWinoGradTiles = 128;
+
 // The weight gradient by the same transforms. With V[ξ] = Bᵀ d B of the
 // input tiles (as in the forward pass) and X[ξ] = A dY Aᵀ of dZ's 2×2
 // blocks (Y = Aᵀ (U ⊙ V) A is linear in U), the gradient of U = G g Gᵀ is
@@ -572,13 +579,13 @@ void winograd_run(const detail::ConvKernels& kern, int64_t n, int64_t cin, int64
 // fewer multiplications), and dg = Gᵀ dU G per (o, c) at the end. The batch
 // is summed in groups of consecutive images fixed by the shape (as the
 // other variants: each group its own dU, the groups added in order), each
-// group in chunks of about kWinoTiles tiles.
+// group in chunks of about kWinoGradTiles tiles.
 void winograd_weights_grad(const detail::ConvKernels& kern, const ConvShape& s, const float* src, const float* dz,
                            float* dw, bool accumulate) {
   const ConvParams& p = s.params();
   const int64_t n = p.n, cin = p.c_in, cout = p.c_out, oh = s.oh(), ow = s.ow();
   const int64_t th = (oh + 1) / 2, tw = (ow + 1) / 2, tiles = th * tw;
-  const int64_t per_chunk = std::min(n, std::max<int64_t>(1, (kWinoTiles + tiles - 1) / tiles));
+  const int64_t per_chunk = std::min(n, std::max<int64_t>(1, (kWinoGradTiles + tiles - 1) / tiles));
   const int64_t groups = std::clamp<int64_t>((n + per_chunk - 1) / per_chunk, 1, kMaxWeightGroups);
   const int64_t usize = 16 * cout * cin;
   float* partial = tl_scratch.partial.get(groups * usize);
