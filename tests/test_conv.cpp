@@ -394,6 +394,14 @@ TEST(ConvVariants, EveryVariantAgainstReference) {
                      Activation::Sigmoid, true, true, 9001);
   probs.emplace_back(ConvParams{.n = 2, .c_in = 8, .h = 5, .w = 13, .c_out = 6, .kh = 1, .kw = 1}, Activation::None,
                      Activation::ReLU, false, false, 9002);
+  // 49 and 35 output positions: the im2col forward puts several images
+  // side by side (fewer than 64 positions), in chunks with a remainder
+  probs.emplace_back(ConvParams{.n = 13, .c_in = 5, .h = 7, .w = 7, .c_out = 9, .kh = 3, .kw = 3, .pad_h = 1,
+                                .pad_w = 1},
+                     Activation::ReLU, Activation::Tanh, true, true, 9003);
+  probs.emplace_back(ConvParams{.n = 17, .c_in = 3, .h = 11, .w = 14, .c_out = 4, .kh = 3, .kw = 2, .stride_h = 2,
+                                .stride_w = 2},
+                     Activation::Sigmoid, Activation::None, true, false, 9004);
   // One input channel (the direct path): channel counts around its blocks of
   // 6 and 2-3, kernels from 1×1 to as large as the padded input, rectangular
   // kernels and paddings, images from 1×1 to wider than a block of outputs.
