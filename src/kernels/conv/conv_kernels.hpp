@@ -613,6 +613,35 @@ void direct1_backward_weights(const ConvParams& p, int64_t oh, int64_t ow, const
 // Both give the same floats as a tile-by-tile evaluation (same operations,
 // same order).
 
+// The second sweep of wino_input and wino_grad_output: for each vector of
+// tiles t (the last one partial) and each k < 4, combine(k, rk, st) with rk
+// pointing at R[k][0][t] (R[k][1] is `plane` further) and st(ξ, value)
+// storing the tiles' values of ξ at out + ξ·step + t.
+template <class Arch, class Combine>
+inline void wino_tile_sweep(int64_t tiles, const float* r, int64_t plane, float* out, int64_t step,
+                            Combine combine) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int64_t W = B::size;
+  for (int64_t t = 0; t < tiles; t += W) {
+    const int64_t n = std::min(W, tiles - t);
+    auto st = [&](int xi, B val) {
+      if (n == W) val.store_unaligned(out + xi * step + t);
+      else Tail<Arch>::store(out + xi * step + t, n, val);
+    };
+    for (int k = 0; k < 4; ++k) combine(k, r + 2 * k * plane + t, st);
+  }
+}
+
+// Plane c + 1's first sweep before plane c's second, so that no load of the
+// second waits on a store of the first still in flight.
+template <class Rows, class Tiles>
+inline void wino_pipeline(int64_t planes, Rows rows, Tiles tiles_of) {
+  for (int64_t c = 0; c <= planes; ++c) {
+    if (c < planes) rows(c);
+    if (c > 0) tiles_of(c - 1);
+  }
+}
+
 template <class Arch>
 void wino_input(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, int64_t th, int64_t tw,
                 const float* src, float* scratch, float* v, int64_t ld) {
@@ -655,29 +684,16 @@ void wino_input(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, in
     }
   };
   auto tiles_of = [&](int64_t c) {
-    const float* rc = r(c);
-    for (int64_t t = 0; t < tiles; t += W) {
-      const int64_t n = std::min(W, tiles - t);
-      float* out = v + c * ld + t;
-      auto st = [&](int xi, B val) {
-        if (n == W) val.store_unaligned(out + xi * step);
-        else Tail<Arch>::store(out + xi * step, n, val);
-      };
-      for (int k = 0; k < 4; ++k) {
-        const float* rk = rc + 2 * k * plane + t;
-        const B a0 = B::load_unaligned(rk), a1 = B::load_unaligned(rk + plane);
-        const B a2 = B::load_unaligned(rk + tw), a3 = B::load_unaligned(rk + plane + tw);
-        st(0 + k, a0 - a2);
-        st(4 + k, a1 + a2);
-        st(8 + k, a2 - a1);
-        st(12 + k, a1 - a3);
-      }
-    }
+    wino_tile_sweep<Arch>(tiles, r(c), plane, v + c * ld, step, [&](int k, const float* rk, auto& st) {
+      const B a0 = B::load_unaligned(rk), a1 = B::load_unaligned(rk + plane);
+      const B a2 = B::load_unaligned(rk + tw), a3 = B::load_unaligned(rk + plane + tw);
+      st(0 + k, a0 - a2);
+      st(4 + k, a1 + a2);
+      st(8 + k, a2 - a1);
+      st(12 + k, a1 - a3);
+    });
   };
-  for (int64_t c = 0; c <= planes; ++c) {
-    if (c < planes) rows(c);
-    if (c > 0) tiles_of(c - 1);
-  }
+  wino_pipeline(planes, rows, tiles_of);
 }
 
 template <class Arch>
@@ -737,10 +753,7 @@ void wino_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_t tw,
         }
       }
     };
-    for (int64_t o = 0; o <= planes; ++o) {
-      if (o < planes) tiles_of(o);
-      if (o > 0) rows(o - 1);
-    }
+    wino_pipeline(planes, tiles_of, rows);
   });
 }
 
@@ -783,28 +796,15 @@ void wino_grad_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_
     }
   };
   auto tiles_of = [&](int64_t o) {
-    const float* ro = r(o);
-    for (int64_t t = 0; t < tiles; t += W) {
-      const int64_t n = std::min(W, tiles - t);
-      float* out = m + o * ld + t;
-      auto st = [&](int xi, B val) {
-        if (n == W) val.store_unaligned(out + xi * step);
-        else Tail<Arch>::store(out + xi * step, n, val);
-      };
-      for (int k = 0; k < 4; ++k) {
-        const float* rk = ro + 2 * k * plane + t;
-        const B a = B::load_unaligned(rk), b = B::load_unaligned(rk + plane);
-        st(0 + k, a);
-        st(4 + k, a + b);
-        st(8 + k, a - b);
-        st(12 + k, -b);
-      }
-    }
+    wino_tile_sweep<Arch>(tiles, r(o), plane, m + o * ld, step, [&](int k, const float* rk, auto& st) {
+      const B a = B::load_unaligned(rk), b = B::load_unaligned(rk + plane);
+      st(0 + k, a);
+      st(4 + k, a + b);
+      st(8 + k, a - b);
+      st(12 + k, -b);
+    });
   };
-  for (int64_t o = 0; o <= planes; ++o) {
-    if (o < planes) rows(o);
-    if (o > 0) tiles_of(o - 1);
-  }
+  wino_pipeline(planes, rows, tiles_of);
 }
 
 }  // namespace
