@@ -529,25 +529,35 @@ double gemm_flops(const ConvShape& s) {
 // loaded machine (8.2–9.1 ms CPU time per forward pass, load 8–10).
 constexpr int64_t kWinoTiles = 256;
 
+// fn(o0, o1) over output channels, in parallel where there are enough
+// (o, c) pairs for the weight transforms to be worth waking threads for
+// (each pair is independent: the split changes no result).
+template <class F>
+void for_weight_rows(int64_t cout, int64_t cin, F&& fn) {
+  detail::parallel_ranges(cout, cout * cin >= 4096 ? 1 : cout + 1, 4, fn);
+}
+
 // u [16, cout, cin] = G g Gᵀ for g = weight(o, c, i, j), in float64.
 template <class Weight>
 void winograd_weights(int64_t cout, int64_t cin, Weight weight, float* u) {
-  for (int64_t o = 0; o < cout; ++o)
-    for (int64_t c = 0; c < cin; ++c) {
-      double gg[4][3];  // G g
-      for (int j = 0; j < 3; ++j) {
-        const double g0 = weight(o, c, 0, j), g1 = weight(o, c, 1, j), g2 = weight(o, c, 2, j);
-        gg[0][j] = g0;
-        gg[1][j] = 0.5 * (g0 + g1 + g2);
-        gg[2][j] = 0.5 * (g0 - g1 + g2);
-        gg[3][j] = g2;
+  for_weight_rows(cout, cin, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t c = 0; c < cin; ++c) {
+        double gg[4][3];  // G g
+        for (int j = 0; j < 3; ++j) {
+          const double g0 = weight(o, c, 0, j), g1 = weight(o, c, 1, j), g2 = weight(o, c, 2, j);
+          gg[0][j] = g0;
+          gg[1][j] = 0.5 * (g0 + g1 + g2);
+          gg[2][j] = 0.5 * (g0 - g1 + g2);
+          gg[3][j] = g2;
+        }
+        for (int a = 0; a < 4; ++a) {
+          const double r[4] = {gg[a][0], 0.5 * (gg[a][0] + gg[a][1] + gg[a][2]), 0.5 * (gg[a][0] - gg[a][1] + gg[a][2]),
+                               gg[a][2]};
+          for (int b = 0; b < 4; ++b) u[((a * 4 + b) * cout + o) * cin + c] = static_cast<float>(r[b]);
+        }
       }
-      for (int a = 0; a < 4; ++a) {
-        const double r[4] = {gg[a][0], 0.5 * (gg[a][0] + gg[a][1] + gg[a][2]), 0.5 * (gg[a][0] - gg[a][1] + gg[a][2]),
-                             gg[a][2]};
-        for (int b = 0; b < 4; ++b) u[((a * 4 + b) * cout + o) * cin + c] = static_cast<float>(r[b]);
-      }
-    }
+  });
 }
 
 // n images src [cin, ih, iw] → dst [cout, oh, ow] with the transformed
@@ -557,11 +567,17 @@ void winograd_run(const detail::ConvKernels& kern, int64_t n, int64_t cin, int64
                   int64_t pw, int64_t cout, const float* u, const float* src, const float* bias, Activation f,
                   const float* act, float* dst, double flops) {
   const int64_t oh = ih + 2 * ph - 2, ow = iw + 2 * pw - 2, th = (oh + 1) / 2, tw = (ow + 1) / 2;
-  const int64_t tiles = th * tw, per_group = std::min(n, std::max<int64_t>(1, (kWinoTiles + tiles - 1) / tiles));
-  const int64_t groups = (n + per_group - 1) / per_group;
+  // Groups of about kWinoTiles tiles, at least one per thread and as many as
+  // a multiple of the thread count (each output sums over the channels of
+  // its own tile only, so the grouping never changes a result): 64 images
+  // of 14×14 made 11 groups, which 16 threads could not share.
+  const int64_t tiles = th * tw, threads = num_threads();
+  int64_t groups = std::max<int64_t>(1, (n * tiles + kWinoTiles - 1) / kWinoTiles);
+  groups = (groups + threads - 1) / threads * threads;
+  groups = std::min(groups, n);
   const int64_t pad_size = detail::wino_scratch_floats(th, tw);
   for_each_task(groups, flops, [&](int64_t g) {
-    const int64_t n0 = g * per_group, n1 = std::min(n, n0 + per_group), cols = (n1 - n0) * tiles;
+    const int64_t n0 = n * g / groups, n1 = n * (g + 1) / groups, cols = (n1 - n0) * tiles;
     float* v = tl_scratch.wino.get(16 * cin * cols);
     float* m = tl_scratch.col.get(16 * cout * cols + detail::kDirectSlack);  // wino_output's last vector reads past
     float* pad = tl_scratch.padded.get(pad_size);
@@ -629,21 +645,28 @@ void winograd_weights_grad(const detail::ConvKernels& kern, const ConvShape& s, 
                               for (int64_t e = e0; e < e1; ++e) partial[e] += part[e];
                             }
                           });
-  // dg = Gᵀ dU G (G as in winograd_weights), in float64.
-  static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-  for (int64_t o = 0; o < cout; ++o)
-    for (int64_t c = 0; c < cin; ++c) {
-      double du[4][4];
-      for (int xi = 0; xi < 16; ++xi) du[xi / 4][xi % 4] = partial[(xi * cout + o) * cin + c];
-      float* out = dw + (o * cin + c) * 9;
-      for (int i = 0; i < 3; ++i)
-        for (int j = 0; j < 3; ++j) {
-          double sum = 0;
-          for (int a = 0; a < 4; ++a)
-            for (int b = 0; b < 4; ++b) sum += G[a][i] * du[a][b] * G[b][j];
-          out[i * 3 + j] = static_cast<float>(accumulate ? out[i * 3 + j] + sum : sum);
+  // dg = Gᵀ dU G (G as in winograd_weights), in float64, separably: t = dU G
+  // (4×3), then Gᵀ t.
+  for_weight_rows(cout, cin, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t c = 0; c < cin; ++c) {
+        double t[4][3];
+        for (int a = 0; a < 4; ++a) {
+          const double d0 = partial[((a * 4 + 0) * cout + o) * cin + c], d1 = partial[((a * 4 + 1) * cout + o) * cin + c];
+          const double d2 = partial[((a * 4 + 2) * cout + o) * cin + c], d3 = partial[((a * 4 + 3) * cout + o) * cin + c];
+          t[a][0] = d0 + 0.5 * (d1 + d2);
+          t[a][1] = 0.5 * (d1 - d2);
+          t[a][2] = 0.5 * (d1 + d2) + d3;
         }
-    }
+        float* out = dw + (o * cin + c) * 9;
+        for (int j = 0; j < 3; ++j) {
+          const double g[3] = {t[0][j] + 0.5 * (t[1][j] + t[2][j]), 0.5 * (t[1][j] - t[2][j]),
+                               0.5 * (t[1][j] + t[2][j]) + t[3][j]};
+          for (int i = 0; i < 3; ++i)
+            out[i * 3 + j] = static_cast<float>(accumulate ? out[i * 3 + j] + g[i] : g[i]);
+        }
+      }
+  });
 }
 
 }  // namespace
