@@ -567,17 +567,11 @@ void winograd_run(const detail::ConvKernels& kern, int64_t n, int64_t cin, int64
                   int64_t pw, int64_t cout, const float* u, const float* src, const float* bias, Activation f,
                   const float* act, float* dst, double flops) {
   const int64_t oh = ih + 2 * ph - 2, ow = iw + 2 * pw - 2, th = (oh + 1) / 2, tw = (ow + 1) / 2;
-  // Groups of about kWinoTiles tiles, at least one per thread and as many as
-  // a multiple of the thread count (each output sums over the channels of
-  // its own tile only, so the grouping never changes a result): 64 images
-  // of 14×14 made 11 groups, which 16 threads could not share.
-  const int64_t tiles = th * tw, threads = num_threads();
-  int64_t groups = std::max<int64_t>(1, (n * tiles + kWinoTiles - 1) / kWinoTiles);
-  groups = (groups + threads - 1) / threads * threads;
-  groups = std::min(groups, n);
+  const int64_t tiles = th * tw, per_group = std::min(n, std::max<int64_t>(1, (kWinoTiles + tiles - 1) / tiles));
+  const int64_t groups = (n + per_group - 1) / per_group;
   const int64_t pad_size = detail::wino_scratch_floats(th, tw);
   for_each_task(groups, flops, [&](int64_t g) {
-    const int64_t n0 = n * g / groups, n1 = n * (g + 1) / groups, cols = (n1 - n0) * tiles;
+    const int64_t n0 = g * per_group, n1 = std::min(n, n0 + per_group), cols = (n1 - n0) * tiles;
     float* v = tl_scratch.wino.get(16 * cin * cols);
     float* m = tl_scratch.col.get(16 * cout * cols + detail::kDirectSlack);  // wino_output's last vector reads past
     float* pad = tl_scratch.padded.get(pad_size);
