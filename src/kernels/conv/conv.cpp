@@ -519,14 +519,14 @@ double gemm_flops(const ConvShape& s) {
 //
 // Error: the transforms add and subtract at most 4 terms each way, so each
 // output carries a few more roundings than the direct sum (measured on
-// random data: see tests/test_conv.cpp, WinogradError).
+// random data: see tests/test_conv.cpp, Conv3ForwardError and
+// Conv3BackwardWeightsError).
 
 // Tiles per GEMM: P = group·tiles-per-image ≥ kWinoTiles so that the
 // GEMM's columns fill its micro-tiles (a 28×28 image has 196 tiles: groups
-// of 3 images, 588 columns). The group's V and M ([16, cin + cout, P]) are
-// then 3.6 MB for the CNN's 32/64 channels, past the 1 MB L2: on conv3,
-// 128, 256, 512 and 1024 tiles measured the same within the noise of a
-// loaded machine (8.2–9.1 ms CPU time per forward pass, load 8–10).
+// of 2 images, 392 columns; 14×14, 49 tiles: groups of 6). 128, 256 and
+// 512 measured within a few percent of each other at 1 and 2 threads (the
+// forward on 14×14 and 28×28 32→64 layers, 2026-12-04); 256 kept.
 constexpr int64_t kWinoTiles = 256;
 
 // fn(o0, o1) over output channels, in parallel where there are enough
