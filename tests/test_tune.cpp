@@ -164,11 +164,9 @@ TEST(Tune, ConvChoicesNameFasterVariantsThatApply) {
     for (const auto& v : nabla::kernels::detail::conv_variants(isa))
       if (c.variant == v.tag) found = v.applies(s);
     EXPECT_TRUE(found);
-    using nabla::kernels::detail::ConvPass;
-    const ConvPass pass = c.pass == "forward"         ? ConvPass::Forward
-                          : c.pass == "backward-data" ? ConvPass::BackwardData
-                                                      : ConvPass::BackwardWeights;
-    EXPECT_NE(c.variant, nabla::kernels::detail::conv_default(isa, s, pass).tag);
+    const auto pass = nabla::kernels::detail::conv_pass_from_name(c.pass);
+    ASSERT_TRUE(pass.has_value()) << c.pass;
+    EXPECT_NE(c.variant, nabla::kernels::detail::conv_default(isa, s, *pass).tag);
     EXPECT_LT(c.tuned_ms, c.default_ms);
     EXPECT_EQ(c.threads, 1);
   }

@@ -141,6 +141,12 @@ const ConvVariant& conv_default(Isa isa, const ConvShape& s, ConvPass pass) {
   return variants.back();  // the last one applies to every shape
 }
 
+std::optional<ConvPass> conv_pass_from_name(std::string_view name) {
+  for (ConvPass q : {ConvPass::Forward, ConvPass::BackwardData, ConvPass::BackwardWeights})
+    if (name == conv_pass_name(q)) return q;
+  return std::nullopt;
+}
+
 const char* conv_pass_name(ConvPass pass) {
   switch (pass) {
     case ConvPass::Forward: return "forward";
@@ -178,9 +184,7 @@ TunedTable build_tuned_table(Isa isa, uint64_t generation) {
     const ConvParams p{.n = c.n, .c_in = c.c_in, .h = c.h, .w = c.w, .c_out = c.c_out, .kh = c.kh, .kw = c.kw,
                        .stride_h = c.stride_h, .stride_w = c.stride_w, .pad_h = c.pad_h, .pad_w = c.pad_w,
                        .dil_h = c.dil_h, .dil_w = c.dil_w};
-    std::optional<ConvPass> pass;
-    for (ConvPass q : {ConvPass::Forward, ConvPass::BackwardData, ConvPass::BackwardWeights})
-      if (c.pass == conv_pass_name(q)) pass = q;
+    const std::optional<ConvPass> pass = conv_pass_from_name(c.pass);
     if (!pass) continue;
     try {
       const ConvShape s(p);
@@ -495,6 +499,19 @@ double gemm_flops(const ConvShape& s) {
          static_cast<double>(s.col_rows()) * static_cast<double>(s.col_cols());
 }
 
+// Σ_g partial_g over `groups` consecutive buffers of `size` floats, in
+// group order, into the first (contiguous adds over threads: each
+// element's sum runs in the same order whatever the thread count).
+void sum_groups(float* partial, int64_t groups, int64_t size) {
+  detail::parallel_ranges(size, groups * size >= (int64_t{1} << 17) ? 2 : size + 1, 1024,
+                          [&](int64_t e0, int64_t e1) {
+                            for (int64_t g = 1; g < groups; ++g) {
+                              const float* part = partial + g * size;
+                              for (int64_t e = e0; e < e1; ++e) partial[e] += part[e];
+                            }
+                          });
+}
+
 // ---- Winograd F(2×2, 3×3) --------------------------------------------------
 //
 // A stride-1 3×3 correlation of a [cin, ih, iw] image padded by ph, pw gives
@@ -632,13 +649,7 @@ void winograd_weights_grad(const detail::ConvKernels& kern, const ConvShape& s, 
       }
     }
   });
-  detail::parallel_ranges(usize, groups * usize >= (int64_t{1} << 17) ? 2 : usize + 1, 1024,
-                          [&](int64_t e0, int64_t e1) {
-                            for (int64_t g = 1; g < groups; ++g) {
-                              const float* part = partial + g * usize;
-                              for (int64_t e = e0; e < e1; ++e) partial[e] += part[e];
-                            }
-                          });
+  sum_groups(partial, groups, usize);
   // dg = Gᵀ dU G (G as in winograd_weights), in float64, separably: t = dU G
   // (4×3), then Gᵀ t.
   for_weight_rows(cout, cin, [&](int64_t o0, int64_t o1) {
@@ -1080,13 +1091,7 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
   // transposed where the partials are dWᵀ. (Adding each partial into
   // diff_weights through the transpose cost ~0.2 ms per pass on the 32→64
   // 3×3 layers, serial.)
-  detail::parallel_ranges(wsize, groups * wsize >= (int64_t{1} << 17) ? 2 : wsize + 1, 1024,
-                          [&](int64_t e0, int64_t e1) {
-                            for (int64_t g = 1; g < groups; ++g) {
-                              const float* part = partial + g * wsize;
-                              for (int64_t e = e0; e < e1; ++e) partial[e] += part[e];
-                            }
-                          });
+  sum_groups(partial, groups, wsize);
   const float zero = 0.f;
   const float* old = accumulate ? diff_weights : &zero;
   const int64_t step = accumulate ? 1 : 0;

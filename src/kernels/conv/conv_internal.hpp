@@ -4,8 +4,10 @@
 // xsimd, and the kernels see only the plain ConvParams (no member function
 // of the public header is compiled with an ISA's flags).
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "nabla/kernels/conv.hpp"
 #include "nabla/runtime/cpu.hpp"
@@ -134,6 +136,8 @@ std::span<const ConvVariant> conv_variants(Isa isa);
 /// "forward", "backward-data", "backward-weights" (as `nabla prof` and the
 /// tuning profile write them).
 const char* conv_pass_name(ConvPass pass);
+/// The pass conv_pass_name names, or none.
+std::optional<ConvPass> conv_pass_from_name(std::string_view name);
 
 /// The fixed rule: the first variant of the ISA that applies to s and is
 /// preferred for it and the pass.

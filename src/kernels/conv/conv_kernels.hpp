@@ -597,9 +597,9 @@ void direct1_backward_weights(const ConvParams& p, int64_t oh, int64_t ow, const
 // vectors run along the tile index t over the whole image, not along one
 // tile row (a 14×14 image has 7 tiles per row: 7 of 16 lanes).
 //
-// Input, per plane: (1) each padded row y (zero rows above and below, the
-// row copied between zero columns) is transformed along x, d ↦ d·B, with
-// the even and odd columns split by a deinterleave: R[k][y mod 2][y div 2]
+// Input, per plane: (1) each padded row y (zero rows above and below; a
+// row's vectors loaded from the image, zero outside it) is transformed
+// along x, d ↦ d·B, with the even and odd columns split by a deinterleave: R[k][y mod 2][y div 2]
 // [tx], k < 4, the four values of tile column tx. (2) Tile t = ty·tw + tx
 // needs rows 2·ty … 2·ty + 3, that is R[k][0][t], R[k][1][t], R[k][0][t +
 // tw], R[k][1][t + tw]: contiguous in t, so Bᵀ (·) runs over whole vectors
@@ -632,6 +632,13 @@ inline void wino_tile_sweep(int64_t tiles, const float* r, int64_t plane, float*
   }
 }
 
+// Zeros the slack after the `used` floats of each of `n` planes of `plane`
+// floats: the second sweep's last vector reads past the rows the first
+// wrote (the lanes it stores are never those).
+inline void wino_zero_slack(float* scratch, int n, int64_t plane, int64_t used) {
+  for (int i = 0; i < n; ++i) std::fill_n(scratch + i * plane + used, plane - used, 0.f);
+}
+
 // Plane c + 1's first sweep before plane c's second, so that no load of the
 // second waits on a store of the first still in flight.
 template <class Rows, class Tiles>
@@ -649,7 +656,7 @@ void wino_input(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, in
   constexpr int64_t W = B::size;
   const int64_t plane = (th + 1) * tw + kDirectSlack, hp = 2 * th + 2, tiles = th * tw;
   const int64_t step = planes * ld;  // one ξ to the next in v
-  std::fill_n(scratch, 16 * plane, 0.f);  // the slack the last vectors read
+  wino_zero_slack(scratch, 16, plane, (th + 1) * tw);
   // R[k][parity] of plane c: 8 planes at r(c). Two buffers: the rows of
   // plane c + 1 are transformed before the tiles of plane c read theirs, so
   // no load waits on a store still in flight.
@@ -768,7 +775,7 @@ void wino_grad_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_
   using B = xsimd::batch<float, Arch>;
   constexpr int64_t W = B::size;
   const int64_t plane = th * tw + kDirectSlack, tiles = th * tw, step = planes * ld;
-  std::fill_n(scratch, 16 * plane, 0.f);  // the slack the last vectors read
+  wino_zero_slack(scratch, 16, plane, tiles);
   auto r = [&](int64_t o) { return scratch + (o & 1) * 8 * plane; };
   auto rows = [&](int64_t o) {
     float* ro = r(o);
