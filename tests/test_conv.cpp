@@ -413,10 +413,13 @@ TEST(ConvVariants, EveryVariantAgainstReference) {
       {.n = 2, .c_in = 1, .h = 5, .w = 5, .c_out = 13, .kh = 7, .kw = 7, .pad_h = 3, .pad_w = 3},
       {.n = 2, .c_in = 1, .h = 9, .w = 70, .c_out = 2, .kh = 2, .kw = 9, .pad_h = 1, .pad_w = 4},
       {.n = 1, .c_in = 1, .h = 3, .w = 40, .c_out = 5, .kh = 3, .kw = 1},
+      // more images than weight-gradient groups: several images per group
+      {.n = 40, .c_in = 1, .h = 12, .w = 11, .c_out = 5, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1},
   };
   uint32_t seed = 9100;
   for (const ConvParams& p : one_channel) {
-    probs.emplace_back(p, Activation::ReLU, Activation::None, true, false, seed++);
+    // with the bias (summed by the direct kernel itself), overwriting and accumulating
+    probs.emplace_back(p, Activation::ReLU, Activation::None, true, (seed & 1) != 0, seed++);
     probs.emplace_back(p, Activation::Tanh, Activation::Sigmoid, false, true, seed++);
   }
   // Stride 1 (the implicit column matrix): output channels MR ± 1 and

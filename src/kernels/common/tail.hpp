@@ -15,10 +15,13 @@ namespace {
 // [lo, hi) with the others zero (0 <= lo < hi <= size; p[l] is read only
 // for those lanes, so p itself may point before or past the array). Masked
 // on AVX-512 and AVX2, through a small buffer on SSE2, so the short pieces
-// of a row run the same vector code as the rest.
+// of a row run the same vector code as the rest. kCheap: a masked load
+// costs about a plain one (n may then also be the full size), so a loop
+// may load every vector masked instead of peeling its last one.
 template <class Arch>
 struct Tail {
   using B = xsimd::batch<float, Arch>;
+  static constexpr bool kCheap = false;
   static B load_range(const float* p, int64_t lo, int64_t hi) {
     alignas(64) float t[B::size] = {};
     for (int64_t l = lo; l < hi; ++l) t[l] = p[l];
@@ -35,6 +38,7 @@ struct Tail {
 template <>
 struct Tail<xsimd::avx512f> {
   using B = xsimd::batch<float, xsimd::avx512f>;
+  static constexpr bool kCheap = true;
   static __mmask16 mask(int64_t n) { return static_cast<__mmask16>((1u << n) - 1); }
   static B load_range(const float* p, int64_t lo, int64_t hi) {
     return _mm512_maskz_loadu_ps(static_cast<__mmask16>(mask(hi) & ~mask(lo)), p);
@@ -47,6 +51,7 @@ struct Tail<xsimd::avx512f> {
 template <>
 struct Tail<xsimd::fma3<xsimd::avx2>> {
   using B = xsimd::batch<float, xsimd::fma3<xsimd::avx2>>;
+  static constexpr bool kCheap = true;
   static __m256i mask(int64_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }

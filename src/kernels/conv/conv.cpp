@@ -1038,7 +1038,11 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
   const bool wide = small && !direct;
   const int64_t groups = wide ? wide_groups(p.n, cols) : std::min(p.n, kMaxWeightGroups);
   const int64_t per_gemm = wide ? wide_images(cols) : 1;
-  float* partial = tl_scratch.partial.get(groups * wsize);
+  // The direct kernel sums the bias gradient too: each group's partial
+  // holds its C_out bias sums after the weights.
+  const bool fused_bias = direct && diff_bias;
+  const int64_t stride = wsize + (fused_bias ? p.c_out : 0);
+  float* partial = tl_scratch.partial.get(groups * stride);
   // Implicit variants not taking their own path here run as im2col.
   const ConvVariant cv = columns_variant(v);
   for_each_task(groups, gemm_flops(s), [&](int64_t g) {
@@ -1053,11 +1057,11 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
     }
     if (direct) {
       const Direct1Layout d(s);
-      float* part = partial + g * wsize;
-      std::fill_n(part, wsize, 0.f);
+      float* part = partial + g * stride;
+      std::fill_n(part, stride, 0.f);
       for (int64_t n = n0; n < n1; ++n) {
         kern.direct1_backward_weights(p, s.oh(), s.ow(), d.pad(src + n * s.src_image()), diff_dst + n * s.dst_image(),
-                                      part);
+                                      part, fused_bias ? part + wsize : nullptr);
       }
       return;
     }
@@ -1091,7 +1095,7 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
   // transposed where the partials are dWᵀ. (Adding each partial into
   // diff_weights through the transpose cost ~0.2 ms per pass on the 32→64
   // 3×3 layers, serial.)
-  sum_groups(partial, groups, wsize);
+  sum_groups(partial, groups, stride);
   const float zero = 0.f;
   const float* old = accumulate ? diff_weights : &zero;
   const int64_t step = accumulate ? 1 : 0;
@@ -1101,7 +1105,11 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
   } else {
     for (int64_t e = 0; e < wsize; ++e) diff_weights[e] = old[e * step] + partial[e];
   }
-  if (diff_bias) bias_grad(p.n, p.c_out, cols, diff_dst, BiasKind::PerRow, diff_bias, accumulate);
+  if (fused_bias) {
+    for (int64_t o = 0; o < p.c_out; ++o) diff_bias[o] = (accumulate ? diff_bias[o] : 0.f) + partial[wsize + o];
+  } else if (diff_bias) {
+    bias_grad(p.n, p.c_out, cols, diff_dst, BiasKind::PerRow, diff_bias, accumulate);
+  }
 }
 
 // ---- public entry points: validate, trace, run the preferred variant -------

@@ -30,9 +30,10 @@ struct ConvKernels {
   /// w + 2·pad_w); bias may be null.
   void (*direct1_forward)(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* weights,
                           const float* bias, Activation f, float* dst);
-  /// dw [C_out, kh·kw] += the weight gradient of one image from dz [C_out, OH, OW].
+  /// dw [C_out, kh·kw] += the weight gradient of one image from dz [C_out,
+  /// OH, OW], and db [C_out] += its bias gradient when db is not null.
   void (*direct1_backward_weights)(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* dz,
-                                   float* dw);
+                                   float* dw, float* db);
   /// dst [planes, rows, cols] = the first cols floats of each pitch-wide
   /// row of src (planes ld_src apart): the implicit path's GEMM result on
   /// the padded pitch, without its wasted columns; then, when f is not
