@@ -23,6 +23,7 @@
 #include "kernels/conv/conv_internal.hpp"
 #include "nabla/kernels/conv.hpp"
 #include "nabla/kernels/gemm_config.hpp"
+#include "nabla/kernels/pool.hpp"
 #include "nabla/runtime/cpu.hpp"
 #include "nabla/runtime/threads.hpp"
 
@@ -564,6 +565,70 @@ TEST(ConvVariants, EveryVariantThreadCountsBitwise) {
         EXPECT_TRUE(bitwise_equal(w, w1));
       });
     }
+}
+
+// The convolution with a 2×2 stride-2 max pool: every variant of every ISA,
+// fused (Winograd on an even output) or not, gives bitwise the outputs and
+// arg-max indices of the convolution followed by the pooling kernel, with
+// ties (a constant image: every window's first position wins) and NaN (the
+// first NaN wins), at 1, 2 and 3 threads.
+TEST(ConvVariants, MaxPoolAfterConvolutionBitwise) {
+  std::vector<ConvParams> shapes = winograd_shapes();
+  shapes.push_back({.n = 3, .c_in = 32, .h = 14, .w = 14, .c_out = 33, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1});
+  shapes.push_back({.n = 2, .c_in = 5, .h = 10, .w = 36, .c_out = 7, .kh = 3, .kw = 3});
+  shapes.push_back({.n = 2, .c_in = 3, .h = 12, .w = 12, .c_out = 4, .kh = 5, .kw = 5});  // not Winograd
+  const ForceParallel guard;
+  int checked = 0, fused = 0;
+  uint32_t seed = 13000;
+  for (const ConvParams& p : shapes) {
+    const ConvShape s(p);
+    if (s.oh() < 2 || s.ow() < 2) continue;
+    const nk::MaxPool2d pool{.n = p.n, .c = p.c_out, .h = s.oh(), .w = s.ow(), .kernel = 2, .stride = 2};
+    const int64_t pooled = p.n * p.c_out * pool.out_h() * pool.out_w();
+    for (int kind = 0; kind < 3; ++kind) {  // random, constant (ties), random with a NaN
+      auto src = uniform(p.n * s.src_image(), -1.f, 1.f, seed++);
+      if (kind == 1) std::fill(src.begin(), src.end(), 0.25f);
+      if (kind == 2) src[src.size() / 3] = std::numeric_limits<float>::quiet_NaN();
+      const auto w = uniform(s.weights_size(), -1.f, 1.f, seed++), b = uniform(p.c_out, -1.f, 1.f, seed++);
+      for (Activation act : {Activation::ReLU, Activation::Tanh, Activation::None})
+        for_each_isa([&](nabla::Isa isa) {
+          for (const Variant& v : nk::detail::conv_variants(isa)) {
+            if (!v.applies(s)) continue;
+            SCOPED_TRACE(std::string(v.name) + " kind " + std::to_string(kind) + " " +
+                         nk::detail::conv_shape_string(p));
+            std::vector<float> y(p.n * s.dst_image()), want(pooled), got;
+            std::vector<int32_t> want_idx(pooled), got_idx;
+            nk::detail::conv2d_forward_run(v, s, src.data(), w.data(), b.data(), act, y.data());
+            nk::max_pool2d_forward(pool, y.data(), want.data(), want_idx.data());
+            for_each_thread_count([&](int) {
+              got.assign(pooled, -7.f);
+              got_idx.assign(pooled, -7);
+              nk::detail::conv2d_forward_maxpool_run(v, s, src.data(), w.data(), b.data(), act, got.data(),
+                                                     got_idx.data());
+              EXPECT_TRUE(bitwise_equal(got, want));
+              EXPECT_EQ(got_idx, want_idx);
+            });
+            ++checked;
+            fused += nk::detail::fuses_maxpool(v, s);
+          }
+        });
+    }
+  }
+  EXPECT_GT(fused, 0);
+  EXPECT_GT(checked, fused);
+}
+
+TEST(Conv, MaxPoolAfterConvolutionErrors) {
+  const ConvShape s(ConvParams{.n = 1, .c_in = 1, .h = 3, .w = 3, .c_out = 1, .kh = 3, .kw = 3});  // 1×1 output
+  float x[9] = {}, w[9] = {}, y[1];
+  int32_t idx[1];
+  EXPECT_THROW(nk::conv2d_forward_maxpool(s, x, w, nullptr, Activation::None, y, idx), nabla::Error);
+  const ConvShape s2(ConvParams{.n = 1, .c_in = 1, .h = 4, .w = 4, .c_out = 1, .kh = 3, .kw = 3, .pad_h = 1,
+                                .pad_w = 1});
+  float x2[16] = {}, y2[4];
+  int32_t idx2[4];
+  EXPECT_THROW(nk::conv2d_forward_maxpool(s2, x2, w, nullptr, Activation::None, y2, nullptr), nabla::Error);
+  EXPECT_NO_THROW(nk::conv2d_forward_maxpool(s2, x2, w, nullptr, Activation::None, y2, idx2));
 }
 
 // The forward error of every variant on the CNN's conv3 (32→64, 3×3 pad 1,

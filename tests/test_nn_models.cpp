@@ -15,6 +15,7 @@
 #include "nabla/nn/registry.hpp"
 #include "nabla/nn/sequential.hpp"
 #include "nabla/runtime/threads.hpp"
+#include "nabla/runtime/trace.hpp"
 #include "nn_test_util.hpp"
 
 // ---- allocation counting: global operator new replaced in this binary ------
@@ -92,6 +93,15 @@ std::vector<Arch> architectures() {
              .add(nn::Dense(6 * 2 * 2, 10)).add(nn::ReLU()).add(nn::Dense(10, 3));
        },
        {16, 2, 12, 12}, RefLoss::SceIndex, 3},
+      // 32→64 3×3 on 14×14 (the CNN preset's second layer) runs Winograd,
+      // whose output transform does the max pool (Sequential merges the
+      // pool into the convolution's step)
+      {"cnn-winograd-pool",
+       [] {
+         return nn::Sequential().add(nn::Conv2D(32, 64, 3, 1, 1)).add(nn::ReLU()).add(nn::MaxPool2D(2))
+             .add(nn::Flatten()).add(nn::Dense(64 * 7 * 7, 3));
+       },
+       {2, 32, 14, 14}, RefLoss::SceIndex, 3},
   };
 }
 
@@ -166,6 +176,37 @@ TEST(Architectures, FusedEqualsUnfused) {
       for (size_t j = 0; j < results[0][i].size(); ++j)
         EXPECT_NEAR(results[0][i][j], results[1][i][j], 1e-6f * (1 + std::fabs(results[0][i][j])))
             << "result " << i << " element " << j;
+  }
+}
+
+// The merged step runs one kernel for the convolution, its activation and
+// the pool (no separate pooling pass forward); backward scatters through
+// the pool, then the convolution's passes.
+TEST(Architectures, MaxPoolRunsInTheWinogradConvolution) {
+  struct Names : nabla::trace::Sink {
+    std::vector<std::string> kernels;
+    void record(nabla::trace::Event e) override { kernels.push_back(e.call.kernel); }
+  };
+  for (const Arch& a : architectures()) {
+    if (a.name != "cnn-winograd-pool") continue;
+    nn::Sequential m = a.build();
+    LossCase loss = make_loss(a.loss, a.classes);
+    const Tensor x = nabla::test::random_input(a.input, 6);
+    const Tensor t = nabla::test::random_target(a.loss, m.output_shape(a.input), 7);
+    Names sink;
+    nabla::trace::set_sink(&sink);
+    loss.forward(m.forward(x), t);
+    m.backward(loss.backward());
+    nabla::trace::set_sink(nullptr);
+    int fused = 0, pool_fwd = 0, pool_bwd = 0;
+    for (const std::string& k : sink.kernels) {
+      fused += k.rfind("f32_conv_winograd_bias_relu_maxpool_", 0) == 0;
+      pool_fwd += k.rfind("f32_maxpool_", 0) == 0 && k.find("bwd") == std::string::npos;
+      pool_bwd += k.rfind("f32_maxpool_bwd_", 0) == 0;
+    }
+    EXPECT_EQ(fused, 1);
+    EXPECT_EQ(pool_fwd, 0);
+    EXPECT_EQ(pool_bwd, 1);
   }
 }
 

@@ -216,6 +216,16 @@ void Conv2D::forward_with(const Tensor& x, Tensor& y, nk::Activation act, const 
   nk::conv2d_forward(*shape_, x.data(), w.data(), b.data(), act, y.data());
 }
 
+bool Conv2D::fuses_max_pool(const Layer& next) const {
+  const auto* pool = dynamic_cast<const MaxPool2D*>(&next);
+  return pool && pool->kernel() == 2 && pool->stride() == 2 && shape_ && nk::conv2d_fuses_maxpool(*shape_);
+}
+
+void Conv2D::forward_pool(const Tensor& x, Tensor& y, nk::Activation act, Layer& pool) {
+  nk::conv2d_forward_maxpool(*shape_, x.data(), weight.value.data(), bias.value.data(), act, y.data(),
+                             static_cast<MaxPool2D&>(pool).argmax_.data());
+}
+
 void Conv2D::backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx, nk::Activation input_deriv) {
   backward_from(x, x, y, dz, dx, input_deriv);
 }

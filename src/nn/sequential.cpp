@@ -45,14 +45,25 @@ struct Sequential::Step {
   // extra pass over z costs little); its derivative is still fused into the
   // next layer's backward (D = z).
   Tensor z;
+  // A 2×2 stride-2 MaxPool2D run in the Conv2D's forward output
+  // (Layer::fuses_max_pool): y and dz are the pooled output's, act is the
+  // activation before the pool (its derivative, from the pooled y, is the
+  // one the pool's backward would apply before its scatter, so whoever
+  // produces dz applies it as for any step); backward scatters dz into
+  // unpooled_dz, the convolution's dLoss/dZ.
+  Layer* pool = nullptr;
+  Tensor unpooled_dz;
 };
 
 namespace {
 
-// The name a trace shows for a step: the layer, and the activation fused into it.
-std::string step_name(const Layer& layer, nk::Activation act, const Layer* norm = nullptr) {
+// The name a trace shows for a step: the layer, and the activation (and
+// pool) fused into it.
+std::string step_name(const Layer& layer, nk::Activation act, const Layer* norm = nullptr,
+                      const Layer* pool = nullptr) {
   const std::string base = norm ? layer.name() + " + " + norm->name() : layer.name();
-  return act.is_none() ? base : base + " + " + ActivationLayer(act).name();
+  const std::string with_act = act.is_none() ? base : base + " + " + ActivationLayer(act).name();
+  return pool ? with_act + " + " + pool->name() : with_act;
 }
 
 }  // namespace
@@ -152,6 +163,16 @@ void Sequential::plan(const std::vector<int64_t>& input) {
       s.act = layers_[i + 1]->activation();
       s.last = static_cast<int64_t>(++i);
     }
+    // A 2×2 max pool after it (with its activation) runs in the Conv2D's
+    // forward output; not with a folded BatchNorm or a kept Z.
+    if (fusion_ && !s.norm && i + 1 < layers_.size() && !nk::derivative_uses_input(s.act.kind) &&
+        s.layer->fuses_max_pool(*layers_[i + 1])) {
+      s.pool = layers_[++i].get();
+      s.pool->prepare(shape);
+      s.unpooled_dz = Tensor(shape);
+      shape = s.pool->output_shape(shape);
+      s.last = static_cast<int64_t>(i);
+    }
     s.y = Tensor(shape);
     s.dz = Tensor(shape);
     if (nk::derivative_uses_input(s.act.kind)) s.z = Tensor(shape);
@@ -174,8 +195,11 @@ void Sequential::plan_for(const std::vector<int64_t>& input) {
 void Sequential::run_step(size_t s, const Tensor& in) {
   check_interrupt("Sequential::forward");
   Step& sm = steps_[s];
-  const trace::LayerScope scope(sm.first, [&] { return step_name(*sm.layer, sm.act, sm.norm); }, trace::Pass::Forward);
-  if (sm.norm) {
+  const trace::LayerScope scope(sm.first, [&] { return step_name(*sm.layer, sm.act, sm.norm, sm.pool); },
+                                trace::Pass::Forward);
+  if (sm.pool) {
+    sm.layer->forward_pool(in, sm.y, sm.act, *sm.pool);
+  } else if (sm.norm) {
     sm.norm->fold(sm.weight->value, sm.bias->value, sm.folded_w, sm.folded_b);
     sm.layer->forward_with(in, sm.y, sm.act, sm.folded_w, sm.folded_b);
   } else if (sm.z.numel() > 0) {  // the activation's derivative needs Z: keep it
@@ -212,7 +236,7 @@ void Sequential::forward_add(const Tensor& x, const Tensor& r, Tensor& out, nk::
   for (size_t s = 0; s + 1 < n; ++s) run_step(s, s == 0 ? x : steps_[s - 1].y);
   Step& last = steps_.back();
   const Tensor& in = n == 1 ? x : steps_[n - 2].y;
-  if (fusion_ && last.act.is_none() && !last.norm) {
+  if (fusion_ && last.act.is_none() && !last.norm && !last.pool) {
     check_interrupt("Sequential::forward");
     const trace::LayerScope scope(last.first, [&] {
       return last.layer->name() + " + residual" + (act.is_none() ? std::string() : " + " + ActivationLayer(act).name());
@@ -294,14 +318,20 @@ void Sequential::backward_steps(const Tensor& x, const Tensor& last_dz, Tensor* 
     const nk::Activation in_act =
         prev && !prev->layer->wants_output_grad() ? prev->act : nk::Activation::None;
     const bool fuse = fusion_ && st.layer->fuses_input_derivative();
+    const Tensor* dz_layer = &dz;
+    if (st.pool) {  // dz already has the activation's derivative: scatter it
+      const trace::LayerScope scope(st.last, [&] { return st.pool->name(); }, trace::Pass::BackwardData);
+      st.pool->backward(st.unpooled_dz, st.y, dz, &st.unpooled_dz, nk::Activation::None);
+      dz_layer = &st.unpooled_dz;
+    }
     {
       // The layer marks its weight-gradient kernels (trace::PassScope).
       const trace::LayerScope scope(st.first, [&] { return step_name(*st.layer, st.act); },
                                     trace::Pass::BackwardData);
       if (fuse && prev && prev->z.numel() > 0)
-        st.layer->backward_from(prev->y, prev->z, st.y, dz, dx, in_act);
+        st.layer->backward_from(prev->y, prev->z, st.y, *dz_layer, dx, in_act);
       else
-        st.layer->backward(prev ? prev->y : x, st.y, dz, dx, fuse ? in_act : nk::Activation::None);
+        st.layer->backward(prev ? prev->y : x, st.y, *dz_layer, dx, fuse ? in_act : nk::Activation::None);
     }
     if (!st.need_dx) break;
     const trace::LayerScope scope(prev ? prev->last : -1, [&] { return prev ? layers_[static_cast<size_t>(prev->last)]->name() : std::string(); },

@@ -105,6 +105,21 @@ class ConvShape {
 void conv2d_forward(const ConvShape& s, const float* src, const float* weights, const float* bias,
                     Activation act, float* dst);
 
+/// Forward followed by a 2×2 stride-2 max pool (floor mode): dst [N, C_out,
+/// OH/2, OW/2] = maxpool(act(conv(src, weights) + bias)), idx the arg-max
+/// of each window as max_pool2d_forward writes it (h·OW + w in its plane),
+/// bitwise the same as conv2d_forward then max_pool2d_forward. Where
+/// conv2d_fuses_maxpool(s), the pool runs in the convolution's output
+/// transform and the unpooled output is never written; elsewhere the
+/// convolution goes to scratch first. Throws nabla::Error on null pointers
+/// or an output smaller than 2×2.
+void conv2d_forward_maxpool(const ConvShape& s, const float* src, const float* weights, const float* bias,
+                            Activation act, float* dst, int32_t* idx);
+
+/// True when conv2d_forward_maxpool pools inside the convolution for s (the
+/// variant chosen for its forward pass is Winograd and OH, OW are even).
+bool conv2d_fuses_maxpool(const ConvShape& s);
+
 /// Backward-data: diff_src = ∂L/∂src from diff_dst = ∂L/∂Z (Z the
 /// pre-activation output of this convolution), overwriting diff_src.
 /// With src_act != None, src must be the stored input of this layer, which

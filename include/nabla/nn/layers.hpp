@@ -101,6 +101,13 @@ class Layer {
   /// derivative while producing it (Dense: in the GEMM epilogue; Conv2D:
   /// right after col2im; MaxPool2D: in its scatter, from its output).
   virtual bool fuses_input_derivative() const { return false; }
+  /// Conv2D: true if `next` (a 2×2 stride-2 MaxPool2D) can run in this
+  /// layer's forward output at the prepared shape (forward_pool), the
+  /// unpooled output then never written.
+  virtual bool fuses_max_pool(const Layer& /*next*/) const { return false; }
+  /// y = pool(act(layer(x))), the pool layer keeping its arg-max for its
+  /// own backward (only if fuses_max_pool(pool)).
+  virtual void forward_pool(const Tensor& /*x*/, Tensor& /*y*/, kernels::Activation /*act*/, Layer& /*pool*/) {}
   /// Sizes scratch for this input shape (called when it changes).
   virtual void prepare(const std::vector<int64_t>& /*input*/) {}
   /// y = act(layer(x)); act is None unless fuses_activation().
@@ -197,6 +204,8 @@ class Conv2D : public Layer {
   bool fuses_activation() const override { return true; }
   bool fuses_input_derivative() const override { return true; }
   bool folds_norm() const override { return true; }
+  bool fuses_max_pool(const Layer& next) const override;
+  void forward_pool(const Tensor& x, Tensor& y, kernels::Activation act, Layer& pool) override;
   void prepare(const std::vector<int64_t>& input) override;
   void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
   void forward_with(const Tensor& x, Tensor& y, kernels::Activation act, const Tensor& w, const Tensor& b) override;
@@ -233,6 +242,7 @@ class MaxPool2D : public Layer {
   /// The derivative of the activation before the pool, from the pooled
   /// output, in the scatter (max_pool2d_backward's f).
   bool fuses_input_derivative() const override { return true; }
+  friend class Conv2D;  // pools in its forward output (forward_pool) into argmax_
   kernels::MaxPool2d geom_;
   std::vector<int32_t> argmax_;
 };

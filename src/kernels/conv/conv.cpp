@@ -35,6 +35,7 @@
 #include "kernels/common/names.hpp"
 #include "kernels/common/parallel.hpp"
 #include "kernels/conv/conv_internal.hpp"
+#include "nabla/kernels/pool.hpp"
 #include "kernels/gemm/gemm_internal.hpp"
 #include "nabla/error.hpp"
 #include "nabla/kernels/activation.hpp"
@@ -240,7 +241,9 @@ struct Scratch {
   Buffer flipped;  // the implicit backward-data's weights, Winograd's transformed ones (calling thread)
   Buffer wino;     // Winograd's transformed input tiles
   Buffer wide;     // several images' dZ (or outputs) side by side (see kWideCols)
+  Buffer unpooled; // the convolution's output before an unfused max pool (calling thread)
   std::vector<int64_t> offsets;  // the implicit column matrix's rows (calling thread)
+  std::vector<int32_t> pool_base;  // the fused max pool's tile indices (calling thread)
 };
 thread_local Scratch tl_scratch;
 
@@ -579,14 +582,23 @@ void winograd_weights(int64_t cout, int64_t cin, Weight weight, float* u) {
 
 // n images src [cin, ih, iw] → dst [cout, oh, ow] with the transformed
 // weights u (see above); act null: dst = f(conv + bias), else dst = conv ·
-// f'(act) (act laid out like dst).
+// f'(act) (act laid out like dst). With pool_idx (act null, oh and ow
+// even): dst [cout, oh/2, ow/2] = the 2×2 stride-2 max pool of f(conv +
+// bias), its arg-max indices into pool_idx (wino_output_maxpool).
 void winograd_run(const detail::ConvKernels& kern, int64_t n, int64_t cin, int64_t ih, int64_t iw, int64_t ph,
                   int64_t pw, int64_t cout, const float* u, const float* src, const float* bias, Activation f,
-                  const float* act, float* dst, double flops) {
+                  const float* act, float* dst, double flops, int32_t* pool_idx = nullptr) {
   const int64_t oh = ih + 2 * ph - 2, ow = iw + 2 * pw - 2, th = (oh + 1) / 2, tw = (ow + 1) / 2;
   const int64_t tiles = th * tw, per_group = std::min(n, std::max<int64_t>(1, (kWinoTiles + tiles - 1) / tiles));
   const int64_t groups = (n + per_group - 1) / per_group;
   const int64_t pad_size = detail::wino_scratch_floats(th, tw);
+  const int32_t* base = nullptr;
+  if (pool_idx) {  // tile t's first output, 2·ty·ow + 2·tx, and a vector of slack
+    std::vector<int32_t>& b = tl_scratch.pool_base;
+    b.assign(static_cast<size_t>(tiles + 16), 0);
+    for (int64_t t = 0; t < tiles; ++t) b[static_cast<size_t>(t)] = static_cast<int32_t>(2 * (t / tw) * ow + 2 * (t % tw));
+    base = b.data();
+  }
   for_each_task(groups, flops, [&](int64_t g) {
     const int64_t n0 = g * per_group, n1 = std::min(n, n0 + per_group), cols = (n1 - n0) * tiles;
     float* v = tl_scratch.wino.get(16 * cin * cols);
@@ -599,9 +611,15 @@ void winograd_run(const detail::ConvKernels& kern, int64_t n, int64_t cin, int64
                          0.f, m + xi * cout * cols, cols, Epilogue{}};
       detail::gemm_validated(a);
     }
-    for (int64_t i = n0; i < n1; ++i)
-      kern.wino_output(cout, oh, ow, th, tw, m + (i - n0) * tiles, cols, bias, f,
-                       act ? act + i * cout * oh * ow : nullptr, dst + i * cout * oh * ow, pad);
+    for (int64_t i = n0; i < n1; ++i) {
+      if (pool_idx) {
+        kern.wino_output_maxpool(cout, ow, tiles, m + (i - n0) * tiles, cols, bias, f, base, dst + i * cout * tiles,
+                                 pool_idx + i * cout * tiles);
+      } else {
+        kern.wino_output(cout, oh, ow, th, tw, m + (i - n0) * tiles, cols, bias, f,
+                         act ? act + i * cout * oh * ow : nullptr, dst + i * cout * oh * ow, pad);
+      }
+    }
   });
 }
 
@@ -717,6 +735,30 @@ void col2im(const ConvShape& s, const float* col, float* dst) {
   check_ptr("col2im", dst, "dst", s);
   detail::conv_kernels(active_isa()).col2im(s.params(), s.oh(), s.ow(), col, dst, Activation::None, nullptr,
                                             s.col_cols());
+}
+
+bool detail::fuses_maxpool(const ConvVariant& v, const ConvShape& s) {
+  return v.algo == ConvAlgo::Winograd && s.oh() % 2 == 0 && s.ow() % 2 == 0;
+}
+
+// The Winograd variant pools in its output transform; any other runs the
+// convolution into scratch, then the pooling kernel.
+void detail::conv2d_forward_maxpool_run(const ConvVariant& v, const ConvShape& s, const float* src,
+                                        const float* weights, const float* bias, Activation act, float* dst,
+                                        int32_t* idx) {
+  const ConvParams& p = s.params();
+  if (fuses_maxpool(v, s)) {
+    float* u = tl_scratch.flipped.get(16 * p.c_out * p.c_in);
+    winograd_weights(p.c_out, p.c_in,
+                     [&](int64_t o, int64_t c, int i, int j) { return weights[((o * p.c_in + c) * 3 + i) * 3 + j]; }, u);
+    winograd_run(conv_kernels(v.isa), p.n, p.c_in, p.h, p.w, p.pad_h, p.pad_w, p.c_out, u, src, bias, act, nullptr,
+                 dst, gemm_flops(s), idx);
+    return;
+  }
+  float* y = tl_scratch.unpooled.get(p.n * s.dst_image());
+  conv2d_forward_run(v, s, src, weights, bias, act, y);
+  max_pool2d_forward(MaxPool2d{.n = p.n, .c = p.c_out, .h = s.oh(), .w = s.ow(), .kernel = 2, .stride = 2}, y, dst,
+                     idx);
 }
 
 // Per image n: dst_n [C_out, OH·OW] = act(W [C_out, K] · col_n [K, OH·OW] + bias)
@@ -1141,6 +1183,29 @@ void conv2d_forward(const ConvShape& s, const float* src, const float* weights, 
                      4 * (fl(s.params().n) * fl(s.src_image() + s.dst_image()) + fl(s.weights_size())));
   });
   detail::conv2d_forward_run(v, s, src, weights, bias, act, dst);
+}
+
+bool conv2d_fuses_maxpool(const ConvShape& s) {
+  return detail::fuses_maxpool(detail::conv_select(active_isa(), s, detail::ConvPass::Forward), s);
+}
+
+void conv2d_forward_maxpool(const ConvShape& s, const float* src, const float* weights, const float* bias,
+                            Activation act, float* dst, int32_t* idx) {
+  check_ptr("conv2d_forward_maxpool", src, "src", s);
+  check_ptr("conv2d_forward_maxpool", weights, "weights", s);
+  check_ptr("conv2d_forward_maxpool", dst, "dst", s);
+  check_ptr("conv2d_forward_maxpool", idx, "idx", s);
+  check_activation(act, "conv2d_forward_maxpool");
+  if (s.oh() < 2 || s.ow() < 2)
+    throw Error("conv2d_forward_maxpool: the output " + std::to_string(s.oh()) + "x" + std::to_string(s.ow()) +
+                " is smaller than the 2x2 pooling window" + describe(s.params()));
+  const detail::ConvVariant& v = detail::conv_select(active_isa(), s, detail::ConvPass::Forward);
+  const trace::KernelScope scope([&] {
+    const double pooled = fl(s.params().n) * fl(s.params().c_out) * fl(s.oh() / 2) * fl(s.ow() / 2);
+    return conv_call(v, s, join(detail::fusion_name(bias != nullptr, act, Activation::None), "maxpool"),
+                     4 * (fl(s.params().n) * fl(s.src_image()) + fl(s.weights_size())) + 8 * pooled);
+  });
+  detail::conv2d_forward_maxpool_run(v, s, src, weights, bias, act, dst, idx);
 }
 
 void conv2d_backward_data(const ConvShape& s, const float* diff_dst, const float* weights, float* diff_src,

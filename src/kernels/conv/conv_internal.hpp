@@ -68,6 +68,12 @@ struct ConvKernels {
   /// wino_scratch_floats(th, tw) floats.
   void (*wino_output)(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_t tw, const float* m, int64_t ld,
                       const float* bias, Activation f, const float* act, float* dst, float* scratch);
+  /// wino_output (act null) followed by a 2×2 stride-2 max pool, for even
+  /// oh, ow: dst, idx [planes, oh/2 · ow/2] as max_pool2d_forward's (idx
+  /// h·ow + w in the convolution's output plane); base [tiles + a vector]
+  /// holds tile t's first output index 2·(t / tw)·ow + 2·(t % tw).
+  void (*wino_output_maxpool)(int64_t planes, int64_t ow, int64_t tiles, const float* m, int64_t ld,
+                              const float* bias, Activation f, const int32_t* base, float* dst, int32_t* idx);
   /// Winograd weight gradient, the transform of one image's dZ [planes,
   /// oh, ow]: tile t's 2×2 block dy (zero past oh, ow) → m[(ξ·planes +
   /// o)·ld + t] = (A dy Aᵀ)[ξ / 4][ξ % 4], A = (Aᵀ)ᵀ of wino_output.
@@ -154,6 +160,13 @@ const ConvVariant& conv_select(Isa isa, const ConvShape& s, ConvPass pass);
 /// active ISA; im2col/col2im on the variant's.
 void conv2d_forward_run(const ConvVariant& v, const ConvShape& s, const float* src, const float* weights,
                         const float* bias, Activation act, float* dst);
+/// True when variant v pools in its forward output transform (Winograd on
+/// an even output size); conv2d_forward_maxpool_run is then one pass.
+bool fuses_maxpool(const ConvVariant& v, const ConvShape& s);
+/// conv2d_forward_maxpool with variant v (fused where fuses_maxpool, else
+/// the convolution into scratch and then max_pool2d_forward).
+void conv2d_forward_maxpool_run(const ConvVariant& v, const ConvShape& s, const float* src, const float* weights,
+                                const float* bias, Activation act, float* dst, int32_t* idx);
 void conv2d_backward_data_run(const ConvVariant& v, const ConvShape& s, const float* diff_dst,
                               const float* weights, float* diff_src, Activation src_act, const float* src);
 void conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& s, const float* src,

@@ -23,6 +23,7 @@
 #include "kernels/activation/activation_math.hpp"
 #include "kernels/common/fma.hpp"
 #include "kernels/common/pairs.hpp"
+#include "kernels/common/max_rule.hpp"
 #include "kernels/common/tail.hpp"
 #include "kernels/conv/conv_internal.hpp"
 
@@ -802,6 +803,69 @@ void wino_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_t tw,
   });
 }
 
+// wino_output with a 2×2 stride-2 max pool of the activated outputs (oh,
+// ow even): tile t's 2×2 block is the pool's window t, and the pooled plane
+// [oh/2, ow/2] is the tiles in order. The four outputs of a vector of tiles
+// (computed as in wino_output's first sweep) get the bias and activation,
+// are compared in the pool's window order (common/max_rule.hpp), and only
+// the maximum and its index go out: the same floats and indices as
+// wino_output then max_pool2d_forward, without writing the convolution's
+// output or reading it back. base[t]: the index of tile t's first output,
+// 2·ty·ow + 2·tx (read up to a vector past the last tile).
+template <class Arch>
+void wino_output_maxpool(int64_t planes, int64_t ow, int64_t tiles, const float* m, int64_t ld, const float* bias,
+                         Activation f, const int32_t* base, float* dst, int32_t* idx) {
+  using B = xsimd::batch<float, Arch>;
+  using I = xsimd::batch<int32_t, Arch>;
+  constexpr int64_t W = B::size;
+  const int64_t step = planes * ld;
+  const I one(1), wv(static_cast<int32_t>(ow)), w1(static_cast<int32_t>(ow + 1));
+  with_activation(f, [&](auto op) {
+    for (int64_t o = 0; o < planes; ++o) {
+      const B b(bias ? bias[o] : 0.f);
+      for (int64_t t = 0; t < tiles; t += W) {  // the last vector reads past the image: m has the slack
+        const float* in = m + o * ld + t;
+        auto col = [&](int k, B& s0, B& s1) {  // rows 0 and 1 of column k of Aᵀ m
+          const B m0 = B::load_unaligned(in + k * step), m1 = B::load_unaligned(in + (4 + k) * step);
+          const B m2 = B::load_unaligned(in + (8 + k) * step), m3 = B::load_unaligned(in + (12 + k) * step);
+          s0 = m0 + m1 + m2;
+          s1 = m1 - m2 - m3;
+        };
+        B a0, a1, b0, b1, c0, c1, d0, d1;
+        col(0, a0, a1);
+        col(1, b0, b1);
+        col(2, c0, c1);
+        col(3, d0, d1);
+        const I bi = I::load_unaligned(base + t);
+        B mx = op.fwd((a0 + b0 + c0) + b);
+        I mi = bi;
+        auto update = [&](B v, I vi) {
+          const auto take = takes_over(v, mx);
+          mx = xsimd::select(take, v, mx);
+          mi = xsimd::bitwise_cast<I>(xsimd::select(take, xsimd::bitwise_cast<B>(vi), xsimd::bitwise_cast<B>(mi)));
+        };
+        update(op.fwd((b0 - c0 - d0) + b), bi + one);
+        update(op.fwd((a1 + b1 + c1) + b), bi + wv);
+        update(op.fwd((b1 - c1 - d1) + b), bi + w1);
+        float* d = dst + o * tiles + t;
+        int32_t* id = idx + o * tiles + t;
+        const int64_t n = std::min(W, tiles - t);
+        if (n == W) {
+          mx.store_unaligned(d);
+          mi.store_unaligned(id);
+        } else {
+          alignas(64) float tf[W];
+          alignas(64) int32_t ti[W];
+          mx.store_aligned(tf);
+          mi.store_aligned(ti);
+          std::copy_n(tf, n, d);
+          std::copy_n(ti, n, id);
+        }
+      }
+    }
+  });
+}
+
 // The weight gradient's transform of one image's dZ: tile t's 2×2 block dy
 // (zero past oh, ow) → A dy Aᵀ (4×4) into m[ξ][o][t], A = Aᵀᵀ above; two
 // sweeps as in wino_input: each row's columns (p, q) → (p, p + q, p − q,
@@ -859,5 +923,5 @@ void wino_grad_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_
   ::nabla::kernels::detail::ConvKernels {                                                               \
     &im2col<ARCH>, &col2im<ARCH>, &direct1_forward<ARCH>, &direct1_backward_weights<ARCH>, &unpitch<ARCH>, \
         &phase_split<ARCH>, &phase_join<ARCH>, &wino_input<ARCH>, &wino_output<ARCH>, \
-        &wino_grad_output<ARCH>                                       \
+        &wino_output_maxpool<ARCH>, &wino_grad_output<ARCH>                                       \
   }

@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "kernels/activation/activation_math.hpp"
+#include "kernels/common/max_rule.hpp"
 #include "kernels/common/pairs.hpp"
 #include "kernels/pool/pool_internal.hpp"
 
@@ -88,15 +89,6 @@ struct Pairs<xsimd::batch<float, xsimd::sse2>> {
   static void store_n(int32_t* p, I v, int64_t k) { store_staged(p, v, k); }
 };
 #endif
-
-// The window order rule: a candidate replaces the current maximum if it is
-// greater, or if it is the first NaN (ties keep the earlier position).
-inline bool takes_over(float v, float m) { return v > m || (v != v && m == m); }
-
-template <class B>
-inline typename B::batch_bool_type takes_over(B v, B m) {
-  return (v > m) || (xsimd::isnan(v) && !xsimd::isnan(m));
-}
 
 // The scalar window: rows [h0, h1), columns [w0, w1) of a plane of width w.
 inline void window_max(const float* plane, int64_t w, int64_t h0, int64_t h1, int64_t w0, int64_t w1,
