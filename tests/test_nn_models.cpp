@@ -93,6 +93,14 @@ std::vector<Arch> architectures() {
              .add(nn::Dense(6 * 2 * 2, 10)).add(nn::ReLU()).add(nn::Dense(10, 3));
        },
        {16, 2, 12, 12}, RefLoss::SceIndex, 3},
+      // SiLU keeps its input Z: Flatten applies its derivative from Z
+      // while copying the gradient (backward_from)
+      {"cnn-silu-flatten",
+       [] {
+         return nn::Sequential().add(nn::Conv2D(2, 3, 3)).add(nn::SiLU()).add(nn::Flatten())
+             .add(nn::Dense(3 * 4 * 4, 3));
+       },
+       {8, 2, 6, 6}, RefLoss::SceIndex, 3},
       // 32→64 3×3 on 14×14 (the CNN preset's second layer) runs Winograd,
       // whose output transform does the max pool (Sequential merges the
       // pool into the convolution's step)

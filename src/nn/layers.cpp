@@ -363,10 +363,19 @@ void Flatten::forward(const Tensor& x, Tensor& y, nk::Activation /*act*/) {
   std::memcpy(y.data(), x.data(), static_cast<size_t>(x.numel()) * sizeof(float));
 }
 
-void Flatten::backward(const Tensor& /*x*/, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
-                       nk::Activation /*input_deriv*/) {
-  if (dx != nullptr)
+void Flatten::backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx, nk::Activation input_deriv) {
+  backward_from(x, x, y, dz, dx, input_deriv);
+}
+
+// dX = dZ, times the previous activation's derivative (from d) in the same
+// pass rather than a copy and then a pass over dX.
+void Flatten::backward_from(const Tensor& /*x*/, const Tensor& d, const Tensor& /*y*/, const Tensor& dz, Tensor* dx,
+                            nk::Activation input_deriv) {
+  if (dx == nullptr) return;
+  if (input_deriv.is_none())
     std::memcpy(dx->data(), dz.data(), static_cast<size_t>(dz.numel()) * sizeof(float));
+  else
+    nk::activation_backward(input_deriv, dz.numel(), d.data(), dz.data(), dx->data());
 }
 
 // ---- activations ------------------------------------------------------------

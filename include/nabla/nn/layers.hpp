@@ -297,9 +297,13 @@ class Flatten : public Layer {
   std::vector<int64_t> output_shape(const std::vector<int64_t>& input) const override;
 
  private:
+  /// The previous activation's derivative in the copy of the gradient.
+  bool fuses_input_derivative() const override { return true; }
   void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx,
                 kernels::Activation input_deriv) override;
+  void backward_from(const Tensor& x, const Tensor& d, const Tensor& y, const Tensor& dz, Tensor* dx,
+                     kernels::Activation input_deriv) override;
 };
 
 /// An element-wise activation: any input shape, output the same shape. One
