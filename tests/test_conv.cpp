@@ -577,8 +577,21 @@ TEST(ConvVariants, MaxPoolAfterConvolutionBitwise) {
   shapes.push_back({.n = 3, .c_in = 32, .h = 14, .w = 14, .c_out = 33, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1});
   shapes.push_back({.n = 2, .c_in = 5, .h = 10, .w = 36, .c_out = 7, .kh = 3, .kw = 3});
   shapes.push_back({.n = 2, .c_in = 3, .h = 12, .w = 12, .c_out = 4, .kh = 5, .kw = 5});  // not Winograd
+  // one input channel (the direct kernel pools two output rows of one or
+  // two vectors): the CNN's and LeNet's first layers, rows of exactly one
+  // and two AVX-512 vectors, of one AVX2 and SSE2 vector, too wide to fuse
+  for (const ConvParams& p : std::initializer_list<ConvParams>{
+           {.n = 3, .c_in = 1, .h = 28, .w = 28, .c_out = 32, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1},
+           {.n = 2, .c_in = 1, .h = 28, .w = 28, .c_out = 6, .kh = 5, .kw = 5, .pad_h = 2, .pad_w = 2},
+           {.n = 2, .c_in = 1, .h = 12, .w = 16, .c_out = 7, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1},
+           {.n = 1, .c_in = 1, .h = 10, .w = 34, .c_out = 5, .kh = 3, .kw = 3},
+           {.n = 2, .c_in = 1, .h = 8, .w = 8, .c_out = 13, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1},
+           {.n = 2, .c_in = 1, .h = 6, .w = 6, .c_out = 3, .kh = 3, .kw = 3},
+           {.n = 1, .c_in = 1, .h = 6, .w = 38, .c_out = 2, .kh = 3, .kw = 3},
+       })
+    shapes.push_back(p);
   const ForceParallel guard;
-  int checked = 0, fused = 0;
+  int checked = 0, fused = 0, fused_direct = 0;
   uint32_t seed = 13000;
   for (const ConvParams& p : shapes) {
     const ConvShape s(p);
@@ -610,11 +623,13 @@ TEST(ConvVariants, MaxPoolAfterConvolutionBitwise) {
             });
             ++checked;
             fused += nk::detail::fuses_maxpool(v, s);
+            fused_direct += nk::detail::fuses_maxpool(v, s) && v.algo == nk::detail::ConvAlgo::Direct1;
           }
         });
     }
   }
-  EXPECT_GT(fused, 0);
+  EXPECT_GT(fused_direct, 0);
+  EXPECT_GT(fused, fused_direct);
   EXPECT_GT(checked, fused);
 }
 

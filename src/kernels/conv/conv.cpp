@@ -738,15 +738,27 @@ void col2im(const ConvShape& s, const float* col, float* dst) {
 }
 
 bool detail::fuses_maxpool(const ConvVariant& v, const ConvShape& s) {
-  return v.algo == ConvAlgo::Winograd && s.oh() % 2 == 0 && s.ow() % 2 == 0;
+  if (s.oh() % 2 != 0 || s.ow() % 2 != 0) return false;
+  return v.algo == ConvAlgo::Winograd || (v.algo == ConvAlgo::Direct1 && conv_kernels(v.isa).direct1_pools(s.ow()));
 }
 
-// The Winograd variant pools in its output transform; any other runs the
+// The Winograd variant pools in its output transform, the one-channel
+// direct one in its blocks of two output rows; any other runs the
 // convolution into scratch, then the pooling kernel.
 void detail::conv2d_forward_maxpool_run(const ConvVariant& v, const ConvShape& s, const float* src,
                                         const float* weights, const float* bias, Activation act, float* dst,
                                         int32_t* idx) {
   const ConvParams& p = s.params();
+  if (fuses_maxpool(v, s) && v.algo == ConvAlgo::Direct1) {
+    const Direct1Layout d(s);
+    const auto& kern = conv_kernels(v.isa);
+    const int64_t pooled = p.c_out * (s.oh() / 2) * (s.ow() / 2);
+    for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
+      kern.direct1_forward_maxpool(p, s.oh(), s.ow(), d.pad(src + n * s.src_image()), weights, bias, act,
+                                   dst + n * pooled, idx + n * pooled);
+    });
+    return;
+  }
   if (fuses_maxpool(v, s)) {
     float* u = tl_scratch.flipped.get(16 * p.c_out * p.c_in);
     winograd_weights(p.c_out, p.c_in,

@@ -30,6 +30,13 @@ struct ConvKernels {
   /// w + 2·pad_w); bias may be null.
   void (*direct1_forward)(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* weights,
                           const float* bias, Activation f, float* dst);
+  /// Whether direct1_forward_maxpool handles an output width.
+  bool (*direct1_pools)(int64_t ow);
+  /// direct1_forward followed by a 2×2 stride-2 max pool (oh, ow even,
+  /// direct1_pools(ow)): dst, idx [C_out, oh/2, ow/2] as
+  /// max_pool2d_forward's (idx h·ow + w in the output plane).
+  void (*direct1_forward_maxpool)(const ConvParams& p, int64_t oh, int64_t ow, const float* padded,
+                                  const float* weights, const float* bias, Activation f, float* dst, int32_t* idx);
   /// dw [C_out, kh·kw] += the weight gradient of one image from dz [C_out,
   /// OH, OW], and db [C_out] += its bias gradient when db is not null.
   void (*direct1_backward_weights)(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* dz,

@@ -485,6 +485,109 @@ void direct1_forward(const ConvParams& p, int64_t oh, int64_t ow, const float* p
   });
 }
 
+// direct1_forward with a 2×2 stride-2 max pool of the activated outputs
+// (oh, ow even; ow ≤ PR vectors): a block is CB channels × the two output
+// rows of one pooled row (PR vectors each), accumulated exactly as
+// direct1_forward_act's; each channel's two rows are split into even and odd
+// columns (deinterleave), compared in the pool's window order
+// (common/max_rule.hpp), and only the maximum and its index (h·ow + w in
+// the output plane, as max_pool2d_forward's) are stored: the same floats and
+// indices as direct1_forward then max_pool2d_forward.
+template <class Arch, int CB, int PR, class Act>
+void direct1_forward_pool_act(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* w,
+                              const float* bias, float* dst, int32_t* idx, Act act) {
+  using B = xsimd::batch<float, Arch>;
+  using I = xsimd::batch<int32_t, Arch>;
+  constexpr int64_t W = B::size;
+  constexpr int R = 2 * PR;
+  const int64_t wp = p.w + 2 * p.pad_w, taps = p.kh * p.kw, pw = ow / 2, pplane = (oh / 2) * pw;
+  alignas(64) int32_t lanes[W];
+  for (int64_t l = 0; l < W; ++l) lanes[l] = static_cast<int32_t>(2 * l);
+  const I lane2 = I::load_aligned(lanes), one(1), below(static_cast<int32_t>(ow)), diag(static_cast<int32_t>(ow + 1));
+  for (int64_t c0 = 0; c0 < p.c_out; c0 += CB) {
+    const float* wc[CB];
+    B bv[CB];
+    NABLA_UNROLL for (int c = 0; c < CB; ++c) {
+      const int64_t ch = std::min<int64_t>(c0 + c, p.c_out - 1);
+      wc[c] = w + ch * taps;
+      bv[c] = B(bias ? bias[ch] : 0.f);
+    }
+    for (int64_t py = 0; py < oh / 2; ++py) {
+      const float* in[R];
+      NABLA_UNROLL for (int r = 0; r < R; ++r) in[r] = padded + (2 * py + r / PR) * wp + (r % PR) * W;
+      B acc[CB][R];
+      NABLA_UNROLL for (int c = 0; c < CB; ++c) { NABLA_UNROLL for (int r = 0; r < R; ++r) acc[c][r] = bv[c]; }
+      for (int64_t ky = 0; ky < p.kh; ++ky) {
+        for (int64_t kx = 0; kx < p.kw; ++kx) {
+          const int64_t off = ky * wp + kx, t = ky * p.kw + kx;
+          B x[R];
+          NABLA_UNROLL for (int r = 0; r < R; ++r) x[r] = B::load_unaligned(in[r] + off);
+          NABLA_UNROLL for (int c = 0; c < CB; ++c) {
+            const B wv(wc[c][t]);
+            NABLA_UNROLL for (int r = 0; r < R; ++r) acc[c][r] = fmadd<Arch>(wv, x[r], acc[c][r]);
+          }
+        }
+      }
+      const I base = lane2 + I(static_cast<int32_t>(2 * py * ow));
+      NABLA_UNROLL for (int c = 0; c < CB; ++c) {
+        if (c0 + c >= p.c_out) break;
+        B e0, o0, e1, o1;  // rows 2·py and 2·py + 1, even and odd columns
+        deinterleave<Arch>(act(acc[c][0]), act(acc[c][PR - 1]), e0, o0);
+        deinterleave<Arch>(act(acc[c][PR]), act(acc[c][R - 1]), e1, o1);
+        B m = e0;
+        I mi = base;
+        auto update = [&](B v, I vi) {
+          const auto take = takes_over(v, m);
+          m = xsimd::select(take, v, m);
+          mi = xsimd::bitwise_cast<I>(xsimd::select(take, xsimd::bitwise_cast<B>(vi), xsimd::bitwise_cast<B>(mi)));
+        };
+        update(o0, base + one);
+        update(e1, base + below);
+        update(o1, base + diag);
+        float* d = dst + (c0 + c) * pplane + py * pw;
+        int32_t* id = idx + (c0 + c) * pplane + py * pw;
+        if (pw == W) {
+          m.store_unaligned(d);
+          mi.store_unaligned(id);
+        } else {
+          alignas(64) float tf[W];
+          alignas(64) int32_t ti[W];
+          m.store_aligned(tf);
+          mi.store_aligned(ti);
+          std::copy_n(tf, pw, d);
+          std::copy_n(ti, pw, id);
+        }
+      }
+    }
+  }
+}
+
+// Whether direct1_forward_maxpool takes this output width: two rows of at
+// most 2 vectors (32 registers) or 1 (16), as direct1_forward's blocks.
+template <class Arch>
+bool direct1_pools(int64_t ow) {
+  constexpr int64_t W = xsimd::batch<float, Arch>::size;
+  return ow <= (W == 16 ? 2 : 1) * W;
+}
+
+template <class Arch>
+void direct1_forward_maxpool(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* w,
+                             const float* bias, Activation f, float* dst, int32_t* idx) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int64_t W = B::size;
+  constexpr int CB = 6;  // as direct1_forward: 6 × 4 accumulators (32 registers), 6 × 2 (16)
+  with_activation(f, [&](auto op) {
+    auto a = [op](B x) { return op.fwd(x); };
+    if constexpr (W == 16) {
+      if (ow > W) {
+        direct1_forward_pool_act<Arch, CB, 2>(p, oh, ow, padded, w, bias, dst, idx, a);
+        return;
+      }
+    }
+    direct1_forward_pool_act<Arch, CB, 1>(p, oh, ow, padded, w, bias, dst, idx, a);
+  });
+}
+
 // Backward-weights: dw[c·taps + t] += Σ_{oy, ox} dz[c, oy, ox] ·
 // padded[oy·wp + ox + off(t)], over the same row vectors as the forward
 // pass (the partial one at a row's end loads dz masked: its other lanes are
@@ -921,7 +1024,8 @@ void wino_grad_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_
 
 #define NABLA_CONV_KERNELS(ARCH)                                                                         \
   ::nabla::kernels::detail::ConvKernels {                                                               \
-    &im2col<ARCH>, &col2im<ARCH>, &direct1_forward<ARCH>, &direct1_backward_weights<ARCH>, &unpitch<ARCH>, \
+    &im2col<ARCH>, &col2im<ARCH>, &direct1_forward<ARCH>, &direct1_pools<ARCH>, &direct1_forward_maxpool<ARCH>, \
+        &direct1_backward_weights<ARCH>, &unpitch<ARCH>,                                                  \
         &phase_split<ARCH>, &phase_join<ARCH>, &wino_input<ARCH>, &wino_output<ARCH>, \
         &wino_output_maxpool<ARCH>, &wino_grad_output<ARCH>                                       \
   }
