@@ -568,10 +568,12 @@ TEST(ConvVariants, EveryVariantThreadCountsBitwise) {
 }
 
 // The convolution with a 2×2 stride-2 max pool: every variant of every ISA,
-// fused (Winograd on an even output) or not, gives bitwise the outputs and
-// arg-max indices of the convolution followed by the pooling kernel, with
-// ties (a constant image: every window's first position wins) and NaN (the
-// first NaN wins), at 1, 2 and 3 threads.
+// fused (Winograd and the one-channel direct kernel on an even output) or
+// not, gives bitwise the outputs and arg-max indices of the convolution
+// followed by the pooling kernel, with ties (a constant image: every
+// window's first position wins) and NaN (the first NaN wins), and the
+// weight gradient from the pool's gradient bitwise that of the pool's
+// scatter followed by the weight gradient; at 1, 2 and 3 threads.
 TEST(ConvVariants, MaxPoolAfterConvolutionBitwise) {
   std::vector<ConvParams> shapes = winograd_shapes();
   shapes.push_back({.n = 3, .c_in = 32, .h = 14, .w = 14, .c_out = 33, .kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1});
@@ -591,7 +593,7 @@ TEST(ConvVariants, MaxPoolAfterConvolutionBitwise) {
        })
     shapes.push_back(p);
   const ForceParallel guard;
-  int checked = 0, fused = 0, fused_direct = 0;
+  int checked = 0, fused = 0, fused_direct = 0, fused_grad = 0;
   uint32_t seed = 13000;
   for (const ConvParams& p : shapes) {
     const ConvShape s(p);
@@ -613,6 +615,15 @@ TEST(ConvVariants, MaxPoolAfterConvolutionBitwise) {
             std::vector<int32_t> want_idx(pooled), got_idx;
             nk::detail::conv2d_forward_run(v, s, src.data(), w.data(), b.data(), act, y.data());
             nk::max_pool2d_forward(pool, y.data(), want.data(), want_idx.data());
+            // backward-weights from the pool's gradient and arg-max, against
+            // the pool's scatter then the weight gradient (bias, accumulate)
+            const auto g = uniform(pooled, -1.f, 1.f, seed + 7);
+            std::vector<float> dz(p.n * s.dst_image()), dw_want(s.weights_size(), 0.5f), db_want(p.c_out, 0.5f);
+            nk::max_pool2d_backward(pool, g.data(), want_idx.data(), dz.data());
+            const bool acc = kind == 1;
+            float* no_bias = nullptr;
+            nk::detail::conv2d_backward_weights_run(v, s, src.data(), dz.data(), dw_want.data(),
+                                                    kind == 2 ? no_bias : db_want.data(), acc);
             for_each_thread_count([&](int) {
               got.assign(pooled, -7.f);
               got_idx.assign(pooled, -7);
@@ -620,7 +631,13 @@ TEST(ConvVariants, MaxPoolAfterConvolutionBitwise) {
                                                      got_idx.data());
               EXPECT_TRUE(bitwise_equal(got, want));
               EXPECT_EQ(got_idx, want_idx);
+              std::vector<float> dw(s.weights_size(), 0.5f), db(p.c_out, 0.5f);
+              nk::detail::conv2d_backward_weights_run(v, s, src.data(), g.data(), dw.data(),
+                                                      kind == 2 ? no_bias : db.data(), acc, want_idx.data());
+              EXPECT_TRUE(bitwise_equal(dw, dw_want));
+              EXPECT_TRUE(bitwise_equal(db, db_want));
             });
+            fused_grad += nk::detail::fuses_maxpool_grad(v, s);
             ++checked;
             fused += nk::detail::fuses_maxpool(v, s);
             fused_direct += nk::detail::fuses_maxpool(v, s) && v.algo == nk::detail::ConvAlgo::Direct1;
@@ -629,6 +646,7 @@ TEST(ConvVariants, MaxPoolAfterConvolutionBitwise) {
     }
   }
   EXPECT_GT(fused_direct, 0);
+  EXPECT_GT(fused_grad, 0);
   EXPECT_GT(fused, fused_direct);
   EXPECT_GT(checked, fused);
 }

@@ -4,6 +4,7 @@
 // count independence, and no allocation per training step.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include "nabla/nn/presets.hpp"
 #include "nabla/nn/registry.hpp"
 #include "nabla/nn/sequential.hpp"
+#include "nabla/runtime/cpu.hpp"
 #include "nabla/runtime/threads.hpp"
 #include "nabla/runtime/trace.hpp"
 #include "nn_test_util.hpp"
@@ -216,6 +218,43 @@ TEST(Architectures, MaxPoolRunsInTheWinogradConvolution) {
     EXPECT_EQ(pool_fwd, 0);
     EXPECT_EQ(pool_bwd, 1);
   }
+}
+
+// A one-channel first layer pools in its direct kernel, and without an
+// input gradient takes its weight gradient from the pool's gradient and
+// arg-max (no scatter); with one, the pool scatters first. Same results.
+TEST(Architectures, FirstLayerPoolsInTheDirectConvolution) {
+  struct Names : nabla::trace::Sink {
+    std::vector<std::string> kernels;
+    void record(nabla::trace::Event e) override { kernels.push_back(e.call.kernel); }
+  };
+  auto count = [](const std::vector<std::string>& ks, const std::string& prefix) {
+    return std::count_if(ks.begin(), ks.end(), [&](const std::string& k) { return k.rfind(prefix, 0) == 0; });
+  };
+  std::vector<float> grads[2];
+  for (bool input_grad : {false, true}) {
+    nn::manual_seed(3);
+    nn::Sequential m = nn::Sequential().add(nn::Conv2D(1, 5, 3, 1, 1)).add(nn::ReLU()).add(nn::MaxPool2D(2))
+                           .add(nn::Flatten()).add(nn::Dense(5 * 6 * 6, 3));
+    m.set_input_grad(input_grad);
+    LossCase loss = make_loss(RefLoss::SceIndex, 3);
+    const Tensor x = nabla::test::random_input({6, 1, 12, 12}, 8);
+    const Tensor t = nabla::test::random_target(RefLoss::SceIndex, m.output_shape({6, 1, 12, 12}), 9);
+    Names sink;
+    nabla::trace::set_sink(&sink);
+    m.zero_grad();
+    loss.forward(m.forward(x), t);
+    m.backward(loss.backward());
+    nabla::trace::set_sink(nullptr);
+    if (nabla::active_isa() == nabla::Isa::Avx512) {  // rows of 12: one AVX-512 vector
+      EXPECT_EQ(count(sink.kernels, "f32_conv_direct1_bias_relu_maxpool_"), 1);
+      EXPECT_EQ(count(sink.kernels, "f32_conv_direct1_bwd_weights_maxpool_"), input_grad ? 0 : 1);
+      EXPECT_EQ(count(sink.kernels, "f32_maxpool_bwd_"), input_grad ? 1 : 0);
+    }
+    for (auto* p : m.parameters()) grads[input_grad].insert(grads[input_grad].end(), p->grad.data(), p->grad.data() + p->grad.numel());
+  }
+  ASSERT_EQ(grads[0].size(), grads[1].size());
+  EXPECT_EQ(std::memcmp(grads[0].data(), grads[1].data(), grads[0].size() * sizeof(float)), 0);
 }
 
 TEST(Architectures, LossFallsTenfold) {

@@ -226,6 +226,16 @@ void Conv2D::forward_pool(const Tensor& x, Tensor& y, nk::Activation act, Layer&
                              static_cast<MaxPool2D&>(pool).argmax_.data());
 }
 
+bool Conv2D::fuses_max_pool_grad(const Layer& /*pool*/) const {
+  return shape_ && nk::conv2d_fuses_maxpool_grad(*shape_);
+}
+
+void Conv2D::backward_pooled(const Tensor& x, const Tensor& dz, Layer& pool) {
+  const trace::PassScope weights(trace::Pass::BackwardWeights);
+  nk::conv2d_backward_weights_maxpool(*shape_, x.data(), dz.data(), static_cast<MaxPool2D&>(pool).argmax_.data(),
+                                      weight.grad.data(), bias.grad.data(), /*accumulate=*/true);
+}
+
 void Conv2D::backward(const Tensor& x, const Tensor& y, const Tensor& dz, Tensor* dx, nk::Activation input_deriv) {
   backward_from(x, x, y, dz, dx, input_deriv);
 }

@@ -169,7 +169,7 @@ void Sequential::plan(const std::vector<int64_t>& input) {
         s.layer->fuses_max_pool(*layers_[i + 1])) {
       s.pool = layers_[++i].get();
       s.pool->prepare(shape);
-      s.unpooled_dz = Tensor(shape);
+      if (s.need_dx || !s.layer->fuses_max_pool_grad(*s.pool)) s.unpooled_dz = Tensor(shape);
       shape = s.pool->output_shape(shape);
       s.last = static_cast<int64_t>(i);
     }
@@ -318,8 +318,12 @@ void Sequential::backward_steps(const Tensor& x, const Tensor& last_dz, Tensor* 
     const nk::Activation in_act =
         prev && !prev->layer->wants_output_grad() ? prev->act : nk::Activation::None;
     const bool fuse = fusion_ && st.layer->fuses_input_derivative();
+    // A merged pool: dz already has the activation's derivative. Without a
+    // dX to compute, the layer may take its gradients from dz and the
+    // pool's arg-max directly; else the pool scatters dz first.
     const Tensor* dz_layer = &dz;
-    if (st.pool) {  // dz already has the activation's derivative: scatter it
+    const bool pooled_grad = st.pool && dx == nullptr && st.layer->fuses_max_pool_grad(*st.pool);
+    if (st.pool && !pooled_grad) {
       const trace::LayerScope scope(st.last, [&] { return st.pool->name(); }, trace::Pass::BackwardData);
       st.pool->backward(st.unpooled_dz, st.y, dz, &st.unpooled_dz, nk::Activation::None);
       dz_layer = &st.unpooled_dz;
@@ -328,7 +332,9 @@ void Sequential::backward_steps(const Tensor& x, const Tensor& last_dz, Tensor* 
       // The layer marks its weight-gradient kernels (trace::PassScope).
       const trace::LayerScope scope(st.first, [&] { return step_name(*st.layer, st.act); },
                                     trace::Pass::BackwardData);
-      if (fuse && prev && prev->z.numel() > 0)
+      if (pooled_grad)
+        st.layer->backward_pooled(prev ? prev->y : x, dz, *st.pool);
+      else if (fuse && prev && prev->z.numel() > 0)
         st.layer->backward_from(prev->y, prev->z, st.y, *dz_layer, dx, in_act);
       else
         st.layer->backward(prev ? prev->y : x, st.y, *dz_layer, dx, fuse ? in_act : nk::Activation::None);

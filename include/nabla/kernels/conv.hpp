@@ -120,6 +120,22 @@ void conv2d_forward_maxpool(const ConvShape& s, const float* src, const float* w
 /// variant chosen for its forward pass is Winograd and OH, OW are even).
 bool conv2d_fuses_maxpool(const ConvShape& s);
 
+/// Backward-weights of a convolution followed by a 2×2 stride-2 max pool,
+/// from the pool's output gradient diff_pooled [N, C_out, OH/2, OW/2]
+/// (already times the activation's derivative) and its arg-max idx (as
+/// max_pool2d_forward and conv2d_forward_maxpool write it): the same as
+/// max_pool2d_backward into dZ, then conv2d_backward_weights. Where
+/// conv2d_fuses_maxpool_grad(s), dZ is built in registers and never
+/// written; elsewhere it goes to scratch first. Throws nabla::Error on null
+/// pointers or an output smaller than 2×2.
+void conv2d_backward_weights_maxpool(const ConvShape& s, const float* src, const float* diff_pooled,
+                                     const int32_t* idx, float* diff_weights, float* diff_bias,
+                                     bool accumulate = false);
+
+/// True when conv2d_backward_weights_maxpool reads the pool's gradient
+/// directly for s (the one-channel direct kernel, OH and OW even).
+bool conv2d_fuses_maxpool_grad(const ConvShape& s);
+
 /// Backward-data: diff_src = ∂L/∂src from diff_dst = ∂L/∂Z (Z the
 /// pre-activation output of this convolution), overwriting diff_src.
 /// With src_act != None, src must be the stored input of this layer, which

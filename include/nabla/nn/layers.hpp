@@ -108,6 +108,13 @@ class Layer {
   /// y = pool(act(layer(x))), the pool layer keeping its arg-max for its
   /// own backward (only if fuses_max_pool(pool)).
   virtual void forward_pool(const Tensor& /*x*/, Tensor& /*y*/, kernels::Activation /*act*/, Layer& /*pool*/) {}
+  /// Conv2D: true if the parameter gradients can be taken straight from
+  /// the gradient of a merged pool's output and its arg-max (no dX wanted).
+  virtual bool fuses_max_pool_grad(const Layer& /*pool*/) const { return false; }
+  /// Adds the parameter gradients from dz, dLoss/d(the merged pool's
+  /// output) with the activation's derivative applied (only if
+  /// fuses_max_pool_grad(pool)).
+  virtual void backward_pooled(const Tensor& /*x*/, const Tensor& /*dz*/, Layer& /*pool*/) {}
   /// Sizes scratch for this input shape (called when it changes).
   virtual void prepare(const std::vector<int64_t>& /*input*/) {}
   /// y = act(layer(x)); act is None unless fuses_activation().
@@ -206,6 +213,8 @@ class Conv2D : public Layer {
   bool folds_norm() const override { return true; }
   bool fuses_max_pool(const Layer& next) const override;
   void forward_pool(const Tensor& x, Tensor& y, kernels::Activation act, Layer& pool) override;
+  bool fuses_max_pool_grad(const Layer& pool) const override;
+  void backward_pooled(const Tensor& x, const Tensor& dz, Layer& pool) override;
   void prepare(const std::vector<int64_t>& input) override;
   void forward(const Tensor& x, Tensor& y, kernels::Activation act) override;
   void forward_with(const Tensor& x, Tensor& y, kernels::Activation act, const Tensor& w, const Tensor& b) override;

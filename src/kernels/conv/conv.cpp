@@ -737,6 +737,10 @@ void col2im(const ConvShape& s, const float* col, float* dst) {
                                             s.col_cols());
 }
 
+bool detail::fuses_maxpool_grad(const ConvVariant& v, const ConvShape& s) {
+  return v.algo == ConvAlgo::Direct1 && s.oh() % 2 == 0 && s.ow() % 2 == 0;
+}
+
 bool detail::fuses_maxpool(const ConvVariant& v, const ConvShape& s) {
   if (s.oh() % 2 != 0 || s.ow() % 2 != 0) return false;
   return v.algo == ConvAlgo::Winograd || (v.algo == ConvAlgo::Direct1 && conv_kernels(v.isa).direct1_pools(s.ow()));
@@ -1067,8 +1071,15 @@ void detail::conv2d_backward_data_run(const ConvVariant& v, const ConvShape& s, 
 // 14×14) runs untransposed, 1.36 → 1.24 ms (`nabla prof conv`, 1 thread).
 void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& s, const float* src,
                                          const float* diff_dst, float* diff_weights, float* diff_bias,
-                                         bool accumulate) {
+                                         bool accumulate, const int32_t* pool_idx) {
   const ConvParams& p = s.params();
+  if (pool_idx && !fuses_maxpool_grad(v, s)) {  // the pool's scatter into scratch first
+    float* dz = tl_scratch.unpooled.get(p.n * s.dst_image());
+    max_pool2d_backward(MaxPool2d{.n = p.n, .c = p.c_out, .h = s.oh(), .w = s.ow(), .kernel = 2, .stride = 2},
+                        diff_dst, pool_idx, dz);
+    conv2d_backward_weights_run(v, s, src, dz, diff_weights, diff_bias, accumulate);
+    return;
+  }
   if (v.algo == ConvAlgo::Winograd) {
     winograd_weights_grad(conv_kernels(v.isa), s, src, diff_dst, diff_weights, accumulate);
     if (diff_bias) bias_grad(p.n, p.c_out, s.col_cols(), diff_dst, BiasKind::PerRow, diff_bias, accumulate);
@@ -1113,9 +1124,16 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
       const Direct1Layout d(s);
       float* part = partial + g * stride;
       std::fill_n(part, stride, 0.f);
+      const int64_t pooled = p.c_out * (s.oh() / 2) * (s.ow() / 2);
       for (int64_t n = n0; n < n1; ++n) {
-        kern.direct1_backward_weights(p, s.oh(), s.ow(), d.pad(src + n * s.src_image()), diff_dst + n * s.dst_image(),
-                                      part, fused_bias ? part + wsize : nullptr);
+        float* db = fused_bias ? part + wsize : nullptr;
+        if (pool_idx) {
+          kern.direct1_backward_weights_pooled(p, s.oh(), s.ow(), d.pad(src + n * s.src_image()), diff_dst + n * pooled,
+                                               pool_idx + n * pooled, part, db);
+        } else {
+          kern.direct1_backward_weights(p, s.oh(), s.ow(), d.pad(src + n * s.src_image()), diff_dst + n * s.dst_image(),
+                                        part, db);
+        }
       }
       return;
     }
@@ -1218,6 +1236,27 @@ void conv2d_forward_maxpool(const ConvShape& s, const float* src, const float* w
                      4 * (fl(s.params().n) * fl(s.src_image()) + fl(s.weights_size())) + 8 * pooled);
   });
   detail::conv2d_forward_maxpool_run(v, s, src, weights, bias, act, dst, idx);
+}
+
+bool conv2d_fuses_maxpool_grad(const ConvShape& s) {
+  return detail::fuses_maxpool_grad(detail::conv_select(active_isa(), s, detail::ConvPass::BackwardWeights), s);
+}
+
+void conv2d_backward_weights_maxpool(const ConvShape& s, const float* src, const float* diff_pooled,
+                                     const int32_t* idx, float* diff_weights, float* diff_bias, bool accumulate) {
+  check_ptr("conv2d_backward_weights_maxpool", src, "src", s);
+  check_ptr("conv2d_backward_weights_maxpool", diff_pooled, "diff_pooled", s);
+  check_ptr("conv2d_backward_weights_maxpool", idx, "idx", s);
+  check_ptr("conv2d_backward_weights_maxpool", diff_weights, "diff_weights", s);
+  if (s.oh() < 2 || s.ow() < 2)
+    throw Error("conv2d_backward_weights_maxpool: the output " + std::to_string(s.oh()) + "x" + std::to_string(s.ow()) +
+                " is smaller than the 2x2 pooling window" + describe(s.params()));
+  const detail::ConvVariant& v = detail::conv_select(active_isa(), s, detail::ConvPass::BackwardWeights);
+  const trace::KernelScope scope([&] {
+    const double pooled = fl(s.params().n) * fl(s.params().c_out) * fl(s.oh() / 2) * fl(s.ow() / 2);
+    return conv_call(v, s, "bwd_weights_maxpool", 4 * (fl(s.params().n) * fl(s.src_image()) + fl(s.weights_size())) + 8 * pooled);
+  });
+  detail::conv2d_backward_weights_run(v, s, src, diff_pooled, diff_weights, diff_bias, accumulate, idx);
 }
 
 void conv2d_backward_data(const ConvShape& s, const float* diff_dst, const float* weights, float* diff_src,

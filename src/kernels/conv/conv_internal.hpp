@@ -41,6 +41,11 @@ struct ConvKernels {
   /// OH, OW], and db [C_out] += its bias gradient when db is not null.
   void (*direct1_backward_weights)(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* dz,
                                    float* dw, float* db);
+  /// direct1_backward_weights with dz the scatter of a 2×2 stride-2 max
+  /// pool's gradient g through its arg-max idx [C_out, OH/2, OW/2] (OH, OW
+  /// even), never written out.
+  void (*direct1_backward_weights_pooled)(const ConvParams& p, int64_t oh, int64_t ow, const float* padded,
+                                          const float* g, const int32_t* idx, float* dw, float* db);
   /// dst [planes, rows, cols] = the first cols floats of each pitch-wide
   /// row of src (planes ld_src apart): the implicit path's GEMM result on
   /// the padded pitch, without its wasted columns; then, when f is not
@@ -170,6 +175,11 @@ void conv2d_forward_run(const ConvVariant& v, const ConvShape& s, const float* s
 /// True when variant v pools in its forward output transform (Winograd on
 /// an even output size); conv2d_forward_maxpool_run is then one pass.
 bool fuses_maxpool(const ConvVariant& v, const ConvShape& s);
+/// True when variant v's weight gradient reads a following 2×2 stride-2
+/// max pool's gradient and arg-max directly (the one-channel direct kernel
+/// on an even output size); conv2d_backward_weights_run with pool_idx
+/// otherwise scatters them into scratch first.
+bool fuses_maxpool_grad(const ConvVariant& v, const ConvShape& s);
 /// conv2d_forward_maxpool with variant v (fused where fuses_maxpool, else
 /// the convolution into scratch and then max_pool2d_forward).
 void conv2d_forward_maxpool_run(const ConvVariant& v, const ConvShape& s, const float* src, const float* weights,
@@ -177,7 +187,7 @@ void conv2d_forward_maxpool_run(const ConvVariant& v, const ConvShape& s, const 
 void conv2d_backward_data_run(const ConvVariant& v, const ConvShape& s, const float* diff_dst,
                               const float* weights, float* diff_src, Activation src_act, const float* src);
 void conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& s, const float* src,
-                                 const float* diff_dst, float* diff_weights, float* diff_bias, bool accumulate);
+                                 const float* diff_dst, float* diff_weights, float* diff_bias, bool accumulate, const int32_t* pool_idx = nullptr);
 
 /// A shape as `nabla prof conv --shape` writes it:
 /// NxCxHxW,OxKHxKW[,sS|sSHxSW][,pP|pPHxPW][,dD|dDHxDW] (stride, padding,

@@ -588,6 +588,83 @@ void direct1_forward_maxpool(const ConvParams& p, int64_t oh, int64_t ow, const 
   });
 }
 
+// Where the one-channel weight gradient reads dZ from: channel(c) gives
+// the rows of channel c (c past the last: the next image's, as the batch is
+// contiguous), load(y, row, x, k) the vector of row y (row = y·OW) from
+// column x, k ≤ W lanes (the others zero); prefetch(c, y, row, x) asks for
+// that vector's memory.
+//
+// DenseDz: dZ itself [C_out, OH, OW].
+template <class Arch>
+struct DenseDz {
+  using B = xsimd::batch<float, Arch>;
+  const float* dz;
+  int64_t plane, ow;
+  struct Channel {
+    const float* p;
+    B load(int64_t /*y*/, int64_t row, int64_t x, int64_t k) const {
+      if (!Tail<Arch>::kCheap && k == B::size) return B::load_unaligned(p + row + x);
+      return Tail<Arch>::load(p + row + x, k);
+    }
+  };
+  Channel channel(int64_t c) const { return {dz + c * plane}; }
+  void prefetch(int64_t c, int64_t /*y*/, int64_t row, int64_t x) const {
+    __builtin_prefetch(reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(dz) +
+                                                      sizeof(float) * static_cast<uintptr_t>(c * plane + row + x)),
+                       0, 3);
+  }
+};
+
+// PooledDz: dZ of a convolution followed by a 2×2 stride-2 max pool, from
+// the pool's gradient g and arg-max idx [C_out, OH/2, OW/2] (OH, OW even):
+// dZ[y, x] = g[y/2, x/2] where idx[y/2, x/2] = y·OW + x, else 0, built in
+// registers (each pooled value and index doubled into two lanes, compared
+// with the lanes' positions): the same vectors as the pool's scatter writes,
+// without writing or reading back the unpooled dZ.
+template <class Arch>
+struct PooledDz {
+  using B = xsimd::batch<float, Arch>;
+  using I = xsimd::batch<int32_t, Arch>;
+  const float* g;
+  const int32_t* idx;
+  int64_t pplane, pw;
+  struct Channel {
+    const float* g;
+    const int32_t* idx;
+    int64_t pw;
+    I lanes;
+    B load(int64_t y, int64_t row, int64_t x, int64_t k) const {
+      const int64_t at = (y >> 1) * pw + (x >> 1), n = (k + 1) >> 1;  // pooled values under the k lanes
+      B gv, iv, g2, i2, unused;
+      if (n == B::size) {
+        gv = B::load_unaligned(g + at);
+        iv = xsimd::bitwise_cast<B>(I::load_unaligned(idx + at));
+      } else {
+        gv = Tail<Arch>::load(g + at, n);
+        alignas(64) int32_t t[B::size] = {};
+        std::copy_n(idx + at, n, t);
+        iv = xsimd::bitwise_cast<B>(I::load_aligned(t));
+      }
+      interleave<Arch>(gv, gv, g2, unused);
+      interleave<Arch>(iv, iv, i2, unused);
+      // Lanes past k hold a zero index: never a position past the row's start.
+      const auto hit = xsimd::bitwise_cast<I>(i2) == lanes + I(static_cast<int32_t>(row + x));
+      return xsimd::bitwise_cast<B>(xsimd::select(hit, xsimd::bitwise_cast<I>(g2), I(0)));
+    }
+  };
+  Channel channel(int64_t c) const {
+    alignas(64) int32_t t[B::size];
+    for (int64_t l = 0; l < static_cast<int64_t>(B::size); ++l) t[l] = static_cast<int32_t>(l);
+    return {g + c * pplane, idx + c * pplane, pw, I::load_aligned(t)};
+  }
+  void prefetch(int64_t c, int64_t y, int64_t /*row*/, int64_t x) const {
+    if (x > 0) return;  // one pooled row (≤ 2 vectors of dZ) is at most a cache line per array
+    const uintptr_t at = static_cast<uintptr_t>(c * pplane + (y >> 1) * pw);
+    __builtin_prefetch(reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(g) + sizeof(float) * at), 0, 3);
+    __builtin_prefetch(reinterpret_cast<const int32_t*>(reinterpret_cast<uintptr_t>(idx) + sizeof(int32_t) * at), 0, 3);
+  }
+};
+
 // Backward-weights: dw[c·taps + t] += Σ_{oy, ox} dz[c, oy, ox] ·
 // padded[oy·wp + ox + off(t)], over the same row vectors as the forward
 // pass (the partial one at a row's end loads dz masked: its other lanes are
@@ -597,27 +674,26 @@ void direct1_forward_maxpool(const ConvParams& p, int64_t oh, int64_t ow, const 
 // repeat the last one and are not stored. With Bias, the block also sums
 // its channels' gradients, db[c] += Σ dz[c, ·, ·] (stored by the blocks of
 // the first taps), while they are in registers: a separate pass re-read dZ
-// from L3 (~20% of this pass on the 28×28 layers).
-template <class Arch, int CB, int TB, bool Bias>
-void direct1_bwd_block(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* dz,
-                       float* dw, float* db) {
+// from L3 (~20% of this pass on the 28×28 layers). Every row vector goes
+// through one loop, the last one masked (a peeled last step ran out of
+// registers for the tap offsets, 14% slower on a 28-wide layer).
+template <class Arch, int CB, int TB, bool Bias, class Src>
+void direct1_bwd_block(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const Src& src, float* dw,
+                       float* db) {
   using B = xsimd::batch<float, Arch>;
   constexpr int64_t W = B::size;
-  const int64_t wp = p.w + 2 * p.pad_w, taps = p.kh * p.kw, plane = oh * ow;
-  const int64_t full = ow / W * W, rest = ow - full;
+  const int64_t wp = p.w + 2 * p.pad_w, taps = p.kh * p.kw;
   for (int64_t c0 = 0; c0 < p.c_out; c0 += CB) {
-    const float* dc[CB];
-    NABLA_UNROLL for (int c = 0; c < CB; ++c) dc[c] = dz + std::min<int64_t>(c0 + c, p.c_out - 1) * plane;
+    typename Src::Channel dc[CB] = {};
+    NABLA_UNROLL for (int c = 0; c < CB; ++c) dc[c] = src.channel(std::min<int64_t>(c0 + c, p.c_out - 1));
     // The next block's gradients (past the last channel: the next image's
-    // first ones, as the batch is contiguous), prefetched a block ahead at
-    // the position being read: a channel is a stream of a few KiB, too
-    // short for the hardware prefetcher, and dZ was just written by the
-    // layer above, often out to DRAM (the CNN's 28×28 layer, dZ evicted
-    // before each call: 1.05–1.23 → 0.52–0.57 ms at 1 thread).
-    const uintptr_t next = reinterpret_cast<uintptr_t>(dz + (c0 + CB) * plane);
-    auto prefetch_next = [&](int64_t at) __attribute__((always_inline)) {
-      NABLA_UNROLL for (int c = 0; c < CB; ++c)
-        __builtin_prefetch(reinterpret_cast<const float*>(next + sizeof(float) * static_cast<uintptr_t>(c * plane + at)), 0, 3);
+    // first ones), prefetched a block ahead at the position being read: a
+    // channel is a stream of a few KiB, too short for the hardware
+    // prefetcher, and dZ was just written by the layer above, often out to
+    // DRAM (the CNN's 28×28 layer, dZ evicted before each call: 1.05–1.23 →
+    // 0.52–0.57 ms at 1 thread).
+    auto prefetch_next = [&](int64_t y, int64_t row, int64_t x) __attribute__((always_inline)) {
+      NABLA_UNROLL for (int c = 0; c < CB; ++c) src.prefetch(c0 + CB + c, y, row, x);
     };
     for (int64_t t0 = 0; t0 < taps; t0 += TB) {
       int64_t off[TB];
@@ -630,44 +706,25 @@ void direct1_bwd_block(const ConvParams& p, int64_t oh, int64_t ow, const float*
         bsum[c] = B(0.f);
         NABLA_UNROLL for (int t = 0; t < TB; ++t) acc[c][t] = B(0.f);
       }
-      auto step = [&](const float* in, const B (&d)[CB]) __attribute__((always_inline)) {
-        NABLA_UNROLL for (int t = 0; t < TB; ++t) {
-          // In a register: GCC would fold the load into each of the CB FMAs,
-          // loading x CB times (most of them split across two cache lines).
-          typename B::register_type xr = B::load_unaligned(in + off[t]);
-          asm("" : "+v"(xr));
-          const B x(xr);
-          NABLA_UNROLL for (int c = 0; c < CB; ++c) acc[c][t] = fmadd<Arch>(d[c], x, acc[c][t]);
-        }
-        if constexpr (Bias) {
-          NABLA_UNROLL for (int c = 0; c < CB; ++c) bsum[c] += d[c];
-        }
-      };
       for (int64_t y = 0; y < oh; ++y) {
         const float* in = padded + y * wp;
         const int64_t row = y * ow;
-        if constexpr (Tail<Arch>::kCheap) {
-          // One loop for every vector of the row, the last one masked (a
-          // peeled last step measured 14% slower on a 28-wide layer).
-          for (int64_t x = 0; x < ow; x += W) {
-            const int64_t k = std::min(W, ow - x);
-            B d[CB];
-            NABLA_UNROLL for (int c = 0; c < CB; ++c) d[c] = Tail<Arch>::load(dc[c] + row + x, k);
-            prefetch_next(row + x);
-            step(in + x, d);
+        for (int64_t x = 0; x < ow; x += W) {
+          const int64_t k = std::min(W, ow - x);
+          B d[CB];
+          NABLA_UNROLL for (int c = 0; c < CB; ++c) d[c] = dc[c].load(y, row, x, k);
+          prefetch_next(y, row, x);
+          NABLA_UNROLL for (int t = 0; t < TB; ++t) {
+            // In a register: GCC would fold the load into each of the CB
+            // FMAs, loading it CB times (most of them split across two
+            // cache lines).
+            typename B::register_type xr = B::load_unaligned(in + x + off[t]);
+            asm("" : "+v"(xr));
+            const B xv(xr);
+            NABLA_UNROLL for (int c = 0; c < CB; ++c) acc[c][t] = fmadd<Arch>(d[c], xv, acc[c][t]);
           }
-        } else {
-          for (int64_t x = 0; x < full; x += W) {
-            B d[CB];
-            NABLA_UNROLL for (int c = 0; c < CB; ++c) d[c] = B::load_unaligned(dc[c] + row + x);
-            prefetch_next(row + x);
-            step(in + x, d);
-          }
-          if (rest) {
-            B d[CB];
-            NABLA_UNROLL for (int c = 0; c < CB; ++c) d[c] = Tail<Arch>::load(dc[c] + row + full, rest);
-            prefetch_next(row + full);
-            step(in + full, d);
+          if constexpr (Bias) {
+            NABLA_UNROLL for (int c = 0; c < CB; ++c) bsum[c] += d[c];
           }
         }
       }
@@ -688,16 +745,16 @@ void direct1_bwd_block(const ConvParams& p, int64_t oh, int64_t ow, const float*
 // (9 taps) and a 5×5 one (25) are not padded to a block of 8. With the
 // bias, only the shapes whose accumulators, gradients and input vector fit
 // the registers (CB·TB + 2·CB + 1).
-template <class Arch>
-void direct1_backward_weights(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* dz,
-                              float* dw, float* db) {
-  using Fn = void (*)(const ConvParams&, int64_t, int64_t, const float*, const float*, float*, float*);
+template <class Arch, class Src>
+void direct1_weights_grad(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const Src& src,
+                          float* dw, float* db) {
+  using Fn = void (*)(const ConvParams&, int64_t, int64_t, const float*, const Src&, float*, float*);
   struct Shape {
     int cb, tb;
     Fn fn, fn_bias;
   };
 #define NABLA_D1_SHAPE(CB, TB) \
-  { CB, TB, &direct1_bwd_block<Arch, CB, TB, false>, &direct1_bwd_block<Arch, CB, TB, true> }
+  { CB, TB, &direct1_bwd_block<Arch, CB, TB, false, Src>, &direct1_bwd_block<Arch, CB, TB, true, Src> }
   // AVX-512 (32 registers): up to 24 accumulators; 16 registers: up to 12.
   constexpr int kRegs = xsimd::batch<float, Arch>::size == 16 ? 32 : 16;
   static constexpr Shape kWideShapes[] = {NABLA_D1_SHAPE(3, 8), NABLA_D1_SHAPE(2, 9), NABLA_D1_SHAPE(8, 3),
@@ -722,7 +779,20 @@ void direct1_backward_weights(const ConvParams& p, int64_t oh, int64_t ow, const
   } else {
     for (const Shape& sh : kNarrowShapes) consider(sh);
   }
-  (db ? best->fn_bias : best->fn)(p, oh, ow, padded, dz, dw, db);
+  (db ? best->fn_bias : best->fn)(p, oh, ow, padded, src, dw, db);
+}
+
+template <class Arch>
+void direct1_backward_weights(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* dz,
+                              float* dw, float* db) {
+  direct1_weights_grad<Arch>(p, oh, ow, padded, DenseDz<Arch>{dz, oh * ow, ow}, dw, db);
+}
+
+template <class Arch>
+void direct1_backward_weights_pooled(const ConvParams& p, int64_t oh, int64_t ow, const float* padded,
+                                     const float* g, const int32_t* idx, float* dw, float* db) {
+  const int64_t pw = ow / 2;
+  direct1_weights_grad<Arch>(p, oh, ow, padded, PooledDz<Arch>{g, idx, (oh / 2) * pw, pw}, dw, db);
 }
 
 // ---- Winograd F(2×2, 3×3) (see ConvKernels::wino_input / wino_output) ------
@@ -1025,7 +1095,7 @@ void wino_grad_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_
 #define NABLA_CONV_KERNELS(ARCH)                                                                         \
   ::nabla::kernels::detail::ConvKernels {                                                               \
     &im2col<ARCH>, &col2im<ARCH>, &direct1_forward<ARCH>, &direct1_pools<ARCH>, &direct1_forward_maxpool<ARCH>, \
-        &direct1_backward_weights<ARCH>, &unpitch<ARCH>,                                                  \
+        &direct1_backward_weights<ARCH>, &direct1_backward_weights_pooled<ARCH>, &unpitch<ARCH>,          \
         &phase_split<ARCH>, &phase_join<ARCH>, &wino_input<ARCH>, &wino_output<ARCH>, \
         &wino_output_maxpool<ARCH>, &wino_grad_output<ARCH>                                       \
   }
