@@ -632,13 +632,15 @@ struct PooledDz {
     const float* g;
     const int32_t* idx;
     int64_t pw;
-    I lanes;
     B load(int64_t y, int64_t row, int64_t x, int64_t k) const {
       const int64_t at = (y >> 1) * pw + (x >> 1), n = (k + 1) >> 1;  // pooled values under the k lanes
       B gv, iv, g2, i2, unused;
       if (n == B::size) {
         gv = B::load_unaligned(g + at);
         iv = xsimd::bitwise_cast<B>(I::load_unaligned(idx + at));
+      } else if constexpr (Tail<Arch>::kCheap) {  // masked: the indices' bits loaded as floats
+        gv = Tail<Arch>::load(g + at, n);
+        iv = Tail<Arch>::load(reinterpret_cast<const float*>(idx + at), n);
       } else {
         gv = Tail<Arch>::load(g + at, n);
         alignas(64) int32_t t[B::size] = {};
@@ -648,15 +650,12 @@ struct PooledDz {
       interleave<Arch>(gv, gv, g2, unused);
       interleave<Arch>(iv, iv, i2, unused);
       // Lanes past k hold a zero index: never a position past the row's start.
-      const auto hit = xsimd::bitwise_cast<I>(i2) == lanes + I(static_cast<int32_t>(row + x));
+      alignas(64) static constexpr int32_t kLane[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+      const auto hit = xsimd::bitwise_cast<I>(i2) == I::load_aligned(kLane) + I(static_cast<int32_t>(row + x));
       return xsimd::bitwise_cast<B>(xsimd::select(hit, xsimd::bitwise_cast<I>(g2), I(0)));
     }
   };
-  Channel channel(int64_t c) const {
-    alignas(64) int32_t t[B::size];
-    for (int64_t l = 0; l < static_cast<int64_t>(B::size); ++l) t[l] = static_cast<int32_t>(l);
-    return {g + c * pplane, idx + c * pplane, pw, I::load_aligned(t)};
-  }
+  Channel channel(int64_t c) const { return {g + c * pplane, idx + c * pplane, pw}; }
   void prefetch(int64_t c, int64_t y, int64_t /*row*/, int64_t x) const {
     if (x > 0) return;  // one pooled row (≤ 2 vectors of dZ) is at most a cache line per array
     const uintptr_t at = static_cast<uintptr_t>(c * pplane + (y >> 1) * pw);
