@@ -1219,6 +1219,24 @@ void conv2d_forward(const ConvShape& s, const float* src, const float* weights, 
   detail::conv2d_forward_run(v, s, src, weights, bias, act, dst);
 }
 
+namespace {
+
+// The convolutions with a 2×2 stride-2 max pool: an output of at least
+// one window, and their compulsory traffic (the input, the weights, the
+// pooled values and their indices).
+void check_poolable(const char* fn, const ConvShape& s) {
+  if (s.oh() < 2 || s.ow() < 2)
+    throw Error(std::string(fn) + ": the output " + std::to_string(s.oh()) + "x" + std::to_string(s.ow()) +
+                " is smaller than the 2x2 pooling window" + describe(s.params()));
+}
+
+double pooled_bytes(const ConvShape& s) {
+  const double pooled = fl(s.params().n) * fl(s.params().c_out) * fl(s.oh() / 2) * fl(s.ow() / 2);
+  return 4 * (fl(s.params().n) * fl(s.src_image()) + fl(s.weights_size())) + 8 * pooled;
+}
+
+}  // namespace
+
 bool conv2d_fuses_maxpool(const ConvShape& s) {
   return detail::fuses_maxpool(detail::conv_select(active_isa(), s, detail::ConvPass::Forward), s);
 }
@@ -1230,14 +1248,10 @@ void conv2d_forward_maxpool(const ConvShape& s, const float* src, const float* w
   check_ptr("conv2d_forward_maxpool", dst, "dst", s);
   check_ptr("conv2d_forward_maxpool", idx, "idx", s);
   check_activation(act, "conv2d_forward_maxpool");
-  if (s.oh() < 2 || s.ow() < 2)
-    throw Error("conv2d_forward_maxpool: the output " + std::to_string(s.oh()) + "x" + std::to_string(s.ow()) +
-                " is smaller than the 2x2 pooling window" + describe(s.params()));
+  check_poolable("conv2d_forward_maxpool", s);
   const detail::ConvVariant& v = detail::conv_select(active_isa(), s, detail::ConvPass::Forward);
   const trace::KernelScope scope([&] {
-    const double pooled = fl(s.params().n) * fl(s.params().c_out) * fl(s.oh() / 2) * fl(s.ow() / 2);
-    return conv_call(v, s, join(detail::fusion_name(bias != nullptr, act, Activation::None), "maxpool"),
-                     4 * (fl(s.params().n) * fl(s.src_image()) + fl(s.weights_size())) + 8 * pooled);
+    return conv_call(v, s, join(detail::fusion_name(bias != nullptr, act, Activation::None), "maxpool"), pooled_bytes(s));
   });
   detail::conv2d_forward_maxpool_run(v, s, src, weights, bias, act, dst, idx);
 }
@@ -1252,14 +1266,9 @@ void conv2d_backward_weights_maxpool(const ConvShape& s, const float* src, const
   check_ptr("conv2d_backward_weights_maxpool", diff_pooled, "diff_pooled", s);
   check_ptr("conv2d_backward_weights_maxpool", idx, "idx", s);
   check_ptr("conv2d_backward_weights_maxpool", diff_weights, "diff_weights", s);
-  if (s.oh() < 2 || s.ow() < 2)
-    throw Error("conv2d_backward_weights_maxpool: the output " + std::to_string(s.oh()) + "x" + std::to_string(s.ow()) +
-                " is smaller than the 2x2 pooling window" + describe(s.params()));
+  check_poolable("conv2d_backward_weights_maxpool", s);
   const detail::ConvVariant& v = detail::conv_select(active_isa(), s, detail::ConvPass::BackwardWeights);
-  const trace::KernelScope scope([&] {
-    const double pooled = fl(s.params().n) * fl(s.params().c_out) * fl(s.oh() / 2) * fl(s.ow() / 2);
-    return conv_call(v, s, "bwd_weights_maxpool", 4 * (fl(s.params().n) * fl(s.src_image()) + fl(s.weights_size())) + 8 * pooled);
-  });
+  const trace::KernelScope scope([&] { return conv_call(v, s, "bwd_weights_maxpool", pooled_bytes(s)); });
   detail::conv2d_backward_weights_run(v, s, src, diff_pooled, diff_weights, diff_bias, accumulate, idx);
 }
 

@@ -422,21 +422,48 @@ void phase_join(int64_t rows, int64_t w, int64_t pw, const float* even, int64_t 
 // padded[oy·wp + ox + off(t)]. A block is CB channels × R such vectors:
 // each tap loads R input vectors and CB weights for CB·R FMAs. Channels
 // past c_out repeat the last one (their results are not stored).
+// A block's channels c0 … c0 + CB − 1 (past c_out: the last one again):
+// their weights and bias.
+template <class Arch, int CB>
+inline __attribute__((always_inline)) void direct1_channels(const ConvParams& p, int64_t c0, const float* w, const float* bias, const float* (&wc)[CB],
+                             xsimd::batch<float, Arch> (&bv)[CB]) {
+  NABLA_UNROLL for (int c = 0; c < CB; ++c) {
+    const int64_t ch = std::min<int64_t>(c0 + c, p.c_out - 1);
+    wc[c] = w + ch * p.kh * p.kw;
+    bv[c] = xsimd::batch<float, Arch>(bias ? bias[ch] : 0.f);
+  }
+}
+
+// acc[c][r] = bias + Σ_taps w[c][t] · the input vector at in[r] + off(t).
+template <class Arch, int CB, int R>
+inline __attribute__((always_inline)) void direct1_block(const ConvParams& p, int64_t wp, const float* const (&in)[R], const float* const (&wc)[CB],
+                          const xsimd::batch<float, Arch> (&bv)[CB], xsimd::batch<float, Arch> (&acc)[CB][R]) {
+  using B = xsimd::batch<float, Arch>;
+  NABLA_UNROLL for (int c = 0; c < CB; ++c) { NABLA_UNROLL for (int r = 0; r < R; ++r) acc[c][r] = bv[c]; }
+  for (int64_t ky = 0; ky < p.kh; ++ky) {
+    for (int64_t kx = 0; kx < p.kw; ++kx) {
+      const int64_t off = ky * wp + kx, t = ky * p.kw + kx;
+      B x[R];
+      NABLA_UNROLL for (int r = 0; r < R; ++r) x[r] = B::load_unaligned(in[r] + off);
+      NABLA_UNROLL for (int c = 0; c < CB; ++c) {
+        const B wv(wc[c][t]);
+        NABLA_UNROLL for (int r = 0; r < R; ++r) acc[c][r] = fmadd<Arch>(wv, x[r], acc[c][r]);
+      }
+    }
+  }
+}
+
 template <class Arch, int CB, int R, class Act>
 void direct1_forward_act(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* w,
                          const float* bias, float* dst, Act act) {
   using B = xsimd::batch<float, Arch>;
   constexpr int64_t W = B::size;
-  const int64_t wp = p.w + 2 * p.pad_w, taps = p.kh * p.kw;
+  const int64_t wp = p.w + 2 * p.pad_w;
   const int64_t per_row = (ow + W - 1) / W, vectors = oh * per_row, plane = oh * ow;
   for (int64_t c0 = 0; c0 < p.c_out; c0 += CB) {
     const float* wc[CB];
     B bv[CB];
-    NABLA_UNROLL for (int c = 0; c < CB; ++c) {
-      const int64_t ch = std::min<int64_t>(c0 + c, p.c_out - 1);
-      wc[c] = w + ch * taps;
-      bv[c] = B(bias ? bias[ch] : 0.f);
-    }
+    direct1_channels<Arch, CB>(p, c0, w, bias, wc, bv);
     for (int64_t v0 = 0; v0 < vectors; v0 += R) {
       const float* in[R];
       int64_t out[R], lanes[R];
@@ -447,18 +474,7 @@ void direct1_forward_act(const ConvParams& p, int64_t oh, int64_t ow, const floa
         lanes[r] = v0 + r < vectors ? std::min<int64_t>(W, ow - x) : 0;
       }
       B acc[CB][R];
-      NABLA_UNROLL for (int c = 0; c < CB; ++c) { NABLA_UNROLL for (int r = 0; r < R; ++r) acc[c][r] = bv[c]; }
-      for (int64_t ky = 0; ky < p.kh; ++ky) {
-        for (int64_t kx = 0; kx < p.kw; ++kx) {
-          const int64_t off = ky * wp + kx, t = ky * p.kw + kx;
-          B x[R];
-          NABLA_UNROLL for (int r = 0; r < R; ++r) x[r] = B::load_unaligned(in[r] + off);
-          NABLA_UNROLL for (int c = 0; c < CB; ++c) {
-            const B wv(wc[c][t]);
-            NABLA_UNROLL for (int r = 0; r < R; ++r) acc[c][r] = fmadd<Arch>(wv, x[r], acc[c][r]);
-          }
-        }
-      }
+      direct1_block<Arch, CB, R>(p, wp, in, wc, bv, acc);
       NABLA_UNROLL for (int c = 0; c < CB; ++c) {
         if (c0 + c >= p.c_out) break;
         float* o = dst + (c0 + c) * plane;
@@ -500,63 +516,29 @@ void direct1_forward_pool_act(const ConvParams& p, int64_t oh, int64_t ow, const
   using I = xsimd::batch<int32_t, Arch>;
   constexpr int64_t W = B::size;
   constexpr int R = 2 * PR;
-  const int64_t wp = p.w + 2 * p.pad_w, taps = p.kh * p.kw, pw = ow / 2, pplane = (oh / 2) * pw;
+  const int64_t wp = p.w + 2 * p.pad_w, pw = ow / 2, pplane = (oh / 2) * pw;
   alignas(64) int32_t lanes[W];
   for (int64_t l = 0; l < W; ++l) lanes[l] = static_cast<int32_t>(2 * l);
   const I lane2 = I::load_aligned(lanes), one(1), below(static_cast<int32_t>(ow)), diag(static_cast<int32_t>(ow + 1));
   for (int64_t c0 = 0; c0 < p.c_out; c0 += CB) {
     const float* wc[CB];
     B bv[CB];
-    NABLA_UNROLL for (int c = 0; c < CB; ++c) {
-      const int64_t ch = std::min<int64_t>(c0 + c, p.c_out - 1);
-      wc[c] = w + ch * taps;
-      bv[c] = B(bias ? bias[ch] : 0.f);
-    }
+    direct1_channels<Arch, CB>(p, c0, w, bias, wc, bv);
     for (int64_t py = 0; py < oh / 2; ++py) {
       const float* in[R];
       NABLA_UNROLL for (int r = 0; r < R; ++r) in[r] = padded + (2 * py + r / PR) * wp + (r % PR) * W;
       B acc[CB][R];
-      NABLA_UNROLL for (int c = 0; c < CB; ++c) { NABLA_UNROLL for (int r = 0; r < R; ++r) acc[c][r] = bv[c]; }
-      for (int64_t ky = 0; ky < p.kh; ++ky) {
-        for (int64_t kx = 0; kx < p.kw; ++kx) {
-          const int64_t off = ky * wp + kx, t = ky * p.kw + kx;
-          B x[R];
-          NABLA_UNROLL for (int r = 0; r < R; ++r) x[r] = B::load_unaligned(in[r] + off);
-          NABLA_UNROLL for (int c = 0; c < CB; ++c) {
-            const B wv(wc[c][t]);
-            NABLA_UNROLL for (int r = 0; r < R; ++r) acc[c][r] = fmadd<Arch>(wv, x[r], acc[c][r]);
-          }
-        }
-      }
+      direct1_block<Arch, CB, R>(p, wp, in, wc, bv, acc);
       const I base = lane2 + I(static_cast<int32_t>(2 * py * ow));
       NABLA_UNROLL for (int c = 0; c < CB; ++c) {
         if (c0 + c >= p.c_out) break;
         B e0, o0, e1, o1;  // rows 2·py and 2·py + 1, even and odd columns
         deinterleave<Arch>(act(acc[c][0]), act(acc[c][PR - 1]), e0, o0);
         deinterleave<Arch>(act(acc[c][PR]), act(acc[c][R - 1]), e1, o1);
-        B m = e0;
-        I mi = base;
-        auto update = [&](B v, I vi) {
-          const auto take = takes_over(v, m);
-          m = xsimd::select(take, v, m);
-          mi = xsimd::bitwise_cast<I>(xsimd::select(take, xsimd::bitwise_cast<B>(vi), xsimd::bitwise_cast<B>(mi)));
-        };
-        update(o0, base + one);
-        update(e1, base + below);
-        update(o1, base + diag);
-        float* d = dst + (c0 + c) * pplane + py * pw;
-        int32_t* id = idx + (c0 + c) * pplane + py * pw;
-        if (pw == W) {
-          m.store_unaligned(d);
-          mi.store_unaligned(id);
-        } else {
-          alignas(64) float tf[W];
-          alignas(64) int32_t ti[W];
-          m.store_aligned(tf);
-          mi.store_aligned(ti);
-          std::copy_n(tf, pw, d);
-          std::copy_n(ti, pw, id);
-        }
+        B m;
+        I mi;
+        window_max4(e0, o0, e1, o1, base, base + one, base + below, base + diag, m, mi);
+        store_max(dst + (c0 + c) * pplane + py * pw, idx + (c0 + c) * pplane + py * pw, m, mi, pw);
       }
     }
   }
@@ -914,6 +896,29 @@ void wino_input(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, in
   wino_pipeline(planes, rows, tiles_of);
 }
 
+// The four outputs Y00, Y01, Y10, Y11 of a vector of tiles, Aᵀ m A, from
+// m[ξ] at in + ξ·step (the first sweep of wino_output and of
+// wino_output_maxpool: the same operations in the same order).
+template <class Arch>
+inline __attribute__((always_inline)) void wino_tile_outputs(const float* in, int64_t step, xsimd::batch<float, Arch> (&out)[4]) {
+  using B = xsimd::batch<float, Arch>;
+  auto col = [&](int k, B& s0, B& s1) {  // rows 0 and 1 of column k of Aᵀ m
+    const B m0 = B::load_unaligned(in + k * step), m1 = B::load_unaligned(in + (4 + k) * step);
+    const B m2 = B::load_unaligned(in + (8 + k) * step), m3 = B::load_unaligned(in + (12 + k) * step);
+    s0 = m0 + m1 + m2;
+    s1 = m1 - m2 - m3;
+  };
+  B a0, a1, b0, b1, c0, c1, d0, d1;
+  col(0, a0, a1);
+  col(1, b0, b1);
+  col(2, c0, c1);
+  col(3, d0, d1);
+  out[0] = a0 + b0 + c0;
+  out[1] = b0 - c0 - d0;
+  out[2] = a1 + b1 + c1;
+  out[3] = b1 - c1 - d1;
+}
+
 template <class Arch>
 void wino_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_t tw, const float* m, int64_t ld,
                  const float* bias, Activation f, const float* act, float* dst, float* scratch) {
@@ -926,21 +931,9 @@ void wino_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_t tw,
     float* yo = y(o);
     for (int64_t t = 0; t < tiles; t += W) {  // the last vector reads past the image: m has the slack
       const float* in = m + o * ld + t;
-      auto col = [&](int k, B& s0, B& s1) {  // rows 0 and 1 of column k of Aᵀ m
-        const B m0 = B::load_unaligned(in + k * step), m1 = B::load_unaligned(in + (4 + k) * step);
-        const B m2 = B::load_unaligned(in + (8 + k) * step), m3 = B::load_unaligned(in + (12 + k) * step);
-        s0 = m0 + m1 + m2;
-        s1 = m1 - m2 - m3;
-      };
-      B a0, a1, b0, b1, c0, c1, d0, d1;
-      col(0, a0, a1);
-      col(1, b0, b1);
-      col(2, c0, c1);
-      col(3, d0, d1);
-      (a0 + b0 + c0).store_unaligned(yo + t);
-      (b0 - c0 - d0).store_unaligned(yo + yp + t);
-      (a1 + b1 + c1).store_unaligned(yo + 2 * yp + t);
-      (b1 - c1 - d1).store_unaligned(yo + 3 * yp + t);
+      B out[4];
+      wino_tile_outputs<Arch>(in, step, out);
+      NABLA_UNROLL for (int q = 0; q < 4; ++q) out[q].store_unaligned(yo + q * yp + t);
     }
   };
   with_activation(f, [&](auto op) {
@@ -997,42 +990,14 @@ void wino_output_maxpool(int64_t planes, int64_t ow, int64_t tiles, const float*
       const B b(bias ? bias[o] : 0.f);
       for (int64_t t = 0; t < tiles; t += W) {  // the last vector reads past the image: m has the slack
         const float* in = m + o * ld + t;
-        auto col = [&](int k, B& s0, B& s1) {  // rows 0 and 1 of column k of Aᵀ m
-          const B m0 = B::load_unaligned(in + k * step), m1 = B::load_unaligned(in + (4 + k) * step);
-          const B m2 = B::load_unaligned(in + (8 + k) * step), m3 = B::load_unaligned(in + (12 + k) * step);
-          s0 = m0 + m1 + m2;
-          s1 = m1 - m2 - m3;
-        };
-        B a0, a1, b0, b1, c0, c1, d0, d1;
-        col(0, a0, a1);
-        col(1, b0, b1);
-        col(2, c0, c1);
-        col(3, d0, d1);
+        B out[4];
+        wino_tile_outputs<Arch>(in, step, out);
         const I bi = I::load_unaligned(base + t);
-        B mx = op.fwd((a0 + b0 + c0) + b);
-        I mi = bi;
-        auto update = [&](B v, I vi) {
-          const auto take = takes_over(v, mx);
-          mx = xsimd::select(take, v, mx);
-          mi = xsimd::bitwise_cast<I>(xsimd::select(take, xsimd::bitwise_cast<B>(vi), xsimd::bitwise_cast<B>(mi)));
-        };
-        update(op.fwd((b0 - c0 - d0) + b), bi + one);
-        update(op.fwd((a1 + b1 + c1) + b), bi + wv);
-        update(op.fwd((b1 - c1 - d1) + b), bi + w1);
-        float* d = dst + o * tiles + t;
-        int32_t* id = idx + o * tiles + t;
-        const int64_t n = std::min(W, tiles - t);
-        if (n == W) {
-          mx.store_unaligned(d);
-          mi.store_unaligned(id);
-        } else {
-          alignas(64) float tf[W];
-          alignas(64) int32_t ti[W];
-          mx.store_aligned(tf);
-          mi.store_aligned(ti);
-          std::copy_n(tf, n, d);
-          std::copy_n(ti, n, id);
-        }
+        B mx;
+        I mi;
+        window_max4(op.fwd(out[0] + b), op.fwd(out[1] + b), op.fwd(out[2] + b), op.fwd(out[3] + b), bi, bi + one,
+                    bi + wv, bi + w1, mx, mi);
+        store_max(dst + o * tiles + t, idx + o * tiles + t, mx, mi, std::min(W, tiles - t));
       }
     }
   });

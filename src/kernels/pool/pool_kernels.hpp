@@ -145,16 +145,9 @@ void max2x2_forward_plane(int64_t w, int64_t oh, int64_t ow, const float* src, f
         deinterleave<A>(P::load_n(r1 + 2 * x, k0), P::load_n(r1 + 2 * x + V, k1), e1, o1);
       }
       const I base = lane2 + I(static_cast<int32_t>(2 * y * w + 2 * x));
-      B m = e0;
-      I mi = base;
-      auto update = [&](B v, I vi) {
-        const auto t = takes_over(v, m);
-        m = xsimd::select(t, v, m);
-        mi = xsimd::bitwise_cast<I>(xsimd::select(t, xsimd::bitwise_cast<B>(vi), xsimd::bitwise_cast<B>(mi)));
-      };
-      update(o0, base + one);
-      update(e1, base + wv);
-      update(o1, base + w1);
+      B m;
+      I mi;
+      window_max4(e0, o0, e1, o1, base, base + one, base + wv, base + w1, m, mi);
       if (k == V) {
         m.store_unaligned(d + x);
         mi.store_unaligned(id + x);
