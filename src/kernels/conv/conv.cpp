@@ -737,6 +737,27 @@ void col2im(const ConvShape& s, const float* col, float* dst) {
                                             s.col_cols());
 }
 
+namespace {
+
+// The forward pass by Winograd: the weights transformed into the calling
+// thread's scratch, then the tiles (pooled into pool_idx when not null).
+void winograd_forward(const detail::ConvKernels& kern, const ConvShape& s, const float* src, const float* weights,
+                      const float* bias, Activation act, float* dst, int32_t* pool_idx) {
+  const ConvParams& p = s.params();
+  float* u = tl_scratch.flipped.get(16 * p.c_out * p.c_in);
+  winograd_weights(p.c_out, p.c_in,
+                   [&](int64_t o, int64_t c, int i, int j) { return weights[((o * p.c_in + c) * 3 + i) * 3 + j]; }, u);
+  winograd_run(kern, p.n, p.c_in, p.h, p.w, p.pad_h, p.pad_w, p.c_out, u, src, bias, act, nullptr, dst, gemm_flops(s),
+               pool_idx);
+}
+
+// The 2×2 stride-2 max pool of the convolution's output.
+MaxPool2d pool_after(const ConvShape& s) {
+  return MaxPool2d{.n = s.params().n, .c = s.params().c_out, .h = s.oh(), .w = s.ow(), .kernel = 2, .stride = 2};
+}
+
+}  // namespace
+
 // Only kernels of up to 9 taps: the direct kernel's blocks then cover every
 // tap, so each channel's dZ is built once; a 5×5 kernel's blocks of a few
 // taps each rebuilt it, slower than the pool's scatter and one read (LeNet's
@@ -768,17 +789,12 @@ void detail::conv2d_forward_maxpool_run(const ConvVariant& v, const ConvShape& s
     return;
   }
   if (fuses_maxpool(v, s)) {
-    float* u = tl_scratch.flipped.get(16 * p.c_out * p.c_in);
-    winograd_weights(p.c_out, p.c_in,
-                     [&](int64_t o, int64_t c, int i, int j) { return weights[((o * p.c_in + c) * 3 + i) * 3 + j]; }, u);
-    winograd_run(conv_kernels(v.isa), p.n, p.c_in, p.h, p.w, p.pad_h, p.pad_w, p.c_out, u, src, bias, act, nullptr,
-                 dst, gemm_flops(s), idx);
+    winograd_forward(conv_kernels(v.isa), s, src, weights, bias, act, dst, idx);
     return;
   }
   float* y = tl_scratch.unpooled.get(p.n * s.dst_image());
   conv2d_forward_run(v, s, src, weights, bias, act, y);
-  max_pool2d_forward(MaxPool2d{.n = p.n, .c = p.c_out, .h = s.oh(), .w = s.ow(), .kernel = 2, .stride = 2}, y, dst,
-                     idx);
+  max_pool2d_forward(pool_after(s), y, dst, idx);
 }
 
 // Per image n: dst_n [C_out, OH·OW] = act(W [C_out, K] · col_n [K, OH·OW] + bias)
@@ -797,11 +813,7 @@ void detail::conv2d_forward_run(const ConvVariant& v, const ConvShape& s, const 
     return;
   }
   if (v.algo == ConvAlgo::Winograd) {
-    float* u = tl_scratch.flipped.get(16 * p.c_out * p.c_in);
-    winograd_weights(p.c_out, p.c_in,
-                     [&](int64_t o, int64_t c, int i, int j) { return weights[((o * p.c_in + c) * 3 + i) * 3 + j]; }, u);
-    winograd_run(kern, p.n, p.c_in, p.h, p.w, p.pad_h, p.pad_w, p.c_out, u, src, bias, act, nullptr, dst,
-                 gemm_flops(s));
+    winograd_forward(kern, s, src, weights, bias, act, dst, nullptr);
     return;
   }
   if (wide_forward(v, s)) {  // several images per GEMM, then each image's outputs to its place
@@ -1079,8 +1091,7 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
   const ConvParams& p = s.params();
   if (pool_idx && !fuses_maxpool_grad(v, s)) {  // the pool's scatter into scratch first
     float* dz = tl_scratch.unpooled.get(p.n * s.dst_image());
-    max_pool2d_backward(MaxPool2d{.n = p.n, .c = p.c_out, .h = s.oh(), .w = s.ow(), .kernel = 2, .stride = 2},
-                        diff_dst, pool_idx, dz);
+    max_pool2d_backward(pool_after(s), diff_dst, pool_idx, dz);
     conv2d_backward_weights_run(v, s, src, dz, diff_weights, diff_bias, accumulate);
     return;
   }
