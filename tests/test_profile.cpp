@@ -303,9 +303,11 @@ TEST_F(ProfileFiles, ConvChoicesAreUsedForTheirShapeAndPass) {
     ASSERT_EQ(names.v.size(), 1u);
     EXPECT_EQ(names.v[0].rfind("f32_conv_winograd_bwd_data", 0), 0u) << names.v[0];
   }
-  // Without the profile: the rule again.
+  // Without the profile: the rules again.
   EnvVar off("NABLA_PROFILE", "off");
-  EXPECT_EQ(nkd::conv_select(isa, s, ConvPass::BackwardData).tag, rule);
+  EXPECT_EQ(nkd::conv_select(isa, s, ConvPass::Forward).tag, rule);
+  EXPECT_STREQ(nkd::conv_select(isa, s, ConvPass::BackwardData).tag,
+               nkd::conv_default(isa, s, ConvPass::BackwardData).tag);
 }
 
 // Each kind of bad file: defaults, a warning on stderr naming the file and

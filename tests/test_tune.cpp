@@ -106,8 +106,8 @@ TEST(Tune, DefaultShapesAreTheTrainingSet) {
 }
 
 // The shapes of a model's step: its dense layers' three GEMMs and the
-// per-image GEMMs inside its convolutions (the one-channel first layer runs
-// without GEMMs), each once.
+// per-image GEMMs inside its convolutions (the one-channel first layer and
+// the second's forward run without GEMMs), each once.
 TEST(Tune, ModelShapesIncludeTheConvolutionsGemms) {
   const auto shapes = cli::model_gemm_shapes("lenet", 64);
   auto has = [&](int64_t m, int64_t n, int64_t k) {
@@ -117,7 +117,7 @@ TEST(Tune, ModelShapesIncludeTheConvolutionsGemms) {
   };
   std::string all;
   for (const auto& s : shapes) all += s.name + " ";
-  EXPECT_TRUE(has(16, 100, 150)) << all;   // conv 16 5 forward, per image
+  EXPECT_TRUE(has(150, 100, 16)) << all;   // conv 16 5 backward-data, per image (its forward is direct)
   EXPECT_TRUE(has(64, 120, 400)) << all;   // dense 400 -> 120 forward
   EXPECT_TRUE(has(120, 400, 64)) << all;   // and its weight gradient
   EXPECT_TRUE(has(64, 10, 84)) << all;     // the classifier

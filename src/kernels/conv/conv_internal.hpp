@@ -92,6 +92,16 @@ struct ConvKernels {
   /// scratch: wino_scratch_floats(th, tw) floats.
   void (*wino_grad_output)(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_t tw, const float* dy,
                            float* scratch, float* m, int64_t ld);
+  /// Direct forward with output channels in the vector (stride 1, no
+  /// dilation; conv_kernels.hpp): padded [C_in, h + 2·ph, w + 2·pw] plus
+  /// kDirectSlack floats → dst [C_out, OH, OW] = f(bias + conv); wt the
+  /// weights as directc_pack lays them out; bias may be null.
+  void (*directc_forward)(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* wt,
+                          const float* bias, Activation f, float* dst);
+  /// weights [C_out, C_in, kh, kw] → wt [⌈C_out/lanes⌉][C_in·kh·kw][lanes]
+  /// (zero lanes past C_out), 64-byte aligned.
+  void (*directc_pack)(const ConvParams& p, const float* weights, float* wt);
+  int64_t lanes;  ///< floats per vector
 };
 
 /// Slack in floats past the padded image that the direct kernels may read
@@ -124,6 +134,8 @@ enum class ConvAlgo {
   Implicit,    ///< GEMM on the padded (stride > 1: phase-split) image through row offsets (no column
                ///< matrix); stride-1 backward-data as the forward convolution of the padded dZ with the
                ///< flipped weights, strided backward-data as one such GEMM per input phase (no col2im)
+  DirectC,     ///< few input channels, stride 1: direct forward with output channels in the vector;
+               ///< backward passes as im2col
   Winograd,    ///< 3×3 stride 1: Winograd F(2×2, 3×3), 16 GEMMs over transformed tiles of several images
                ///< (forward; backward-data the same on dZ with the flipped weights; backward-weights as
                ///< 16 GEMMs over the tiles of the transformed dZ and input, then Gᵀ dU G)

@@ -1147,6 +1147,111 @@ void wino_grad_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_
   wino_pipeline(planes, rows, tiles_of);
 }
 
+// ---- Direct convolution, output channels in the vector -------------------
+//
+// Few input channels (LeNet's 6→16 5×5 on 12×12): im2col + GEMM spends
+// 40% of the pass writing and reading a column matrix of 25 rows per
+// channel, and the GEMM's M = C_out = 16 is one micro-tile tall. Here a
+// vector holds W output channels of one output position, and a block of
+// RY output rows × RX positions keeps RY·RX accumulators: per tap (c, i,
+// j) one load of the W channels' weights, then one FMA per position with
+// the input broadcast from the padded image (an embedded-broadcast
+// operand). Stride 1, no dilation: the RX positions of a row are RX
+// consecutive floats. The block's RX positions may run past OW (reading
+// into the row's padding or the next row: computed, never stored), so any
+// width runs the one kernel; rows are exact (RY instantiated per edge).
+// wt: [⌈C_out/W⌉][C_in·kh·kw][W], zero lanes past C_out (directc_pack).
+
+template <class Arch, int RY, int RX, class Act>
+inline void directc_block(const ConvParams& p, int64_t wp, int64_t plane, const float* in, const float* wt,
+                          xsimd::batch<float, Arch> bv, int64_t lanes, int64_t rx, int64_t ohw, int64_t ow,
+                          float* dst, Act act) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int64_t W = B::size;
+  B acc[RY][RX];
+  NABLA_UNROLL for (int r = 0; r < RY; ++r) { NABLA_UNROLL for (int x = 0; x < RX; ++x) acc[r][x] = bv; }
+  for (int64_t c = 0; c < p.c_in; ++c)
+    for (int64_t i = 0; i < p.kh; ++i) {
+      const float* row = in + c * plane + i * wp;
+      for (int64_t j = 0; j < p.kw; ++j, wt += W) {
+        const B wv = B::load_aligned(wt);
+        // One pointer per row, opaque to the compiler: otherwise GCC keeps
+        // an offset register per position (spilling them) or carries each
+        // tap's inputs over to the next in scalar registers (s[x + 1] is
+        // the next tap's s[x]); so each FMA broadcasts its input straight
+        // from the image, at a constant displacement.
+        NABLA_UNROLL for (int r = 0; r < RY; ++r) {
+          const float* s = row + r * wp + j;
+          asm("" : "+r"(s));
+          NABLA_UNROLL for (int x = 0; x < RX; ++x) acc[r][x] = fmadd<Arch>(wv, B(s[x]), acc[r][x]);
+        }
+      }
+    }
+  // Out through a small buffer: lane l of position (r, x) is channel l's
+  // output at (y0 + r, x0 + x).
+  alignas(64) float t[RY * RX * W];
+  NABLA_UNROLL for (int r = 0; r < RY; ++r) {
+    NABLA_UNROLL for (int x = 0; x < RX; ++x) act(acc[r][x]).store_aligned(t + (r * RX + x) * W);
+  }
+  for (int64_t l = 0; l < lanes; ++l)
+    for (int r = 0; r < RY; ++r)
+      for (int64_t x = 0; x < rx; ++x) dst[l * ohw + r * ow + x] = t[(r * RX + x) * W + l];
+}
+
+template <class Arch, int RY, int RX, class Act>
+void directc_forward_act(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* wt,
+                         const float* bias, float* dst, Act act) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int64_t W = B::size;
+  const int64_t wp = p.w + 2 * p.pad_w, plane = (p.h + 2 * p.pad_h) * wp, taps = p.c_in * p.kh * p.kw;
+  const int64_t ohw = oh * ow;
+  for (int64_t o0 = 0; o0 < p.c_out; o0 += W) {
+    const int64_t lanes = std::min(W, p.c_out - o0);
+    alignas(64) float bl[W] = {};
+    if (bias) std::copy(bias + o0, bias + o0 + lanes, bl);
+    const B bv = B::load_aligned(bl);
+    const float* w = wt + o0 / W * taps * W;
+    float* d = dst + o0 * ohw;
+    for (int64_t y = 0; y < oh; y += RY)
+      for (int64_t x = 0; x < ow; x += RX) {
+        const float* in = padded + y * wp + x;
+        float* o = d + y * ow + x;
+        const int64_t rx = std::min<int64_t>(RX, ow - x);
+        static_assert(RY <= 3);
+        const int64_t ry = std::min<int64_t>(RY, oh - y);
+        if (ry == RY) directc_block<Arch, RY, RX>(p, wp, plane, in, w, bv, lanes, rx, ohw, ow, o, act);
+        else if (ry == 2) directc_block<Arch, 2, RX>(p, wp, plane, in, w, bv, lanes, rx, ohw, ow, o, act);
+        else directc_block<Arch, 1, RX>(p, wp, plane, in, w, bv, lanes, rx, ohw, ow, o, act);
+      }
+  }
+}
+
+// One image: padded [C_in, h + 2·ph, w + 2·pw] (+ kDirectSlack floats) →
+// dst [C_out, OH, OW] = f(bias + conv). AVX-512: 3 rows × 8 positions = 24
+// accumulators + the weights of 32 registers; 16 registers: 2 × 6.
+template <class Arch>
+void directc_forward(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* wt,
+                     const float* bias, Activation f, float* dst) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int RY = B::size == 16 ? 3 : 2, RX = B::size == 16 ? 8 : 6;
+  with_activation(f, [&](auto op) {
+    directc_forward_act<Arch, RY, RX>(p, oh, ow, padded, wt, bias, dst, [op](B x) { return op.fwd(x); });
+  });
+}
+
+// The weights [C_out, C_in, kh, kw] in directc_forward's layout.
+template <class Arch>
+void directc_pack(const ConvParams& p, const float* weights, float* wt) {
+  constexpr int64_t W = xsimd::batch<float, Arch>::size;
+  const int64_t taps = p.c_in * p.kh * p.kw, blocks = (p.c_out + W - 1) / W;
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int64_t t = 0; t < taps; ++t)
+      for (int64_t l = 0; l < W; ++l) {
+        const int64_t o = b * W + l;
+        wt[(b * taps + t) * W + l] = o < p.c_out ? weights[o * taps + t] : 0.f;
+      }
+}
+
 }  // namespace
 }  // namespace nabla::kernels::detail
 
@@ -1155,5 +1260,6 @@ void wino_grad_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_
     &im2col<ARCH>, &col2im<ARCH>, &direct1_forward<ARCH>, &direct1_pools<ARCH>, &direct1_forward_maxpool<ARCH>, \
         &direct1_backward_weights<ARCH>, &direct1_backward_weights_pooled<ARCH>, &unpitch<ARCH>,          \
         &phase_split<ARCH>, &phase_join<ARCH>, &wino_input<ARCH>, &wino_output<ARCH>, \
-        &wino_output_maxpool<ARCH>, &wino_grad_output<ARCH>                                       \
+        &wino_output_maxpool<ARCH>, &wino_grad_output<ARCH>, &directc_forward<ARCH>, &directc_pack<ARCH>, \
+        xsimd::batch<float, ARCH>::size                                                                  \
   }
