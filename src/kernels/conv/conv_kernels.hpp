@@ -17,7 +17,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "nabla/runtime/scratch.hpp"
@@ -1149,23 +1151,24 @@ void wino_grad_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_
 
 // ---- Direct convolution, output channels in the vector -------------------
 //
-// Few input channels (LeNet's 6→16 5×5 on 12×12): im2col + GEMM spends
-// 40% of the pass writing and reading a column matrix of 25 rows per
-// channel, and the GEMM's M = C_out = 16 is one micro-tile tall. Here a
-// vector holds W output channels of one output position, and a block of
-// RY output rows × RX positions keeps RY·RX accumulators: per tap (c, i,
-// j) one load of the W channels' weights, then one FMA per position with
-// the input broadcast from the padded image (an embedded-broadcast
-// operand). Stride 1, no dilation: the RX positions of a row are RX
-// consecutive floats. The block's RX positions may run past OW (reading
-// into the row's padding or the next row: computed, never stored), so any
-// width runs the one kernel; rows are exact (RY instantiated per edge).
+// Few input channels (LeNet's 6→16 5×5): im2col + GEMM spends 40% of the
+// pass writing and reading a column matrix of kh·kw rows per channel, and
+// the GEMM's M = C_out = 16 is one micro-tile tall. Here a vector holds W
+// output channels of one output position, and a block of RY output rows ×
+// RX positions keeps RY·RX accumulators: per tap (c, i, j) one load of the
+// W channels' weights, then one FMA per position with the input broadcast
+// from the padded image (an embedded-broadcast operand). Stride 1, no
+// dilation: a row's RX positions are RX consecutive floats. RX is chosen
+// per shape from a few widths so that the blocks tile OW with the least
+// waste (10×10 outputs: 2 × 5 or 1 × 10, not 8 + 2); a block's positions
+// may run past OW (reading into the row's padding or the next row: computed,
+// never stored). Rows are exact (each RY ≤ the largest instantiated).
 // wt: [⌈C_out/W⌉][C_in·kh·kw][W], zero lanes past C_out (directc_pack).
 
-template <class Arch, int RY, int RX, class Act>
-inline void directc_block(const ConvParams& p, int64_t wp, int64_t plane, const float* in, const float* wt,
-                          xsimd::batch<float, Arch> bv, int64_t lanes, int64_t rx, int64_t ohw, int64_t ow,
-                          float* dst, Act act) {
+// acc[r][x] = bias + Σ_taps w · in[r·wp + x + tap], stored to t[(r·RX + x)·W].
+template <class Arch, int RY, int RX>
+void directc_block(const ConvParams& p, int64_t wp, int64_t plane, const float* in, const float* wt,
+                   xsimd::batch<float, Arch> bv, float* t) {
   using B = xsimd::batch<float, Arch>;
   constexpr int64_t W = B::size;
   B acc[RY][RX];
@@ -1187,24 +1190,106 @@ inline void directc_block(const ConvParams& p, int64_t wp, int64_t plane, const 
         }
       }
     }
-  // Out through a small buffer: lane l of position (r, x) is channel l's
-  // output at (y0 + r, x0 + x).
-  alignas(64) float t[RY * RX * W];
   NABLA_UNROLL for (int r = 0; r < RY; ++r) {
-    NABLA_UNROLL for (int x = 0; x < RX; ++x) act(acc[r][x]).store_aligned(t + (r * RX + x) * W);
+    NABLA_UNROLL for (int x = 0; x < RX; ++x) acc[r][x].store_aligned(t + (r * RX + x) * W);
   }
-  for (int64_t l = 0; l < lanes; ++l)
-    for (int r = 0; r < RY; ++r)
-      for (int64_t x = 0; x < rx; ++x) dst[l * ohw + r * ow + x] = t[(r * RX + x) * W + l];
 }
 
-template <class Arch, int RY, int RX, class Act>
+// Rows ry ≤ RY of a block: the instantiation for exactly ry rows.
+template <class Arch, int RY, int RX>
+inline void directc_rows(int64_t ry, const ConvParams& p, int64_t wp, int64_t plane, const float* in,
+                         const float* wt, xsimd::batch<float, Arch> bv, float* t) {
+  if (ry == RY) return directc_block<Arch, RY, RX>(p, wp, plane, in, wt, bv, t);
+  if constexpr (RY > 1) directc_rows<Arch, RY - 1, RX>(ry, p, wp, plane, in, wt, bv, t);
+}
+
+// The block widths, with the rows each takes: RY·RX accumulators ≤ 24 of
+// 32 registers (AVX-512), ≤ 12 of 16.
+template <class Arch>
+struct DirectcWidths {
+  static constexpr bool kWide = xsimd::batch<float, Arch>::size == 16;
+  static constexpr int kRx[] = {2, 3, 4, 5, 6, 7, 8, 10, 12, 16};
+  static constexpr int rows(int rx) { return std::min(8, (kWide ? 24 : 12) / rx); }
+};
+
+// The width whose blocks compute the fewest positions per output row; on
+// a tie, the most accumulators, then the widest.
+template <class Arch>
+inline int directc_width(int64_t ow) {
+  using D = DirectcWidths<Arch>;
+  int best = 0;
+  int64_t best_cols = 0;
+  for (int rx : D::kRx) {
+    if (D::rows(rx) < 1) continue;
+    const int64_t cols = (ow + rx - 1) / rx * rx;
+    const auto acc = [](int x) { return D::rows(x) * x; };
+    if (!best || cols < best_cols || (cols == best_cols && acc(rx) >= acc(best))) best = rx, best_cols = cols;
+  }
+  return best;
+}
+
+// t [ry][RX][W] (lane l: channel o0 + l) → dst [lanes][OH·OW] at the
+// block's (y, x), rx of each row's positions, through f.
+template <class Arch, class Act>
+inline void directc_store(const float* t, int64_t rx_block, int64_t ry, int64_t rx, int64_t lanes, int64_t ohw,
+                          int64_t ow, float* dst, Act act) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int64_t W = B::size;
+  for (int64_t r = 0; r < ry; ++r) {
+    const float* tr = t + r * rx_block * W;
+    float* d = dst + r * ow;
+    int64_t x = 0;
+#ifdef __AVX512F__
+    if constexpr (std::is_same_v<Arch, xsimd::avx512f>) {
+      // 8 positions × 16 channels at a time, transposed in registers: an
+      // 8×8 transpose per 128-bit lane's 4 channels (unpacks, shuffles),
+      // then each vector holds two channels' 8 positions, one per half.
+      for (; x < rx; x += 8) {
+        const int64_t n = std::min<int64_t>(8, rx - x);
+        __m512 a[8];  // positions past rx repeat the last one (never stored)
+        for (int q = 0; q < 8; ++q) a[q] = act(B::load_aligned(tr + (x + std::min<int64_t>(q, n - 1)) * W));
+        const __m512 t0 = _mm512_unpacklo_ps(a[0], a[1]), t1 = _mm512_unpackhi_ps(a[0], a[1]);
+        const __m512 t2 = _mm512_unpacklo_ps(a[2], a[3]), t3 = _mm512_unpackhi_ps(a[2], a[3]);
+        const __m512 t4 = _mm512_unpacklo_ps(a[4], a[5]), t5 = _mm512_unpackhi_ps(a[4], a[5]);
+        const __m512 t6 = _mm512_unpacklo_ps(a[6], a[7]), t7 = _mm512_unpackhi_ps(a[6], a[7]);
+        // 128-bit lane k of u[m] (v[m]): positions 0–3 (4–7) of channel 4k + m.
+        const __m512 u4[4] = {_mm512_shuffle_ps(t0, t2, 0x44), _mm512_shuffle_ps(t0, t2, 0xEE),
+                              _mm512_shuffle_ps(t1, t3, 0x44), _mm512_shuffle_ps(t1, t3, 0xEE)};
+        const __m512 v4[4] = {_mm512_shuffle_ps(t4, t6, 0x44), _mm512_shuffle_ps(t4, t6, 0xEE),
+                              _mm512_shuffle_ps(t5, t7, 0x44), _mm512_shuffle_ps(t5, t7, 0xEE)};
+        const __mmask16 lo = static_cast<__mmask16>((1u << n) - 1), hi = static_cast<__mmask16>(lo << 8);
+        for (int m = 0; m < 4; ++m) {
+          // Lanes (u0, u1, v0, v1) reordered (u0, v0, u1, v1): channel m's
+          // 8 positions, then channel m + 4's; (u2, u3, v2, v3): m + 8, m + 12.
+          const __m512 e0 = _mm512_shuffle_f32x4(u4[m], v4[m], 0x44), f0 = _mm512_shuffle_f32x4(u4[m], v4[m], 0xEE);
+          const __m512 e = _mm512_shuffle_f32x4(e0, e0, 0xD8), f = _mm512_shuffle_f32x4(f0, f0, 0xD8);
+          // The high half goes out through a mask shifted by 8, from 8
+          // floats before its row (only its lanes are written).
+          if (m < lanes) _mm512_mask_storeu_ps(d + m * ohw + x, lo, e);
+          if (m + 4 < lanes) _mm512_mask_storeu_ps(d + (m + 4) * ohw + x - 8, hi, e);
+          if (m + 8 < lanes) _mm512_mask_storeu_ps(d + (m + 8) * ohw + x, lo, f);
+          if (m + 12 < lanes) _mm512_mask_storeu_ps(d + (m + 12) * ohw + x - 8, hi, f);
+        }
+      }
+      continue;
+    }
+#endif
+    alignas(64) float u[16 * W];  // rx ≤ 16
+    for (int64_t q = x; q < rx; ++q) act(B::load_aligned(tr + q * W)).store_aligned(u + q * W);
+    for (int64_t l = 0; l < lanes; ++l)
+      for (int64_t q = x; q < rx; ++q) d[l * ohw + q] = u[q * W + l];
+  }
+}
+
+template <class Arch, int RX, class Act>
 void directc_forward_act(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* wt,
                          const float* bias, float* dst, Act act) {
   using B = xsimd::batch<float, Arch>;
   constexpr int64_t W = B::size;
+  constexpr int RY = DirectcWidths<Arch>::rows(RX);
   const int64_t wp = p.w + 2 * p.pad_w, plane = (p.h + 2 * p.pad_h) * wp, taps = p.c_in * p.kh * p.kw;
   const int64_t ohw = oh * ow;
+  alignas(64) float t[RY * RX * W];
   for (int64_t o0 = 0; o0 < p.c_out; o0 += W) {
     const int64_t lanes = std::min(W, p.c_out - o0);
     alignas(64) float bl[W] = {};
@@ -1212,30 +1297,31 @@ void directc_forward_act(const ConvParams& p, int64_t oh, int64_t ow, const floa
     const B bv = B::load_aligned(bl);
     const float* w = wt + o0 / W * taps * W;
     float* d = dst + o0 * ohw;
-    for (int64_t y = 0; y < oh; y += RY)
+    for (int64_t y = 0; y < oh; y += RY) {
+      const int64_t ry = std::min<int64_t>(RY, oh - y);
       for (int64_t x = 0; x < ow; x += RX) {
-        const float* in = padded + y * wp + x;
-        float* o = d + y * ow + x;
-        const int64_t rx = std::min<int64_t>(RX, ow - x);
-        static_assert(RY <= 3);
-        const int64_t ry = std::min<int64_t>(RY, oh - y);
-        if (ry == RY) directc_block<Arch, RY, RX>(p, wp, plane, in, w, bv, lanes, rx, ohw, ow, o, act);
-        else if (ry == 2) directc_block<Arch, 2, RX>(p, wp, plane, in, w, bv, lanes, rx, ohw, ow, o, act);
-        else directc_block<Arch, 1, RX>(p, wp, plane, in, w, bv, lanes, rx, ohw, ow, o, act);
+        directc_rows<Arch, RY, RX>(ry, p, wp, plane, padded + y * wp + x, w, bv, t);
+        directc_store<Arch>(t, RX, ry, std::min<int64_t>(RX, ow - x), lanes, ohw, ow, d + y * ow + x, act);
       }
+    }
   }
 }
 
 // One image: padded [C_in, h + 2·ph, w + 2·pw] (+ kDirectSlack floats) →
-// dst [C_out, OH, OW] = f(bias + conv). AVX-512: 3 rows × 8 positions = 24
-// accumulators + the weights of 32 registers; 16 registers: 2 × 6.
+// dst [C_out, OH, OW] = f(bias + conv).
 template <class Arch>
 void directc_forward(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* wt,
                      const float* bias, Activation f, float* dst) {
   using B = xsimd::batch<float, Arch>;
-  constexpr int RY = B::size == 16 ? 3 : 2, RX = B::size == 16 ? 8 : 6;
+  const int rx = directc_width<Arch>(ow);
   with_activation(f, [&](auto op) {
-    directc_forward_act<Arch, RY, RX>(p, oh, ow, padded, wt, bias, dst, [op](B x) { return op.fwd(x); });
+    const auto act = [op](B x) { return op.fwd(x); };
+    [&]<int... I>(std::integer_sequence<int, I...>) {
+      ((rx == DirectcWidths<Arch>::kRx[I]
+            ? directc_forward_act<Arch, DirectcWidths<Arch>::kRx[I]>(p, oh, ow, padded, wt, bias, dst, act)
+            : void()),
+       ...);
+    }(std::make_integer_sequence<int, std::size(DirectcWidths<Arch>::kRx)>{});
   });
 }
 
