@@ -358,10 +358,10 @@ TEST(Trace, OuterCallsOnly) {
   };
   // 9×9 outputs: a map of fewer than 64 would run both images' forward in
   // one GEMM; a 5×5 kernel on 13×13 runs im2col (the implicit variant's
-  // pitch would waste too many columns; 9 input channels are too many for
-  // the direct kernel).
-  nabla::kernels::ConvShape s({.n = 2, .c_in = 9, .h = 13, .w = 13, .c_out = 2, .kh = 5, .kw = 5});
-  std::vector<float> x(2 * 9 * 169, 1.f), w(2 * 9 * 25, 1.f), y(2 * 2 * 81);
+  // pitch would waste too many columns; 2 × 25 taps are too few for the
+  // direct kernel).
+  nabla::kernels::ConvShape s({.n = 2, .c_in = 2, .h = 13, .w = 13, .c_out = 2, .kh = 5, .kw = 5});
+  std::vector<float> x(2 * 2 * 169, 1.f), w(100, 1.f), y(2 * 2 * 81);
   Count sink(false);
   nabla::trace::set_sink(&sink);
   nabla::kernels::conv2d_forward(s, x.data(), w.data(), nullptr, nabla::kernels::Activation::ReLU, y.data());

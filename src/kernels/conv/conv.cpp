@@ -81,14 +81,22 @@ bool few_channels(const ConvShape& s) {
   const ConvParams& p = s.params();
   return p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1;
 }
-// Where it wins (forward only; its backward passes run as im2col): LeNet's
-// 6→16 5×5 on 12×12, ad-hoc driver at 1 thread, old/new alternating,
-// 171–178 → 152 µs; `bench_conv` conv2 fwd 0.61 → 0.74 / 0.78× oneDNN at 1
-// / 2 threads. Taken up to 8 input channels: measured at 6 only, so wider
-// layers (cnn-softmax's 16→32) keep im2col + GEMM until measured.
+// Where it wins (forward only; its backward passes run as im2col), the
+// forward on maps of 32 to 128 output positions with at least 64 taps per
+// output channel. `nabla prof conv`, batch 64, ms at 1 / 2 threads,
+// directc against the rule before it (2026-12-04, Zen 5): LeNet's 6→16 5×5
+// on 14×14 0.18 against im2col's 0.39 (ad-hoc driver, 1 thread); 6→16 5×5
+// on 12×12 0.12 / 0.06 against 0.22 / 0.11; cnn-softmax's 16→32 5×5 on
+// 12×12 0.78 / 0.35 against 0.95 / 0.46; resnet's 64→64 3×3 on 7×7 1.92 /
+// 0.91 against 2.01 / 1.01. Where it does not: 128→128 on 4×4 (16
+// positions; several images per GEMM) 2.69 / 1.26 against 2.32 / 1.18;
+// 32→64 on 28×28 16.6 against Winograd's 11.5; 3→32 3×3 on 32×32 (27 taps)
+// 1.82 against 1.20; 32→64 on 14×14 a tie with Winograd (3.76 / 1.80
+// against 3.65 / 1.93), which also pools in its output there.
 bool direct_wins(const ConvShape& s, ConvPass pass) {
   const ConvParams& p = s.params();
-  return pass == ConvPass::Forward && p.c_in <= 8;
+  const int64_t positions = s.oh() * s.ow();
+  return pass == ConvPass::Forward && positions >= 32 && positions <= 128 && p.c_in * p.kh * p.kw >= 64;
 }
 
 // Winograd F(2×2, 3×3): a dense 3×3 kernel at stride 1, padded by at most
