@@ -81,9 +81,8 @@ bool few_channels(const ConvShape& s) {
   const ConvParams& p = s.params();
   return p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1;
 }
-// Where it wins (forward only; its backward passes run as im2col), the
-// forward on maps of 32 to 128 output positions with at least 64 taps per
-// output channel. `nabla prof conv`, batch 64, ms at 1 / 2 threads,
+// Where it wins (backward-data runs as im2col): the forward on maps of 32
+// to 128 output positions with at least 64 taps per output channel. `nabla prof conv`, batch 64, ms at 1 / 2 threads,
 // directc against the rule before it (2026-12-04, Zen 5): LeNet's 6→16 5×5
 // on 14×14 0.18 against im2col's 0.39 (ad-hoc driver, 1 thread); 6→16 5×5
 // on 12×12 0.12 / 0.06 against 0.22 / 0.11; cnn-softmax's 16→32 5×5 on
@@ -93,10 +92,19 @@ bool few_channels(const ConvShape& s) {
 // 32→64 on 28×28 16.6 against Winograd's 11.5; 3→32 3×3 on 32×32 (27 taps)
 // 1.82 against 1.20; 32→64 on 14×14 a tie with Winograd (3.76 / 1.80
 // against 3.65 / 1.93), which also pools in its output there.
+//
+// Backward-weights (its own kernel for 3- and 5-wide kernels, else as
+// im2col), on the same maps with 64 to 400 taps: 6→16 5×5 on 14×14 0.22 /
+// 0.13 against im2col's 0.36 / 0.20; on 12×12 0.15 / 0.085 against 0.22 /
+// 0.12; 16→32 5×5 on 12×12 0.70 / 0.37 against 0.78 / 0.43. Not with more
+// taps: 64→64 3×3 on 7×7 1.83 / 0.96 against im2col's 1.67 / 1.01; 32→32
+// 3×3 on 14×14 1.75 / 0.86 against Winograd's 1.53 / 0.85.
 bool direct_wins(const ConvShape& s, ConvPass pass) {
   const ConvParams& p = s.params();
-  const int64_t positions = s.oh() * s.ow();
-  return pass == ConvPass::Forward && positions >= 32 && positions <= 128 && p.c_in * p.kh * p.kw >= 64;
+  const int64_t positions = s.oh() * s.ow(), taps = p.c_in * p.kh * p.kw;
+  if (positions < 32 || positions > 128 || taps < 64) return false;
+  if (pass == ConvPass::Forward) return true;
+  return pass == ConvPass::BackwardWeights && directc_grads(p.kw) && taps <= 400;
 }
 
 // Winograd F(2×2, 3×3): a dense 3×3 kernel at stride 1, padded by at most
@@ -1140,9 +1148,33 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
     return;
   }
   const int64_t k = s.col_rows(), cols = s.col_cols(), wsize = s.weights_size();
+  const auto& kern = conv_kernels(v.isa);
+  if (v.algo == ConvAlgo::DirectC && directc_grads(p.kw)) {
+    // Per group of consecutive images (fixed by the batch size), partials
+    // in the kernel's layout — [blocks][taps][lanes], then the bias
+    // [blocks][lanes] — added in group order, then laid out as [C_out, K].
+    const int64_t lanes = kern.lanes, blocks = (p.c_out + lanes - 1) / lanes, wlen = blocks * k * lanes;
+    const int64_t stride = wlen + blocks * lanes, groups = std::min(p.n, kMaxWeightGroups);
+    float* partial = tl_scratch.partial.get(groups * stride);
+    const DirectLayout d(s);
+    for_each_task(groups, gemm_flops(s), [&](int64_t g) {
+      float* part = partial + g * stride;
+      std::fill_n(part, stride, 0.f);
+      for (int64_t n = p.n * g / groups; n < p.n * (g + 1) / groups; ++n)
+        kern.directc_backward_weights(p, s.oh(), s.ow(), d.pad(src + n * s.src_image()), diff_dst + n * s.dst_image(),
+                                      part, part + wlen);
+    });
+    sum_groups(partial, groups, stride);
+    for (int64_t o = 0; o < p.c_out; ++o) {
+      const float* from = partial + (o / lanes * k) * lanes + o % lanes;
+      float* to = diff_weights + o * k;
+      for (int64_t t = 0; t < k; ++t) to[t] = (accumulate ? to[t] : 0.f) + from[t * lanes];
+      if (diff_bias) diff_bias[o] = (accumulate ? diff_bias[o] : 0.f) + partial[wlen + o];
+    }
+    return;
+  }
   const bool direct = v.algo == ConvAlgo::Direct1;
   const bool transposed = p.c_out >= 16 && p.c_out <= k && !direct;
-  const auto& kern = conv_kernels(v.isa);
   // The implicit variant reads the column matrix from the padded image
   // where the pitch wastes at most a tenth of the columns, or for a stride
   // (whose im2col copies element by element); elsewhere im2col + GEMM was

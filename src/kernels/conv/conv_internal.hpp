@@ -101,8 +101,17 @@ struct ConvKernels {
   /// weights [C_out, C_in, kh, kw] → wt [⌈C_out/lanes⌉][C_in·kh·kw][lanes]
   /// (zero lanes past C_out), 64-byte aligned.
   void (*directc_pack)(const ConvParams& p, const float* weights, float* wt);
+  /// One image's weight and bias gradients in directc_pack's layout, added
+  /// to dwt [⌈C_out/lanes⌉][C_in·kh·kw][lanes] and dbt [⌈C_out/lanes⌉]
+  /// [lanes] (zero lanes past C_out); padded as directc_forward's, dz
+  /// [C_out, OH·OW]. Only for kernel widths directc_grads accepts.
+  void (*directc_backward_weights)(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* dz,
+                                   float* dwt, float* dbt);
   int64_t lanes;  ///< floats per vector
 };
+
+/// The kernel widths directc_backward_weights has register blocks for.
+inline bool directc_grads(int64_t kw) { return kw == 3 || kw == 5; }
 
 /// Slack in floats past the padded image that the direct kernels may read
 /// (the last vector of a row runs past the row's end; at least one vector).
@@ -134,8 +143,8 @@ enum class ConvAlgo {
   Implicit,    ///< GEMM on the padded (stride > 1: phase-split) image through row offsets (no column
                ///< matrix); stride-1 backward-data as the forward convolution of the padded dZ with the
                ///< flipped weights, strided backward-data as one such GEMM per input phase (no col2im)
-  DirectC,     ///< few input channels, stride 1: direct forward with output channels in the vector;
-               ///< backward passes as im2col
+  DirectC,     ///< stride 1: direct forward and (3- and 5-wide kernels) backward-weights with output
+               ///< channels in the vector; backward-data as im2col
   Winograd,    ///< 3×3 stride 1: Winograd F(2×2, 3×3), 16 GEMMs over transformed tiles of several images
                ///< (forward; backward-data the same on dZ with the flipped weights; backward-weights as
                ///< 16 GEMMs over the tiles of the transformed dZ and input, then Gᵀ dU G)

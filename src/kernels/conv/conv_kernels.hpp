@@ -1325,6 +1325,96 @@ void directc_forward(const ConvParams& p, int64_t oh, int64_t ow, const float* p
   });
 }
 
+// Weight gradient in the same layout: dwt[(b·taps + t)·W + l] += Σ over
+// one image's positions of dZ[b·W + l, pos] · in[pos + tap t], each vector
+// the W output channels of one tap. dZ is first transposed to [pos][W]
+// (gathers), its sum being the bias gradient; then per channel and block of
+// TI kernel rows × KW = kw columns, TI·KW accumulators sweep the positions:
+// one load of dZ's W channels, one FMA per tap with the input broadcast.
+template <class Arch>
+struct DirectcGrad {
+  static constexpr int kAcc = xsimd::batch<float, Arch>::size == 16 ? 25 : 12;  // accumulators at most
+  static constexpr int rows(int kw) { return kAcc / kw; }
+};
+
+template <class Arch, int TI, int KW>
+void directc_wgrad_block(const float* in, int64_t wp, int64_t oh, int64_t ow, const float* dzt, float* dw) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int64_t W = B::size;
+  B acc[TI][KW];
+  NABLA_UNROLL for (int r = 0; r < TI; ++r) { NABLA_UNROLL for (int j = 0; j < KW; ++j) acc[r][j] = B(0.f); }
+  for (int64_t y = 0; y < oh; ++y)
+    for (int64_t x = 0; x < ow; ++x) {
+      const B g = B::load_aligned(dzt + (y * ow + x) * W);
+      NABLA_UNROLL for (int r = 0; r < TI; ++r) {
+        const float* s = in + (y + r) * wp + x;
+        asm("" : "+r"(s));  // as in directc_block: broadcasts straight from the image
+        NABLA_UNROLL for (int j = 0; j < KW; ++j) acc[r][j] = fmadd<Arch>(g, B(s[j]), acc[r][j]);
+      }
+    }
+  NABLA_UNROLL for (int r = 0; r < TI; ++r) {
+    NABLA_UNROLL for (int j = 0; j < KW; ++j) {
+      float* d = dw + (r * KW + j) * W;
+      (B::load_aligned(d) + acc[r][j]).store_aligned(d);
+    }
+  }
+}
+
+template <class Arch, int TI, int KW>
+inline void directc_wgrad_rows(int64_t ti, const float* in, int64_t wp, int64_t oh, int64_t ow, const float* dzt,
+                               float* dw) {
+  if (ti == TI) return directc_wgrad_block<Arch, TI, KW>(in, wp, oh, ow, dzt, dw);
+  if constexpr (TI > 1) directc_wgrad_rows<Arch, TI - 1, KW>(ti, in, wp, oh, ow, dzt, dw);
+}
+
+// One image: padded as directc_forward's, dz [C_out, OH·OW]; dwt as
+// directc_pack lays out weights, dbt [⌈C_out/W⌉][W]; both accumulated.
+// kw must satisfy directc_grads.
+template <class Arch>
+void directc_backward_weights(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* dz,
+                              float* dwt, float* dbt) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr int64_t W = B::size;
+  const int64_t wp = p.w + 2 * p.pad_w, plane = (p.h + 2 * p.pad_h) * wp, taps = p.c_in * p.kh * p.kw;
+  const int64_t ohw = oh * ow;
+  thread_local ScratchBuffer transposed;
+  float* dzt = transposed.get(ohw * W);
+  alignas(64) int32_t off[W];
+  alignas(64) float lane_mask[W];
+  for (int64_t o0 = 0; o0 < p.c_out; o0 += W) {
+    const int64_t lanes = std::min(W, p.c_out - o0), b = o0 / W;
+    for (int64_t l = 0; l < W; ++l) {
+      off[l] = static_cast<int32_t>(l < lanes ? l * ohw : 0);
+      lane_mask[l] = l < lanes ? 1.f : 0.f;
+    }
+    const B keep = B::load_aligned(lane_mask);
+    B bsum(0.f);
+    const float* zo = dz + o0 * ohw;
+    for (int64_t q = 0; q < ohw; ++q) {
+      const B g = gather_lanes<Arch>(zo + q, off) * keep;
+      g.store_aligned(dzt + q * W);
+      bsum += g;
+    }
+    (B::load_aligned(dbt + b * W) + bsum).store_aligned(dbt + b * W);
+    for (int64_t c = 0; c < p.c_in; ++c)
+      for (int64_t i0 = 0; i0 < p.kh;) {
+        float* dw = dwt + (b * taps + (c * p.kh + i0) * p.kw) * W;
+        const float* in = padded + c * plane + i0 * wp;
+        if (p.kw == 3) {
+          constexpr int TI = DirectcGrad<Arch>::rows(3);
+          const int64_t ti = std::min<int64_t>(TI, p.kh - i0);
+          directc_wgrad_rows<Arch, TI, 3>(ti, in, wp, oh, ow, dzt, dw);
+          i0 += ti;
+        } else {
+          constexpr int TI = DirectcGrad<Arch>::rows(5);
+          const int64_t ti = std::min<int64_t>(TI, p.kh - i0);
+          directc_wgrad_rows<Arch, TI, 5>(ti, in, wp, oh, ow, dzt, dw);
+          i0 += ti;
+        }
+      }
+  }
+}
+
 // The weights [C_out, C_in, kh, kw] in directc_forward's layout.
 template <class Arch>
 void directc_pack(const ConvParams& p, const float* weights, float* wt) {
@@ -1347,5 +1437,6 @@ void directc_pack(const ConvParams& p, const float* weights, float* wt) {
         &direct1_backward_weights<ARCH>, &direct1_backward_weights_pooled<ARCH>, &unpitch<ARCH>,          \
         &phase_split<ARCH>, &phase_join<ARCH>, &wino_input<ARCH>, &wino_output<ARCH>, \
         &wino_output_maxpool<ARCH>, &wino_grad_output<ARCH>, &directc_forward<ARCH>, &directc_pack<ARCH>, \
+        &directc_backward_weights<ARCH>,                                                                \
         xsimd::batch<float, ARCH>::size                                                                  \
   }
