@@ -57,15 +57,19 @@ trace::Call pool_call(const Geometry& p, const std::string& op, int64_t in, int6
           planes * fo * static_cast<double>(p.kernel * p.kernel), planes * (4 * fi + 8 * fo)};
 }
 
-// Planes over threads from 128 Ki input elements (the compute cut-off of
-// common/parallel.hpp, not the 1 Mi of a streaming kernel): pooling runs at
-// a fraction of copy speed, small planes at less (64×64 planes of 14×14, 0.8
-// Mi elements: 266 µs on one thread, the same at "2 threads" while it stayed
-// below the memory cut-off).
+// Planes over threads from 32 Ki input elements (a quarter of the compute
+// cut-off of common/parallel.hpp, not the 1 Mi of a streaming kernel):
+// pooling runs at a fraction of copy speed, small planes at less (64×64
+// planes of 14×14, 0.8 Mi elements: 266 µs on one thread, the same at "2
+// threads" while it stayed below the memory cut-off). LeNet's second pool
+// (64×16 planes of 10×10, 100 Ki elements) stayed serial below 128 Ki: its
+// backward at 2 threads took 83–157 µs, reading a gradient half written by
+// the other core, now 24–49 (`nabla prof --model lenet --threads 2`, three
+// runs alternating with the old binary; step 1.18–1.68 → 1.11–1.45 ms).
 template <class F>
 void over_planes(int64_t planes, int64_t hw, F&& fn) {
   const int64_t plane = std::max<int64_t>(1, hw);
-  detail::parallel_ranges(planes, std::max<int64_t>(2, detail::kParallelMinCompute / plane),
+  detail::parallel_ranges(planes, std::max<int64_t>(2, (int64_t{1} << 15) / plane),
                           std::max<int64_t>(1, (int64_t{1} << 16) / plane), fn);
 }
 
