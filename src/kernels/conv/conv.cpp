@@ -130,10 +130,15 @@ bool winograd(const ConvShape& s) {
 // 14×14 1.34 / 0.81 against 1.50 / 0.88; 16→16 at 28×28 1.76 / 1.02
 // against 1.89 / 1.10; 32→64 at 28×28 8.86 / 4.89 against 10.96 / 6.33;
 // 64→64 at 7×7 1.55 / 1.28 against im2col's 1.55 / 0.95.
+// Backward-data on 7×7 with 64 channels each way (resnet), since the
+// Winograd kernels' later tuning: 1.45–1.61 / 0.88–1.19 against im2col's
+// 2.06–2.08 / 1.07–1.22 (two runs of `nabla prof conv`, 2026-12-04
+// afternoon); its forward there is directc's (direct_wins).
 bool winograd_wins(const ConvShape& s, ConvPass pass) {
   const ConvParams& p = s.params();
   if (pass == ConvPass::BackwardWeights) return p.c_in >= 16 && p.c_out >= 16 && p.h * p.w >= 14 * 14;
-  return p.c_in >= 32 && p.c_out >= 32 && p.c_in * p.c_out >= 32 * 64 && p.h * p.w >= 14 * 14;
+  const int64_t min_map = pass == ConvPass::BackwardData && p.c_in >= 64 && p.c_out >= 64 ? 7 * 7 : 14 * 14;
+  return p.c_in >= 32 && p.c_out >= 32 && p.c_in * p.c_out >= 32 * 64 && p.h * p.w >= min_map;
 }
 
 // A strided 1×1 layer (resnet's shortcuts) reads one of the sh·sw phase
