@@ -74,16 +74,17 @@ bool implicit(const ConvShape& s) {
   const int64_t span_h = p.dil_h * (p.kh - 1), span_w = p.dil_w * (p.kw - 1);
   return p.pad_h <= span_h && p.pad_w <= span_w && 4 * (p.w + span_w) <= 5 * p.w;
 }
-// The direct kernel with output channels in the vector: stride 1, no
-// dilation, and few input channels (with many, im2col + GEMM has a deep K
-// to amortise its column matrix over, and the GEMM's tiles win).
-bool few_channels(const ConvShape& s) {
+// The direct kernel with output channels in the vector applies at stride 1
+// without dilation (a block's positions are consecutive floats of a row);
+// direct_wins says where it is taken.
+bool stride1_undilated(const ConvShape& s) {
   const ConvParams& p = s.params();
   return p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1;
 }
 // Where it wins (backward-data runs as im2col): the forward on maps of 32
-// to 128 output positions with at least 64 taps per output channel. `nabla prof conv`, batch 64, ms at 1 / 2 threads,
-// directc against the rule before it (2026-12-04, Zen 5): LeNet's 6→16 5×5
+// to 128 output positions with at least 64 taps per output channel.
+// `nabla prof conv`, batch 64, ms at 1 / 2 threads, directc against the
+// rule before it (2026-12-04, Zen 5): LeNet's 6→16 5×5
 // on 14×14 0.18 against im2col's 0.39 (ad-hoc driver, 1 thread); 6→16 5×5
 // on 12×12 0.12 / 0.06 against 0.22 / 0.11; cnn-softmax's 16→32 5×5 on
 // 12×12 0.78 / 0.35 against 0.95 / 0.46; resnet's 64→64 3×3 on 7×7 1.92 /
@@ -159,7 +160,7 @@ bool implicit_wins(const ConvShape& s, ConvPass) {
   {                                                                     \
     {"f32_conv_1x1_" NAME, "1x1", ISA, ConvAlgo::Pointwise, &pointwise, nullptr},                 \
     {"f32_conv_direct1_" NAME, "direct1", ISA, ConvAlgo::Direct1, &one_channel, nullptr},         \
-    {"f32_conv_directc_" NAME, "directc", ISA, ConvAlgo::DirectC, &few_channels, &direct_wins},   \
+    {"f32_conv_directc_" NAME, "directc", ISA, ConvAlgo::DirectC, &stride1_undilated, &direct_wins},   \
     {"f32_conv_winograd_" NAME, "winograd", ISA, ConvAlgo::Winograd, &winograd, &winograd_wins},  \
     {"f32_conv_implicit_" NAME, "implicit", ISA, ConvAlgo::Implicit, &implicit, &implicit_wins},  \
     {"f32_conv_im2col_" NAME, "im2col", ISA, ConvAlgo::Im2colGemm, &any_shape, nullptr},          \
