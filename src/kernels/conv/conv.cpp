@@ -74,15 +74,17 @@ bool implicit(const ConvShape& s) {
   const int64_t span_h = p.dil_h * (p.kh - 1), span_w = p.dil_w * (p.kw - 1);
   return p.pad_h <= span_h && p.pad_w <= span_w && 4 * (p.w + span_w) <= 5 * p.w;
 }
-// The direct kernel with output channels in the vector applies at stride 1
-// without dilation (a block's positions are consecutive floats of a row);
-// direct_wins says where it is taken.
-bool stride1_undilated(const ConvShape& s) {
+// The direct kernel with output channels in the vector applies without
+// dilation at a horizontal stride of 1 or 2 (its blocks read a row's
+// positions at displacements fixed at compile time); direct_wins says
+// where it is taken.
+bool direct_applies(const ConvShape& s) {
   const ConvParams& p = s.params();
-  return p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1;
+  return p.stride_w <= 2 && p.dil_h == 1 && p.dil_w == 1;
 }
 // Where it wins (backward-data runs as im2col): the forward on maps of 32
-// to 128 output positions with at least 64 taps per output channel.
+// to 128 output positions (any number when strided) with at least 64 taps
+// per output channel.
 // `nabla prof conv`, batch 64, ms at 1 / 2 threads, directc against the
 // rule before it (2026-12-04, Zen 5): LeNet's 6→16 5×5
 // on 14×14 0.18 against im2col's 0.39 (ad-hoc driver, 1 thread); 6→16 5×5
@@ -100,10 +102,20 @@ bool stride1_undilated(const ConvShape& s) {
 // 0.12; 16→32 5×5 on 12×12 0.70 / 0.37 against 0.78 / 0.43. Not with more
 // taps: 64→64 3×3 on 7×7 1.83 / 0.96 against im2col's 1.67 / 1.01; 32→32
 // 3×3 on 14×14 1.75 / 0.86 against Winograd's 1.53 / 0.85.
+//
+// Strided (stride 2, where implicit's GEMM on the phase-split image is the
+// alternative), forward and backward-weights on any map of ≥ 32 positions,
+// 1 / 2 threads, ms (2026-12-04 evening, quiet VM): conv4's 32→64 3×3 s2
+// 28×28 forward 2.86 / 1.43 against implicit's 2.97 / 1.57, backward-
+// weights 3.17 / 1.65 against 3.26 / 1.83; resnet's 32→64 on 14×14
+// forward 0.74 / 0.39 against 0.94 / 0.51, backward-weights 0.92 / 0.50
+// against 1.09 / 0.69. On 16 positions (64→128 on 7×7) a tie forward,
+// backward-weights 1.36 / 0.80 against 1.16 / 0.67.
 bool direct_wins(const ConvShape& s, ConvPass pass) {
   const ConvParams& p = s.params();
   const int64_t positions = s.oh() * s.ow(), taps = p.c_in * p.kh * p.kw;
-  if (positions < 32 || positions > 128 || taps < 64) return false;
+  const bool strided = p.stride_h > 1 || p.stride_w > 1;
+  if (positions < 32 || (!strided && positions > 128) || taps < 64) return false;
   if (pass == ConvPass::Forward) return true;
   return pass == ConvPass::BackwardWeights && directc_grads(p.kw) && taps <= 400;
 }
@@ -160,7 +172,7 @@ bool implicit_wins(const ConvShape& s, ConvPass) {
   {                                                                     \
     {"f32_conv_1x1_" NAME, "1x1", ISA, ConvAlgo::Pointwise, &pointwise, nullptr},                 \
     {"f32_conv_direct1_" NAME, "direct1", ISA, ConvAlgo::Direct1, &one_channel, nullptr},         \
-    {"f32_conv_directc_" NAME, "directc", ISA, ConvAlgo::DirectC, &stride1_undilated, &direct_wins},   \
+    {"f32_conv_directc_" NAME, "directc", ISA, ConvAlgo::DirectC, &direct_applies, &direct_wins},   \
     {"f32_conv_winograd_" NAME, "winograd", ISA, ConvAlgo::Winograd, &winograd, &winograd_wins},  \
     {"f32_conv_implicit_" NAME, "implicit", ISA, ConvAlgo::Implicit, &implicit, &implicit_wins},  \
     {"f32_conv_im2col_" NAME, "im2col", ISA, ConvAlgo::Im2colGemm, &any_shape, nullptr},          \

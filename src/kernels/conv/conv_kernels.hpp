@@ -1159,8 +1159,9 @@ void wino_grad_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_
 // output channels of one output position, and a block of RY output rows ×
 // RX positions keeps RY·RX accumulators: per tap (c, i, j) one load of the
 // W channels' weights, then one FMA per position with the input broadcast
-// from the padded image (an embedded-broadcast operand). Stride 1, no
-// dilation: a row's RX positions are RX consecutive floats. RX is chosen
+// from the padded image (an embedded-broadcast operand). No dilation, and
+// a horizontal stride of 1 or 2 (a template parameter, so that a row's RX
+// positions read at constant displacements from one pointer). RX is chosen
 // per shape from a few widths so that the blocks tile OW with the least
 // waste (10×10 outputs: 2 × 5 or 1 × 10, not 8 + 2); a block's positions
 // may run past OW (reading into the row's padding or the next row: computed,
@@ -1168,13 +1169,14 @@ void wino_grad_output(int64_t planes, int64_t oh, int64_t ow, int64_t th, int64_
 // wt: [⌈C_out/W⌉][C_in·kh·kw][W], zero lanes past C_out (directc_pack).
 
 // acc[r][x] = bias + Σ_taps w · in[r·wp + x + tap], stored to t[(r·RX + x)·W].
-template <class Arch, int RY, int RX>
+template <class Arch, int RY, int RX, int SW>
 void directc_block(const ConvParams& p, int64_t wp, int64_t plane, const float* in, const float* wt,
                    xsimd::batch<float, Arch> bv, float* t) {
   using B = xsimd::batch<float, Arch>;
   constexpr int64_t W = B::size;
   B acc[RY][RX];
   NABLA_UNROLL for (int r = 0; r < RY; ++r) { NABLA_UNROLL for (int x = 0; x < RX; ++x) acc[r][x] = bv; }
+  const int64_t rstep = p.stride_h * wp;  // one output row to the next in the image
   for (int64_t c = 0; c < p.c_in; ++c)
     for (int64_t i = 0; i < p.kh; ++i) {
       const float* row = in + c * plane + i * wp;
@@ -1186,9 +1188,9 @@ void directc_block(const ConvParams& p, int64_t wp, int64_t plane, const float* 
         // the next tap's s[x]); so each FMA broadcasts its input straight
         // from the image, at a constant displacement.
         NABLA_UNROLL for (int r = 0; r < RY; ++r) {
-          const float* s = row + r * wp + j;
+          const float* s = row + r * rstep + j;
           asm("" : "+r"(s));
-          NABLA_UNROLL for (int x = 0; x < RX; ++x) acc[r][x] = fmadd<Arch>(wv, B(s[x]), acc[r][x]);
+          NABLA_UNROLL for (int x = 0; x < RX; ++x) acc[r][x] = fmadd<Arch>(wv, B(s[x * SW]), acc[r][x]);
         }
       }
     }
@@ -1198,11 +1200,11 @@ void directc_block(const ConvParams& p, int64_t wp, int64_t plane, const float* 
 }
 
 // Rows ry ≤ RY of a block: the instantiation for exactly ry rows.
-template <class Arch, int RY, int RX>
+template <class Arch, int RY, int RX, int SW>
 inline void directc_rows(int64_t ry, const ConvParams& p, int64_t wp, int64_t plane, const float* in,
                          const float* wt, xsimd::batch<float, Arch> bv, float* t) {
-  if (ry == RY) return directc_block<Arch, RY, RX>(p, wp, plane, in, wt, bv, t);
-  if constexpr (RY > 1) directc_rows<Arch, RY - 1, RX>(ry, p, wp, plane, in, wt, bv, t);
+  if (ry == RY) return directc_block<Arch, RY, RX, SW>(p, wp, plane, in, wt, bv, t);
+  if constexpr (RY > 1) directc_rows<Arch, RY - 1, RX, SW>(ry, p, wp, plane, in, wt, bv, t);
 }
 
 // The block widths, with the rows each takes: RY·RX accumulators ≤ 24 of
@@ -1283,7 +1285,7 @@ inline void directc_store(const float* t, int64_t rx_block, int64_t ry, int64_t 
   }
 }
 
-template <class Arch, int RX, class Act>
+template <class Arch, int RX, int SW, class Act>
 void directc_forward_act(const ConvParams& p, int64_t oh, int64_t ow, const float* padded, const float* wt,
                          const float* bias, float* dst, Act act) {
   using B = xsimd::batch<float, Arch>;
@@ -1302,7 +1304,7 @@ void directc_forward_act(const ConvParams& p, int64_t oh, int64_t ow, const floa
     for (int64_t y = 0; y < oh; y += RY) {
       const int64_t ry = std::min<int64_t>(RY, oh - y);
       for (int64_t x = 0; x < ow; x += RX) {
-        directc_rows<Arch, RY, RX>(ry, p, wp, plane, padded + y * wp + x, w, bv, t);
+        directc_rows<Arch, RY, RX, SW>(ry, p, wp, plane, padded + y * p.stride_h * wp + x * SW, w, bv, t);
         directc_store<Arch>(t, RX, ry, std::min<int64_t>(RX, ow - x), lanes, ohw, ow, d + y * ow + x, act);
       }
     }
@@ -1322,7 +1324,12 @@ void directc_forward(const ConvParams& p, int64_t oh, int64_t ow, const float* p
     // give 16-wide blocks none).
     auto run = [&]<int RX>() {
       if constexpr (DirectcWidths<Arch>::rows(RX) >= 1)
-        if (rx == RX) directc_forward_act<Arch, RX>(p, oh, ow, padded, wt, bias, dst, act);
+        if (rx == RX) {
+          if (p.stride_w == 1)
+            directc_forward_act<Arch, RX, 1>(p, oh, ow, padded, wt, bias, dst, act);
+          else
+            directc_forward_act<Arch, RX, 2>(p, oh, ow, padded, wt, bias, dst, act);
+        }
     };
     [&]<int... I>(std::integer_sequence<int, I...>) {
       (run.template operator()<DirectcWidths<Arch>::kRx[I]>(), ...);
@@ -1343,7 +1350,8 @@ struct DirectcGrad {
 };
 
 template <class Arch, int TI, int KW>
-void directc_wgrad_block(const float* in, int64_t wp, int64_t oh, int64_t ow, const float* dzt, float* dw) {
+void directc_wgrad_block(const float* in, int64_t wp, int64_t sh, int64_t sw, int64_t oh, int64_t ow, const float* dzt,
+                         float* dw) {
   using B = xsimd::batch<float, Arch>;
   constexpr int64_t W = B::size;
   B acc[TI][KW];
@@ -1352,7 +1360,7 @@ void directc_wgrad_block(const float* in, int64_t wp, int64_t oh, int64_t ow, co
     for (int64_t x = 0; x < ow; ++x) {
       const B g = B::load_aligned(dzt + (y * ow + x) * W);
       NABLA_UNROLL for (int r = 0; r < TI; ++r) {
-        const float* s = in + (y + r) * wp + x;
+        const float* s = in + (y * sh + r) * wp + x * sw;
         asm("" : "+r"(s));  // as in directc_block: broadcasts straight from the image
         NABLA_UNROLL for (int j = 0; j < KW; ++j) acc[r][j] = fmadd<Arch>(g, B(s[j]), acc[r][j]);
       }
@@ -1366,10 +1374,10 @@ void directc_wgrad_block(const float* in, int64_t wp, int64_t oh, int64_t ow, co
 }
 
 template <class Arch, int TI, int KW>
-inline void directc_wgrad_rows(int64_t ti, const float* in, int64_t wp, int64_t oh, int64_t ow, const float* dzt,
-                               float* dw) {
-  if (ti == TI) return directc_wgrad_block<Arch, TI, KW>(in, wp, oh, ow, dzt, dw);
-  if constexpr (TI > 1) directc_wgrad_rows<Arch, TI - 1, KW>(ti, in, wp, oh, ow, dzt, dw);
+inline void directc_wgrad_rows(int64_t ti, const float* in, int64_t wp, int64_t sh, int64_t sw, int64_t oh,
+                               int64_t ow, const float* dzt, float* dw) {
+  if (ti == TI) return directc_wgrad_block<Arch, TI, KW>(in, wp, sh, sw, oh, ow, dzt, dw);
+  if constexpr (TI > 1) directc_wgrad_rows<Arch, TI - 1, KW>(ti, in, wp, sh, sw, oh, ow, dzt, dw);
 }
 
 // One image: padded as directc_forward's, dz [C_out, OH·OW]; dwt as
@@ -1405,17 +1413,17 @@ void directc_backward_weights(const ConvParams& p, int64_t oh, int64_t ow, const
       for (int64_t i0 = 0; i0 < p.kh;) {
         float* dw = dwt + (b * taps + (c * p.kh + i0) * p.kw) * W;
         const float* in = padded + c * plane + i0 * wp;
-        if (p.kw == 3) {
-          constexpr int TI = DirectcGrad<Arch>::rows(3);
+        // One sweep per block of kernel rows, the kernel width a constant.
+        const auto sweep = [&]<int KW>() {
+          constexpr int TI = DirectcGrad<Arch>::rows(KW);
           const int64_t ti = std::min<int64_t>(TI, p.kh - i0);
-          directc_wgrad_rows<Arch, TI, 3>(ti, in, wp, oh, ow, dzt, dw);
+          directc_wgrad_rows<Arch, TI, KW>(ti, in, wp, p.stride_h, p.stride_w, oh, ow, dzt, dw);
           i0 += ti;
-        } else {
-          constexpr int TI = DirectcGrad<Arch>::rows(5);
-          const int64_t ti = std::min<int64_t>(TI, p.kh - i0);
-          directc_wgrad_rows<Arch, TI, 5>(ti, in, wp, oh, ow, dzt, dw);
-          i0 += ti;
-        }
+        };
+        if (p.kw == 3)
+          sweep.template operator()<3>();
+        else
+          sweep.template operator()<5>();
       }
   }
 }
