@@ -1000,7 +1000,8 @@ void wino_input(int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw, in
 template <class Arch>
 inline __attribute__((always_inline)) void wino_tile_outputs(const float* in, int64_t step, xsimd::batch<float, Arch> (&out)[4]) {
   using B = xsimd::batch<float, Arch>;
-  auto col = [&](int k, B& s0, B& s1) {  // rows 0 and 1 of column k of Aᵀ m
+  // rows 0 and 1 of column k of Aᵀ m (always_inline: GCC made it a call)
+  auto col = [&](int k, B& s0, B& s1) __attribute__((always_inline)) {
     const B m0 = B::load_unaligned(in + k * step), m1 = B::load_unaligned(in + (4 + k) * step);
     const B m2 = B::load_unaligned(in + (8 + k) * step), m3 = B::load_unaligned(in + (12 + k) * step);
     s0 = m0 + m1 + m2;
