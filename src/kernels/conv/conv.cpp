@@ -133,11 +133,9 @@ bool winograd(const ConvShape& s) {
 // 32→64 at 14×14 2.77 / 1.35 against 3.07 / 1.57 (backward-data 3.12 /
 // 1.48 against 3.61 / 1.70); 64→64 at 14×14 4.81 / 2.72 against 5.92 /
 // 2.94; 32→64 at 28×28 wins by 20% (conv3 in nabla_compare). Where it does
-// not: 32→32 at 14×14 1.77 / 0.91 against 1.69 / 0.83 (its 16 GEMMs of
-// 32×32 are too thin to pay for the transforms); 16→16 at 28×28 2.20 / 0.90
-// against 1.67 / 0.82; 64→64 at 7×7 1.94 / 1.27 against im2col's 2.00 /
-// 1.00, and 128→128 at 4×4 far worse: F(2×2, 3×3) reads 4×4 tiles per 2×2
-// outputs, and on a 7×7 or 4×4 image half of each border tile is padding.
+// not: 16→16 at 28×28 2.20 / 0.90 against 1.67 / 0.82 (its 16 GEMMs of
+// 16×16 are too thin to pay for the transforms). (32→32 on 14×14, 64→64
+// on 7×7 and 128→128 on 4×4 lost here then: see the end.)
 // Backward-weights (its 16 GEMMs are as deep as the tiles, so few channels
 // do not thin them; 1 / 2 threads, ms, Winograd against implicit): 32→32 at
 // 14×14 1.34 / 0.81 against 1.50 / 0.88; 16→16 at 28×28 1.76 / 1.02
@@ -147,11 +145,21 @@ bool winograd(const ConvShape& s) {
 // Winograd kernels' later tuning: 1.45–1.61 / 0.88–1.19 against im2col's
 // 2.06–2.08 / 1.07–1.22 (two runs of `nabla prof conv`, 2026-12-04
 // afternoon); its forward there is directc's (direct_wins).
+//
+// Since the weight transform runs along the channels and small maps take
+// at least kWinoMinGroups groups (2026-12-04 evening, `nabla prof conv`, 1 /
+// 2 threads, ms, Winograd against the variant taken before): 32→32 on
+// 14×14 forward 1.26 / 0.67 against implicit's 1.44 / 0.75, backward-data
+// 1.26 / 0.68 against 1.44 / 0.76; 128→128 on 4×4 forward 1.49 / 0.94
+// against im2col's 1.81 / 0.93, backward-data 1.49 / 0.96 against 2.19 /
+// 1.11 (its backward-weights stays im2col: 2.09 / 1.62 against 2.19 /
+// 1.24); 64→64 on 7×7 forward 1.17 / 0.67, a tie with directc's 1.24 /
+// 0.64 (directc, first in the list, keeps it).
 bool winograd_wins(const ConvShape& s, ConvPass pass) {
   const ConvParams& p = s.params();
   if (pass == ConvPass::BackwardWeights) return p.c_in >= 16 && p.c_out >= 16 && p.h * p.w >= 14 * 14;
-  const int64_t min_map = pass == ConvPass::BackwardData && p.c_in >= 64 && p.c_out >= 64 ? 7 * 7 : 14 * 14;
-  return p.c_in >= 32 && p.c_out >= 32 && p.c_in * p.c_out >= 32 * 64 && p.h * p.w >= min_map;
+  const int64_t min_map = p.c_in >= 64 && p.c_out >= 64 ? 4 * 4 : 14 * 14;
+  return p.c_in >= 32 && p.c_out >= 32 && p.h * p.w >= min_map;
 }
 
 // A strided 1×1 layer (resnet's shortcuts) reads one of the sh·sw phase
@@ -603,6 +611,16 @@ void sum_groups(float* partial, int64_t groups, int64_t size) {
 // 512 measured within a few percent of each other at 1 and 2 threads (the
 // forward on 14×14 and 28×28 32→64 layers, 2026-12-04); 256 kept.
 constexpr int64_t kWinoTiles = 256;
+// ... but the batch in at least this many groups (of ⌈n / 8⌉ images at
+// most; a function of the shape, never of the thread count): on small maps
+// kWinoTiles alone made one group of the whole batch (128→128 on 4×4: 4
+// tiles per image), serial at any thread count, its transformed tiles
+// past L2. `nabla prof conv`, 1 / 2 threads, ms, forward, one group / at
+// least 4 / 8 / 16: 128→128 on 4×4 1.71 / 2.28, 1.56 / 0.99, 1.54 / 0.89,
+// 1.69 / 0.94; 64→64 on 7×7 (16 tiles, 4 groups before) 1.21 / 0.78 at 4,
+// 1.15 / 0.69 at 8, 1.11 / 0.62 at 16. Larger maps are unchanged (14×14:
+// 6 images per group).
+constexpr int64_t kWinoMinGroups = 8;
 
 // fn(o0, o1) over output channels, in parallel where there are enough
 // (o, c) pairs for the weight transforms to be worth waking threads for
@@ -661,7 +679,9 @@ void winograd_run(const detail::ConvKernels& kern, int64_t n, int64_t cin, int64
                   int64_t pw, int64_t cout, const float* u, const float* src, const float* bias, Activation f,
                   const float* act, float* dst, double flops, int32_t* pool_idx = nullptr) {
   const int64_t oh = ih + 2 * ph - 2, ow = iw + 2 * pw - 2, th = (oh + 1) / 2, tw = (ow + 1) / 2;
-  const int64_t tiles = th * tw, per_group = std::min(n, std::max<int64_t>(1, (kWinoTiles + tiles - 1) / tiles));
+  const int64_t tiles = th * tw;
+  const int64_t per_group = std::min({n, std::max<int64_t>(1, (kWinoTiles + tiles - 1) / tiles),
+                                      (n + kWinoMinGroups - 1) / kWinoMinGroups});
   const int64_t groups = (n + per_group - 1) / per_group;
   const int64_t pad_size = detail::wino_scratch_floats(th, tw);
   const int32_t* base = nullptr;
