@@ -456,6 +456,16 @@ struct DirectLayout {
     return b;
   }
 
+  // The image as the kernels read it: in place when it has no padding and
+  // another image follows it in the batch (the blocks' reads past its end,
+  // fewer than kDirectSlack floats, land in that image: computed, never
+  // stored), else padded into the thread's buffer.
+  const float* read(const float* src, bool followed) const {
+    const ConvParams& p = s.params();
+    if (p.pad_h == 0 && p.pad_w == 0 && followed && p.c_in * p.h * p.w >= detail::kDirectSlack) return src;
+    return pad(src);
+  }
+
   const ConvShape& s;
   int64_t wp, plane, pad_size;
 };
@@ -928,7 +938,8 @@ void detail::conv2d_forward_run(const ConvVariant& v, const ConvShape& s, const 
     kern.directc_pack(p, weights, wt);
     const DirectLayout d(s);
     for_each_task(p.n, gemm_flops(s), [&](int64_t n) {
-      kern.directc_forward(p, s.oh(), s.ow(), d.pad(src + n * s.src_image()), wt, bias, act, dst + n * s.dst_image());
+      kern.directc_forward(p, s.oh(), s.ow(), d.read(src + n * s.src_image(), n + 1 < p.n), wt, bias, act,
+                           dst + n * s.dst_image());
     });
     return;
   }
@@ -1234,7 +1245,8 @@ void detail::conv2d_backward_weights_run(const ConvVariant& v, const ConvShape& 
       float* part = partial + g * stride;
       std::fill_n(part, stride, 0.f);
       for (int64_t n = p.n * g / groups; n < p.n * (g + 1) / groups; ++n)
-        kern.directc_backward_weights(p, s.oh(), s.ow(), d.pad(src + n * s.src_image()), diff_dst + n * s.dst_image(),
+        kern.directc_backward_weights(p, s.oh(), s.ow(), d.read(src + n * s.src_image(), n + 1 < p.n),
+                                      diff_dst + n * s.dst_image(),
                                       part, part + wlen);
     });
     sum_groups(partial, groups, stride);
