@@ -298,6 +298,8 @@ void im2col(const ConvParams& p, int64_t oh, int64_t ow, const float* src, float
 // then apply f' to the plane while it is in L1.
 //
 // The column rows are ldc ≥ OH·OW apart (one image of several side by side).
+inline constexpr int64_t kMaxRowTaps = 16;  // col2im's one-vector-row path: kernel widths up to this
+
 template <class Arch>
 void col2im(const ConvParams& p, int64_t oh, int64_t ow, const float* col, float* dst, Activation f,
             const float* act, int64_t ldc) {
@@ -308,6 +310,34 @@ void col2im(const ConvParams& p, int64_t oh, int64_t ow, const float* col, float
     float* plane = dst + c * plane_size;
     const float* a_plane = f == Activation::None ? nullptr : act + c * plane_size;
     const float* c_rows = col + c * p.kh * p.kw * col_cols;  // the column rows of channel c
+    if (p.stride_w == 1 && p.stride_h == 1 && p.dil_h == 1 && p.dil_w == 1 && p.w <= W && p.kw <= kMaxRowTaps) {
+      // Rows of one vector (LeNet's 14 floats): tap j's lanes and offset
+      // are the same for every row u, and the kernel rows whose output row
+      // is in range are an interval; so the inner loop is one masked load
+      // and add per tap, in the general loop's order (bitwise the same).
+      // The general loop recomputed both per tap: its bookkeeping, not its
+      // adds, was the pass (half of LeNet's conv2 backward-data).
+      int64_t lo[kMaxRowTaps], hi[kMaxRowTaps];
+      for (int64_t j = 0; j < p.kw; ++j) {
+        const Lanes in = lanes_inside<W>(p.pad_w - j, ow);
+        lo[j] = in.lo;
+        hi[j] = in.hi;  // lanes past w, as the general loop's: summed, never stored
+      }
+      for (int64_t u = 0; u < p.h; ++u) {
+        B acc(0.f);
+        // Kernel rows i with output row y = u + ph − i in [0, oh).
+        const int64_t i0 = std::max<int64_t>(0, u + p.pad_h - oh + 1), i1 = std::min<int64_t>(p.kh, u + p.pad_h + 1);
+        for (int64_t i = i0; i < i1; ++i) {
+          const float* seg = c_rows + i * p.kw * col_cols + (u + p.pad_h - i) * ow + p.pad_w;
+          for (int64_t j = 0; j < p.kw; ++j, seg += col_cols - 1)
+            if (lo[j] < hi[j]) acc += Tail<Arch>::load_range(seg, lo[j], hi[j]);
+        }
+        float* d = plane + u * p.w;
+        if (a_plane) acc = activation_bwd_use_dst(f, acc, Tail<Arch>::load(a_plane + u * p.w, p.w));
+        Tail<Arch>::store(d, p.w, acc);
+      }
+      continue;
+    }
     if (p.stride_w == 1) {
       for (int64_t u = 0; u < p.h; ++u) {
         for (int64_t q = 0; q < p.w; q += W) {
