@@ -645,38 +645,43 @@ void for_weight_rows(int64_t cout, int64_t cin, F&& fn) {
 // runs along c (unit stride: vectorised; as 16 scattered stores per (o, c)
 // it took a quarter of a 128→128 forward on 4×4 maps), each value by the
 // same operations in the same order as one (o, c) at a time would.
+constexpr int64_t kWinoChunk = 64;  // input channels per step of the weight transforms
+
 template <class Weight>
 void winograd_weights(int64_t cout, int64_t cin, Weight weight, float* u) {
+  // In chunks of kWinoChunk channels on the stack (a per-thread heap
+  // buffer would allocate whenever a thread first ran a range, in any step).
   for_weight_rows(cout, cin, [&](int64_t o0, int64_t o1) {
-    thread_local std::vector<double> buf;
-    buf.resize(static_cast<size_t>(12 * cin));
-    double* g = buf.data();         // g[(i·3 + j)·cin + c]
-    double* gg = g + 9 * cin;       // row a of G g: gg[j·cin + c]
-    for (int64_t o = o0; o < o1; ++o) {
-      for (int64_t c = 0; c < cin; ++c)
-        for (int t = 0; t < 9; ++t) g[t * cin + c] = weight(o, c, t / 3, t % 3);
-      for (int a = 0; a < 4; ++a) {
-        for (int j = 0; j < 3; ++j) {
-          const double *g0 = g + j * cin, *g1 = g + (3 + j) * cin, *g2 = g + (6 + j) * cin;
-          double* d = gg + j * cin;
-          if (a == 0) for (int64_t c = 0; c < cin; ++c) d[c] = g0[c];
-          if (a == 1) for (int64_t c = 0; c < cin; ++c) d[c] = 0.5 * (g0[c] + g1[c] + g2[c]);
-          if (a == 2) for (int64_t c = 0; c < cin; ++c) d[c] = 0.5 * (g0[c] - g1[c] + g2[c]);
-          if (a == 3) for (int64_t c = 0; c < cin; ++c) d[c] = g2[c];
-        }
-        const double *r0 = gg, *r1 = gg + cin, *r2 = gg + 2 * cin;
-        float* d0 = u + ((a * 4 + 0) * cout + o) * cin;
-        float* d1 = u + ((a * 4 + 1) * cout + o) * cin;
-        float* d2 = u + ((a * 4 + 2) * cout + o) * cin;
-        float* d3 = u + ((a * 4 + 3) * cout + o) * cin;
-        for (int64_t c = 0; c < cin; ++c) {
-          d0[c] = static_cast<float>(r0[c]);
-          d1[c] = static_cast<float>(0.5 * (r0[c] + r1[c] + r2[c]));
-          d2[c] = static_cast<float>(0.5 * (r0[c] - r1[c] + r2[c]));
-          d3[c] = static_cast<float>(r2[c]);
+    constexpr int64_t K = kWinoChunk;
+    double g[9 * K];   // g[(i·3 + j)·K + c]
+    double gg[3 * K];  // row a of G g: gg[j·K + c]
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t c0 = 0; c0 < cin; c0 += K) {
+        const int64_t n = std::min(K, cin - c0);
+        for (int64_t c = 0; c < n; ++c)
+          for (int t = 0; t < 9; ++t) g[t * K + c] = weight(o, c0 + c, t / 3, t % 3);
+        for (int a = 0; a < 4; ++a) {
+          for (int j = 0; j < 3; ++j) {
+            const double *g0 = g + j * K, *g1 = g + (3 + j) * K, *g2 = g + (6 + j) * K;
+            double* d = gg + j * K;
+            if (a == 0) for (int64_t c = 0; c < n; ++c) d[c] = g0[c];
+            if (a == 1) for (int64_t c = 0; c < n; ++c) d[c] = 0.5 * (g0[c] + g1[c] + g2[c]);
+            if (a == 2) for (int64_t c = 0; c < n; ++c) d[c] = 0.5 * (g0[c] - g1[c] + g2[c]);
+            if (a == 3) for (int64_t c = 0; c < n; ++c) d[c] = g2[c];
+          }
+          const double *r0 = gg, *r1 = gg + K, *r2 = gg + 2 * K;
+          float* d0 = u + ((a * 4 + 0) * cout + o) * cin + c0;
+          float* d1 = u + ((a * 4 + 1) * cout + o) * cin + c0;
+          float* d2 = u + ((a * 4 + 2) * cout + o) * cin + c0;
+          float* d3 = u + ((a * 4 + 3) * cout + o) * cin + c0;
+          for (int64_t c = 0; c < n; ++c) {
+            d0[c] = static_cast<float>(r0[c]);
+            d1[c] = static_cast<float>(0.5 * (r0[c] + r1[c] + r2[c]));
+            d2[c] = static_cast<float>(0.5 * (r0[c] - r1[c] + r2[c]));
+            d3[c] = static_cast<float>(r2[c]);
+          }
         }
       }
-    }
   });
 }
 
@@ -775,40 +780,41 @@ void winograd_weights_grad(const detail::ConvKernels& kern, const ConvShape& s, 
   // Along c per output channel, as winograd_weights (the same operations
   // per value in the same order).
   for_weight_rows(cout, cin, [&](int64_t o0, int64_t o1) {
-    thread_local std::vector<double> buf;
-    buf.resize(static_cast<size_t>(21 * cin));
-    double* t = buf.data();     // t[(a·3 + j)·cin + c]
-    double* g = t + 12 * cin;   // g[(i·3 + j)·cin + c]
-    for (int64_t o = o0; o < o1; ++o) {
-      for (int a = 0; a < 4; ++a) {
-        const float* d0 = partial + ((a * 4 + 0) * cout + o) * cin;
-        const float* d1 = partial + ((a * 4 + 1) * cout + o) * cin;
-        const float* d2 = partial + ((a * 4 + 2) * cout + o) * cin;
-        const float* d3 = partial + ((a * 4 + 3) * cout + o) * cin;
-        double *t0 = t + (a * 3) * cin, *t1 = t0 + cin, *t2 = t1 + cin;
-        for (int64_t c = 0; c < cin; ++c) {
-          const double e0 = d0[c], e1 = d1[c], e2 = d2[c], e3 = d3[c];
-          t0[c] = e0 + 0.5 * (e1 + e2);
-          t1[c] = 0.5 * (e1 - e2);
-          t2[c] = 0.5 * (e1 + e2) + e3;
+    constexpr int64_t K = kWinoChunk;
+    double t[12 * K];  // t[(a·3 + j)·K + c]
+    double g[9 * K];   // g[(i·3 + j)·K + c]
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t c0 = 0; c0 < cin; c0 += K) {
+        const int64_t n = std::min(K, cin - c0);
+        for (int a = 0; a < 4; ++a) {
+          const float* d0 = partial + ((a * 4 + 0) * cout + o) * cin + c0;
+          const float* d1 = partial + ((a * 4 + 1) * cout + o) * cin + c0;
+          const float* d2 = partial + ((a * 4 + 2) * cout + o) * cin + c0;
+          const float* d3 = partial + ((a * 4 + 3) * cout + o) * cin + c0;
+          double *t0 = t + (a * 3) * K, *t1 = t0 + K, *t2 = t1 + K;
+          for (int64_t c = 0; c < n; ++c) {
+            const double e0 = d0[c], e1 = d1[c], e2 = d2[c], e3 = d3[c];
+            t0[c] = e0 + 0.5 * (e1 + e2);
+            t1[c] = 0.5 * (e1 - e2);
+            t2[c] = 0.5 * (e1 + e2) + e3;
+          }
         }
+        for (int j = 0; j < 3; ++j) {
+          const double *a0 = t + j * K, *a1 = t + (3 + j) * K, *a2 = t + (6 + j) * K, *a3 = t + (9 + j) * K;
+          double *g0 = g + j * K, *g1 = g + (3 + j) * K, *g2 = g + (6 + j) * K;
+          for (int64_t c = 0; c < n; ++c) {
+            g0[c] = a0[c] + 0.5 * (a1[c] + a2[c]);
+            g1[c] = 0.5 * (a1[c] - a2[c]);
+            g2[c] = 0.5 * (a1[c] + a2[c]) + a3[c];
+          }
+        }
+        float* out = dw + (o * cin + c0) * 9;
+        for (int64_t c = 0; c < n; ++c)
+          for (int k = 0; k < 9; ++k) {
+            const double v = g[k * K + c];
+            out[c * 9 + k] = static_cast<float>(accumulate ? out[c * 9 + k] + v : v);
+          }
       }
-      for (int j = 0; j < 3; ++j) {
-        const double *a0 = t + j * cin, *a1 = t + (3 + j) * cin, *a2 = t + (6 + j) * cin, *a3 = t + (9 + j) * cin;
-        double *g0 = g + j * cin, *g1 = g + (3 + j) * cin, *g2 = g + (6 + j) * cin;
-        for (int64_t c = 0; c < cin; ++c) {
-          g0[c] = a0[c] + 0.5 * (a1[c] + a2[c]);
-          g1[c] = 0.5 * (a1[c] - a2[c]);
-          g2[c] = 0.5 * (a1[c] + a2[c]) + a3[c];
-        }
-      }
-      float* out = dw + o * cin * 9;
-      for (int64_t c = 0; c < cin; ++c)
-        for (int k = 0; k < 9; ++k) {
-          const double v = g[k * cin + c];
-          out[c * 9 + k] = static_cast<float>(accumulate ? out[c * 9 + k] + v : v);
-        }
-    }
   });
 }
 
